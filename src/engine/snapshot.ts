@@ -1,0 +1,55 @@
+// The state of one instance of a chart: plain JSON, stored exactly as it is.
+
+export type Context = Record<string, unknown>;
+
+/** A stored deadline; `kind` says what happens when it comes due. */
+export interface Deadline {
+  readonly at: number;
+  readonly kind: 'timer' | 'timeout' | 'retry';
+}
+
+export interface Transition {
+  readonly revision: number;
+  readonly at: string;
+  readonly from: string | null;
+  readonly to: string;
+  /** put | event:NAME | timer | timeout | success | failure | create */
+  readonly cause: string;
+  readonly caller?: string;
+  readonly error?: string;
+}
+
+export interface Failure {
+  readonly node: string;
+  readonly error: string;
+  readonly at: string;
+}
+
+export interface Snapshot {
+  readonly chart: string;
+  /** Version of the chart this instance runs on; it never changes after creation. */
+  readonly version: string;
+  readonly id: string;
+  readonly state: string;
+  readonly status: 'active' | 'done';
+  readonly context: Context;
+  /** Gate counter of the current state. */
+  readonly counter: number;
+  /** Callers counted by the current gate (distinct gates) or seen by it. */
+  readonly callers: readonly string[];
+  readonly deadline: Deadline | null;
+  /** Attempt number of the current step (1-based); 0 outside step states. */
+  readonly attempt: number;
+  /** Moves by one on every accepted change. */
+  readonly revision: number;
+  readonly enteredAt: string;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  /** Most recent transitions, oldest first, capped at HISTORY_LIMIT. */
+  readonly history: readonly Transition[];
+  /** Unhappy moves, capped at FAILURE_LIMIT. */
+  readonly failures: readonly Failure[];
+}
+
+export const HISTORY_LIMIT = 50;
+export const FAILURE_LIMIT = 50;

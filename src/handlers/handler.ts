@@ -1,0 +1,34 @@
+// The Handler port: named, idempotent pieces of work that step states run.
+
+import type { JsonSchema } from '../chart/model.js';
+
+export interface StepLog {
+  info(fields: Record<string, unknown>, message: string): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+export interface StepContext {
+  /** Aborted when the step's timeout runs out or the server shuts down. */
+  readonly signal: AbortSignal;
+  readonly log: StepLog;
+  readonly instance: { readonly chart: string; readonly id: string; readonly state: string; readonly attempt: number };
+}
+
+export interface Handler {
+  /** Dotted name charts use in `run:`, e.g. "fs.makeDir". */
+  readonly name: string;
+  readonly description: string;
+  /** JSON Schema of the resolved `with:` arguments; required keys are checked at chart load. */
+  readonly params: JsonSchema;
+  /**
+   * Does the work; resolves on success, throws an Error whose message is the failure report.
+   * Must be idempotent: after a crash the same step runs again with the same arguments.
+   */
+  run(args: Record<string, unknown>, ctx: StepContext): Promise<void>;
+}
+
+/** What the chart loader needs to check `run:` names and `with:` keys. */
+export interface HandlerLookup {
+  get(name: string): Handler | undefined;
+}

@@ -1,0 +1,36 @@
+// The Store port: durable named collections of JSON documents, committed in groups.
+
+/** One change to one document; `value: null` deletes it. */
+export interface Write {
+  readonly collection: string;
+  readonly key: string;
+  readonly value: unknown;
+}
+
+export interface Store {
+  /** The committed document, or undefined. Never returns a change that is not yet durable. */
+  get<T = unknown>(collection: string, key: string): T | undefined;
+  /** Every committed document of a collection, in key order. */
+  list<T = unknown>(collection: string): T[];
+  /**
+   * Makes the writes durable together (all or none) and resolves only then.
+   * Concurrent calls are grouped into one fsync; each call still gets its own outcome.
+   */
+  commit(writes: readonly Write[]): Promise<void>;
+  /** Flushes, releases the data directory's lock. */
+  close(): Promise<void>;
+}
+
+/** Base for errors that must stop start-up with a message naming the file. */
+export class StoreError extends Error {
+  constructor(message: string, readonly file?: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Another live server holds the data directory. */
+export class StoreLocked extends StoreError {}
+
+/** A data file cannot be read as what it should be; nothing is reset. */
+export class StoreCorrupt extends StoreError {}

@@ -1,0 +1,207 @@
+// Pure state-chart semantics: one input in, the next snapshot and the effects to carry out.
+
+import type { Chart, StateDef, StepState } from '../chart/model.js';
+import type { Effect } from './effects.js';
+import { FAILURE_LIMIT, HISTORY_LIMIT, type Context, type Failure, type Snapshot, type Transition } from './snapshot.js';
+
+export type Input =
+  /** StateService's PUT: count one check-in on the current gate. */
+  | { readonly type: 'put'; readonly state: string; readonly by?: string }
+  /** A named event from outside; `state`, when given, must be current. */
+  | { readonly type: 'event'; readonly event: string; readonly state?: string; readonly by?: string }
+  /** A stored deadline came due; `at` identifies which one, so a stale wake-up changes nothing. */
+  | { readonly type: 'deadline'; readonly at: number }
+  /** A step's handler finished; `error` absent means success. */
+  | { readonly type: 'stepDone'; readonly state: string; readonly attempt: number; readonly error?: string };
+
+/** Why an input was refused; the transports map these to statuses. */
+export type RejectCode = 'not_current' | 'final' | 'not_countable' | 'caller_required' | 'event_not_accepted';
+
+export interface Outcome {
+  readonly snapshot: Snapshot;
+  readonly effects: readonly Effect[];
+  readonly accepted: boolean;
+  /** Accepted, but nothing changed: nothing to commit. */
+  readonly unchanged: boolean;
+  readonly code?: RejectCode;
+  readonly reason?: string;
+}
+
+const MAX_CALLERS = 1000;
+
+/** A new instance, already entered into the chart's initial state. */
+export function createSnapshot(chart: Chart, id: string, context: Context, now: number): Outcome {
+  const at = iso(now);
+  const blank: Snapshot = {
+    chart: chart.name, version: chart.version, id, state: '', status: 'active', context,
+    counter: 0, callers: [], deadline: null, attempt: 0, revision: 0,
+    enteredAt: at, createdAt: at, updatedAt: at, history: [], failures: [],
+  };
+  return enter(chart, blank, chart.initial, now, { cause: 'create' }, []);
+}
+
+export function transition(chart: Chart, snapshot: Snapshot, input: Input, now: number): Outcome {
+  const def = stateOf(chart, snapshot.state);
+  switch (input.type) {
+    case 'put':
+      return put(chart, snapshot, def, input, now);
+    case 'event':
+      return fireEvent(chart, snapshot, def, input, now);
+    case 'deadline':
+      return deadlineReached(chart, snapshot, def, input.at, now);
+    case 'stepDone':
+      return stepDone(chart, snapshot, def, input, now);
+  }
+}
+
+function put(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; by?: string }, now: number): Outcome {
+  if (input.state !== snapshot.state) return reject(snapshot, 'not_current', `${input.state} is not the current state`);
+  switch (def.kind) {
+    case 'final':
+      return reject(snapshot, 'final', `${def.name} is final; nothing moves it`);
+    case 'timer':
+      return reject(snapshot, 'not_countable', `${def.name} is driven by a timer; it moves on its own`);
+    case 'step':
+      return reject(snapshot, 'not_countable', `${def.name} runs a step; it moves when its handler finishes`);
+    case 'event':
+      return reject(snapshot, 'not_countable', `${def.name} waits for an event (${Object.keys(def.on).join(', ')}); send event=NAME`);
+    case 'gate':
+      break;
+  }
+  if (def.distinct && !input.by) {
+    return reject(snapshot, 'caller_required', `${def.name} counts each caller once; say who you are with by=NAME or the X-Chartd-Caller header`);
+  }
+  if (def.distinct && input.by && snapshot.callers.includes(input.by)) return unchanged(snapshot);
+  const callers = input.by && !snapshot.callers.includes(input.by) && snapshot.callers.length < MAX_CALLERS
+    ? [...snapshot.callers, input.by]
+    : snapshot.callers;
+  const counter = snapshot.counter + 1;
+  if (counter >= def.count) {
+    return enter(chart, snapshot, def.next, now, { cause: 'put', caller: input.by }, []);
+  }
+  return accept({ ...snapshot, counter, callers, revision: snapshot.revision + 1, updatedAt: iso(now) }, []);
+}
+
+function fireEvent(chart: Chart, snapshot: Snapshot, def: StateDef, input: { event: string; state?: string; by?: string }, now: number): Outcome {
+  if (input.state !== undefined && input.state !== snapshot.state) {
+    return reject(snapshot, 'not_current', `${input.state} is not the current state`);
+  }
+  const target = def.kind === 'event' ? def.on[input.event] : undefined;
+  if (target === undefined) {
+    const accepts = def.kind === 'event' ? `it accepts ${Object.keys(def.on).join(', ')}` : 'it accepts no events';
+    return reject(snapshot, 'event_not_accepted', `${def.name} does not accept event ${input.event}; ${accepts}`);
+  }
+  return enter(chart, snapshot, target, now, { cause: `event:${input.event}`, caller: input.by }, []);
+}
+
+function deadlineReached(chart: Chart, snapshot: Snapshot, def: StateDef, at: number, now: number): Outcome {
+  const deadline = snapshot.deadline;
+  if (!deadline || deadline.at !== at || now < at) return unchanged(snapshot);
+  if (deadline.kind === 'timer' && def.kind === 'timer') {
+    return enter(chart, snapshot, def.next, now, { cause: 'timer' }, []);
+  }
+  if (deadline.kind === 'timeout' && (def.kind === 'gate' || def.kind === 'event') && def.timeout) {
+    const failure = { node: def.name, error: `timed out: nothing moved ${def.name} before its deadline`, at: iso(now) };
+    return enter(chart, snapshot, def.timeout.next, now, { cause: 'timeout', error: failure.error }, [failure]);
+  }
+  if (deadline.kind === 'retry' && def.kind === 'step') {
+    const next = { ...snapshot, deadline: null, revision: snapshot.revision + 1, updatedAt: iso(now) };
+    return accept(next, [{ type: 'runStep', state: def.name, attempt: snapshot.attempt }]);
+  }
+  return unchanged(snapshot);
+}
+
+function stepDone(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; attempt: number; error?: string }, now: number): Outcome {
+  if (def.kind !== 'step' || input.state !== snapshot.state || input.attempt !== snapshot.attempt || snapshot.deadline) {
+    return unchanged(snapshot);
+  }
+  if (input.error === undefined) {
+    return enter(chart, snapshot, def.onSuccess, now, { cause: 'success' }, []);
+  }
+  if (snapshot.attempt < def.retry.attempts) {
+    const at = now + retryDelay(def, snapshot.attempt);
+    const next: Snapshot = {
+      ...snapshot, attempt: snapshot.attempt + 1, deadline: { at, kind: 'retry' },
+      revision: snapshot.revision + 1, updatedAt: iso(now),
+    };
+    return accept(next, [{ type: 'armTimer', at }]);
+  }
+  const failure = { node: def.name, error: input.error, at: iso(now) };
+  return enter(chart, snapshot, def.onFailure, now, { cause: 'failure', error: input.error }, [failure]);
+}
+
+/** Delay before attempt n+1 after attempt n failed: delay × backoff^(n-1), capped. */
+export function retryDelay(step: StepState, failedAttempt: number): number {
+  const { delayMs, backoff, maxDelayMs } = step.retry;
+  return Math.min(maxDelayMs, Math.round(delayMs * backoff ** (failedAttempt - 1)));
+}
+
+interface Move {
+  readonly cause: string;
+  readonly caller?: string;
+  readonly error?: string;
+}
+
+/** Moves into `target`, resetting per-state fields and starting the new state's driver. */
+function enter(chart: Chart, snapshot: Snapshot, target: string, now: number, move: Move, failures: Failure[]): Outcome {
+  const def = stateOf(chart, target);
+  const at = iso(now);
+  const revision = snapshot.revision + 1;
+  const record: Transition = {
+    revision, at, from: snapshot.state === '' ? null : snapshot.state, to: target, cause: move.cause,
+    ...(move.caller ? { caller: move.caller } : {}),
+    ...(move.error ? { error: move.error } : {}),
+  };
+  let next: Snapshot = {
+    ...snapshot,
+    state: target, status: def.kind === 'final' ? 'done' : 'active',
+    counter: def.kind === 'gate' ? def.start : 0, callers: [], deadline: null, attempt: 0,
+    revision, enteredAt: at, updatedAt: at,
+    history: capped([...snapshot.history, record], HISTORY_LIMIT),
+    failures: failures.length ? capped([...snapshot.failures, ...failures], FAILURE_LIMIT) : snapshot.failures,
+  };
+  const effects: Effect[] = failures.map((failure) => ({ type: 'alert', failure }));
+  const deadline = deadlineOnEntry(def, now);
+  if (deadline) {
+    next = { ...next, deadline };
+    effects.push({ type: 'armTimer', at: deadline.at });
+  }
+  if (def.kind === 'step') {
+    next = { ...next, attempt: 1 };
+    effects.push({ type: 'runStep', state: def.name, attempt: 1 });
+  }
+  return accept(next, effects);
+}
+
+function deadlineOnEntry(def: StateDef, now: number): Snapshot['deadline'] {
+  if (def.kind === 'timer') return { at: def.atMs ?? now + (def.afterMs ?? 0), kind: 'timer' };
+  if ((def.kind === 'gate' || def.kind === 'event') && def.timeout) return { at: now + def.timeout.afterMs, kind: 'timeout' };
+  return null;
+}
+
+function stateOf(chart: Chart, name: string): StateDef {
+  const def = chart.states[name];
+  // The loader guarantees every target exists; reaching this is a bug, not bad input.
+  if (!def) throw new Error(`chart ${chart.name}@${chart.version} has no state ${name}`);
+  return def;
+}
+
+function accept(snapshot: Snapshot, effects: Effect[]): Outcome {
+  return { snapshot, effects, accepted: true, unchanged: false };
+}
+
+function unchanged(snapshot: Snapshot): Outcome {
+  return { snapshot, effects: [], accepted: true, unchanged: true };
+}
+
+function reject(snapshot: Snapshot, code: RejectCode, reason: string): Outcome {
+  return { snapshot, effects: [], accepted: false, unchanged: true, code, reason };
+}
+
+function capped<T>(items: T[], limit: number): T[] {
+  return items.length > limit ? items.slice(items.length - limit) : items;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

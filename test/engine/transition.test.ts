@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_RETRY, type Chart, type StateDef } from '../../src/chart/model.js';
+import { createSnapshot, retryDelay, transition } from '../../src/engine/transition.js';
+import type { Snapshot } from '../../src/engine/snapshot.js';
+
+const T0 = Date.UTC(2026, 10, 22, 6, 0, 0);
+
+function chartOf(initial: string, states: StateDef[]): Chart {
+  return {
+    name: 'test', version: 'v1', dialect: 'chartd', initial, file: 'test.yaml', source: '',
+    states: Object.fromEntries(states.map((state) => [state.name, state])),
+  };
+}
+
+const gate = (name: string, count: number, next: string, extra: Partial<StateDef> = {}): StateDef =>
+  ({ kind: 'gate', name, line: 1, start: 0, count, distinct: false, counterKey: 'count', next, ...extra }) as StateDef;
+const final = (name: string): StateDef => ({ kind: 'final', name, line: 1 });
+
+const traffic = chartOf('green', [gate('green', 1, 'red'), gate('red', 2, 'blue'), final('blue')]);
+
+function start(chart: Chart, now = T0): Snapshot {
+  return createSnapshot(chart, 'default', {}, now).snapshot;
+}
+
+describe('transition', () => {
+  it('creates an instance in the initial state with a create transition', () => {
+    const snapshot = start(traffic);
+    expect(snapshot.state).toBe('green');
+    expect(snapshot.revision).toBe(1);
+    expect(snapshot.history).toEqual([{ revision: 1, at: new Date(T0).toISOString(), from: null, to: 'green', cause: 'create' }]);
+  });
+
+  it('counts PUTs on a gate and moves once the count is reached', () => {
+    let snapshot = transition(traffic, start(traffic), { type: 'put', state: 'green' }, T0).snapshot;
+    expect(snapshot.state).toBe('red');
+    const once = transition(traffic, snapshot, { type: 'put', state: 'red', by: 'web1' }, T0 + 1);
+    expect(once.accepted).toBe(true);
+    expect(once.snapshot.state).toBe('red');
+    expect(once.snapshot.counter).toBe(1);
+    expect(once.snapshot.callers).toEqual(['web1']);
+    snapshot = transition(traffic, once.snapshot, { type: 'put', state: 'red', by: 'web1' }, T0 + 2).snapshot;
+    expect(snapshot.state).toBe('blue');
+    expect(snapshot.status).toBe('done');
+    expect(snapshot.history.map((entry) => entry.to)).toEqual(['green', 'red', 'blue']);
+    expect(snapshot.revision).toBe(4);
+  });
+
+  it('refuses a PUT on a state that is not current, or on a final state', () => {
+    const snapshot = start(traffic);
+    const wrong = transition(traffic, snapshot, { type: 'put', state: 'red' }, T0);
+    expect(wrong).toMatchObject({ accepted: false, code: 'not_current' });
+    expect(wrong.snapshot).toBe(snapshot);
+    const done = transition(traffic, transition(traffic, transition(traffic, transition(traffic, snapshot, { type: 'put', state: 'green' }, T0).snapshot, { type: 'put', state: 'red' }, T0).snapshot, { type: 'put', state: 'red' }, T0).snapshot, { type: 'put', state: 'blue' }, T0);
+    expect(done).toMatchObject({ accepted: false, code: 'final' });
+  });
+
+  it('counts each caller once on a distinct gate and asks for a caller', () => {
+    const chart = chartOf('drain', [gate('drain', 2, 'done', { distinct: true } as Partial<StateDef>), final('done')]);
+    let snapshot = start(chart);
+    expect(transition(chart, snapshot, { type: 'put', state: 'drain' }, T0)).toMatchObject({ accepted: false, code: 'caller_required' });
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0).snapshot;
+    const again = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0);
+    expect(again).toMatchObject({ accepted: true, unchanged: true });
+    expect(again.snapshot.counter).toBe(1);
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0).snapshot;
+    expect(snapshot.state).toBe('done');
+    expect(snapshot.history.at(-1)).toMatchObject({ cause: 'put', caller: 'web2' });
+  });
+
+  it('arms a timer on entry and moves only when its own deadline comes due', () => {
+    const chart = chartOf('wait', [{ kind: 'timer', name: 'wait', line: 1, afterMs: 60_000, next: 'done' }, final('done')]);
+    const created = createSnapshot(chart, 'i', {}, T0);
+    expect(created.snapshot.deadline).toEqual({ at: T0 + 60_000, kind: 'timer' });
+    expect(created.effects).toContainEqual({ type: 'armTimer', at: T0 + 60_000 });
+    expect(transition(chart, created.snapshot, { type: 'put', state: 'wait' }, T0)).toMatchObject({ accepted: false, code: 'not_countable' });
+    expect(transition(chart, created.snapshot, { type: 'deadline', at: T0 + 1 }, T0 + 60_000)).toMatchObject({ unchanged: true });
+    expect(transition(chart, created.snapshot, { type: 'deadline', at: T0 + 60_000 }, T0 + 59_999)).toMatchObject({ unchanged: true });
+    const fired = transition(chart, created.snapshot, { type: 'deadline', at: T0 + 60_000 }, T0 + 60_005);
+    expect(fired.snapshot).toMatchObject({ state: 'done', deadline: null });
+  });
+
+  it('times out a waiting state along its timeout path with a failure and an alert', () => {
+    const chart = chartOf('verify', [
+      { kind: 'event', name: 'verify', line: 1, on: { passed: 'done', failed: 'rollback' }, timeout: { afterMs: 1000, next: 'rollback' } },
+      final('done'), final('rollback'),
+    ]);
+    const snapshot = start(chart);
+    expect(transition(chart, snapshot, { type: 'event', event: 'nope' }, T0)).toMatchObject({ accepted: false, code: 'event_not_accepted' });
+    expect(transition(chart, snapshot, { type: 'event', event: 'passed', state: 'other' }, T0)).toMatchObject({ accepted: false, code: 'not_current' });
+    expect(transition(chart, snapshot, { type: 'event', event: 'passed' }, T0).snapshot.state).toBe('done');
+    const late = transition(chart, snapshot, { type: 'deadline', at: T0 + 1000 }, T0 + 1000);
+    expect(late.snapshot.state).toBe('rollback');
+    expect(late.snapshot.failures).toHaveLength(1);
+    expect(late.snapshot.failures[0]).toMatchObject({ node: 'verify' });
+    expect(late.effects.some((effect) => effect.type === 'alert')).toBe(true);
+  });
+
+  it('runs a step, retries with backoff, then takes the unhappy path with a failure', () => {
+    const step: StateDef = {
+      kind: 'step', name: 'dump', line: 1, run: 'pg.dumpSchema', with: {}, onSuccess: 'done', onFailure: 'cleanup',
+      retry: { attempts: 3, delayMs: 1000, backoff: 2, maxDelayMs: 1500 }, timeoutMs: 10_000,
+    };
+    const chart = chartOf('dump', [step, final('done'), final('cleanup')]);
+    const created = createSnapshot(chart, 'i', {}, T0);
+    expect(created.effects).toContainEqual({ type: 'runStep', state: 'dump', attempt: 1 });
+    let snapshot = created.snapshot;
+    const first = transition(chart, snapshot, { type: 'stepDone', state: 'dump', attempt: 1, error: 'boom' }, T0);
+    expect(first.snapshot).toMatchObject({ state: 'dump', attempt: 2, deadline: { at: T0 + 1000, kind: 'retry' } });
+    snapshot = first.snapshot;
+    expect(transition(chart, snapshot, { type: 'stepDone', state: 'dump', attempt: 2 }, T0)).toMatchObject({ unchanged: true });
+    const woke = transition(chart, snapshot, { type: 'deadline', at: T0 + 1000 }, T0 + 1000);
+    expect(woke.effects).toEqual([{ type: 'runStep', state: 'dump', attempt: 2 }]);
+    snapshot = transition(chart, woke.snapshot, { type: 'stepDone', state: 'dump', attempt: 2, error: 'boom' }, T0 + 1100).snapshot;
+    expect(snapshot.deadline).toEqual({ at: T0 + 1100 + 1500, kind: 'retry' });
+    snapshot = transition(chart, snapshot, { type: 'deadline', at: T0 + 2600 }, T0 + 2600).snapshot;
+    const last = transition(chart, snapshot, { type: 'stepDone', state: 'dump', attempt: 3, error: 'disk full' }, T0 + 3000);
+    expect(last.snapshot.state).toBe('cleanup');
+    expect(last.snapshot.failures).toEqual([{ node: 'dump', error: 'disk full', at: new Date(T0 + 3000).toISOString() }]);
+    expect(last.snapshot.history.at(-1)).toMatchObject({ from: 'dump', to: 'cleanup', cause: 'failure', error: 'disk full' });
+  });
+
+  it('ignores a stale step result and takes the happy path on success', () => {
+    const step: StateDef = { kind: 'step', name: 'mk', line: 1, run: 'fs.makeDir', with: {}, onSuccess: 'done', onFailure: 'done', retry: DEFAULT_RETRY, timeoutMs: 1000 };
+    const chart = chartOf('mk', [step, final('done')]);
+    const snapshot = start(chart);
+    expect(transition(chart, snapshot, { type: 'stepDone', state: 'other', attempt: 1 }, T0)).toMatchObject({ unchanged: true });
+    expect(transition(chart, snapshot, { type: 'stepDone', state: 'mk', attempt: 1 }, T0).snapshot).toMatchObject({ state: 'done', failures: [] });
+  });
+
+  it('caps the retry delay', () => {
+    const step = { retry: { attempts: 9, delayMs: 100, backoff: 3, maxDelayMs: 1000 } } as Parameters<typeof retryDelay>[0];
+    expect([1, 2, 3, 4].map((attempt) => retryDelay(step, attempt))).toEqual([100, 300, 900, 1000]);
+  });
+
+  it('starts a gate from its StateService start value', () => {
+    const chart = chartOf('g', [gate('g', 3, 'done', { start: 1 } as Partial<StateDef>), final('done')]);
+    let snapshot = start(chart);
+    expect(snapshot.counter).toBe(1);
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'g' }, T0).snapshot;
+    expect(snapshot.state).toBe('g');
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'g' }, T0).snapshot;
+    expect(snapshot.state).toBe('done');
+  });
+});
+
+describe('the engine stays pure', () => {
+  it('imports nothing from Node and never reads the clock', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const dir = new URL('../../src/engine/', import.meta.url);
+    for (const file of await readdir(dir)) {
+      const text = await readFile(new URL(file, dir), 'utf8');
+      expect(text, file).not.toMatch(/from ['"](node:|fs|path|os|child_process|http)/);
+      expect(text, file).not.toMatch(/Date\.now\(|new Date\(\)|performance\.now|setTimeout|process\./);
+    }
+  });
+});

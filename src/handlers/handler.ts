@@ -32,3 +32,11 @@ export interface Handler {
 export interface HandlerLookup {
   get(name: string): Handler | undefined;
 }
+
+/** A failure that retrying cannot fix (e.g. "backup job 7 is denied"): the step takes its unhappy path at once. */
+export class FinalFailure extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FinalFailure';
+  }
+}

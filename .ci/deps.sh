@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
+# compressors) on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is present.
+set -euo pipefail
+
+# command -> Debian package that provides it
+declare -A PACKAGE_OF=(
+  [pg_dump]=postgresql-client
+  [psql]=postgresql-client
+  [gpg]=gnupg
+  [gpgconf]=gnupg
+  [gpg-agent]=gpg-agent
+  [tar]=tar
+  [gzip]=gzip
+  [bzip2]=bzip2
+  [xz]=xz-utils
+  [runuser]=util-linux
+)
+
+# initdb and pg_ctl are not on PATH in Debian's packaging; the test fixture also looks here.
+has_server() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null
+}
+
+missing=()
+for program in "${!PACKAGE_OF[@]}"; do
+  command -v "$program" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$program]}")
+done
+has_server || missing+=(postgresql)
+# Running as root, the test fixture runs initdb/postgres as this user (they refuse to run as root).
+if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then missing+=(postgresql); fi
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "deps: all present"
+else
+  packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  if [ "$(id -u)" = 0 ]; then
+    as_root=()
+  elif command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo)
+  else
+    echo "deps: missing packages ($packages) and not root; install them or run as root" >&2
+    exit 1
+  fi
+  echo "deps: installing $packages"
+  # Tests start their own throwaway clusters, so the package's default cluster is not wanted.
+  "${as_root[@]}" mkdir -p /etc/postgresql-common
+  if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+    echo 'create_main_cluster = false' | "${as_root[@]}" tee /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${as_root[@]}" apt-get update -qq
+  # shellcheck disable=SC2086 # word splitting of the package list is intended
+  "${as_root[@]}" apt-get install -y -qq --no-install-recommends $packages >/dev/null
+  echo "deps: installed $packages"
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "deps: Node.js >= 20.11 is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi

@@ -1,0 +1,111 @@
+// pg_dump handlers: schema or data of one database to a file, with the password kept off every command line.
+
+import { dirname, resolve } from 'node:path';
+import { FinalFailure, type StepContext } from './handler.js';
+import { defineHandler, PATH_SCHEMA } from './args.js';
+import { runCommand } from './exec.js';
+import { assertDirectoryExists, discardPartial, partialPathFor, renameDurably, statIfExists } from './fs.js';
+
+export interface DumpArgs {
+  host: string;
+  port?: number;
+  user?: string;
+  database: string;
+  file: string;
+  /** Name of the server's environment variable that holds the password (never the password itself). */
+  password_env?: string;
+  passfile?: string;
+}
+
+export type DumpPart = 'schema' | 'data';
+
+// Inherited from the server, these would silently change the target or the credential a step asked for.
+const INHERITED_PG_VARIABLES = ['PGPASSWORD', 'PGPASSFILE', 'PGSERVICE', 'PGSERVICEFILE', 'PGDATABASE', 'PGHOST', 'PGHOSTADDR'];
+
+/**
+ * Quotes a value for a libpq connection string. The database goes through `--dbname=dbname='…'`
+ * because a bare --dbname containing "=" or a postgres:// prefix is read as a whole connection string.
+ */
+export function quoteConnValue(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** The pg_dump argument array; every value is glued to its option so none can pose as one. */
+export function buildDumpArgs(part: DumpPart, args: DumpArgs, outputFile: string): string[] {
+  const argv = [
+    part === 'schema' ? '--schema-only' : '--data-only',
+    '--no-password',
+    `--host=${args.host}`,
+    `--dbname=dbname=${quoteConnValue(args.database)}`,
+    `--file=${resolve(outputFile)}`,
+  ];
+  if (args.port !== undefined) argv.push(`--port=${args.port}`);
+  if (args.user !== undefined) argv.push(`--username=${args.user}`);
+  return argv;
+}
+
+/** The child's environment: the server's, minus inherited connection settings, plus this step's secret. */
+export function buildDumpEnv(args: DumpArgs, source: NodeJS.ProcessEnv = process.env): { env: NodeJS.ProcessEnv; secrets: string[] } {
+  const env: NodeJS.ProcessEnv = { ...source };
+  for (const name of INHERITED_PG_VARIABLES) delete env[name];
+  env['PGCONNECT_TIMEOUT'] ??= '30';
+  const secrets: string[] = [];
+  // "" means no password, so a chart can pass an optional context value straight through.
+  if (args.password_env !== undefined && args.password_env !== '') {
+    const password = source[args.password_env];
+    if (password === undefined || password === '') {
+      throw new FinalFailure(`environment variable ${args.password_env} (password_env) is not set on the server`);
+    }
+    env['PGPASSWORD'] = password;
+    secrets.push(password);
+  }
+  if (args.passfile !== undefined) env['PGPASSFILE'] = resolve(args.passfile);
+  return { env, secrets };
+}
+
+/** Dumps to a temp file beside `file`, then renames it: `file` is either absent or a complete dump. */
+export async function dumpDatabase(part: DumpPart, args: DumpArgs, ctx: StepContext): Promise<void> {
+  const file = resolve(args.file);
+  const existing = await statIfExists(file);
+  if (existing?.isDirectory()) throw new FinalFailure(`${file} is a directory`);
+  await assertDirectoryExists(dirname(file));
+  const { env, secrets } = buildDumpEnv(args);
+  const temp = partialPathFor(file);
+  try {
+    await runCommand('pg_dump', buildDumpArgs(part, args, temp), { env, secrets, signal: ctx.signal });
+    await renameDurably(temp, file);
+  } catch (error) {
+    await discardPartial(temp);
+    throw error;
+  }
+  ctx.log.info({ database: args.database, host: args.host, file }, `dumped ${part}`);
+}
+
+const dumpParams = {
+  type: 'object',
+  properties: {
+    host: { type: 'string', minLength: 1, description: 'Host name, IP address, or unix socket directory.' },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    user: { type: 'string', minLength: 1 },
+    database: { type: 'string', minLength: 1 },
+    file: { ...PATH_SCHEMA, description: 'Output SQL file; its directory must exist.' },
+    password_env: { type: 'string', pattern: '^([A-Za-z_][A-Za-z0-9_]*)?$', description: 'Name of the environment variable holding the password; "" = none.' },
+    passfile: { ...PATH_SCHEMA, description: 'A libpq password file (PGPASSFILE).' },
+  },
+  required: ['host', 'database', 'file'],
+  additionalProperties: false,
+} as const;
+
+export const dumpSchemaHandler = defineHandler<DumpArgs>({
+  name: 'pg.dumpSchema',
+  description: 'pg_dump --schema-only of one database to a file (written whole or not at all).',
+  params: dumpParams,
+  run: (args, ctx) => dumpDatabase('schema', args, ctx),
+});
+
+export const dumpDataHandler = defineHandler<DumpArgs>({
+  name: 'pg.dumpData',
+  description: 'pg_dump --data-only of one database to a file (written whole or not at all).',
+  params: dumpParams,
+  run: (args, ctx) => dumpDatabase('data', args, ctx),
+});

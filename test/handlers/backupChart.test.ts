@@ -1,0 +1,145 @@
+// charts/backup-and-encrypt.yaml loaded by the real loader and walked with the real handlers, PostgreSQL, tar and gpg.
+
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { Ajv } from 'ajv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadChartFile } from '../../src/chart/load.js';
+import { edgesOf, type Chart } from '../../src/chart/model.js';
+import { renderValue } from '../../src/chart/template.js';
+import { builtinHandlers } from '../../src/handlers/builtin.js';
+import { runCommand } from '../../src/handlers/exec.js';
+import { createRegistry } from '../../src/handlers/registry.js';
+import { makeGpgHome, type GpgHome } from '../support/gpg.js';
+import { compareTables, createDatabase, createSampleDatabase, restoreFile, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { makeStepContext } from '../support/stepContext.js';
+
+const registry = createRegistry(builtinHandlers());
+const CREATED = '2026-11-22T06:03:02.417Z';
+let chart: Chart;
+let pg: PostgresServer;
+let gpg: GpgHome;
+let work: string;
+
+beforeAll(async () => {
+  chart = await loadChartFile('charts/backup-and-encrypt.yaml', { handlers: registry });
+  [pg, gpg] = await Promise.all([startPostgres(), makeGpgHome()]);
+  await createSampleDatabase(pg, 'sales');
+  work = await mkdtemp(join(tmpdir(), 'chartd-backup-'));
+}, 120_000);
+afterAll(async () => {
+  await Promise.all([pg?.stop(), gpg?.cleanup(), work && rm(work, { recursive: true, force: true })]);
+});
+
+/** The seed's @handle_exceptions table: state -> [happy path, unhappy path]. */
+const SEED_PATHS: Record<string, [string, string]> = {
+  create_intermediate_directory: ['create_pg_dump_directory', 'remove_intermediate_directory'],
+  create_pg_dump_directory: ['backup_schema', 'remove_pg_dump_directory'],
+  backup_schema: ['backup_data', 'remove_schema_file'],
+  backup_data: ['compress', 'remove_data_file'],
+  compress: ['encrypt', 'remove_tarball'],
+  encrypt: ['create_storage_directory', 'remove_encrypted_backup'],
+  create_storage_directory: ['move_backup', 'remove_encrypted_backup'],
+  move_backup: ['remove_encrypted_backup', 'remove_encrypted_backup'],
+  remove_encrypted_backup: ['remove_tarball', 'remove_tarball'],
+  remove_tarball: ['remove_data_file', 'remove_data_file'],
+  remove_data_file: ['remove_schema_file', 'remove_schema_file'],
+  remove_schema_file: ['remove_pg_dump_directory', 'remove_pg_dump_directory'],
+  remove_pg_dump_directory: ['remove_intermediate_directory', 'remove_intermediate_directory'],
+  remove_intermediate_directory: ['report_results', 'report_results'],
+};
+
+const CLEANUP = ['remove_encrypted_backup', 'remove_tarball', 'remove_data_file', 'remove_schema_file', 'remove_pg_dump_directory', 'remove_intermediate_directory', 'report_results'];
+
+/** Validates the context as an instance would be (schema defaults filled in). */
+function makeContext(storageRoot: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  const context = { client_name: 'acme', database: 'sales', postgresql_host: pg.host, postgresql_port: pg.port, postgresql_user: pg.user,
+    storage_root: storageRoot, eoy_month: 6, key_name: gpg.recipient, gnupg_home: gpg.home, ...overrides };
+  const validate = new Ajv({ useDefaults: true, strict: false }).compile(chart.context ?? {});
+  if (!validate(context)) throw new Error(JSON.stringify(validate.errors));
+  return context;
+}
+
+/** Runs the chart from its initial state to a final one, as the runtime would, without retries. */
+async function walk(context: Record<string, unknown>): Promise<{ visited: string[]; failures: string[] }> {
+  const visited: string[] = [];
+  const failures: string[] = [];
+  for (let name = chart.initial; ;) {
+    visited.push(name);
+    const state = chart.states[name];
+    if (!state || state.kind === 'final') return { visited, failures };
+    if (state.kind !== 'step') throw new Error(`${name} is not a step`);
+    const args = renderValue(state.with, { context, instance: { id: 'default', created: CREATED } }) as Record<string, unknown>;
+    try {
+      await registry.get(state.run)!.run(args, makeStepContext({ state: name }));
+      name = state.onSuccess;
+    } catch (error) {
+      failures.push(`${name}: ${(error as Error).message}`);
+      name = state.onFailure;
+    }
+  }
+}
+
+async function listFiles(root: string): Promise<string[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  return entries.map((entry) => relative(root, join(entry.parentPath, entry.name)) + (entry.isDirectory() ? '/' : '')).sort();
+}
+
+describe('charts/backup-and-encrypt.yaml', () => {
+  it('has the seed machine node for node, with a description on every state', () => {
+    expect(chart.initial).toBe('create_intermediate_directory');
+    expect(Object.keys(chart.states).sort()).toEqual([...Object.keys(SEED_PATHS), 'report_results'].sort());
+    for (const [name, [happy, unhappy]] of Object.entries(SEED_PATHS)) {
+      const edges = edgesOf(chart.states[name]!);
+      expect(edges.map((edge) => [edge.kind, edge.to]), name).toEqual([['happy', happy], ['unhappy', unhappy]]);
+    }
+    expect(chart.states['report_results']?.kind).toBe('final');
+    for (const state of Object.values(chart.states)) expect(state.description, state.name).toBeTruthy();
+  });
+
+  it('prefixes failures with client, host and database', () => {
+    expect(renderValue(chart.failurePrefix, { context: makeContext('/srv'), instance: { id: 'default', created: CREATED } })).toBe(`acme ${pg.host} sales`);
+  });
+
+  it('happy path: leaves only the encrypted backup, in its fiscal-year directory, and it restores', async () => {
+    const root = await mkdtemp(join(work, 'happy-'));
+    const { visited, failures } = await walk(makeContext(root));
+    expect(failures).toEqual([]);
+    expect(visited).toEqual(['create_intermediate_directory', 'create_pg_dump_directory', 'backup_schema', 'backup_data', 'compress', 'encrypt',
+      'create_storage_directory', 'move_backup', ...CLEANUP]);
+    // November with a June year end falls in FY2027.
+    expect(await listFiles(root)).toEqual([
+      'intermediate/', 'intermediate/acme/', 'long_term/', 'long_term/acme/', 'long_term/acme/sales/', 'long_term/acme/sales/FY2027/',
+      'long_term/acme/sales/FY2027/20261122T060302Z.tar.gz.gpg',
+    ]);
+
+    const out = await mkdtemp(join(work, 'restore-'));
+    await gpg.decrypt(join(root, 'long_term/acme/sales/FY2027/20261122T060302Z.tar.gz.gpg'), join(out, 'backup.tar.gz'));
+    await runCommand('tar', ['--extract', `--file=${join(out, 'backup.tar.gz')}`, `--directory=${out}`]);
+    await createDatabase(pg, 'sales_from_backup');
+    await restoreFile(pg, 'sales_from_backup', join(out, '20261122T060302Z', 'schema.sql'));
+    await restoreFile(pg, 'sales_from_backup', join(out, '20261122T060302Z', 'data.sql'));
+    expect(await compareTables(pg, 'sales', 'sales_from_backup')).toEqual([]);
+  });
+
+  it('unknown key: encryption fails, and the cleanup chain leaves no unencrypted data behind', async () => {
+    const root = await mkdtemp(join(work, 'nokey-'));
+    const { visited, failures } = await walk(makeContext(root, { key_name: 'nobody@chartd.invalid' }));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toMatch(/^encrypt: gpg\.encrypt: no usable public key for recipient "nobody@chartd\.invalid"/);
+    expect(visited.slice(visited.indexOf('encrypt'))).toEqual(['encrypt', ...CLEANUP]);
+    expect(await listFiles(root)).toEqual(['intermediate/', 'intermediate/acme/']);
+  });
+
+  it('unknown database: the schema dump fails and the run unwinds from there', async () => {
+    const root = await mkdtemp(join(work, 'nodb-'));
+    const { visited, failures } = await walk(makeContext(root, { database: 'no_such_db' }));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]).toContain('backup_schema: pg.dumpSchema: pg_dump exited with code 1');
+    expect(failures[0]).toContain('database "no_such_db" does not exist');
+    expect(visited).toEqual(['create_intermediate_directory', 'create_pg_dump_directory', 'backup_schema',
+      'remove_schema_file', 'remove_pg_dump_directory', 'remove_intermediate_directory', 'report_results']);
+    expect(await listFiles(root)).toEqual(['intermediate/', 'intermediate/acme/']);
+  });
+});

@@ -55,6 +55,8 @@ export interface GateState extends StateBase {
   /** StateService's counter key name, kept for display only. */
   readonly counterKey: string;
   readonly next: string;
+  /** Events that leave the gate early, e.g. `{ failed: rollback }`. */
+  readonly on?: Readonly<Record<string, string>>;
   readonly timeout?: Timeout;
 }
 
@@ -116,6 +118,7 @@ export function edgesOf(state: StateDef): Edge[] {
       break;
     case 'gate':
       edges.push({ from, to: state.next, kind: 'happy', label: gateLabel(state) });
+      for (const [event, to] of Object.entries(state.on ?? {})) edges.push({ from, to, kind: 'event', label: event });
       break;
     case 'timer':
       edges.push({ from, to: state.next, kind: 'happy', label: state.atMs !== undefined ? `at ${new Date(state.atMs).toISOString()}` : `after ${formatDuration(state.afterMs ?? 0)}` });

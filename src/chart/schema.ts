@@ -1,0 +1,238 @@
+// The shape of each chart dialect as JSON Schema (ajv), with ajv's errors turned into messages people can act on.
+
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Dialect } from './model.js';
+import { didYouMean, listNames } from './problem.js';
+
+export interface ShapeProblem {
+  readonly path: string;
+  readonly message: string;
+}
+
+export const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const CHART_NAME_RULE = "1-64 letters, digits, '.', '_' or '-', starting with a letter or digit";
+const STATE_NAME = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$';
+const EVENT_NAME = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$';
+
+const stateRef = { type: 'string', minLength: 1 };
+// Durations, times and timeouts are checked by the dialects, which can say how to write them.
+const unchecked = {};
+
+const chartdState = {
+  type: 'object',
+  properties: {
+    description: { type: 'string' },
+    final: { type: 'boolean' },
+    gate: {
+      type: 'object',
+      properties: {
+        count: { type: 'integer', minimum: 1, hint: 'gate count must be a whole number of at least 1 (the PUTs needed to open it)' },
+        distinct: { type: 'boolean' },
+      },
+      required: ['count'],
+      additionalProperties: false,
+    },
+    next: stateRef,
+    at: unchecked,
+    after: unchecked,
+    run: { type: 'string', minLength: 1 },
+    with: { type: 'object' },
+    on_success: stateRef,
+    on_failure: stateRef,
+    retry: {
+      type: 'object',
+      properties: {
+        attempts: { type: 'integer', minimum: 1, hint: 'attempts counts the first try too, so it must be at least 1' },
+        delay: unchecked,
+        backoff: { type: 'number', minimum: 1, hint: 'backoff multiplies the delay after each failure; it must be at least 1' },
+        max_delay: unchecked,
+      },
+      additionalProperties: false,
+    },
+    timeout: unchecked,
+    on: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: EVENT_NAME, hint: "event names are 1-64 letters, digits, '.', '_' or '-'" },
+      additionalProperties: stateRef,
+      hint: 'on: needs at least one event, e.g. on: { passed: done }',
+    },
+  },
+  additionalProperties: false,
+};
+
+const chartdSchema = {
+  type: 'object',
+  properties: {
+    chart: { type: 'string', pattern: CHART_NAME.source, hint: `chart name must be ${CHART_NAME_RULE}` },
+    description: { type: 'string' },
+    initial: stateRef,
+    context: { type: 'object' },
+    failure_prefix: { type: 'string' },
+    states: {
+      type: 'object',
+      minProperties: 1,
+      propertyNames: { pattern: STATE_NAME, hint: "state names are 1-64 letters, digits, '.', '_' or '-', not starting with '.' or '-'" },
+      additionalProperties: chartdState,
+      hint: 'a chart needs at least one state',
+    },
+  },
+  required: ['chart', 'initial', 'states'],
+  additionalProperties: false,
+};
+
+const counter = {
+  type: 'object',
+  properties: { key: { type: 'string', minLength: 1 }, value: { type: ['integer', 'string'] } },
+  required: ['key', 'value'],
+  additionalProperties: false,
+};
+
+const stateServiceSchema = {
+  type: 'object',
+  properties: {
+    current_state: stateRef,
+    states: {
+      type: 'array',
+      minItems: 1,
+      hint: 'a chart needs at least one state',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', minLength: 1 },
+          func: { enum: ['increment', 'time'] },
+          current: counter,
+          target: {
+            type: 'object',
+            properties: { name: stateRef, when: counter },
+            required: ['name', 'when'],
+            additionalProperties: false,
+          },
+        },
+        required: ['name'],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ['current_state', 'states'],
+  additionalProperties: false,
+};
+
+const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+ajv.addVocabulary(['hint']);
+const validators: Record<Dialect, ValidateFunction> = {
+  chartd: ajv.compile(chartdSchema),
+  stateservice: ajv.compile(stateServiceSchema),
+};
+
+/** Every way `value` departs from the dialect's shape, as path + message. */
+export function checkShape(dialect: Dialect, value: unknown): ShapeProblem[] {
+  const validate = validators[dialect];
+  if (validate(value)) return [];
+  const seen = new Set<string>();
+  const problems: ShapeProblem[] = [];
+  for (const error of validate.errors ?? []) {
+    const problem = describe(error, value);
+    if (!problem) continue;
+    const id = `${problem.path}\n${problem.message}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    problems.push(problem);
+  }
+  return problems;
+}
+
+/** Why `schema` is not a usable JSON Schema (paths relative to it, "" = the schema itself); [] when ajv compiles it. */
+export function checkJsonSchema(schema: unknown): ShapeProblem[] {
+  const contextAjv = new Ajv({ allErrors: true, verbose: true, strict: false });
+  addFormats.default(contextAjv);
+  if (!contextAjv.validateSchema(schema as object)) {
+    // The meta-schema reports one mistake several ways (enum, type, anyOf); the first per place says it best.
+    const firstPerPath = new Map<string, ErrorObject>();
+    for (const error of contextAjv.errors ?? []) {
+      if (error.keyword !== 'anyOf' && error.keyword !== 'oneOf' && !firstPerPath.has(error.instancePath)) firstPerPath.set(error.instancePath, error);
+    }
+    const problems = [...firstPerPath.values()].map((error) => describe(error, schema)).filter((problem) => problem !== undefined);
+    if (problems.length > 0) return problems;
+  }
+  try {
+    contextAjv.compile(schema as object);
+    return [];
+  } catch (error) {
+    return [{ path: '', message: (error as Error).message }];
+  }
+}
+
+function describe(error: ErrorObject, root: unknown): ShapeProblem | undefined {
+  const path = pointerToPath(error.instancePath, root);
+  const params = error.params as Record<string, unknown>;
+  const hint = (error.parentSchema as { hint?: string } | undefined)?.hint;
+  switch (error.keyword) {
+    case 'required':
+      return { path, message: `missing required key '${String(params['missingProperty'])}'` };
+    case 'additionalProperties': {
+      const key = String(params['additionalProperty']);
+      const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+      const suggestion = didYouMean(key, allowed);
+      return { path: join(path, key), message: `unknown key '${key}'${suggestion || `; allowed here: ${listNames(allowed)}`}` };
+    }
+    case 'propertyNames':
+      return undefined; // the inner error, which carries the name, says it better
+    case 'pattern':
+      if (error.propertyName !== undefined) {
+        return { path: join(path, error.propertyName), message: `'${error.propertyName}': ${hint ?? `must match ${String(params['pattern'])}`}` };
+      }
+      return { path, message: `'${String(error.data)}': ${hint ?? `must match ${String(params['pattern'])}`}` };
+    case 'type':
+      return { path, message: `must be ${typeNames(params['type'])}, not ${kindOf(error.data)}` };
+    case 'enum': {
+      const allowed = (params['allowedValues'] as unknown[]).map(String);
+      return { path, message: `'${String(error.data)}' is not one of: ${listNames(allowed)}${didYouMean(String(error.data), allowed)}` };
+    }
+    case 'minimum':
+      return { path, message: hint ?? `must be at least ${String(params['limit'])}` };
+    case 'minLength':
+      return { path, message: 'must not be empty' };
+    case 'minItems':
+    case 'minProperties':
+      return { path, message: hint ?? 'must not be empty' };
+    default:
+      return { path, message: hint ?? error.message ?? `fails ${error.keyword}` };
+  }
+}
+
+/** "/states/1/target" -> "states[1].target", using the data to tell list indexes from keys. */
+function pointerToPath(pointer: string, root: unknown): string {
+  if (pointer === '') return '';
+  let path = '';
+  let current: unknown = root;
+  for (const raw of pointer.slice(1).split('/')) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(current)) {
+      path = `${path}[${segment}]`;
+      current = current[Number(segment)];
+    } else {
+      path = join(path, segment);
+      current = typeof current === 'object' && current !== null ? (current as Record<string, unknown>)[segment] : undefined;
+    }
+  }
+  return path;
+}
+
+function join(path: string, key: string): string {
+  return path === '' ? key : `${path}.${key}`;
+}
+
+function typeNames(type: unknown): string {
+  const names = (Array.isArray(type) ? type : [type]).map((name) => (name === 'integer' ? 'a whole number' : name === 'object' ? 'a mapping' : name === 'array' ? 'a list' : `a ${String(name)}`));
+  return names.join(' or ');
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'empty (null)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  if (typeof value === 'string') return `the string '${value}'`;
+  return `${typeof value} ${String(value)}`;
+}

@@ -11,8 +11,8 @@ export type Input =
   | { readonly type: 'event'; readonly event: string; readonly state?: string; readonly by?: string }
   /** A stored deadline came due; `at` identifies which one, so a stale wake-up changes nothing. */
   | { readonly type: 'deadline'; readonly at: number }
-  /** A step's handler finished; `error` absent means success. */
-  | { readonly type: 'stepDone'; readonly state: string; readonly attempt: number; readonly error?: string };
+  /** A step's handler finished; `error` absent means success; `final` failures skip the remaining retries. */
+  | { readonly type: 'stepDone'; readonly state: string; readonly attempt: number; readonly error?: string; readonly final?: boolean };
 
 /** Why an input was refused; the transports map these to statuses. */
 export type RejectCode = 'not_current' | 'final' | 'not_countable' | 'caller_required' | 'event_not_accepted';
@@ -86,9 +86,11 @@ function fireEvent(chart: Chart, snapshot: Snapshot, def: StateDef, input: { eve
   if (input.state !== undefined && input.state !== snapshot.state) {
     return reject(snapshot, 'not_current', `${input.state} is not the current state`);
   }
-  const target = def.kind === 'event' ? def.on[input.event] : undefined;
+  const events = def.kind === 'event' || def.kind === 'gate' ? def.on ?? {} : {};
+  const target = Object.hasOwn(events, input.event) ? events[input.event] : undefined;
   if (target === undefined) {
-    const accepts = def.kind === 'event' ? `it accepts ${Object.keys(def.on).join(', ')}` : 'it accepts no events';
+    const names = Object.keys(events);
+    const accepts = names.length ? `it accepts ${names.join(', ')}` : 'it accepts no events';
     return reject(snapshot, 'event_not_accepted', `${def.name} does not accept event ${input.event}; ${accepts}`);
   }
   return enter(chart, snapshot, target, now, { cause: `event:${input.event}`, caller: input.by }, []);
@@ -111,14 +113,14 @@ function deadlineReached(chart: Chart, snapshot: Snapshot, def: StateDef, at: nu
   return unchanged(snapshot);
 }
 
-function stepDone(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; attempt: number; error?: string }, now: number): Outcome {
+function stepDone(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; attempt: number; error?: string; final?: boolean }, now: number): Outcome {
   if (def.kind !== 'step' || input.state !== snapshot.state || input.attempt !== snapshot.attempt || snapshot.deadline) {
     return unchanged(snapshot);
   }
   if (input.error === undefined) {
     return enter(chart, snapshot, def.onSuccess, now, { cause: 'success' }, []);
   }
-  if (snapshot.attempt < def.retry.attempts) {
+  if (!input.final && snapshot.attempt < def.retry.attempts) {
     const at = now + retryDelay(def, snapshot.attempt);
     const next: Snapshot = {
       ...snapshot, attempt: snapshot.attempt + 1, deadline: { at, kind: 'retry' },

@@ -154,3 +154,30 @@ describe('the engine stays pure', () => {
     }
   });
 });
+
+describe('events on gates', () => {
+  it('lets an event leave a gate early, and refuses events it does not name', () => {
+    const chart = chartOf('verify', [
+      gate('verify', 3, 'done', { distinct: true, on: { failed: 'rollback' } } as Partial<StateDef>), final('done'), final('rollback'),
+    ]);
+    let snapshot = start(chart);
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'verify', by: 'web1' }, T0).snapshot;
+    expect(transition(chart, snapshot, { type: 'event', event: 'toString', state: 'verify' }, T0)).toMatchObject({ accepted: false, code: 'event_not_accepted' });
+    const failed = transition(chart, snapshot, { type: 'event', event: 'failed', state: 'verify', by: 'web2' }, T0);
+    expect(failed.snapshot.state).toBe('rollback');
+    expect(failed.snapshot.history.at(-1)).toMatchObject({ cause: 'event:failed', caller: 'web2' });
+  });
+});
+
+describe('final failures', () => {
+  it('skip the remaining retries', () => {
+    const step: StateDef = {
+      kind: 'step', name: 'check', line: 1, run: 'x', with: {}, onSuccess: 'ok', onFailure: 'no',
+      retry: { attempts: 5, delayMs: 10, backoff: 1, maxDelayMs: 10 }, timeoutMs: 1000,
+    };
+    const chart = chartOf('check', [step, final('ok'), final('no')]);
+    const out = transition(chart, start(chart), { type: 'stepDone', state: 'check', attempt: 1, error: 'denied', final: true }, T0);
+    expect(out.snapshot.state).toBe('no');
+    expect(out.snapshot.failures).toHaveLength(1);
+  });
+});

@@ -1,0 +1,39 @@
+// `chartd serve`: start the HTTP server and stop cleanly on SIGINT/SIGTERM.
+
+import { createLogger, type LogLevel } from '../../log.js';
+import { startServer } from '../../main.js';
+import { parse, portNumber } from '../usage.js';
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    chart: { type: 'string', multiple: true },
+    data: { type: 'string', default: './data' },
+    port: { type: 'string', default: '5000' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'default-chart': { type: 'string' },
+    'alert-webhook': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  }, false);
+  const log = createLogger(values['log-level'] as LogLevel);
+  const server = await startServer({
+    chartPaths: values.chart?.length ? values.chart : ['charts'],
+    dataDir: values.data,
+    port: portNumber(values.port),
+    host: values.host,
+    log,
+    ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
+    ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
+  });
+  process.stdout.write(`chartd listening on ${server.url}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+  log.flush();
+  return 0;
+}

@@ -1,0 +1,21 @@
+// `chartd validate FILE...`: every problem of every file, exit 0 when clean, 1 otherwise.
+
+import { loadChartPaths } from '../../chart/load.js';
+import { formatProblem } from '../../chart/problem.js';
+import { builtinHandlers } from '../../handlers/builtin.js';
+import { createRegistry } from '../../handlers/registry.js';
+import { parse, UsageError } from '../usage.js';
+
+export async function validateCommand(args: string[]): Promise<number> {
+  const { positionals } = parse(args, {}, true);
+  if (!positionals.length) throw new UsageError('validate needs at least one chart file or directory');
+  const { charts, problems } = await loadChartPaths(positionals, { handlers: createRegistry(builtinHandlers()) });
+  for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
+  for (const chart of charts) {
+    if (!problems.some((problem) => problem.file === chart.file)) {
+      process.stdout.write(`ok ${chart.file}: chart ${chart.name} (${chart.dialect}, ${Object.keys(chart.states).length} states, version ${chart.version})\n`);
+    }
+  }
+  if (problems.length) process.stdout.write(`${problems.length} problem${problems.length === 1 ? '' : 's'} found\n`);
+  return problems.length ? 1 : 0;
+}

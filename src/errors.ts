@@ -1,0 +1,49 @@
+// Typed errors shared by every layer; the transports map `status` to an answer.
+
+export class AppError extends Error {
+  readonly status: number = 500;
+  readonly code: string = 'internal';
+  /** Safe to show the caller; a server fault's message stays in the log. */
+  readonly expose: boolean = true;
+
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class BadRequest extends AppError {
+  override readonly status = 400;
+  constructor(message: string, override readonly code: string = 'bad_request') {
+    super(message);
+  }
+}
+
+export class NotFound extends AppError {
+  override readonly status = 404;
+  override readonly code = 'not_found';
+}
+
+export class Conflict extends AppError {
+  override readonly status = 409;
+  override readonly code = 'conflict';
+}
+
+export class PayloadTooLarge extends AppError {
+  override readonly status = 413;
+  override readonly code = 'payload_too_large';
+}
+
+export class UnsupportedMediaType extends AppError {
+  override readonly status = 415;
+  override readonly code = 'unsupported_media_type';
+}
+
+/** The chart's context schema refused an instance's inputs. */
+export class ContextInvalid extends AppError {
+  override readonly status = 400;
+  override readonly code = 'context_invalid';
+  constructor(message: string, readonly problems: string[]) {
+    super(message);
+  }
+}

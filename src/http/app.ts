@@ -1,0 +1,52 @@
+// The Koa application: error mapping, a body-size guard, the routes, and a JSON 404 for the rest.
+
+import Koa from 'koa';
+import Router from '@koa/router';
+import type { Logger } from 'pino';
+import { NotFound, PayloadTooLarge } from '../errors.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { errorMiddleware } from './errors.js';
+import { BODY_LIMIT } from './params.js';
+import { chartRoutes } from './routes/charts.js';
+import { instanceRoutes } from './routes/instances.js';
+import { pickDefaultChart, stateRoutes } from './routes/state.js';
+import { watchRoutes } from './routes/watch.js';
+
+export interface AppOptions {
+  readonly runtime: Runtime;
+  readonly log: Logger;
+  readonly chartNames: () => string[];
+  readonly defaultChart?: string;
+  readonly version: string;
+}
+
+export function createApp(options: AppOptions): Koa {
+  const { runtime, log } = options;
+  const app = new Koa();
+  app.silent = true;
+  app.use(errorMiddleware(log));
+  app.use(async (ctx, next) => {
+    if (Number(ctx.get('content-length') || 0) > BODY_LIMIT) {
+      throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
+    }
+    await next();
+  });
+
+  // Anything no route answered becomes a JSON 404, after allowedMethods had its say (405/501).
+  app.use(async (ctx, next) => {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) throw new NotFound(`no route for ${ctx.method} ${ctx.path}; see GET /charts`);
+  });
+
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.body = { status: 'ok', version: options.version, charts: options.chartNames().length, waiters: runtime.waiters.count };
+  });
+  stateRoutes(router, runtime, pickDefaultChart(options.chartNames(), options.defaultChart));
+  chartRoutes(router, runtime, options.chartNames);
+  instanceRoutes(router, runtime);
+  watchRoutes(router, runtime);
+  app.use(router.routes());
+  app.use(router.allowedMethods({ throw: true }));
+  return app;
+}

@@ -1,0 +1,86 @@
+// Reads and checks request parameters: names, durations, callers, JSON bodies with a size cap.
+
+import type { Context } from 'koa';
+import { parseDuration } from '../chart/duration.js';
+import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.js';
+
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+export const BODY_LIMIT = 64 * 1024;
+export const MAX_WAIT_MS = 10 * 60 * 1000;
+
+/** A single query parameter; repeated or empty values are refused. */
+export function queryParam(ctx: Context, name: string): string | undefined {
+  const value = ctx.query[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw new BadRequest(`query parameter ${name} is given ${value.length} times; give it once`);
+  if (value === '') throw new BadRequest(`query parameter ${name} is empty`);
+  return value;
+}
+
+export function requiredName(ctx: Context, name: string, example: string): string {
+  const value = queryParam(ctx, name);
+  if (value === undefined) throw new BadRequest(`query parameter ${name} is missing; e.g. ?${name}=${example}`, 'missing_parameter');
+  return checkName(value, `query parameter ${name}`);
+}
+
+export function optionalName(ctx: Context, name: string): string | undefined {
+  const value = queryParam(ctx, name);
+  return value === undefined ? undefined : checkName(value, `query parameter ${name}`);
+}
+
+export function checkName(value: string, what: string): string {
+  if (!NAME_PATTERN.test(value)) {
+    throw new BadRequest(`${what} ${JSON.stringify(value.slice(0, 80))} is not a valid name: use letters, digits, . _ - : @ (at most 128, starting with a letter or digit)`, 'invalid_name');
+  }
+  return value;
+}
+
+/** The caller of a PUT or event: `by=` or the X-Chartd-Caller header. */
+export function caller(ctx: Context): string | undefined {
+  const fromQuery = optionalName(ctx, 'by');
+  if (fromQuery) return fromQuery;
+  const header = ctx.get('x-chartd-caller');
+  return header ? checkName(header, 'header X-Chartd-Caller') : undefined;
+}
+
+/** `wait=30s` for long-polls, capped at ten minutes. */
+export function waitParam(ctx: Context): number | undefined {
+  const text = queryParam(ctx, 'wait');
+  if (text === undefined) return undefined;
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch (error) {
+    throw new BadRequest(`query parameter wait: ${(error as Error).message}`);
+  }
+  return Math.min(ms, MAX_WAIT_MS);
+}
+
+export function indexParam(ctx: Context): number | undefined {
+  const text = queryParam(ctx, 'index');
+  if (text === undefined) return undefined;
+  if (!/^\d{1,15}$/.test(text)) throw new BadRequest('query parameter index must be a revision number, e.g. ?index=12&wait=60s');
+  return Number(text);
+}
+
+/** Reads a JSON body of at most BODY_LIMIT bytes; an absent body reads as `{}`. */
+export async function readJson(ctx: Context): Promise<unknown> {
+  const length = Number(ctx.get('content-length') || 0);
+  if (length > BODY_LIMIT) throw new PayloadTooLarge(`request body is ${length} bytes; the limit is ${BODY_LIMIT}`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > BODY_LIMIT) throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return {};
+  if (!ctx.is('application/json', '+json')) {
+    throw new UnsupportedMediaType('send the body as JSON with Content-Type: application/json');
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new BadRequest(`request body is not valid JSON: ${(error as Error).message}`, 'invalid_json');
+  }
+}

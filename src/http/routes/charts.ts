@@ -1,0 +1,56 @@
+// Read-only views of the charts served: list, detail, and diagrams.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { renderDiagram, type DiagramFormat } from '../../chart/diagram.js';
+import { edgesOf, type Chart, type StateDef } from '../../chart/model.js';
+import type { Runtime } from '../../runtime/runtime.js';
+
+const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
+  svg: { format: 'svg', type: 'image/svg+xml' },
+  mmd: { format: 'mermaid', type: 'text/plain; charset=utf-8' },
+  dot: { format: 'dot', type: 'text/vnd.graphviz; charset=utf-8' },
+};
+
+export function chartRoutes(router: Router, runtime: Runtime, names: () => string[]): void {
+  router.get('/charts', (ctx) => {
+    ctx.body = { charts: names().map((name) => summary(runtime.chart(name), runtime.instances(name).length)) };
+  });
+  router.get('/charts/:chart', (ctx) => {
+    const chart = runtime.chart(ctx.params['chart']!);
+    ctx.body = { ...summary(chart, runtime.instances(chart.name).length), states: Object.values(chart.states).map(describeState) };
+  });
+  for (const extension of Object.keys(DIAGRAM_TYPES)) {
+    router.get(`/charts/:chart/diagram.${extension}`, async (ctx) => {
+      await sendDiagram(ctx, runtime.chart(ctx.params['chart']!), extension);
+    });
+    router.get(`/charts/:chart/instances/:id/diagram.${extension}`, async (ctx) => {
+      const snapshot = runtime.snapshot(ctx.params['chart']!, ctx.params['id']!);
+      await sendDiagram(ctx, runtime.chartOf(snapshot), extension, snapshot.state, snapshot.failures.map((failure) => failure.node));
+    });
+  }
+}
+
+async function sendDiagram(ctx: Context, chart: Chart, extension: string, current?: string, failed?: string[]): Promise<void> {
+  const { format, type } = DIAGRAM_TYPES[extension]!;
+  ctx.type = type;
+  ctx.body = await renderDiagram(chart, format, { ...(current ? { current } : {}), ...(failed?.length ? { failed } : {}) });
+}
+
+function summary(chart: Chart, instances: number) {
+  return {
+    name: chart.name, version: chart.version, dialect: chart.dialect, description: chart.description ?? null,
+    file: chart.file, initial: chart.initial, states: Object.keys(chart.states).length, instances,
+  };
+}
+
+export function describeState(state: StateDef) {
+  const { name, kind, description } = state;
+  const edges = edgesOf(state).map(({ to, kind: edge, label }) => ({ to, kind: edge, label }));
+  const detail: Record<string, unknown> = {};
+  if (state.kind === 'gate') Object.assign(detail, { count: state.count - state.start, distinct: state.distinct });
+  if (state.kind === 'step') Object.assign(detail, { run: state.run, retry: state.retry, timeoutMs: state.timeoutMs });
+  if (state.kind === 'timer') Object.assign(detail, state.atMs !== undefined ? { at: new Date(state.atMs).toISOString() } : { afterMs: state.afterMs });
+  if (state.kind === 'event') Object.assign(detail, { events: Object.keys(state.on) });
+  return { name, kind, description: description ?? null, ...detail, edges };
+}

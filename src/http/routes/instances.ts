@@ -1,0 +1,93 @@
+// Instances of a chart: create (idempotent by id), read (optionally blocking on a revision), events.
+
+import { randomUUID } from 'node:crypto';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Snapshot } from '../../engine/snapshot.js';
+import { BadRequest, Conflict } from '../../errors.js';
+import { instanceKey, type Runtime } from '../../runtime/runtime.js';
+import { caller, checkName, indexParam, readJson, waitParam } from '../params.js';
+import { requestSignal } from '../signal.js';
+import { describeState, } from './charts.js';
+import { revisionHeaders } from './state.js';
+
+export function instanceRoutes(router: Router, runtime: Runtime): void {
+  router.get('/charts/:chart/instances', (ctx) => {
+    ctx.body = {
+      instances: runtime.instances(ctx.params['chart']!).map((s) => ({ id: s.id, state: s.state, status: s.status, revision: s.revision, version: s.version, updatedAt: s.updatedAt })),
+    };
+  });
+
+  router.post('/charts/:chart/instances', async (ctx) => {
+    const chart = runtime.chart(ctx.params['chart']!);
+    const body = await readJson(ctx);
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('body must be a JSON object like {"id": "nightly-1", "context": {}}');
+    const { id: rawId, context = {}, ...rest } = body as Record<string, unknown>;
+    const unknown = Object.keys(rest);
+    if (unknown.length) throw new BadRequest(`unknown field(s) in body: ${unknown.join(', ')}; expected id and context`);
+    if (rawId !== undefined && typeof rawId !== 'string') throw new BadRequest('id must be a string');
+    const id = rawId === undefined ? newInstanceId() : checkName(rawId, 'instance id');
+    const { snapshot, created } = await runtime.create(chart.name, id, context as Record<string, unknown>);
+    if (!created && !sameContext(snapshot, runtime, chart.name, context)) {
+      throw new Conflict(`instance ${id} of chart ${chart.name} already exists with a different context; pick another id`);
+    }
+    ctx.status = created ? 201 : 200;
+    ctx.set('location', `/charts/${chart.name}/instances/${id}`);
+    sendSnapshot(ctx, runtime, snapshot);
+  });
+
+  router.get('/charts/:chart/instances/:id', async (ctx) => {
+    const { chart, id } = ctx.params as { chart: string; id: string };
+    let snapshot = runtime.snapshot(chart, id);
+    const index = indexParam(ctx);
+    const wait = waitParam(ctx);
+    if (index !== undefined && snapshot.revision <= index) {
+      const moved = await runtime.waiters.wait(instanceKey(chart, id), (s) => s.revision > index, wait ?? 5 * 60 * 1000, requestSignal(ctx));
+      snapshot = moved ?? runtime.snapshot(chart, id);
+    }
+    sendSnapshot(ctx, runtime, snapshot);
+  });
+
+  router.post('/charts/:chart/instances/:id/events/:event', async (ctx) => {
+    const { chart, id } = ctx.params as { chart: string; id: string };
+    const event = checkName(ctx.params['event']!, 'event');
+    const by = caller(ctx);
+    const outcome = await runtime.apply(chart, id, { type: 'event', event, ...(by ? { by } : {}) });
+    if (!outcome.accepted) {
+      revisionHeaders(ctx, outcome.snapshot);
+      ctx.status = 406;
+      ctx.body = { error: { code: outcome.code ?? 'not_acceptable', message: outcome.reason ?? 'event not accepted' } };
+      return;
+    }
+    sendSnapshot(ctx, runtime, outcome.snapshot);
+  });
+}
+
+function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): void {
+  revisionHeaders(ctx, snapshot);
+  ctx.set('etag', `"${snapshot.revision}"`);
+  const def = runtime.chartOf(snapshot).states[snapshot.state];
+  ctx.body = { ...snapshot, current: def ? describeState(def) : null };
+}
+
+/** Creating with the same id and the same context again is a harmless retry. */
+function sameContext(existing: Snapshot, runtime: Runtime, chart: string, context: unknown): boolean {
+  try {
+    const checked = runtime.checkContext(chart, context);
+    return JSON.stringify(sortKeys(checked)) === JSON.stringify(sortKeys(existing.context));
+  } catch {
+    return false;
+  }
+}
+
+function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]));
+  }
+  return value;
+}
+
+function newInstanceId(): string {
+  return `${new Date().toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
+}

@@ -1,0 +1,77 @@
+// StateService's contract: GET answers 200/406 "is S current?", PUT counts a check-in or fires an event.
+
+import type { Context } from 'koa';
+import type Router from '@koa/router';
+import type { Input } from '../../engine/transition.js';
+import type { Snapshot } from '../../engine/snapshot.js';
+import { BadRequest, NotFound } from '../../errors.js';
+import { DEFAULT_INSTANCE, instanceKey, type Runtime } from '../../runtime/runtime.js';
+import { caller, indexParam, optionalName, requiredName, waitParam } from '../params.js';
+import { requestSignal } from '../signal.js';
+
+export interface Target {
+  readonly chart: string;
+  readonly id: string;
+}
+
+export type TargetOf = (ctx: Context) => Target;
+
+export function stateRoutes(router: Router, runtime: Runtime, defaultChart: () => string): void {
+  const bare: TargetOf = () => ({ chart: defaultChart(), id: DEFAULT_INSTANCE });
+  const ofChart: TargetOf = (ctx) => ({ chart: ctx.params['chart']!, id: DEFAULT_INSTANCE });
+  const ofInstance: TargetOf = (ctx) => ({ chart: ctx.params['chart']!, id: ctx.params['id']! });
+  for (const [path, target] of [['/state', bare], ['/charts/:chart/state', ofChart], ['/charts/:chart/instances/:id/state', ofInstance]] as const) {
+    router.get(path, (ctx) => answerState(ctx, runtime, target(ctx)));
+    router.put(path, (ctx) => changeState(ctx, runtime, target(ctx)));
+  }
+}
+
+async function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<void> {
+  const state = requiredName(ctx, 'state', 'green_state');
+  const wait = waitParam(ctx);
+  const index = indexParam(ctx);
+  let snapshot = runtime.snapshot(target.chart, target.id);
+  const done = (s: Snapshot): boolean => (index === undefined ? s.state === state : s.revision > index);
+  if (wait !== undefined && !done(snapshot)) {
+    const key = instanceKey(target.chart, target.id);
+    snapshot = (await runtime.waiters.wait(key, done, wait, requestSignal(ctx))) ?? runtime.snapshot(target.chart, target.id);
+  } else if (index !== undefined && wait === undefined) {
+    throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
+  }
+  revisionHeaders(ctx, snapshot);
+  if (snapshot.state === state) return text(ctx, 200, state);
+  text(ctx, 406, `${state} is not current`);
+}
+
+async function changeState(ctx: Context, runtime: Runtime, target: Target): Promise<void> {
+  const state = requiredName(ctx, 'state', 'green_state');
+  const event = optionalName(ctx, 'event');
+  const by = caller(ctx);
+  const input: Input = event ? { type: 'event', event, state, ...(by ? { by } : {}) } : { type: 'put', state, ...(by ? { by } : {}) };
+  const outcome = await runtime.apply(target.chart, target.id, input);
+  revisionHeaders(ctx, outcome.snapshot);
+  if (outcome.accepted) return text(ctx, 200, state);
+  if (outcome.code === 'caller_required') throw new BadRequest(outcome.reason ?? 'caller required', 'caller_required');
+  text(ctx, 406, outcome.reason ?? `${state} is not current`);
+}
+
+export function revisionHeaders(ctx: Context, snapshot: Snapshot): void {
+  ctx.set('x-chartd-revision', String(snapshot.revision));
+  ctx.set('x-chartd-state', snapshot.state);
+  ctx.set('cache-control', 'no-store');
+}
+
+function text(ctx: Context, status: number, body: string): void {
+  ctx.status = status;
+  ctx.type = 'text/plain';
+  ctx.body = body;
+}
+
+/** The default chart for the bare /state routes: --default-chart, or the only chart served. */
+export function pickDefaultChart(names: string[], configured: string | undefined): () => string {
+  return () => {
+    if (configured) return configured;
+    if (names.length === 1) return names[0]!;
+    throw new NotFound(`/state needs one chart to act on, but ${names.length} are served (${names.join(', ')}); use /charts/NAME/state or start chartd with --default-chart NAME`);
+  };
+}

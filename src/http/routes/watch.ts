@@ -1,0 +1,62 @@
+// Server-sent events: every transition of one instance as it is committed, resumable by Last-Event-ID.
+
+import { PassThrough } from 'node:stream';
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Snapshot, Transition } from '../../engine/snapshot.js';
+import { BadRequest } from '../../errors.js';
+import type { Runtime } from '../../runtime/runtime.js';
+
+const HEARTBEAT_MS = 15_000;
+
+export function watchRoutes(router: Router, runtime: Runtime): void {
+  router.get('/charts/:chart/instances/:id/events', (ctx) => {
+    const { chart, id } = ctx.params as { chart: string; id: string };
+    const snapshot = runtime.snapshot(chart, id);
+    let sent = lastEventId(ctx) ?? snapshot.revision;
+    const stream = new PassThrough();
+    const send = (transition: Transition, state: Snapshot): void => {
+      if (transition.revision <= sent) return;
+      sent = transition.revision;
+      const data = { chart, instance: id, ...transition, status: state.status };
+      stream.write(`id: ${transition.revision}\nevent: transition\ndata: ${JSON.stringify(data)}\n\n`);
+    };
+    // Resume: replay what the capped history still holds past the client's last id.
+    const oldest = snapshot.history[0]?.revision;
+    if (oldest !== undefined && sent + 1 < oldest) {
+      stream.write(`event: gap\ndata: ${JSON.stringify({ from: sent + 1, to: oldest - 1, message: 'older transitions are no longer kept; GET the instance for its current state' })}\n\n`);
+    }
+    for (const transition of snapshot.history) send(transition, snapshot);
+    const unsubscribe = runtime.onChange(({ after }) => {
+      if (after.chart !== chart || after.id !== id) return;
+      for (const transition of after.history) send(transition, after);
+    });
+    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    let removeStopHook = (): void => {};
+    const close = (): void => {
+      clearInterval(heartbeat);
+      unsubscribe();
+      removeStopHook();
+      stream.end();
+    };
+    ctx.req.once('close', close);
+    const remove = runtime.onStop(close);
+    removeStopHook = () => void remove();
+    ctx.req.socket.setTimeout(0);
+    ctx.req.socket.setNoDelay(true);
+    ctx.status = 200;
+    ctx.type = 'text/event-stream';
+    ctx.set('cache-control', 'no-store');
+    ctx.set('x-accel-buffering', 'no');
+    ctx.body = stream;
+    stream.write(`retry: 2000\n: watching ${chart}/${id} from revision ${sent}\n\n`);
+  });
+}
+
+function lastEventId(ctx: Context): number | undefined {
+  const text = ctx.get('last-event-id') || (typeof ctx.query['since'] === 'string' ? ctx.query['since'] : '');
+  if (!text) return undefined;
+  if (!/^\d{1,15}$/.test(text)) throw new BadRequest('Last-Event-ID must be a revision number');
+  return Number(text);
+}

@@ -1,0 +1,65 @@
+// The charts served, by name, and every version instances still run on (kept in the store).
+
+import type { Chart } from '../chart/model.js';
+import type { Store, Write } from '../store/store.js';
+
+export const CHART_VERSIONS = 'chart-versions';
+
+export interface ArchivedChart {
+  readonly name: string;
+  readonly version: string;
+  readonly file: string;
+  readonly source: string;
+  readonly archivedAt: string;
+}
+
+/** Rebuilds a chart from archived source; throws with every problem when it no longer loads. */
+export type ChartParser = (source: string, file: string) => Chart;
+
+export class ChartCatalog {
+  private readonly current = new Map<string, Chart>();
+  private readonly versions = new Map<string, Chart>();
+
+  constructor(charts: readonly Chart[], private readonly store: Store, private readonly parse: ChartParser) {
+    for (const chart of charts) {
+      this.current.set(chart.name, chart);
+      this.versions.set(versionKey(chart.name, chart.version), chart);
+    }
+  }
+
+  /** Keeps a copy of every served version so instances can stay on it after the file changes. */
+  async archiveCurrent(now: Date): Promise<void> {
+    const writes: Write[] = [];
+    for (const chart of this.current.values()) {
+      const key = versionKey(chart.name, chart.version);
+      if (this.store.get(CHART_VERSIONS, key)) continue;
+      const value: ArchivedChart = { name: chart.name, version: chart.version, file: chart.file, source: chart.source, archivedAt: now.toISOString() };
+      writes.push({ collection: CHART_VERSIONS, key, value });
+    }
+    if (writes.length) await this.store.commit(writes);
+  }
+
+  names(): string[] {
+    return [...this.current.keys()].sort();
+  }
+
+  get(name: string): Chart | undefined {
+    return this.current.get(name);
+  }
+
+  /** The chart an instance runs on: the current one, or its archived version, loaded once. */
+  version(name: string, version: string): Chart | undefined {
+    const key = versionKey(name, version);
+    const known = this.versions.get(key);
+    if (known) return known;
+    const archived = this.store.get<ArchivedChart>(CHART_VERSIONS, key);
+    if (!archived) return undefined;
+    const chart = this.parse(archived.source, `${archived.file} (archived version ${version})`);
+    this.versions.set(key, chart);
+    return chart;
+  }
+}
+
+function versionKey(name: string, version: string): string {
+  return `${name}@${version}`;
+}

@@ -1,0 +1,242 @@
+// Where inputs become durable changes: per-instance batches, commit, then timers, steps and alerts.
+
+import type { Logger } from 'pino';
+import type { Chart } from '../chart/model.js';
+import { renderValue } from '../chart/template.js';
+import { createSnapshot, transition, type Input, type Outcome } from '../engine/transition.js';
+import type { Context, Snapshot } from '../engine/snapshot.js';
+import { NotFound } from '../errors.js';
+import type { HandlerLookup } from '../handlers/handler.js';
+import type { Store } from '../store/store.js';
+import type { Alerter } from './alerts.js';
+import type { ChartCatalog } from './catalog.js';
+import type { Clock } from './clock.js';
+import { ContextChecker } from './context.js';
+import { KeyedQueue } from './queue.js';
+import { StepRunner } from './steps.js';
+import { Timers } from './timers.js';
+import { Waiters } from './waiters.js';
+
+export const INSTANCES = 'instances';
+export const DEFAULT_INSTANCE = 'default';
+
+export interface RuntimeOptions {
+  readonly store: Store;
+  readonly catalog: ChartCatalog;
+  readonly handlers: HandlerLookup;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly alerter: Alerter;
+}
+
+type Work = { readonly kind: 'input'; readonly input: Input } | { readonly kind: 'create'; readonly context: Context };
+type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
+
+/** What one instance's committed change means for listeners (watch streams, metrics). */
+export interface Change {
+  readonly before: Snapshot | undefined;
+  readonly after: Snapshot;
+}
+
+export class Runtime {
+  readonly waiters = new Waiters();
+  private readonly queue: KeyedQueue<Work, Done>;
+  private readonly timers: Timers;
+  private readonly steps: StepRunner;
+  private readonly contexts = new ContextChecker();
+  private readonly listeners = new Set<(change: Change) => void>();
+  private readonly stopHooks = new Set<() => void>();
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.queue = new KeyedQueue((key, items) => this.process(key, items));
+    this.timers = new Timers(() => options.clock.now(), (key, at) => this.wake(key, at));
+    this.steps = new StepRunner(options.handlers, options.log, (key, result) => {
+      const [chart, id] = splitKey(key);
+      this.apply(chart, id, { type: 'stepDone', ...result }).catch((error: Error) =>
+        options.log.error({ instance: key, err: error.message }, 'could not record a step outcome; it runs again on restart'));
+    });
+  }
+
+  /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
+  async start(): Promise<void> {
+    const { catalog, store, log } = this.options;
+    for (const name of catalog.names()) {
+      const chart = catalog.get(name)!;
+      if (!store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE)) && this.startsByItself(chart)) {
+        await this.create(name, DEFAULT_INSTANCE, {});
+      }
+    }
+    let armed = 0;
+    let resumed = 0;
+    for (const snapshot of store.list<Snapshot>(INSTANCES)) {
+      const chart = catalog.version(snapshot.chart, snapshot.version);
+      if (!chart) {
+        log.warn({ chart: snapshot.chart, instance: snapshot.id }, 'instance belongs to a chart that is no longer served; left as it is');
+        continue;
+      }
+      const key = instanceKey(snapshot.chart, snapshot.id);
+      if (snapshot.deadline) {
+        this.timers.schedule(key, snapshot.deadline.at);
+        armed += 1;
+      } else if (chart.states[snapshot.state]?.kind === 'step') {
+        this.steps.start(key, chart, snapshot);
+        resumed += 1;
+      }
+    }
+    log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
+  }
+
+  async stop(): Promise<void> {
+    this.timers.stop();
+    this.steps.stop();
+    this.waiters.releaseAll();
+    for (const hook of this.stopHooks) hook();
+    await this.queue.whenIdle();
+  }
+
+  chart(name: string): Chart {
+    const chart = this.options.catalog.get(name);
+    if (!chart) throw new NotFound(`no chart named ${name}; GET /charts lists the charts served`);
+    return chart;
+  }
+
+  snapshot(chart: string, id: string): Snapshot {
+    this.chart(chart);
+    const snapshot = this.options.store.get<Snapshot>(INSTANCES, instanceKey(chart, id));
+    if (!snapshot) throw new NotFound(`chart ${chart} has no instance ${id}; POST /charts/${chart}/instances creates one`);
+    return snapshot;
+  }
+
+  instances(chart: string): Snapshot[] {
+    this.chart(chart);
+    return this.options.store.list<Snapshot>(INSTANCES).filter((snapshot) => snapshot.chart === chart);
+  }
+
+  /** The chart version this instance runs on. */
+  chartOf(snapshot: Snapshot): Chart {
+    const chart = this.options.catalog.version(snapshot.chart, snapshot.version);
+    if (!chart) throw new Error(`version ${snapshot.version} of chart ${snapshot.chart} is missing from the data directory`);
+    return chart;
+  }
+
+  async apply(chart: string, id: string, input: Input): Promise<Outcome> {
+    this.snapshot(chart, id);
+    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'input', input });
+    if ('error' in done) throw done.error;
+    return done.outcome;
+  }
+
+  /** Creates the instance, or returns the existing one with `created: false`. */
+  async create(chart: string, id: string, context: Context): Promise<{ snapshot: Snapshot; created: boolean }> {
+    const checked = this.contexts.check(this.chart(chart), context);
+    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'create', context: checked });
+    if ('error' in done) throw done.error;
+    return { snapshot: done.outcome.snapshot, created: done.created };
+  }
+
+  /** The context as it would be stored: validated, with schema defaults filled in. */
+  checkContext(chart: string, context: unknown): Context {
+    return this.contexts.check(this.chart(chart), context);
+  }
+
+  onChange(listener: (change: Change) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Called on stop, e.g. to end watch streams so the server can close. */
+  onStop(hook: () => void): () => void {
+    this.stopHooks.add(hook);
+    return () => this.stopHooks.delete(hook);
+  }
+
+  failurePrefix(snapshot: Snapshot): string {
+    const template = this.chartOf(snapshot).failurePrefix;
+    if (!template) return '';
+    try {
+      return String(renderValue(template, { context: snapshot.context, instance: { id: snapshot.id, created: snapshot.createdAt } }));
+    } catch {
+      return template;
+    }
+  }
+
+  /** Charts whose default instance exists from the start: no work to run and no required inputs. */
+  private startsByItself(chart: Chart): boolean {
+    return !Object.values(chart.states).some((state) => state.kind === 'step') && this.contexts.accepts(chart, {});
+  }
+
+  private wake(key: string, at: number): void {
+    const [chart, id] = splitKey(key);
+    this.apply(chart, id, { type: 'deadline', at }).catch((error: Error) =>
+      this.options.log.error({ instance: key, err: error.message }, 'a deadline could not be applied; it fires again on restart'));
+  }
+
+  /** One batch for one instance: apply every item in order, commit once, then answer each. */
+  private async process(key: string, items: readonly Work[]): Promise<Done[]> {
+    const { store, clock } = this.options;
+    const before = store.get<Snapshot>(INSTANCES, key);
+    let current = before;
+    const done: Done[] = [];
+    const outcomes: Outcome[] = [];
+    const now = clock.now();
+    for (const item of items) {
+      if (item.kind === 'create') {
+        if (current) {
+          done.push({ outcome: { snapshot: current, effects: [], accepted: true, unchanged: true }, created: false });
+          continue;
+        }
+        const [chartName, id] = splitKey(key);
+        const outcome = createSnapshot(this.chart(chartName), id, item.context, now);
+        current = outcome.snapshot;
+        outcomes.push(outcome);
+        done.push({ outcome, created: true });
+        continue;
+      }
+      if (!current) {
+        done.push({ error: new NotFound(`instance ${key} does not exist`) });
+        continue;
+      }
+      const outcome = transition(this.chartOf(current), current, item.input, now);
+      if (outcome.accepted && !outcome.unchanged) {
+        current = outcome.snapshot;
+        outcomes.push(outcome);
+      }
+      done.push({ outcome, created: false });
+    }
+    if (current && current !== before) {
+      await store.commit([{ collection: INSTANCES, key, value: current }]);
+      this.afterCommit(key, before, current, outcomes);
+    }
+    return done;
+  }
+
+  /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */
+  private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot, outcomes: Outcome[]): void {
+    if (after.deadline) this.timers.schedule(key, after.deadline.at);
+    else this.timers.cancel(key);
+    const chart = this.chartOf(after);
+    if (outcomes.some((outcome) => outcome.effects.some((effect) => effect.type === 'runStep'))) {
+      this.steps.start(key, chart, after);
+    }
+    for (const outcome of outcomes) {
+      for (const effect of outcome.effects) {
+        if (effect.type !== 'alert') continue;
+        void this.options.alerter.raise({
+          chart: after.chart, instance: after.id, prefix: this.failurePrefix(after),
+          node: effect.failure.node, error: effect.failure.error, at: effect.failure.at,
+        });
+      }
+    }
+    this.waiters.notify(key, after);
+    for (const listener of this.listeners) listener({ before, after });
+  }
+}
+
+export function instanceKey(chart: string, id: string): string {
+  return `${chart}/${id}`;
+}
+
+function splitKey(key: string): [string, string] {
+  const slash = key.indexOf('/');
+  return [key.slice(0, slash), key.slice(slash + 1)];
+}

@@ -1,0 +1,49 @@
+// Long-poll waiters: parked per instance, checked only when that instance changes.
+
+import type { Snapshot } from '../engine/snapshot.js';
+
+interface Waiter {
+  readonly until: (snapshot: Snapshot) => boolean;
+  readonly resolve: (snapshot: Snapshot | undefined) => void;
+}
+
+export class Waiters {
+  private readonly byKey = new Map<string, Set<Waiter>>();
+
+  /** Resolves with the snapshot that satisfied `until`, or undefined when `ms` ran out or `signal` aborted. */
+  wait(key: string, until: (snapshot: Snapshot) => boolean, ms: number, signal?: AbortSignal): Promise<Snapshot | undefined> {
+    return new Promise((resolve) => {
+      let set = this.byKey.get(key);
+      if (!set) this.byKey.set(key, (set = new Set()));
+      const finish = (snapshot: Snapshot | undefined): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        set!.delete(waiter);
+        if (set!.size === 0) this.byKey.delete(key);
+        resolve(snapshot);
+      };
+      const waiter: Waiter = { until, resolve: finish };
+      const onAbort = (): void => finish(undefined);
+      const timer = setTimeout(() => finish(undefined), ms);
+      set.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  notify(key: string, snapshot: Snapshot): void {
+    const set = this.byKey.get(key);
+    if (!set) return;
+    for (const waiter of [...set]) if (waiter.until(snapshot)) waiter.resolve(snapshot);
+  }
+
+  get count(): number {
+    let total = 0;
+    for (const set of this.byKey.values()) total += set.size;
+    return total;
+  }
+
+  /** Releases every waiter (on shutdown) so no request hangs. */
+  releaseAll(): void {
+    for (const set of this.byKey.values()) for (const waiter of [...set]) waiter.resolve(undefined);
+  }
+}

@@ -1,0 +1,123 @@
+// One server per data directory: a LOCK file naming its holder's pid, host and start time.
+import { randomBytes } from 'node:crypto';
+import { link, open, realpath, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { readIfExists } from './durableFile.js';
+import { StoreLocked } from './store.js';
+
+export type StoreLog = (level: 'info' | 'warn', msg: string) => void;
+
+interface LockOwner {
+  readonly program: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly startedAt: string;
+}
+
+// A pid check cannot tell this process's second open from its first; this set can.
+const heldByThisProcess = new Set<string>();
+
+/** Holds a data directory until released; a holder killed with -9 leaves a LOCK the next start takes over. */
+export class DirLock {
+  private constructor(
+    readonly file: string,
+    private readonly owner: LockOwner,
+    private readonly dirKey: string,
+  ) {}
+
+  static async acquire(dir: string, log: StoreLog): Promise<DirLock> {
+    const dirKey = await realpath(dir);
+    const file = join(dir, 'LOCK');
+    const owner: LockOwner = { program: 'chartd', pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+    if (heldByThisProcess.has(dirKey)) throw new StoreLocked(describeInUse(dir, owner, file), file);
+    const text = `${JSON.stringify(owner)}\n`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (await createExclusively(file, text)) {
+        heldByThisProcess.add(dirKey);
+        return new DirLock(file, owner, dirKey);
+      }
+      const seen = await readIfExists(file);
+      if (seen === null) continue; // released between our attempt and this read
+      const holder = parseOwner(seen.toString('utf8'));
+      if (!holder) {
+        throw new StoreLocked(`${file} is not a chartd lock file; if no chartd uses data directory ${dir}, delete it and start again`, file);
+      }
+      if (isRunning(holder)) throw new StoreLocked(describeInUse(dir, holder, file), file);
+      // Remove it only if it is still the lock judged stale: narrows the window in which two starters both win.
+      const again = await readIfExists(file);
+      if (again === null || !again.equals(seen)) continue;
+      await rm(file, { force: true });
+      log('warn', `took over data directory ${dir}: its lock was left by pid ${holder.pid} (since ${holder.startedAt}), which is no longer running`);
+    }
+    throw new StoreLocked(`could not lock data directory ${dir}: ${file} keeps changing; is another chartd starting on it?`, file);
+  }
+
+  /** Deletes the LOCK only while it is still ours. */
+  async release(): Promise<void> {
+    heldByThisProcess.delete(this.dirKey);
+    const seen = await readIfExists(this.file);
+    const holder = seen && parseOwner(seen.toString('utf8'));
+    if (holder && holder.pid === this.owner.pid && holder.startedAt === this.owner.startedAt) {
+      await rm(this.file, { force: true });
+    }
+  }
+}
+
+// link(2) fails with EEXIST as O_EXCL does, but the LOCK appears with its content already synced,
+// so no reader (even after a power cut) finds an empty lock file.
+async function createExclusively(file: string, text: string): Promise<boolean> {
+  const temp = join(dirname(file), `.LOCK.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const handle = await open(temp, 'wx');
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await link(temp, file);
+    return true;
+  } catch (error) {
+    // ENOENT: a starter that already won swept our temp file away; look again.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOENT') return false;
+    throw error;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<LockOwner> | null;
+    if (value && typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.startedAt === 'string') {
+      return { program: String(value.program ?? 'chartd'), pid: value.pid, host: value.host, startedAt: value.startedAt };
+    }
+  } catch {
+    // fall through: not a lock we wrote
+  }
+  return undefined;
+}
+
+function isRunning(holder: LockOwner): boolean {
+  // A pid means nothing on another host: refuse rather than guess.
+  if (holder.host !== hostname()) return true;
+  // Our own pid in a lock we do not hold is a previous life (e.g. pid 1 in a restarted container).
+  if (holder.pid === process.pid) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function describeInUse(dir: string, holder: LockOwner, file: string): string {
+  const where = holder.host === hostname() ? '' : ` on host ${holder.host}`;
+  return (
+    `data directory ${dir} is in use by ${holder.program} (pid ${holder.pid}${where}, since ${holder.startedAt}); ` +
+    `stop it or pass another --data` +
+    (where ? ` (if that server is gone for good, delete ${file})` : '')
+  );
+}

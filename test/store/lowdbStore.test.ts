@@ -1,0 +1,174 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
+import { StoreError } from '../../src/store/store.js';
+import { copyAsCrashed, journalFiles, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
+
+afterEach(removeTempDirs);
+
+describe('lowdb store: documents', () => {
+  it('puts, gets, lists in key order and deletes', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    await store.commit([
+      { collection: 'instances', key: 'b', value: { state: 'green' } },
+      { collection: 'instances', key: 'a', value: { state: 'red' } },
+      { collection: 'charts', key: 'a', value: 1 },
+    ]);
+    expect(store.get('instances', 'a')).toEqual({ state: 'red' });
+    expect(store.list('instances')).toEqual([{ state: 'red' }, { state: 'green' }]);
+    await store.commit([{ collection: 'instances', key: 'a', value: null }]);
+    expect(store.get('instances', 'a')).toBeUndefined();
+    expect(store.list('instances')).toEqual([{ state: 'green' }]);
+    expect(store.list('charts')).toEqual([1]);
+    expect(store.list('nothing')).toEqual([]);
+    await store.close();
+  });
+
+  it('keeps list() sorted as keys come and go, and hands out a fresh array each time', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    await store.commit(['m', 'c', 'x'].map((key) => ({ collection: 'c', key, value: key })));
+    const first = store.list<string>('c');
+    first.reverse();
+    await store.commit([{ collection: 'c', key: 'a', value: 'a' }, { collection: 'c', key: 'x', value: null }, { collection: 'c', key: 'n', value: 'n' }]);
+    expect(store.list('c')).toEqual(['a', 'c', 'm', 'n']);
+    await store.close();
+  });
+
+  it('stores what JSON round-trips, keys like __proto__ included, and refuses what JSON cannot hold', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    await store.commit([
+      { collection: 'c', key: '__proto__', value: { at: new Date(0) } },
+      { collection: 'c', key: '../../etc/passwd', value: 'not a path' },
+    ]);
+    expect(store.get('c', '__proto__')).toEqual({ at: '1970-01-01T00:00:00.000Z' });
+    await expect(store.commit([{ collection: 'c', key: 'k', value: undefined }])).rejects.toThrow(/not JSON/);
+    await expect(store.commit([{ collection: 'c', key: 'k', value: 1n }])).rejects.toThrow(TypeError);
+    await expect(store.commit([{ collection: '', key: 'k', value: 1 }])).rejects.toThrow(/non-empty/);
+    await store.close();
+    const again = await openLowdbStore(dir);
+    expect(again.list('c')).toEqual(['not a path', { at: '1970-01-01T00:00:00.000Z' }]); // '.' sorts before '_'
+    await again.close();
+  });
+
+  it('keeps everything across close and reopen, with journals folded into shards', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    for (let round = 0; round < 20; round++) {
+      await store.commit([{ collection: 'instances', key: `i${round % 7}`, value: { round } }]);
+    }
+    await store.commit([{ collection: 'instances', key: 'i0', value: null }]);
+    await store.close();
+    expect(await journalFiles(dir)).toEqual([]);
+    expect((await shardFiles(dir)).length).toBeGreaterThan(0);
+    const again = await openLowdbStore(dir);
+    expect(again.get('instances', 'i0')).toBeUndefined();
+    expect(again.get('instances', 'i6')).toEqual({ round: 13 });
+    expect(again.list('instances')).toHaveLength(6);
+    await again.close();
+  });
+
+  it('rejects commits after close', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    await store.close();
+    await expect(store.commit([{ collection: 'c', key: 'k', value: 1 }])).rejects.toThrow(StoreError);
+  });
+});
+
+describe('lowdb store: group commit', () => {
+  it('writes 200 concurrent commits with far fewer fsyncs, each resolving on its own', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    const before = store.stats().journalSyncs;
+    await Promise.all(Array.from({ length: 200 }, (_, n) => store.commit([{ collection: 'c', key: `k${n}`, value: n }])));
+    const { journalSyncs, commits } = store.stats();
+    expect(commits).toBe(200);
+    expect(journalSyncs - before).toBeLessThanOrEqual(5);
+    expect(store.list('c')).toHaveLength(200);
+    const lines = (await readFile((await journalFiles(dir))[0]!, 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(201); // header + one line per commit() call
+    await store.close();
+  });
+
+  it('gives each caller its own outcome within a batch', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    const outcomes = await Promise.allSettled([
+      store.commit([{ collection: 'c', key: 'good', value: 1 }]),
+      store.commit([{ collection: 'c', key: 'bad', value: () => 1 }]),
+      store.commit([{ collection: 'c', key: 'also-good', value: 2 }]),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(store.get('c', 'bad')).toBeUndefined();
+    expect(store.list('c')).toEqual([2, 1]);
+    await store.close();
+  });
+
+  it('does not show a commit before it is durable', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    const pending = store.commit([{ collection: 'c', key: 'k', value: 1 }]);
+    expect(store.get('c', 'k')).toBeUndefined();
+    await pending;
+    expect(store.get('c', 'k')).toBe(1);
+    await store.close();
+  });
+
+  it('journals a multi-write commit as one line, so a crash keeps all of it or none', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    await store.commit([
+      { collection: 'instances', key: 'x', value: { revision: 2 } },
+      { collection: 'charts', key: 'y', value: { revision: 2 } },
+    ]);
+    const journal = (await journalFiles(dir))[0]!;
+    const lines = (await readFile(journal, 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('"x"');
+    expect(lines[1]).toContain('"y"');
+    const crashed = await copyAsCrashed(dir);
+    await store.close();
+    const { store: again } = await openLogged(crashed);
+    expect([again.get('instances', 'x'), again.get('charts', 'y')]).toEqual([{ revision: 2 }, { revision: 2 }]);
+    await again.close();
+  });
+});
+
+describe('lowdb store: checkpoints', () => {
+  it('checkpoints in the background once the journal passes the threshold, rewriting only dirty shards', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir, { checkpointBytes: 4096 });
+    for (let n = 0; n < 100; n++) await store.commit([{ collection: 'c', key: `k${n}`, value: { n, pad: 'x'.repeat(50) } }]);
+    await store.checkpoint();
+    const { checkpoints, journals, dirtyShards } = store.stats();
+    expect(checkpoints).toBeGreaterThan(1);
+    expect(journals).toBe(1);
+    expect(dirtyShards).toBe(0);
+    const shardsBefore = new Map(await Promise.all((await shardFiles(dir)).map(async (file) => [file, await readFile(file, 'utf8')] as const)));
+    await store.commit([{ collection: 'c', key: 'k1', value: 'changed' }]);
+    await store.checkpoint();
+    let rewritten = 0;
+    for (const [file, text] of shardsBefore) if ((await readFile(file, 'utf8')) !== text) rewritten++;
+    expect(rewritten).toBe(1);
+    await store.close();
+    const again = await openLowdbStore(dir);
+    expect(again.list('c')).toHaveLength(100);
+    expect(again.get('c', 'k1')).toBe('changed');
+    await again.close();
+  });
+
+  it('keeps commits flowing while a checkpoint runs', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir, { checkpointBytes: 1024 });
+    await Promise.all(Array.from({ length: 300 }, (_, n) => store.commit([{ collection: 'c', key: `k${n % 50}`, value: n }])));
+    const running = store.checkpoint();
+    await Promise.all(Array.from({ length: 50 }, (_, n) => store.commit([{ collection: 'd', key: `k${n}`, value: n }])));
+    await running;
+    const crashed = await copyAsCrashed(dir);
+    await store.close();
+    const { store: again } = await openLogged(crashed);
+    expect(again.list('c')).toHaveLength(50);
+    expect(again.list('d')).toHaveLength(50);
+    expect(again.get('c', 'k49')).toBe(299);
+    await again.close();
+  });
+});

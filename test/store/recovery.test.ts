@@ -1,0 +1,186 @@
+import { appendFile, copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { formatCrc } from '../../src/store/crc.js';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
+import { StoreCorrupt } from '../../src/store/store.js';
+import { copyAsCrashed, journalFiles, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
+
+afterEach(removeTempDirs);
+
+/** A data directory left by a crash after three commits, all still only in the journal. */
+async function crashedWithJournal(): Promise<{ dir: string; journal: string }> {
+  const dir = await makeTempDir();
+  const store = await openLowdbStore(dir);
+  for (const n of [1, 2, 3]) await store.commit([{ collection: 'c', key: `k${n}`, value: { n } }]);
+  const crashed = await copyAsCrashed(dir);
+  await store.close();
+  return { dir: crashed, journal: (await journalFiles(crashed))[0]! };
+}
+
+async function expectCorrupt(dir: string, file: string, detail: RegExp): Promise<void> {
+  const error = await openLowdbStore(dir).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(StoreCorrupt);
+  expect((error as StoreCorrupt).file).toBe(file);
+  expect((error as Error).message).toContain(file);
+  expect((error as Error).message).toMatch(detail);
+}
+
+describe('lowdb store: crash recovery', () => {
+  it('replays the journal of a crashed server', async () => {
+    const { dir } = await crashedWithJournal();
+    const { store, logs } = await openLogged(dir);
+    expect(store.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(store.stats().lastSeq).toBe(3);
+    expect(logs.filter((line) => line.level === 'warn')).toEqual([]);
+    await store.commit([{ collection: 'c', key: 'k4', value: { n: 4 } }]);
+    expect(store.stats().lastSeq).toBe(4);
+    await store.close();
+  });
+
+  it('drops a torn tail of the newest journal with a warning, and keeps appending cleanly', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const intact = (await stat(journal)).size;
+    await appendFile(journal, '1234abcd {"seq":4,"writes":[["c","k4"');
+    const { store, logs } = await openLogged(dir);
+    expect(logs.some((line) => line.level === 'warn' && line.msg.includes(journal) && /incomplete last write/.test(line.msg))).toBe(true);
+    expect((await stat(journal)).size).toBe(intact);
+    expect(store.get('c', 'k4')).toBeUndefined();
+    await store.commit([{ collection: 'c', key: 'k4', value: 'after' }]);
+    const again = await copyAsCrashed(dir);
+    await store.close();
+    const { store: reopened } = await openLogged(again);
+    expect(reopened.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 'after']);
+    await reopened.close();
+  });
+
+  it('replays an old journal a checkpoint already covered without regressing newer documents', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    await store.commit([{ collection: 'c', key: 'a', value: 'old' }]);
+    const firstJournal = (await journalFiles(dir))[0]!;
+    const saved = join(await makeTempDir(), 'journal.log');
+    await store.commit([{ collection: 'c', key: 'gone', value: 'soon deleted' }]);
+    await copyFile(firstJournal, saved); // holds a=old and gone=…
+    await store.commit([{ collection: 'c', key: 'a', value: 'new' }, { collection: 'c', key: 'gone', value: null }]);
+    await store.checkpoint(); // shards now at the newest seq; the first journal is deleted
+    expect(await journalFiles(dir)).not.toContain(firstJournal);
+    await store.commit([{ collection: 'c', key: 'b', value: 'later' }]);
+    // Crash between writing the shards and deleting the old journal: it is still there on restart.
+    const crashed = await copyAsCrashed(dir);
+    await copyFile(saved, join(crashed, 'journal', '000000000001.log'));
+    await store.close();
+    const { store: again } = await openLogged(crashed);
+    expect(again.get('c', 'a')).toBe('new');
+    expect(again.get('c', 'gone')).toBeUndefined();
+    expect(again.get('c', 'b')).toBe('later');
+    await again.close();
+    const { store: third } = await openLogged(crashed);
+    expect(third.list('c')).toEqual(['new', 'later']);
+    await third.close();
+  });
+
+  it('recovers from a crash after rotation but before any shard was written', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir, { checkpointBytes: 1 << 30 });
+    await store.commit([{ collection: 'c', key: 'a', value: 1 }]);
+    await store.checkpoint();
+    await store.commit([{ collection: 'c', key: 'a', value: 2 }]);
+    const crashed = await copyAsCrashed(dir);
+    await store.close();
+    // Only the older shard set and the newer journal: replay must apply it over the shards.
+    const { store: again } = await openLogged(crashed);
+    expect(again.get('c', 'a')).toBe(2);
+    await again.close();
+  });
+});
+
+describe('lowdb store: corruption stops start-up', () => {
+  it('refuses a journal line with a bad CRC in the middle, naming file and line', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const lines = (await readFile(journal, 'utf8')).split('\n');
+    lines[2] = lines[2]!.replace('"n":2', '"n":7');
+    await writeFile(journal, lines.join('\n'));
+    await expectCorrupt(dir, journal, /line 3 .*CRC/);
+  });
+
+  it('refuses a journal line that is not JSON even with a matching CRC', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const lines = (await readFile(journal, 'utf8')).split('\n');
+    lines[1] = `${formatCrc('{"seq":1,')} {"seq":1,`;
+    await writeFile(journal, lines.join('\n'));
+    await expectCorrupt(dir, journal, /line 2 .*not valid JSON/);
+  });
+
+  it('refuses a damaged last line too: only bytes after the last newline count as torn', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const text = await readFile(journal, 'utf8');
+    await writeFile(journal, `${text.slice(0, -5)}xxxx\n`);
+    await expectCorrupt(dir, journal, /line 4 /);
+  });
+
+  it('refuses a torn tail in a journal that is not the newest', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const header = (await readFile(journal, 'utf8')).split('\n')[0]!;
+    await appendFile(journal, 'garbage');
+    await writeFile(join(dir, 'journal', '000000000002.log'), `${header}\n`);
+    await expectCorrupt(dir, journal, /incomplete line/);
+  });
+
+  it('refuses a journal of an unknown format', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const lines = (await readFile(journal, 'utf8')).split('\n');
+    const header = '{"chartd":"journal","format":2}';
+    lines[0] = `${formatCrc(header)} ${header}`;
+    await writeFile(journal, lines.join('\n'));
+    await expectCorrupt(dir, journal, /format 2.*reads format 1/);
+  });
+
+  it('refuses a shard that is not JSON, or not shaped like a shard, or of an unknown format', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    await store.commit([{ collection: 'c', key: 'k', value: 1 }]);
+    await store.close();
+    const [shard] = await shardFiles(dir);
+    const original = await readFile(shard!, 'utf8');
+    await writeFile(shard!, original.slice(0, -3));
+    await expectCorrupt(dir, shard!, /not valid JSON.*backup/);
+    await writeFile(shard!, '{"format":1,"seq":"three","docs":{}}');
+    await expectCorrupt(dir, shard!, /"seq"/);
+    await writeFile(shard!, original.replace('"format":1', '"format":9'));
+    await expectCorrupt(dir, shard!, /format 9/);
+    await writeFile(shard!, original);
+    const again = await openLowdbStore(dir);
+    expect(again.get('c', 'k')).toBe(1);
+    await again.close();
+  });
+
+  it('refuses a shard holding a document that hashes elsewhere (a renamed or copied file)', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    await store.commit([{ collection: 'c', key: 'k', value: 1 }]);
+    await store.close();
+    const [shard] = await shardFiles(dir);
+    const elsewhere = join(dir, 'shards', shard!.endsWith('0000.json') ? '0001.json' : '0000.json');
+    await copyFile(shard!, elsewhere);
+    await expectCorrupt(dir, elsewhere, /belongs in/);
+  });
+
+  it('refuses a store manifest of an unknown format, or data without a manifest', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    await store.commit([{ collection: 'c', key: 'k', value: 1 }]);
+    await store.close();
+    const manifest = join(dir, 'store.json');
+    const original = await readFile(manifest, 'utf8');
+    await writeFile(manifest, original.replace('"format":1', '"format":2'));
+    await expectCorrupt(dir, manifest, /store format 2/);
+    await writeFile(manifest, '');
+    await expectCorrupt(dir, manifest, /not valid JSON/);
+    await rm(manifest);
+    await expectCorrupt(dir, manifest, /missing/);
+  });
+});

@@ -5,6 +5,7 @@ import { diagramCommand } from './commands/diagram.js';
 import { runCommand } from './commands/run.js';
 import { serveCommand } from './commands/serve.js';
 import { validateCommand } from './commands/validate.js';
+import { zoneCommand } from './commands/zone.js';
 import { packageVersion } from '../version.js';
 import { UsageError } from './usage.js';
 
@@ -12,10 +13,16 @@ const USAGE = `chartd — state charts in YAML, served over HTTP
 
 Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
-               [--default-chart NAME] [--alert-webhook URL] [--log-level info]
+               [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
+               [--log-level info]
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
   chartd diagram CHART [--format mermaid|dot|svg]
+  chartd zone --storage DIR --port N --controller URL
+              (--token-env NAME | --token-file FILE)
+              (--controller-token-env NAME | --controller-token-file FILE)
+              [--name NAME] [--data DIR] [--host 127.0.0.1] [--gnupg-home DIR]
+              [--chart FILE] [--resend-max-delay 1m] [--log-level info]
   chartd --help | --version
 
 Commands:
@@ -25,6 +32,10 @@ Commands:
              each failure as "Failure: <prefix> <node>: <message>" and exits with
              the number of failures (1 if the runner itself crashed).
   diagram    Print a chart's diagram (happy paths green, unhappy paths red).
+  zone       Run a backup zone: takes backup orders from the backup controller
+             (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,
+             and reports every result to the controller until it is acknowledged.
+             See docs/backup-controller.md.
 `;
 
 const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
@@ -32,6 +43,7 @@ const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
   validate: validateCommand,
   run: runCommand,
   diagram: diagramCommand,
+  zone: zoneCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

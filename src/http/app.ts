@@ -18,6 +18,8 @@ export interface AppOptions {
   readonly chartNames: () => string[];
   readonly defaultChart?: string;
   readonly version: string;
+  /** More routes, composed in main.ts (e.g. the backup controller's, from src/backup/routes.ts). */
+  readonly mount?: readonly ((router: Router) => void)[];
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -46,6 +48,7 @@ export function createApp(options: AppOptions): Koa {
   chartRoutes(router, runtime, options.chartNames);
   instanceRoutes(router, runtime);
   watchRoutes(router, runtime);
+  for (const mount of options.mount ?? []) mount(router);
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

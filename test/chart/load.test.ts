@@ -8,8 +8,8 @@ import { chartVersion, loadChartFile, loadChartPaths, MAX_CHART_BYTES, parseChar
 import { edgesOf, type GateState, type StepState } from '../../src/chart/model.js';
 import { ChartInvalid, formatProblem } from '../../src/chart/problem.js';
 import type { Handler } from '../../src/handlers/handler.js';
-import { builtinHandlers } from '../../src/handlers/builtin.js';
 import { createRegistry } from '../../src/handlers/registry.js';
+import { handlerRegistry } from '../../src/main.js';
 
 const noop: Handler = {
   name: 'shell.noop',
@@ -222,8 +222,8 @@ describe('loadChartPaths', () => {
     ]);
   });
 
-  it('loads every bundled chart with the built-in handlers', async () => {
-    const { charts, problems } = await loadChartPaths(['charts'], { handlers: createRegistry(builtinHandlers()) });
+  it('loads every bundled chart with the handlers chartd registers', async () => {
+    const { charts, problems } = await loadChartPaths(['charts'], { handlers: handlerRegistry() });
     expect(problems.map(formatProblem)).toEqual([]);
     expect(charts.map((chart) => chart.name)).toContain('traffic-light');
   });

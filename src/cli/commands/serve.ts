@@ -12,6 +12,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     host: { type: 'string', default: '127.0.0.1' },
     'default-chart': { type: 'string' },
     'alert-webhook': { type: 'string' },
+    'backup-config': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   }, false);
   const log = createLogger(values['log-level'] as LogLevel);
@@ -23,6 +24,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     log,
     ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
     ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
+    ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
   await new Promise<void>((resolve) => {

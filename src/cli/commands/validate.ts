@@ -2,14 +2,13 @@
 
 import { loadChartPaths } from '../../chart/load.js';
 import { formatProblem } from '../../chart/problem.js';
-import { builtinHandlers } from '../../handlers/builtin.js';
-import { createRegistry } from '../../handlers/registry.js';
+import { handlerRegistry } from '../../main.js';
 import { parse, UsageError } from '../usage.js';
 
 export async function validateCommand(args: string[]): Promise<number> {
   const { positionals } = parse(args, {}, true);
   if (!positionals.length) throw new UsageError('validate needs at least one chart file or directory');
-  const { charts, problems } = await loadChartPaths(positionals, { handlers: createRegistry(builtinHandlers()) });
+  const { charts, problems } = await loadChartPaths(positionals, { handlers: handlerRegistry() });
   for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
   for (const chart of charts) {
     if (!problems.some((problem) => problem.file === chart.file)) {

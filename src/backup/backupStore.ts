@@ -1,0 +1,43 @@
+// The master store of backups: one document per backup, keyed by the request that made it (so recording is idempotent).
+
+import type { Store, Write } from '../store/store.js';
+
+export const BACKUPS = 'backups';
+
+export interface BackupRecord {
+  /** The backup's id in the master store (UUID). */
+  readonly id: string;
+  readonly requestId: string;
+  readonly backupJobId: string;
+  readonly dataDate: string;
+  readonly zone: string;
+  readonly client: string;
+  readonly database: string;
+  /** Where the encrypted backup is, in the zone's storage. */
+  readonly file: string;
+  readonly size: number;
+  readonly sha256: string;
+  /** When the zone finished the backup. */
+  readonly createdAt: string;
+  readonly recordedAt: string;
+}
+
+export class BackupStore {
+  constructor(private readonly store: Store) {}
+
+  /** The backup a request made, if it is recorded. */
+  byRequest(requestId: string): BackupRecord | undefined {
+    return this.store.get<BackupRecord>(BACKUPS, requestId);
+  }
+
+  list(filter: { readonly backupJobId?: string } = {}): BackupRecord[] {
+    const all = this.store.list<BackupRecord>(BACKUPS);
+    const matching = filter.backupJobId === undefined ? all : all.filter((backup) => backup.backupJobId === filter.backupJobId);
+    return matching.sort((a, b) => a.dataDate.localeCompare(b.dataDate) || a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** The write that records `backup`; committed together with the request's tracking record. */
+  write(backup: BackupRecord): Write {
+    return { collection: BACKUPS, key: backup.requestId, value: backup };
+  }
+}

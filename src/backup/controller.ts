@@ -1,0 +1,248 @@
+// The backup controller's service logic, free of any transport: receive, check, send, report, resume.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Snapshot } from '../engine/snapshot.js';
+import { Conflict, NotFound } from '../errors.js';
+import { FinalFailure } from '../handlers/handler.js';
+import type { Clock } from '../runtime/clock.js';
+import { instanceKey, type Runtime } from '../runtime/runtime.js';
+import type { Store } from '../store/store.js';
+import { BackupStore, type BackupRecord } from './backupStore.js';
+import { Refused, Unusable } from './errors.js';
+import { failpoint } from './failpoint.js';
+import { decideAllowed, type BackupJob, type JobSource } from './job.js';
+import { KeyedMutex } from './keyedMutex.js';
+import { checkRequestInput, sameInput } from './requestInput.js';
+import { RequestRecords, type RequestRecord, type Transport } from './requestRecords.js';
+import { viewOf, type RequestView } from './requestView.js';
+import { ResultInbox } from './resultInbox.js';
+import type { Zone, ZoneOrder } from './zone.js';
+
+export const REQUEST_CHART = 'backup-request';
+export const REQUEST_STATES = ['Received', 'Allowed', 'NotAllowed', 'Sent', 'Succeeded', 'Failed'] as const;
+
+export interface ControllerOptions {
+  readonly runtime: Runtime;
+  readonly store: Store;
+  readonly jobs: JobSource;
+  readonly zones: ReadonlyMap<string, Zone>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** How long receive() waits for the allow check's first answer. */
+  readonly answerWithinMs: number;
+}
+
+/** How receipt ended, for the transport to translate (HTTP: 202, 406, 503). */
+export type Outcome = 'allowed' | 'not_allowed' | 'unavailable' | 'checking';
+
+export interface Reception {
+  readonly request: RequestView;
+  readonly outcome: Outcome;
+  /** False when an Idempotency-Key named a request received before. */
+  readonly created: boolean;
+  readonly reason?: string;
+  readonly retryAfterSeconds?: number;
+}
+
+export class BackupController {
+  readonly records: RequestRecords;
+  readonly backups: BackupStore;
+  readonly inbox: ResultInbox;
+  private readonly keys = new KeyedMutex();
+
+  constructor(private readonly options: ControllerOptions) {
+    this.records = new RequestRecords(options.store);
+    this.backups = new BackupStore(options.store);
+    this.inbox = new ResultInbox({ ...options, records: this.records, backups: this.backups, now: () => this.now() });
+  }
+
+  /** Resume: a record whose instance was never created gets it; stored results are processed. Steps and deadlines resume in the runtime. */
+  async start(): Promise<void> {
+    let created = 0;
+    for (const record of this.records.list()) {
+      if (!this.snapshotOf(record.id)) {
+        await this.ensureInstance(record);
+        created += 1;
+      }
+    }
+    this.inbox.start();
+    this.options.log.info({ requests: this.records.list().length, instancesCreated: created, inbox: this.inbox.size }, 'backup controller resumed');
+  }
+
+  /** Stores the request, starts its lifecycle, and waits for the allow check's first answer. */
+  async receive(body: unknown, how: { readonly transport: Transport; readonly idempotencyKey?: string }): Promise<Reception> {
+    const input = checkRequestInput(body);
+    const key = how.idempotencyKey;
+    if (key === undefined) return this.admit(input, how.transport, undefined);
+    // One at a time per key, so two concurrent retries cannot both create a request.
+    return this.keys.run(key, async () => {
+      const known = this.records.idOfKey(key);
+      if (known === undefined) return this.admit(input, how.transport, key);
+      const record = this.records.get(known)!;
+      if (!sameInput(record, input)) {
+        throw new Conflict(`Idempotency-Key ${key} was used for a different request (${record.id}: job ${record.backupJobId}, data of ${record.dataDate}); use a new key`);
+      }
+      await this.ensureInstance(record);
+      return this.answer(record.id, false);
+    });
+  }
+
+  request(id: string): RequestView {
+    const record = this.records.get(id);
+    if (!record) throw new NotFound(`no backup request ${id}`);
+    return viewOf(record, this.snapshotOf(id));
+  }
+
+  requests(filter: { readonly state?: string; readonly backupJobId?: string } = {}): RequestView[] {
+    return this.records.list()
+      .filter((record) => filter.backupJobId === undefined || record.backupJobId === filter.backupJobId)
+      .map((record) => viewOf(record, this.snapshotOf(record.id)))
+      .filter((view) => filter.state === undefined || view.state === filter.state)
+      .sort((a, b) => a.times.received.localeCompare(b.times.received) || a.id.localeCompare(b.id));
+  }
+
+  listBackups(filter: { readonly backupJobId?: string } = {}): BackupRecord[] {
+    return this.backups.list(filter);
+  }
+
+  status(): Record<string, unknown> {
+    const counts: Record<string, number> = {};
+    for (const view of this.requests()) counts[view.state] = (counts[view.state] ?? 0) + 1;
+    return {
+      jobs: { source: this.options.jobs.description, circuit: this.options.jobs.circuit?.() ?? 'none' },
+      zones: [...this.options.zones.values()].map((zone) => ({ name: zone.name, url: zone.url, circuit: zone.circuit() })),
+      inbox: this.inbox.size,
+      requests: counts,
+    };
+  }
+
+  /** Step Received (backup.checkAllowed): a FinalFailure means Not Allowed; any other error is retried. */
+  async checkAllowed(id: string, signal: AbortSignal): Promise<void> {
+    const record = this.mustGet(id);
+    let job: BackupJob | undefined;
+    try {
+      job = await this.options.jobs.get(record.backupJobId, { requestId: id, signal });
+    } catch (error) {
+      if (error instanceof Unusable) return this.refuse(id, error.message);
+      await this.noteFailure(id, 'Received', error);
+      throw new Error(`cannot check the backup job: ${(error as Error).message}`);
+    }
+    const answer = decideAllowed(job, record);
+    if (!answer.allowed) return this.refuse(id, answer.reason);
+    await this.records.update(id, () => ({ checkedAllowedAt: this.now(), job, lastError: undefined }));
+    failpoint('check:after-record');
+  }
+
+  /** Step Allowed (backup.dispatch): sends the order; the zone takes it once per request id. */
+  async dispatch(id: string, signal: AbortSignal): Promise<void> {
+    const record = this.mustGet(id);
+    const job = record.job;
+    if (!job) throw new FinalFailure(`request ${id} was allowed, but the job it was allowed by is not recorded`);
+    const zone = this.options.zones.get(job.zone);
+    if (!zone) {
+      const message = `backup job ${job.id} names zone ${job.zone}, which is not configured (configured: ${[...this.options.zones.keys()].join(', ')})`;
+      await this.noteFailure(id, 'Allowed', new Error(message));
+      throw new FinalFailure(message);
+    }
+    try {
+      await zone.dispatch(orderFor(record, job), signal);
+    } catch (error) {
+      await this.noteFailure(id, 'Allowed', error);
+      // A wrong token is the operator's to fix: keep trying. Any other refusal will not change.
+      if (error instanceof Refused && error.status !== 401 && error.status !== 403) throw new FinalFailure(`zone ${zone.name} refused the order: ${error.message}`);
+      throw error;
+    }
+    failpoint('dispatch:after-send');
+    await this.records.update(id, (current) => ({ sentAt: current.sentAt ?? this.now(), zone: zone.name, lastError: undefined }));
+  }
+
+  private async admit(input: ReturnType<typeof checkRequestInput>, transport: Transport, idempotencyKey: string | undefined): Promise<Reception> {
+    const record: RequestRecord = { id: randomUUID(), transport, ...input, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}), receivedAt: this.now() };
+    // Persist, then act: the record first; start() creates the instance if a crash comes between.
+    await this.records.create(record);
+    await this.ensureInstance(record);
+    return this.answer(record.id, true);
+  }
+
+  private async ensureInstance(record: RequestRecord): Promise<void> {
+    const context = {
+      apiVersion: record.apiVersion, backupJobId: record.backupJobId, dataDate: record.dataDate, transport: record.transport,
+      ...(record.sourcePath !== undefined ? { sourcePath: record.sourcePath } : {}),
+    };
+    await this.options.runtime.create(REQUEST_CHART, record.id, context);
+  }
+
+  /** Waits until the check has answered (or is waiting to retry), then says how receipt ended. */
+  private async answer(id: string, created: boolean): Promise<Reception> {
+    const snapshot = await this.checked(id);
+    const record = this.mustGet(id);
+    let reception: Omit<Reception, 'request'>;
+    if (snapshot.state === 'NotAllowed') {
+      reception = { outcome: 'not_allowed', created, reason: record.notAllowedReason ?? snapshot.failures.at(-1)?.error ?? 'not allowed' };
+    } else if (snapshot.state !== 'Received') {
+      reception = { outcome: 'allowed', created };
+    } else if (snapshot.deadline) {
+      const seconds = Math.ceil((snapshot.deadline.at - this.options.clock.now()) / 1000);
+      reception = { outcome: 'unavailable', created, reason: record.lastError?.message ?? 'the job service cannot be reached', retryAfterSeconds: Math.min(120, Math.max(1, seconds)) };
+    } else {
+      reception = { outcome: 'checking', created, reason: 'the allow check is still running', retryAfterSeconds: 5 };
+    }
+    const answered = record.respondedAt === undefined
+      ? await this.records.update(id, (current) => (current.respondedAt ? {} : { respondedAt: this.now(), respondedWith: reception.outcome }))
+      : record;
+    return { ...reception, request: viewOf(answered, this.snapshotOf(id)) };
+  }
+
+  private async checked(id: string): Promise<Snapshot> {
+    const { runtime } = this.options;
+    const settled = (snapshot: Snapshot): boolean => snapshot.state !== 'Received' || snapshot.deadline !== null;
+    // Read and register in the same turn, so no change can slip between them.
+    const current = runtime.snapshot(REQUEST_CHART, id);
+    if (settled(current)) return current;
+    return (await runtime.waiters.wait(instanceKey(REQUEST_CHART, id), settled, this.options.answerWithinMs)) ?? runtime.snapshot(REQUEST_CHART, id);
+  }
+
+  private async refuse(id: string, reason: string): Promise<never> {
+    await this.records.update(id, () => ({ checkedAllowedAt: this.now(), notAllowedReason: reason, lastError: undefined }));
+    throw new FinalFailure(reason);
+  }
+
+  private async noteFailure(id: string, step: string, error: unknown): Promise<void> {
+    const message = error instanceof Error ? error.message : String(error);
+    await this.records.update(id, () => ({ lastError: { at: this.now(), step, message } }));
+  }
+
+  private mustGet(id: string): RequestRecord {
+    const record = this.records.get(id);
+    if (!record) throw new FinalFailure(`backup request ${id} has no tracking record`);
+    return record;
+  }
+
+  private snapshotOf(id: string): Snapshot | undefined {
+    try {
+      return this.options.runtime.snapshot(REQUEST_CHART, id);
+    } catch (error) {
+      if (error instanceof NotFound) return undefined;
+      throw error;
+    }
+  }
+
+  private now(): string {
+    return new Date(this.options.clock.now()).toISOString();
+  }
+}
+
+/** The request plus what the zone needs from the job (seed 002: "add data needed by that service"). */
+export function orderFor(record: RequestRecord, job: BackupJob): ZoneOrder {
+  const { host, port, user, passwordEnv } = job.source;
+  return {
+    requestId: record.id, apiVersion: record.apiVersion, backupJobId: record.backupJobId, dataDate: record.dataDate,
+    ...(record.sourcePath !== undefined ? { sourcePath: record.sourcePath } : {}),
+    client: job.client, eoyMonth: job.eoyMonth, keyName: job.keyName,
+    source: {
+      host, database: record.sourcePath ?? job.source.database,
+      ...(port !== undefined ? { port } : {}), ...(user !== undefined ? { user } : {}), ...(passwordEnv !== undefined ? { passwordEnv } : {}),
+    },
+  };
+}

@@ -1,0 +1,27 @@
+// JobSource adapter for the job service (the UI's API): GET {url}/backup-jobs/:id, bounded, retried, circuit-broken.
+
+import type { CallPolicy } from './config.js';
+import { parseJob, type BackupJob, type JobSource } from './job.js';
+import { callJson } from './callJson.js';
+import { createResilience } from './resilience.js';
+import type { Secret } from './secret.js';
+
+export function createHttpJobSource(url: string, policy: CallPolicy, token?: Secret): JobSource {
+  const description = `job service ${url}`;
+  const resilient = createResilience(description, policy);
+  return {
+    description,
+    circuit: () => resilient.circuit(),
+    async get(jobId, trace): Promise<BackupJob | undefined> {
+      const answer = await resilient.execute((signal) => callJson(`${url}/backup-jobs/${encodeURIComponent(jobId)}`, {
+        method: 'GET',
+        headers: { 'x-request-id': trace.requestId, ...(token ? { authorization: `Bearer ${token.reveal()}` } : {}) },
+        signal,
+        accept: [404],
+        service: description,
+      }), trace.signal);
+      if (answer.status === 404) return undefined;
+      return parseJob(answer.body, jobId, description);
+    },
+  };
+}

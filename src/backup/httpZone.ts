@@ -1,0 +1,31 @@
+// Zone adapter over HTTP: POST {url}/orders with the zone's bearer token, bounded, retried, circuit-broken.
+
+import type { CallPolicy, ZoneConfig } from './config.js';
+import { Unusable } from './errors.js';
+import { callJson } from './callJson.js';
+import { createResilience } from './resilience.js';
+import type { Zone, ZoneOrder, ZoneReceipt } from './zone.js';
+
+export function createHttpZone(config: ZoneConfig, policy: CallPolicy): Zone {
+  const service = `zone ${config.name} (${config.url})`;
+  const resilient = createResilience(service, policy);
+  return {
+    name: config.name,
+    url: config.url,
+    circuit: () => resilient.circuit(),
+    async dispatch(order: ZoneOrder, signal?: AbortSignal): Promise<ZoneReceipt> {
+      const answer = await resilient.execute((callSignal) => callJson(`${config.url}/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${config.token.reveal()}`, 'x-request-id': order.requestId },
+        body: order,
+        signal: callSignal,
+        service,
+      }), signal);
+      const receipt = answer.body as Partial<ZoneReceipt> | undefined;
+      if (receipt?.requestId !== order.requestId) {
+        throw new Unusable(`${service} acknowledged the order for ${order.requestId} with ${JSON.stringify(answer.body)?.slice(0, 200)}`);
+      }
+      return { requestId: order.requestId, zone: typeof receipt.zone === 'string' ? receipt.zone : config.name, created: receipt.created === true };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+// Calls to other services: a timeout per call, quick retries with backoff, and a circuit breaker (cockatiel).
+
+import {
+  BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, TaskCancelledError,
+  circuitBreaker, handleWhen, retry, timeout, TimeoutStrategy, wrap, type IPolicy,
+} from 'cockatiel';
+import type { CallPolicy } from './config.js';
+import { Refused, Unusable } from './errors.js';
+
+export type CircuitView = 'closed' | 'open' | 'half-open' | 'isolated';
+
+export interface Resilient {
+  /** Runs `call` under the policies; `call` gets a signal that aborts on timeout or when `signal` does. */
+  execute<T>(call: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
+  circuit(): CircuitView;
+}
+
+/** Failures worth retrying and counting against the circuit: the service did not answer usefully. */
+export function isTransient(error: unknown): boolean {
+  return !(error instanceof Refused) && !(error instanceof Unusable) && !(error instanceof BrokenCircuitError);
+}
+
+export function createResilience(service: string, policy: CallPolicy): Resilient {
+  const breaker = circuitBreaker(handleWhen(isTransient), {
+    halfOpenAfter: policy.halfOpenAfterMs,
+    breaker: new ConsecutiveBreaker(policy.breakerFailures),
+  });
+  const policies: IPolicy = wrap(
+    retry(handleWhen(isTransient), {
+      maxAttempts: policy.retries,
+      backoff: new ExponentialBackoff({ initialDelay: policy.retryDelayMs, maxDelay: policy.retryDelayMs * 8 }),
+    }),
+    breaker,
+    timeout(policy.timeoutMs, TimeoutStrategy.Aggressive),
+  );
+  let lastFailure = '';
+  return {
+    async execute(call, signal) {
+      try {
+        return await policies.execute((context) => call(context.signal), signal);
+      } catch (error) {
+        if (error instanceof BrokenCircuitError) {
+          throw new Error(`${service} is not being called: its circuit is open after ${policy.breakerFailures} failures in a row (last: ${lastFailure}); it is tried again after ${policy.halfOpenAfterMs} ms`);
+        }
+        if (error instanceof TaskCancelledError) {
+          lastFailure = signal?.aborted ? 'aborted' : `no answer within ${policy.timeoutMs} ms`;
+          throw new Error(`${service}: ${lastFailure}`);
+        }
+        if (isTransient(error)) lastFailure = (error as Error).message;
+        throw error;
+      }
+    },
+    circuit() {
+      switch (breaker.state) {
+        case CircuitState.Closed: return 'closed';
+        case CircuitState.Open: return 'open';
+        case CircuitState.HalfOpen: return 'half-open';
+        case CircuitState.Isolated: return 'isolated';
+      }
+    },
+  };
+}

@@ -1,0 +1,85 @@
+// HTTP transport of the backup controller: requests in, zone results in, tracking and backups out.
+
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { BadRequest } from '../errors.js';
+import { checkName, queryParam, readJson } from '../http/params.js';
+import { REQUEST_STATES, type BackupController, type Reception } from './controller.js';
+import { requireBearer, type Secret } from './secret.js';
+import { checkResult } from './zone.js';
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** Mounts the routes on chartd's router; only done when --backup-config is given. */
+export function backupRoutes(controller: BackupController, resultsToken: Secret): (router: Router) => void {
+  return (router) => {
+    router.post('/backup-requests', async (ctx) => {
+      const key = ctx.get('idempotency-key') || undefined;
+      if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new BadRequest('the Idempotency-Key header must be 1-255 visible ASCII characters, e.g. a UUID');
+      const reception = await controller.receive(await readJson(ctx), { transport: 'http', ...(key !== undefined ? { idempotencyKey: key } : {}) });
+      answer(ctx, reception);
+    });
+
+    router.get('/backup-requests', (ctx) => {
+      const state = queryParam(ctx, 'state');
+      if (state !== undefined && !(REQUEST_STATES as readonly string[]).includes(state)) {
+        throw new BadRequest(`query parameter state must be one of ${REQUEST_STATES.join(', ')}`);
+      }
+      const jobId = queryParam(ctx, 'jobId');
+      ctx.body = { requests: controller.requests({ ...(state ? { state } : {}), ...(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}) }) };
+    });
+
+    router.get('/backup-requests/:id', (ctx) => {
+      const view = controller.request(checkName(ctx.params['id']!, 'request id'));
+      ctx.set('x-request-id', view.id);
+      ctx.body = view;
+    });
+
+    router.get('/backups', (ctx) => {
+      const jobId = queryParam(ctx, 'jobId');
+      ctx.body = { backups: controller.listBackups(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}) };
+    });
+
+    // The durable inbox: 202 only once the result is stored, so a zone may then forget it. The token is checked before the body is read.
+    router.post('/zone-results', requireBearer(resultsToken, 'chartd zone results'), async (ctx) => {
+      const result = checkResult(await readJson(ctx));
+      await controller.inbox.accept(result);
+      ctx.status = 202;
+      ctx.set('x-request-id', result.requestId);
+      ctx.body = { requestId: result.requestId, received: true };
+    });
+
+    router.get('/backup-controller', (ctx) => {
+      ctx.body = controller.status();
+    });
+  };
+}
+
+/** allowed 202, not allowed 406 (kept, final), job service down 503 + Retry-After (re-checked in the background). */
+function answer(ctx: Context, reception: Reception): void {
+  const { request } = reception;
+  ctx.set('x-request-id', request.id);
+  ctx.set('location', `/backup-requests/${request.id}`);
+  ctx.set('cache-control', 'no-store');
+  switch (reception.outcome) {
+    case 'allowed':
+      ctx.status = 202;
+      ctx.body = request;
+      return;
+    case 'not_allowed':
+      ctx.status = 406;
+      ctx.body = { error: { code: 'not_allowed', message: reception.reason }, request };
+      return;
+    case 'unavailable':
+    case 'checking':
+      ctx.status = 503;
+      ctx.set('retry-after', String(reception.retryAfterSeconds ?? 5));
+      ctx.body = {
+        error: {
+          code: reception.outcome === 'unavailable' ? 'job_service_unavailable' : 'check_pending',
+          message: `${reception.reason}; the request is kept and checked again in the background — retry with the same Idempotency-Key to see how it went`,
+        },
+        request,
+      };
+  }
+}

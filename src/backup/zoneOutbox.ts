@@ -1,0 +1,104 @@
+// The zone's outbox: results stay in the zone's store until the controller acknowledges them, and are resent after a restart.
+
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import type { Logger } from 'pino';
+import type { Store, Write } from '../store/store.js';
+import { Refused } from './errors.js';
+import { callJson } from './callJson.js';
+import type { Secret } from './secret.js';
+import type { ZoneResult } from './zone.js';
+
+export const ZONE_OUTBOX = 'zone-outbox';
+
+export interface OutboxEntry {
+  readonly result: ZoneResult;
+  readonly queuedAt: string;
+  /** The controller refused it for good (e.g. it knows no such request); kept for an operator, not resent. */
+  readonly rejected?: { readonly at: string; readonly message: string };
+}
+
+export interface OutboxOptions {
+  readonly store: Store;
+  readonly controllerUrl: string;
+  readonly token: Secret;
+  readonly log: Logger;
+  /** Cap of the growing delay between attempts. */
+  readonly maxDelayMs: number;
+  readonly timeoutMs: number;
+  /** Writes committed with the entry's removal (e.g. the order's delivered time). */
+  readonly onDelivered: (requestId: string) => Write[];
+}
+
+// A wrong token is an operator's mistake they will fix: keep trying. Other refusals will not change.
+const permanent = (error: unknown): boolean => error instanceof Refused && error.status !== 401 && error.status !== 403;
+
+export class ZoneOutbox {
+  private readonly sending = new Map<string, Promise<void>>();
+  private readonly shutdown = new AbortController();
+  private readonly policy;
+
+  constructor(private readonly options: OutboxOptions) {
+    this.policy = retry(handleWhen((error) => !permanent(error)), {
+      maxAttempts: Infinity,
+      backoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: options.maxDelayMs }),
+    });
+    this.policy.onRetry(({ attempt, delay, ...reason }) => {
+      const message = 'error' in reason ? (reason.error as Error).message : 'unexpected answer';
+      options.log.warn({ attempt, delayMs: Math.round(delay), err: message }, 'zone result not delivered yet; trying again');
+    });
+  }
+
+  get size(): number {
+    return this.options.store.list(ZONE_OUTBOX).length;
+  }
+
+  start(): void {
+    for (const entry of this.options.store.list<OutboxEntry>(ZONE_OUTBOX)) {
+      if (!entry.rejected) this.kick(entry.result.requestId);
+    }
+  }
+
+  /** Stores the result (with `also`, atomically), then starts delivering it. */
+  async put(result: ZoneResult, at: string, also: readonly Write[]): Promise<void> {
+    const entry: OutboxEntry = { result, queuedAt: at };
+    await this.options.store.commit([{ collection: ZONE_OUTBOX, key: result.requestId, value: entry }, ...also]);
+    this.kick(result.requestId);
+  }
+
+  async stop(): Promise<void> {
+    this.shutdown.abort(new Error('the zone is shutting down'));
+    await Promise.all(this.sending.values());
+  }
+
+  private kick(id: string): void {
+    if (this.sending.has(id) || this.shutdown.signal.aborted) return;
+    const sending = this.deliver(id)
+      .catch((error: Error) => {
+        if (!this.shutdown.signal.aborted) this.options.log.error({ request: id, err: error.message }, 'zone result could not be delivered; it is resent on restart');
+      })
+      .finally(() => this.sending.delete(id));
+    this.sending.set(id, sending);
+  }
+
+  private async deliver(id: string): Promise<void> {
+    const { store, controllerUrl, token, log, timeoutMs } = this.options;
+    const entry = store.get<OutboxEntry>(ZONE_OUTBOX, id);
+    if (!entry) return;
+    try {
+      await this.policy.execute(({ signal }) => callJson(`${controllerUrl}/zone-results`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token.reveal()}`, 'x-request-id': id },
+        body: entry.result,
+        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+        service: `controller ${controllerUrl}`,
+      }), this.shutdown.signal);
+    } catch (error) {
+      if (!permanent(error)) throw error;
+      log.error({ request: id, err: (error as Error).message }, 'the controller refused this zone result for good; it stays in the outbox, not resent');
+      await store.commit([{ collection: ZONE_OUTBOX, key: id, value: { ...entry, rejected: { at: new Date().toISOString(), message: (error as Error).message } } }]);
+      return;
+    }
+    await store.commit([{ collection: ZONE_OUTBOX, key: id, value: null }, ...this.options.onDelivered(id)]);
+    log.info({ request: id, ok: entry.result.ok }, 'zone result delivered');
+  }
+}

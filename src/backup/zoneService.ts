@@ -1,0 +1,226 @@
+// The built-in zone: takes backup orders once per request id, runs backup-and-encrypt for each, reports through its outbox.
+
+import type { Logger } from 'pino';
+import type { Snapshot } from '../engine/snapshot.js';
+import { Conflict, NotFound } from '../errors.js';
+import type { Clock } from '../runtime/clock.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Store } from '../store/store.js';
+import { KeyedMutex } from './keyedMutex.js';
+import { ZONE_OUTBOX, type ZoneOutbox } from './zoneOutbox.js';
+import { buildResult } from './zoneResult.js';
+import type { ZoneOrder, ZoneReceipt } from './zone.js';
+
+export const ZONE_ORDERS = 'zone-orders';
+export const ZONE_CHART = 'backup-and-encrypt';
+
+export interface OrderRecord {
+  readonly order: ZoneOrder;
+  readonly receivedAt: string;
+  /** When its backup-and-encrypt instance was created (id = request id). */
+  readonly startedAt?: string;
+  /** When its result went into the outbox. */
+  readonly finishedAt?: string;
+  readonly deliveredAt?: string;
+}
+
+export interface ZoneServiceOptions {
+  readonly runtime: Runtime;
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly outbox: ZoneOutbox;
+  /** This zone's name, reported with every result. */
+  readonly name: string;
+  /** Absolute path of the storage area (intermediate/ and long_term/). */
+  readonly storageRoot: string;
+  /** GnuPG home with the recipients' public keys; undefined = the default keyring. */
+  readonly gnupgHome?: string;
+}
+
+export class ZoneService {
+  private readonly orders = new KeyedMutex();
+  private readonly sources = new KeyedMutex();
+  /** Orders without a result yet, by id -> source (client/database). */
+  private readonly open = new Map<string, string>();
+  /** Creation time of the latest backup per source: two in one second would share file names. */
+  private readonly lastStart = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopListening: (() => void) | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: ZoneServiceOptions) {}
+
+  async start(): Promise<void> {
+    const { runtime, store, outbox } = this.options;
+    this.stopListening = runtime.onChange(({ after }) => {
+      if (after.chart === ZONE_CHART && after.status === 'done') this.finishLater(after.id);
+    });
+    for (const record of store.list<OrderRecord>(ZONE_ORDERS)) {
+      const id = record.order.requestId;
+      const snapshot = this.snapshotOf(id);
+      if (snapshot) this.noteStart(sourceOf(record.order), Date.parse(snapshot.createdAt));
+      if (record.finishedAt) continue;
+      this.open.set(id, sourceOf(record.order));
+      if (snapshot?.status === 'done') this.finishLater(id);
+    }
+    for (const source of new Set(this.open.values())) this.pumpLater(source);
+    outbox.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopListening?.();
+    for (const timer of this.timers) clearTimeout(timer);
+    await this.options.outbox.stop();
+    await Promise.all([this.orders.idle(), this.sources.idle()]);
+  }
+
+  /** Takes an order once: the same request id again is acknowledged without a second backup. */
+  accept(order: ZoneOrder): Promise<ZoneReceipt> {
+    const id = order.requestId;
+    return this.orders.run(id, async () => {
+      const existing = this.options.store.get<OrderRecord>(ZONE_ORDERS, id);
+      if (existing) {
+        if (canonical(existing.order) !== canonical(order)) throw new Conflict(`order ${id} was received before with different contents`);
+        return { requestId: id, zone: this.options.name, created: false };
+      }
+      this.options.runtime.checkContext(ZONE_CHART, this.contextFor(order));
+      const record: OrderRecord = { order, receivedAt: this.now() };
+      await this.options.store.commit([{ collection: ZONE_ORDERS, key: id, value: record }]);
+      this.open.set(id, sourceOf(order));
+      this.pumpLater(sourceOf(order));
+      return { requestId: id, zone: this.options.name, created: true };
+    });
+  }
+
+  describe(id: string): Record<string, unknown> {
+    const record = this.options.store.get<OrderRecord>(ZONE_ORDERS, id);
+    if (!record) throw new NotFound(`no order ${id}`);
+    const snapshot = this.snapshotOf(id);
+    return {
+      ...record,
+      state: snapshot?.state ?? 'queued',
+      status: snapshot?.status ?? 'queued',
+      failures: snapshot?.failures ?? [],
+      outbox: this.options.store.get(ZONE_OUTBOX, id) ?? null,
+    };
+  }
+
+  get openOrders(): number {
+    return this.open.size;
+  }
+
+  /** One backup at a time per source: the chart's working paths are per client and database. */
+  private pumpLater(source: string): void {
+    this.sources.run(source, () => this.pump(source)).catch((error: Error) =>
+      this.options.log.error({ source, err: error.message }, 'could not start the next backup; it starts on restart'));
+  }
+
+  private async pump(source: string): Promise<void> {
+    if (this.stopped) return;
+    const { runtime, store } = this.options;
+    const waiting: OrderRecord[] = [];
+    for (const [id, of] of this.open) {
+      if (of !== source) continue;
+      const snapshot = this.snapshotOf(id);
+      if (snapshot && snapshot.status !== 'done') return;
+      const record = store.get<OrderRecord>(ZONE_ORDERS, id);
+      if (!snapshot && record) waiting.push(record);
+    }
+    const next = waiting.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))[0];
+    if (!next) return;
+    const wait = 1000 - (this.options.clock.now() - (this.lastStart.get(source) ?? 0));
+    if (wait > 0) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.pumpLater(source);
+      }, wait);
+      this.timers.add(timer);
+      return;
+    }
+    const id = next.order.requestId;
+    this.noteStart(source, this.options.clock.now());
+    const started: OrderRecord = { ...next, startedAt: this.now() };
+    await store.commit([{ collection: ZONE_ORDERS, key: id, value: started }]);
+    try {
+      await runtime.create(ZONE_CHART, id, this.contextFor(next.order));
+    } catch (error) {
+      // E.g. the chart changed and no longer takes this order: report it failed rather than block the source.
+      const at = this.now();
+      const result = { requestId: id, zone: this.options.name, ok: false, failures: [`the backup could not start: ${(error as Error).message}`], startedAt: at, finishedAt: at };
+      await this.options.outbox.put(result, at, [{ collection: ZONE_ORDERS, key: id, value: { ...started, finishedAt: at } }]);
+      this.open.delete(id);
+      this.pumpLater(source);
+      return;
+    }
+    this.options.log.info({ request: id, source }, 'backup started');
+  }
+
+  private finishLater(id: string): void {
+    this.orders.run(id, () => this.finish(id)).catch((error: Error) =>
+      this.options.log.error({ request: id, err: error.message }, 'could not queue the result; it is queued on restart'));
+  }
+
+  /** Builds the result of a finished backup and puts it in the outbox with the order's finished time, together. */
+  private async finish(id: string): Promise<void> {
+    const { runtime, store, outbox } = this.options;
+    const record = store.get<OrderRecord>(ZONE_ORDERS, id);
+    const snapshot = this.snapshotOf(id);
+    if (!record || record.finishedAt || snapshot?.status !== 'done') return;
+    const result = await buildResult(runtime.chartOf(snapshot), snapshot, this.options.name, runtime.failurePrefix(snapshot));
+    const at = this.now();
+    await outbox.put(result, at, [{ collection: ZONE_ORDERS, key: id, value: { ...record, finishedAt: at } }]);
+    this.open.delete(id);
+    this.pumpLater(sourceOf(record.order));
+  }
+
+  private contextFor(order: ZoneOrder): Record<string, unknown> {
+    const { source } = order;
+    return {
+      client_name: order.client, database: source.database, postgresql_host: source.host,
+      ...(source.port !== undefined ? { postgresql_port: source.port } : {}),
+      ...(source.user !== undefined ? { postgresql_user: source.user } : {}),
+      ...(source.passwordEnv !== undefined ? { password_env: source.passwordEnv } : {}),
+      storage_root: this.options.storageRoot, eoy_month: order.eoyMonth, key_name: order.keyName,
+      ...(this.options.gnupgHome !== undefined ? { gnupg_home: this.options.gnupgHome } : {}),
+    };
+  }
+
+  private noteStart(source: string, at: number): void {
+    if (at > (this.lastStart.get(source) ?? 0)) this.lastStart.set(source, at);
+  }
+
+  private snapshotOf(id: string): Snapshot | undefined {
+    try {
+      return this.options.runtime.snapshot(ZONE_CHART, id);
+    } catch (error) {
+      if (error instanceof NotFound) return undefined;
+      throw error;
+    }
+  }
+
+  private now(): string {
+    return new Date(this.options.clock.now()).toISOString();
+  }
+}
+
+function sourceOf(order: ZoneOrder): string {
+  return `${order.client}/${order.source.database}`;
+}
+
+/** JSON with sorted keys, so equal orders compare equal whatever their key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : item);
+}
+
+/** Writes that mark an order delivered; the outbox commits them with the entry's removal. */
+export function deliveredWrites(store: Store, now: () => string): (id: string) => { collection: string; key: string; value: unknown }[] {
+  return (id) => {
+    const record = store.get<OrderRecord>(ZONE_ORDERS, id);
+    return record ? [{ collection: ZONE_ORDERS, key: id, value: { ...record, deliveredAt: now() } }] : [];
+  };
+}

@@ -1,0 +1,69 @@
+// `chartd zone`: run a built-in backup zone until SIGINT/SIGTERM.
+
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { parseDuration } from '../../chart/duration.js';
+import type { TokenSource } from '../../backup/secret.js';
+import { createLogger, type LogLevel } from '../../log.js';
+import { startZoneServer } from '../../main.js';
+import { parse, portNumber, UsageError } from '../usage.js';
+
+export async function zoneCommand(args: string[]): Promise<number> {
+  const { values } = parse(args, {
+    storage: { type: 'string' },
+    port: { type: 'string' },
+    controller: { type: 'string' },
+    'token-env': { type: 'string' },
+    'token-file': { type: 'string' },
+    'controller-token-env': { type: 'string' },
+    'controller-token-file': { type: 'string' },
+    name: { type: 'string', default: hostname() },
+    data: { type: 'string', default: './zone-data' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'gnupg-home': { type: 'string' },
+    chart: { type: 'string' },
+    'resend-max-delay': { type: 'string', default: '1m' },
+    'log-level': { type: 'string', default: 'info' },
+  }, false);
+  if (!values.storage) throw new UsageError('zone needs --storage DIR, where backups are made and kept');
+  if (values.port === undefined) throw new UsageError('zone needs --port N');
+  if (!values.controller || !/^https?:\/\//.test(values.controller)) throw new UsageError('zone needs --controller URL, the backup controller results go to (http://HOST:PORT)');
+  let resendMaxDelayMs: number;
+  try {
+    resendMaxDelayMs = parseDuration(values['resend-max-delay']);
+  } catch (error) {
+    throw new UsageError(`--resend-max-delay: ${(error as Error).message}`);
+  }
+  const log = createLogger(values['log-level'] as LogLevel);
+  const zone = await startZoneServer({
+    name: values.name,
+    storageRoot: resolve(values.storage),
+    dataDir: values.data,
+    port: portNumber(values.port),
+    host: values.host,
+    controllerUrl: values.controller,
+    token: tokenSource(values['token-env'], values['token-file'], '--token-env NAME or --token-file FILE (the token the controller presents with orders)'),
+    controllerToken: tokenSource(values['controller-token-env'], values['controller-token-file'], '--controller-token-env NAME or --controller-token-file FILE (the token sent with results)'),
+    ...(values['gnupg-home'] ? { gnupgHome: resolve(values['gnupg-home']) } : {}),
+    ...(values.chart ? { chartFile: values.chart } : {}),
+    resendMaxDelayMs,
+    log,
+  });
+  process.stdout.write(`chartd zone ${values.name} listening on ${zone.url}\n`);
+  await new Promise<void>((done) => {
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'shutting down');
+      done();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await zone.close();
+  log.flush();
+  return 0;
+}
+
+function tokenSource(env: string | undefined, file: string | undefined, what: string): TokenSource {
+  if ((env === undefined) === (file === undefined)) throw new UsageError(`zone needs exactly one of ${what}`);
+  return env !== undefined ? { env } : { file: resolve(file!) };
+}

@@ -13,23 +13,33 @@ export function watchRoutes(router: Router, runtime: Runtime): void {
   router.get('/charts/:chart/instances/:id/events', (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
     const snapshot = runtime.snapshot(chart, id);
+    const states = runtime.chartOf(snapshot).states;
     let sent = lastEventId(ctx) ?? snapshot.revision;
     const stream = new PassThrough();
-    const send = (transition: Transition, state: Snapshot): void => {
+    const send = (transition: Transition): void => {
       if (transition.revision <= sent) return;
       sent = transition.revision;
-      const data = { chart, instance: id, ...transition, status: state.status };
+      // The status this transition left the run in, not the latest one: a batch or a replay holds several.
+      const status: Snapshot['status'] = states[transition.to]?.kind === 'final' ? 'done' : 'active';
+      const data = { chart, instance: id, ...transition, status };
       stream.write(`id: ${transition.revision}\nevent: transition\ndata: ${JSON.stringify(data)}\n\n`);
     };
+    // A client ahead of the run (restored from an older copy, or recreated) would otherwise hear nothing until
+    // the run caught up with its id; tell it, and stream from where the run is. The id makes EventSource resume here.
+    if (sent > snapshot.revision) {
+      const reset = { revision: snapshot.revision, lastEventId: sent, message: 'Last-Event-ID is ahead of this run; GET the instance for its current state' };
+      stream.write(`id: ${snapshot.revision}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`);
+      sent = snapshot.revision;
+    }
     // Resume: replay what the capped history still holds past the client's last id.
     const oldest = snapshot.history[0]?.revision;
     if (oldest !== undefined && sent + 1 < oldest) {
       stream.write(`event: gap\ndata: ${JSON.stringify({ from: sent + 1, to: oldest - 1, message: 'older transitions are no longer kept; GET the instance for its current state' })}\n\n`);
     }
-    for (const transition of snapshot.history) send(transition, snapshot);
+    for (const transition of snapshot.history) send(transition);
     const unsubscribe = runtime.onChange(({ after }) => {
       if (after.chart !== chart || after.id !== id) return;
-      for (const transition of after.history) send(transition, after);
+      for (const transition of after.history) send(transition);
     });
     const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();

@@ -17,6 +17,8 @@ export interface Transition {
   readonly cause: string;
   readonly caller?: string;
   readonly error?: string;
+  /** Callers a distinct gate had counted when this transition opened it. */
+  readonly callers?: readonly string[];
 }
 
 export interface Failure {

@@ -27,6 +27,7 @@ export interface Outcome {
   readonly reason?: string;
 }
 
+/** Callers listed on a gate that counts every PUT; a distinct gate lists all of them (at most its count). */
 const MAX_CALLERS = 1000;
 
 /** A new instance, already entered into the chart's initial state. */
@@ -55,7 +56,11 @@ export function transition(chart: Chart, snapshot: Snapshot, input: Input, now: 
 }
 
 function put(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; by?: string }, now: number): Outcome {
-  if (input.state !== snapshot.state) return reject(snapshot, 'not_current', `${input.state} is not the current state`);
+  if (input.state !== snapshot.state) {
+    // A retried check-in whose first try opened (or was counted by) a distinct gate that has since closed.
+    if (input.by && countedWhenClosed(snapshot, input.state, input.by)) return unchanged(snapshot);
+    return reject(snapshot, 'not_current', `${input.state} is not the current state`);
+  }
   switch (def.kind) {
     case 'final':
       return reject(snapshot, 'final', `${def.name} is final; nothing moves it`);
@@ -72,12 +77,13 @@ function put(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: st
     return reject(snapshot, 'caller_required', `${def.name} counts each caller once; say who you are with by=NAME or the X-Chartd-Caller header`);
   }
   if (def.distinct && input.by && snapshot.callers.includes(input.by)) return unchanged(snapshot);
-  const callers = input.by && !snapshot.callers.includes(input.by) && snapshot.callers.length < MAX_CALLERS
+  const callers = input.by && !snapshot.callers.includes(input.by) && (def.distinct || snapshot.callers.length < MAX_CALLERS)
     ? [...snapshot.callers, input.by]
     : snapshot.callers;
   const counter = snapshot.counter + 1;
   if (counter >= def.count) {
-    return enter(chart, snapshot, def.next, now, { cause: 'put', caller: input.by }, []);
+    const counted = def.distinct ? { callers } : {};
+    return enter(chart, snapshot, def.next, now, { cause: 'put', caller: input.by, ...counted }, []);
   }
   return accept({ ...snapshot, counter, callers, revision: snapshot.revision + 1, updatedAt: iso(now) }, []);
 }
@@ -142,6 +148,18 @@ interface Move {
   readonly cause: string;
   readonly caller?: string;
   readonly error?: string;
+  /** Who a distinct gate counted before it opened; kept on the transition so late retries can be recognised. */
+  readonly callers?: readonly string[];
+}
+
+/** Whether `caller` was counted by the last visit of distinct gate `state`, recorded when it closed. */
+function countedWhenClosed(snapshot: Snapshot, state: string, caller: string): boolean {
+  for (let index = snapshot.history.length - 1; index >= 0; index -= 1) {
+    const entry = snapshot.history[index]!;
+    if (entry.from === state) return entry.callers?.includes(caller) ?? false;
+    if (entry.to === state) return false;
+  }
+  return false;
 }
 
 /** Moves into `target`, resetting per-state fields and starting the new state's driver. */
@@ -153,6 +171,7 @@ function enter(chart: Chart, snapshot: Snapshot, target: string, now: number, mo
     revision, at, from: snapshot.state === '' ? null : snapshot.state, to: target, cause: move.cause,
     ...(move.caller ? { caller: move.caller } : {}),
     ...(move.error ? { error: move.error } : {}),
+    ...(move.callers ? { callers: move.callers } : {}),
   };
   let next: Snapshot = {
     ...snapshot,

@@ -181,3 +181,28 @@ describe('final failures', () => {
     expect(out.snapshot.failures).toHaveLength(1);
   });
 });
+
+describe('retried check-ins', () => {
+  it('answer yes without counting when the gate they were counted by has closed since', () => {
+    const chart = chartOf('drain', [
+      gate('drain', 2, 'upgrade', { distinct: true } as Partial<StateDef>),
+      gate('upgrade', 2, 'done', { distinct: true } as Partial<StateDef>), final('done'),
+    ]);
+    let snapshot = start(chart);
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0).snapshot;
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0).snapshot;
+    expect(snapshot.state).toBe('upgrade');
+    expect(snapshot.history.at(-1)).toMatchObject({ from: 'drain', to: 'upgrade', callers: ['web1', 'web2'] });
+    expect(transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0)).toMatchObject({ accepted: true, unchanged: true });
+    expect(transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web3' }, T0)).toMatchObject({ accepted: false, code: 'not_current' });
+    expect(transition(chart, snapshot, { type: 'put', state: 'drain' }, T0)).toMatchObject({ accepted: false, code: 'not_current' });
+  });
+
+  it('lists every caller of a distinct gate, however many', () => {
+    const chart = chartOf('fleet', [gate('fleet', 1500, 'done', { distinct: true } as Partial<StateDef>), final('done')]);
+    let snapshot = start(chart);
+    for (let index = 0; index < 1200; index += 1) snapshot = transition(chart, snapshot, { type: 'put', state: 'fleet', by: `n${index}` }, T0).snapshot;
+    expect(snapshot.callers).toHaveLength(1200);
+    expect(transition(chart, snapshot, { type: 'put', state: 'fleet', by: 'n1100' }, T0)).toMatchObject({ unchanged: true });
+  });
+});

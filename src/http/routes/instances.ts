@@ -41,8 +41,9 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     let snapshot = runtime.snapshot(chart, id);
     const index = indexParam(ctx);
     const wait = waitParam(ctx);
-    if (index !== undefined && snapshot.revision <= index) {
-      const moved = await runtime.waiters.wait(instanceKey(chart, id), (s) => s.revision > index, wait ?? 5 * 60 * 1000, requestSignal(ctx));
+    if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
+    if (index !== undefined && wait !== undefined && snapshot.revision <= index) {
+      const moved = await runtime.waiters.wait(instanceKey(chart, id), (s) => s.revision > index, wait, requestSignal(ctx));
       snapshot = moved ?? runtime.snapshot(chart, id);
     }
     sendSnapshot(ctx, runtime, snapshot);

@@ -8,6 +8,8 @@ import { BadRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime/runtime.js';
 
 const HEARTBEAT_MS = 15_000;
+/** A client this far behind is cut off; it reconnects with Last-Event-ID and replays from history. */
+const SLOW_CLIENT_BYTES = 1024 * 1024;
 
 export function watchRoutes(router: Router, runtime: Runtime): void {
   router.get('/charts/:chart/instances/:id/events', (ctx) => {
@@ -40,6 +42,7 @@ export function watchRoutes(router: Router, runtime: Runtime): void {
     const unsubscribe = runtime.onChange(({ after }) => {
       if (after.chart !== chart || after.id !== id) return;
       for (const transition of after.history) send(transition);
+      if (stream.writableLength > SLOW_CLIENT_BYTES) close();
     });
     const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();

@@ -109,7 +109,7 @@ export class Runtime {
 
   instances(chart: string): Snapshot[] {
     this.chart(chart);
-    return this.options.store.list<Snapshot>(INSTANCES).filter((snapshot) => snapshot.chart === chart);
+    return this.options.store.list<Snapshot>(INSTANCES, `${chart}/`);
   }
 
   /** The chart version this instance runs on. */

@@ -117,8 +117,8 @@ export class LowdbStore implements Store {
     return this.collections.get(collection)?.docs.get(key) as T | undefined;
   }
 
-  list<T = unknown>(collection: string): T[] {
-    return (this.collections.get(collection)?.list() ?? []) as T[];
+  list<T = unknown>(collection: string, prefix?: string): T[] {
+    return (this.collections.get(collection)?.list(prefix) ?? []) as T[];
   }
 
   commit(writes: readonly Write[]): Promise<void> {
@@ -300,10 +300,14 @@ class Collection {
   }
 
   /** A fresh array each call (callers may sort or filter it); the documents themselves are shared. */
-  list(): unknown[] {
-    this.sortedKeys ??= [...this.docs.keys()].sort();
-    this.sortedValues ??= this.sortedKeys.map((key) => this.docs.get(key));
-    return this.sortedValues.slice();
+  list(prefix?: string): unknown[] {
+    const keys = (this.sortedKeys ??= [...this.docs.keys()].sort());
+    const values = (this.sortedValues ??= keys.map((key) => this.docs.get(key)));
+    if (!prefix) return values.slice();
+    const start = findKey(keys, prefix);
+    let end = start;
+    while (end < keys.length && keys[end]!.startsWith(prefix)) end += 1;
+    return values.slice(start, end);
   }
 }
 

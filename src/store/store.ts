@@ -10,8 +10,8 @@ export interface Write {
 export interface Store {
   /** The committed document, or undefined. Never returns a change that is not yet durable. */
   get<T = unknown>(collection: string, key: string): T | undefined;
-  /** Every committed document of a collection, in key order. */
-  list<T = unknown>(collection: string): T[];
+  /** Every committed document of a collection, in key order; with `prefix`, only those whose key starts with it. */
+  list<T = unknown>(collection: string, prefix?: string): T[];
   /**
    * Makes the writes durable together (all or none) and resolves only then.
    * Concurrent calls are grouped into one fsync; each call still gets its own outcome.

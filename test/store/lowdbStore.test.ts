@@ -35,6 +35,16 @@ describe('lowdb store: documents', () => {
     await store.close();
   });
 
+  it('lists only the keys under a prefix', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    const keys = ['gates/default', 'gates/r1', 'gates-2/default', 'gate/x', 'traffic/default'];
+    await store.commit(keys.map((key) => ({ collection: 'instances', key, value: key })));
+    expect(store.list('instances', 'gates/')).toEqual(['gates/default', 'gates/r1']);
+    expect(store.list('instances', 'nothing/')).toEqual([]);
+    expect(store.list('instances', 'traffic/')).toEqual(['traffic/default']);
+    await store.close();
+  });
+
   it('stores what JSON round-trips, keys like __proto__ included, and refuses what JSON cannot hold', async () => {
     const dir = await makeTempDir();
     const store = await openLowdbStore(dir);

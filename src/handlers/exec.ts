@@ -1,6 +1,6 @@
 // Runs an external program from an argument array and turns its failure into a readable, secret-free report.
 
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
@@ -44,14 +44,17 @@ const KILL_GRACE_MS = 2000;
 export async function runCommand(file: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
   const program = programName(file);
   const secrets = options.secrets ?? [];
-  if (options.signal?.aborted) throw new Error(`${program} aborted before it started`);
   if (options.cwd !== undefined) await assertDirectory(options.cwd, program);
+  const wrapper = await deathSignalWrapper();
+  const [command, argv] = wrapper ? [wrapper, ['--pdeathsig', 'KILL', '--', file, ...args]] : [file, [...args]];
+  // Checked after the awaits above: an abort during them would otherwise go unheard.
+  if (options.signal?.aborted) throw new Error(`${program} aborted before it started`);
 
   return new Promise<RunResult>((resolve, reject) => {
     let child: ChildProcessByStdio<null, Readable, Readable>;
     try {
       // detached = own process group, so a timeout also stops helpers such as tar's gzip.
-      child = spawn(file, [...args], {
+      child = spawn(command, argv, {
         env: options.env ?? process.env,
         cwd: options.cwd,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -125,6 +128,8 @@ export async function runCommand(file: string, args: readonly string[], options:
         finish(new Error(describeFailure(`${program} ${stopReason}; killed`, stderr, secrets)));
       } else if (code === 0) {
         finish(undefined);
+      } else if (wrapper && (code === 127 || code === 126) && stderr.startsWith(`${wrapper}: failed to execute`)) {
+        finish(new Error(code === 127 ? notFoundMessage(program) : redact(`${program} could not be started: ${stderr.trim()}`, secrets)));
       } else if (signal) {
         finish(new Error(describeFailure(`${program} was killed by signal ${signal}`, stderr, secrets)));
       } else {
@@ -132,6 +137,23 @@ export async function runCommand(file: string, args: readonly string[], options:
       }
     };
   });
+}
+
+let wrapperProbe: Promise<string | undefined> | undefined;
+
+/**
+ * On Linux, `setpriv --pdeathsig KILL` (util-linux) makes the kernel kill a child when chartd dies.
+ * Without it, a pg_dump or tar left running by a chartd killed with -9 would go on writing the
+ * very temp file the resumed attempt writes, and could slip a partial file into the archive.
+ */
+function deathSignalWrapper(): Promise<string | undefined> {
+  // Probed once per process by running it: setpriv before util-linux 2.33 has no --pdeathsig.
+  wrapperProbe ??= process.platform !== 'linux'
+    ? Promise.resolve(undefined)
+    : new Promise((resolve) => {
+      execFile('setpriv', ['--pdeathsig', 'KILL', '--', 'true'], { timeout: 5000 }, (error) => resolve(error ? undefined : 'setpriv'));
+    });
+  return wrapperProbe;
 }
 
 /** Replaces every occurrence of every non-empty secret with ***. */

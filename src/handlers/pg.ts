@@ -72,13 +72,34 @@ export async function dumpDatabase(part: DumpPart, args: DumpArgs, ctx: StepCont
   const { env, secrets } = buildDumpEnv(args);
   const temp = partialPathFor(file);
   try {
-    await runCommand('pg_dump', buildDumpArgs(part, args, temp), { env, secrets, signal: ctx.signal });
+    await runCommand('pg_dump', buildDumpArgs(part, args, temp), { env, secrets, signal: ctx.signal }).catch((error: Error) => {
+      throw classifyDumpFailure(error);
+    });
     await renameDurably(temp, file);
   } catch (error) {
     await discardPartial(temp);
     throw error;
   }
   ctx.log.info({ database: args.database, host: args.host, file }, `dumped ${part}`);
+}
+
+// Answers from the server that waiting will not change: the step goes straight to its cleanup path
+// instead of retrying for minutes. Refused connections, timeouts and lock waits stay retryable.
+const PERMANENT_DUMP_FAILURES = [
+  /database ".*" does not exist/,
+  /role ".*" does not exist/,
+  /password authentication failed/,
+  /no pg_hba\.conf entry/,
+  /permission denied/i,
+  /row-level security/,
+];
+
+/** A pg_dump failure no retry can fix becomes a FinalFailure with the same report. */
+export function classifyDumpFailure(error: Error): Error {
+  if (!PERMANENT_DUMP_FAILURES.some((pattern) => pattern.test(error.message))) return error;
+  const failure = new FinalFailure(error.message);
+  failure.cause = error;
+  return failure;
 }
 
 const dumpParams = {

@@ -54,6 +54,8 @@ export async function archiveDirectory(args: ArchiveArgs, ctx: StepContext): Pro
     throw new Error(`nothing to archive: ${directory} does not exist and neither does ${file}`);
   }
   if (!source.isDirectory()) throw new FinalFailure(`${directory} is not a directory`);
+  // A directory in the archive's place would make the final rename fail on every retry.
+  if ((await lstatIfExists(file))?.isDirectory()) throw new FinalFailure(`${file} is a directory`);
   await assertDirectoryExists(dirname(file));
 
   const temp = partialPathFor(file);

@@ -1,6 +1,7 @@
 // runCommand against real child processes: argument passing, failure reports, redaction, timeouts and aborts.
 
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -130,6 +131,28 @@ describe('runCommand', () => {
     controller.abort();
     await expect(running).rejects.toThrow(/^node aborted; killed/);
     expect(await isAlive(pid)).toBe(false);
+  });
+
+  it('a child dies with a chartd killed by -9, so it cannot race the resumed attempt (Linux)', async () => {
+    const pidFile = join(work, 'pid');
+    const parentScript = join(work, 'parent.mjs');
+    // A stand-in for chartd: the built runCommand running a child that would outlive it.
+    await writeFile(parentScript, `import { runCommand } from ${JSON.stringify(new URL('../../dist/handlers/exec.js', import.meta.url).href)};
+await runCommand(process.execPath, ['-e', 'require("node:fs").writeFileSync(process.argv[1], process.pid + String.fromCharCode(10)); setInterval(() => {}, 1000)', '--', process.argv[2]]);
+`);
+    const parent = spawn(node, [parentScript, pidFile], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => parent.once('exit', resolve));
+    let child = 0;
+    try {
+      child = Number((await waitForFile(pidFile)).trim());
+      expect(await isAlive(child)).toBe(true);
+      parent.kill('SIGKILL');
+      await exited;
+      await expect.poll(() => isAlive(child), { timeout: 2000 }).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+      if (child > 0 && (await isAlive(child))) process.kill(child, 'SIGKILL');
+    }
   });
 
   it('does not start a program when the signal is already aborted', async () => {

@@ -5,6 +5,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { FinalFailure } from '../../src/handlers/handler.js';
 import { buildDumpArgs, dumpDataHandler, dumpSchemaHandler } from '../../src/handlers/pg.js';
 import {
   compareTables, createDatabase, createSampleDatabase, PASSWORD_ROLE, restoreFile, startPostgres, type PostgresServer,
@@ -85,6 +86,17 @@ describe('pg.dumpSchema and pg.dumpData', () => {
     expect(error.message).toMatch(/^pg\.dumpSchema: pg_dump exited with code 1:\n/);
     expect(error.message).toContain('database "--help" does not exist');
     expect(await readdir(work)).toEqual([]);
+  });
+
+  it('skips the retries for answers waiting cannot change, and keeps them for a server that is not there', async () => {
+    const file = join(work, 'schema.sql');
+    const missing = (await dumpSchemaHandler.run({ ...pg.connectionArgs, database: 'no_such_db', file }, makeStepContext()).catch((caught: Error) => caught)) as Error;
+    expect(missing).toBeInstanceOf(FinalFailure);
+    expect(missing.message).toContain('database "no_such_db" does not exist');
+    // Nothing listens on port 1: the server may be restarting, so retrying is worth it.
+    const refused = (await dumpSchemaHandler.run({ host: '127.0.0.1', port: 1, database: 'sales', file }, makeStepContext()).catch((caught: Error) => caught)) as Error;
+    expect(refused.message).toMatch(/^pg\.dumpSchema: pg_dump exited with code 1:\n.*(refused|failed)/s);
+    expect(refused).not.toBeInstanceOf(FinalFailure);
   });
 
   it('fails clearly when the output directory is missing', async () => {

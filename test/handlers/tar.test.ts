@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/handlers/exec.js';
+import { FinalFailure } from '../../src/handlers/handler.js';
 import { buildTarArgs, createArchiveHandler } from '../../src/handlers/tar.js';
 import { makeStepContext } from '../support/stepContext.js';
 
@@ -119,6 +120,16 @@ describe('tar.create', () => {
     expect(error.message).toContain('Cannot open');
     expect(await readdir(directory)).toEqual(['data.sql', 'schema.sql']);
     expect(await exists(join(work, 'dump.tar.gz'))).toBe(false);
+  });
+
+  it('refuses at once, without retries, when a directory stands where the archive must go', async () => {
+    const directory = await makeDump('dump');
+    await mkdir(join(work, 'dump.tar.gz'));
+    const error = (await createArchiveHandler.run({ directory, file: join(work, 'dump.tar.gz') }, ctx).catch((caught: Error) => caught)) as Error;
+    expect(error).toBeInstanceOf(FinalFailure);
+    expect(error.message).toBe(`tar.create: ${join(work, 'dump.tar.gz')} is a directory`);
+    expect(await readdir(directory)).toEqual(['data.sql', 'schema.sql']);
+    expect(await readdir(join(work, 'dump.tar.gz'))).toEqual([]);
   });
 
   it('refuses an archive inside the directory it archives, and a missing destination directory', async () => {

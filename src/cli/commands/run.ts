@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../../chart/duration.js';
 import type { Chart } from '../../chart/model.js';
+import type { Snapshot } from '../../engine/snapshot.js';
 import { createLogger, type LogLevel } from '../../log.js';
 import { startEngine } from '../../main.js';
 import { formatFailure } from '../../runtime/alerts.js';
-import { instanceKey } from '../../runtime/runtime.js';
+import { instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { parse, UsageError } from '../usage.js';
 
 export async function runCommand(args: string[]): Promise<number> {
@@ -28,10 +29,8 @@ export async function runCommand(args: string[]): Promise<number> {
     try {
       const chart = engine.charts[0]!;
       const id = values.id ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      const { snapshot } = await engine.runtime.create(chart.name, id, contextFrom(chart, values.set ?? []));
-      const final = snapshot.status === 'done'
-        ? snapshot
-        : await engine.runtime.waiters.wait(instanceKey(chart.name, id), (s) => s.status === 'done', timeoutMs ?? 2 ** 31 - 1);
+      const snapshot = await createOrResume(engine.runtime, chart, id, values.set ?? []);
+      const final = await untilDone(engine.runtime, chart.name, snapshot, timeoutMs ?? 2 ** 31 - 1);
       if (!final) {
         process.stdout.write(`Critical failure: ${chart.name} did not reach a final state within ${values.timeout}; it stopped in ${engine.runtime.snapshot(chart.name, id).state}\n`);
         return 1;
@@ -50,6 +49,38 @@ export async function runCommand(args: string[]): Promise<number> {
     log.flush();
     if (!values.data) await rm(dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * A new instance, or the one an earlier run with the same --id left (e.g. killed mid-step):
+ * the engine has already resumed its step, so this run waits for it instead of starting another.
+ */
+async function createOrResume(runtime: Runtime, chart: Chart, id: string, pairs: string[]): Promise<Snapshot> {
+  const context = contextFrom(chart, pairs);
+  const existing = runtime.instances(chart.name).find((snapshot) => snapshot.id === id);
+  if (!existing) return (await runtime.create(chart.name, id, context)).snapshot;
+  // Its context is frozen: a differing --set would be silently ignored, so refuse it.
+  const conflicts = Object.entries(context)
+    .filter(([key, value]) => JSON.stringify(existing.context[key]) !== JSON.stringify(value))
+    .map(([key, value]) => `${key}=${String(value)} (it has ${JSON.stringify(existing.context[key])})`);
+  if (conflicts.length) {
+    throw new Error(`instance ${id} of ${chart.name} already exists with other values: ${conflicts.join(', ')}; use another --id for a new run`);
+  }
+  const what = existing.status === 'done' ? `finished in ${existing.state}; reporting its outcome` : `is in ${existing.state}; resuming it`;
+  process.stderr.write(`chartd: instance ${id} of ${chart.name} (created ${existing.createdAt}) ${what}\n`);
+  return existing;
+}
+
+/** The instance's final snapshot, or undefined if `ms` ran out first. */
+async function untilDone(runtime: Runtime, chart: string, snapshot: Snapshot, ms: number): Promise<Snapshot | undefined> {
+  if (snapshot.status === 'done') return snapshot;
+  const parked = new AbortController();
+  const waiting = runtime.waiters.wait(instanceKey(chart, snapshot.id), (next) => next.status === 'done', ms, parked.signal);
+  // It may have finished between the snapshot above and parking the waiter.
+  const latest = runtime.snapshot(chart, snapshot.id);
+  if (latest.status !== 'done') return waiting;
+  parked.abort();
+  return latest;
 }
 
 /** `--set key=value`, typed by the chart's context schema (integer, number, boolean, else string). */

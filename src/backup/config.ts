@@ -7,6 +7,7 @@ import { parseDuration } from '../chart/duration.js';
 import { ChartInvalid, formatProblem, ProblemLog } from '../chart/problem.js';
 import { parseYaml } from '../chart/yamlSource.js';
 import { readSecret, type Secret, type TokenSource } from './secret.js';
+import { lazy } from '../lazy.js';
 
 export type JobsConfig =
   | { readonly kind: 'http'; readonly url: string; readonly token?: Secret }
@@ -93,7 +94,7 @@ const SCHEMA = {
   additionalProperties: false,
 };
 
-const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
+const validator = lazy(() => new Ajv({ allErrors: true, strict: false }).compile(SCHEMA));
 
 interface RawConfig {
   jobs: { url?: string; token?: TokenSource; file?: string };
@@ -119,6 +120,7 @@ export async function loadBackupConfig(file: string): Promise<BackupConfig> {
     throw error;
   }
   const log = new ProblemLog(file, doc.lineOf);
+  const validate = validator();
   if (!validate(doc.value)) {
     for (const error of collapseTokenErrors(validate.errors ?? [])) log.add(pathOf(error), messageOf(error));
   }

@@ -3,6 +3,7 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Unusable } from './errors.js';
+import { lazy } from '../lazy.js';
 
 /** A backup job as the job service (the UI's API) describes it; unknown extra fields are ignored. */
 export interface BackupJob {
@@ -87,12 +88,15 @@ export const BACKUP_JOB_SCHEMA = {
   required: ['id', 'status', 'inForce', 'zone', 'client', 'eoyMonth', 'keyName', 'source'],
 };
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv);
-const validateJob = ajv.compile(BACKUP_JOB_SCHEMA);
+const jobValidator = lazy(() => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  return ajv.compile(BACKUP_JOB_SCHEMA);
+});
 
 /** Checks a job as received; throws Unusable naming every problem. */
 export function parseJob(value: unknown, expectedId: string, from: string): BackupJob {
+  const validateJob = jobValidator();
   if (!validateJob(value)) {
     const problems = (validateJob.errors ?? []).map((error) => `${error.instancePath || 'job'} ${error.message ?? 'is invalid'}`);
     throw new Unusable(`${from} returned an unusable backup job ${expectedId}: ${problems.join('; ')}`);

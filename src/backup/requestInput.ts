@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { BadRequest } from '../errors.js';
 import type { RequestInput } from './requestRecords.js';
+import { lazy } from '../lazy.js';
 
 export const API_VERSIONS = ['v1'] as const;
 
@@ -19,13 +20,16 @@ const SCHEMA = {
   additionalProperties: false,
 };
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv);
-const validate = ajv.compile(SCHEMA);
+const validator = lazy(() => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  return ajv.compile(SCHEMA);
+});
 
 const EXAMPLE = '{"apiVersion": "v1", "backupJobId": "123", "dataDate": "2026-11-21"}';
 
 export function checkRequestInput(body: unknown): RequestInput {
+  const validate = validator();
   if (!validate(body)) {
     const problems = (validate.errors ?? []).map((error) => {
       const where = error.instancePath ? error.instancePath.slice(1) : 'body';

@@ -1,8 +1,9 @@
 // The Zone port and what crosses it: orders (controller -> zone) and results (zone -> controller's inbox).
 
-import { Ajv } from 'ajv';
+import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { BadRequest } from '../errors.js';
+import { lazy } from '../lazy.js';
 
 /** Everything a zone needs to make one backup; the controller adds the job's data to the request's. */
 export interface ZoneOrder {
@@ -107,22 +108,25 @@ const RESULT_SCHEMA = {
   additionalProperties: false,
 };
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats.default(ajv);
-const orderValidator = ajv.compile(ORDER_SCHEMA);
-const resultValidator = ajv.compile(RESULT_SCHEMA);
+const validators = lazy(() => {
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  addFormats.default(ajv);
+  return { order: ajv.compile(ORDER_SCHEMA), result: ajv.compile(RESULT_SCHEMA) };
+});
 
 export function checkOrder(value: unknown): ZoneOrder {
-  if (!orderValidator(value)) throw new BadRequest(`not a valid backup order: ${problems(orderValidator.errors)}`, 'invalid_order');
+  const { order } = validators();
+  if (!order(value)) throw new BadRequest(`not a valid backup order: ${problems(order.errors)}`, 'invalid_order');
   return value as unknown as ZoneOrder;
 }
 
 export function checkResult(value: unknown): ZoneResult {
-  if (!resultValidator(value)) throw new BadRequest(`not a valid zone result: ${problems(resultValidator.errors)}`, 'invalid_result');
+  const { result } = validators();
+  if (!result(value)) throw new BadRequest(`not a valid zone result: ${problems(result.errors)}`, 'invalid_result');
   return value as unknown as ZoneResult;
 }
 
-function problems(errors: typeof orderValidator.errors): string {
+function problems(errors: ErrorObject[] | null | undefined): string {
   return (errors ?? [])
     .filter((error) => error.keyword !== 'if')
     .map((error) => {

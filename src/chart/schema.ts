@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Dialect } from './model.js';
 import { didYouMean, listNames } from './problem.js';
+import { lazy } from '../lazy.js';
 
 export interface ShapeProblem {
   readonly path: string;
@@ -119,16 +120,19 @@ const stateServiceSchema = {
   additionalProperties: false,
 };
 
-const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
-ajv.addVocabulary(['hint']);
-const validators: Record<Dialect, ValidateFunction> = {
-  chartd: ajv.compile(chartdSchema),
-  stateservice: ajv.compile(stateServiceSchema),
+const shapeAjv = lazy(() => {
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  ajv.addVocabulary(['hint']);
+  return ajv;
+});
+const validators: Record<Dialect, () => ValidateFunction> = {
+  chartd: lazy(() => shapeAjv().compile(chartdSchema)),
+  stateservice: lazy(() => shapeAjv().compile(stateServiceSchema)),
 };
 
 /** Every way `value` departs from the dialect's shape, as path + message. */
 export function checkShape(dialect: Dialect, value: unknown): ShapeProblem[] {
-  const validate = validators[dialect];
+  const validate = validators[dialect]();
   if (validate(value)) return [];
   const seen = new Set<string>();
   const problems: ShapeProblem[] = [];

@@ -1,11 +1,6 @@
 #!/usr/bin/env node
 // The chartd command line: parses the command word and hands over to one command module.
 
-import { diagramCommand } from './commands/diagram.js';
-import { runCommand } from './commands/run.js';
-import { serveCommand } from './commands/serve.js';
-import { validateCommand } from './commands/validate.js';
-import { zoneCommand } from './commands/zone.js';
 import { packageVersion } from '../version.js';
 import { UsageError } from './usage.js';
 
@@ -38,12 +33,15 @@ Commands:
              See docs/backup-controller.md.
 `;
 
-const COMMANDS: Record<string, (args: string[]) => Promise<number>> = {
-  serve: serveCommand,
-  validate: validateCommand,
-  run: runCommand,
-  diagram: diagramCommand,
-  zone: zoneCommand,
+type Command = (args: string[]) => Promise<number>;
+
+// Loaded on demand: `chartd --version` should not pay for Koa, and `chartd run` not for the zone.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./commands/serve.js')).serveCommand,
+  validate: async () => (await import('./commands/validate.js')).validateCommand,
+  run: async () => (await import('./commands/run.js')).runCommand,
+  diagram: async () => (await import('./commands/diagram.js')).diagramCommand,
+  zone: async () => (await import('./commands/zone.js')).zoneCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -56,8 +54,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${packageVersion()}\n`);
     return 0;
   }
-  const command = COMMANDS[word];
-  if (!command) {
+  const load = COMMANDS[word];
+  if (!load) {
     process.stderr.write(`chartd: unknown command '${word}'\n\n${USAGE}`);
     return 2;
   }
@@ -65,6 +63,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  const command = await load();
   return command(rest);
 }
 

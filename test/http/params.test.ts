@@ -4,8 +4,12 @@ import type { Context } from 'koa';
 import { describe, expect, it } from 'vitest';
 import { indexParam, MAX_WAIT_MS, waitParam } from '../../src/http/params.js';
 
-// Only `query` is read by these parameters; a whole Koa context would add nothing.
-const withQuery = (query: Record<string, string | string[]>) => ({ query }) as unknown as Context;
+// Only the query string is read by these parameters; a whole Koa context would add nothing.
+const withQuery = (query: Record<string, string | string[]>): Context => {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) for (const one of [value].flat()) params.append(name, one);
+  return { querystring: params.toString() } as unknown as Context;
+};
 
 describe('long-poll parameters', () => {
   it('caps wait at ten minutes and reads any shorter duration as given', () => {

@@ -1,0 +1,68 @@
+// The load generator's own process: one autocannon run, its own sub-millisecond latencies, JSON on stdout.
+// Usage: node bench/lib/load.mjs '{"url":"http://127.0.0.1:PORT","method":"GET","path":"/state?state=open",
+//   "connections":16,"seconds":3,"warmup":1,"instances":1000,"pid":SERVER_PID}'
+// With `pid`, the server's CPU time per answered request is measured too (from /proc/PID/stat).
+// With `instances`, `{i}` in the path is an instance number: connection c of C owns instances c, c+C, c+2C, …
+// and goes round them in turn, so every request goes to another instance than the one before it, and no two
+// requests in flight ever share an instance (needs C ≤ instances).
+import { readFileSync } from 'node:fs';
+import autocannon from 'autocannon';
+import { percentile } from './stats.mjs';
+
+const spec = JSON.parse(process.argv[2]);
+const { hostname } = new URL(spec.url);
+if (hostname !== '127.0.0.1') throw new Error(`load goes to loopback (127.0.0.1) only, not ${hostname}`);
+if (spec.instances && spec.connections > spec.instances) {
+  throw new Error(`${spec.connections} connections cannot each own instances among ${spec.instances}`);
+}
+
+/** CPU seconds (user + system) the server process has used so far; /proc counts in USER_HZ, 100 on Linux. */
+function serverCpuSeconds() {
+  const fields = readFileSync(`/proc/${spec.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Gives each new connection its lane of instances; called by autocannon once per connection. */
+function laneSetter() {
+  let lanes = 0;
+  return (client) => {
+    const lane = lanes++ % spec.connections;
+    const owned = Math.ceil((spec.instances - lane) / spec.connections);
+    let turn = 0;
+    client.setRequests([{
+      method: spec.method,
+      setupRequest: (request) => {
+        request.path = spec.path.replace('{i}', String(lane + (turn++ % owned) * spec.connections));
+        return request;
+      },
+    }]);
+  };
+}
+
+async function run(seconds, record) {
+  const latencies = [];
+  const statuses = {};
+  const instance = autocannon({
+    // The path goes in the URL: autocannon takes the request path from it, over any `path` option.
+    url: new URL(spec.path.replace('{i}', '0'), spec.url).href, connections: spec.connections, duration: seconds,
+    pipelining: 1, timeout: 10, method: spec.method,
+    ...(spec.instances ? { setupClient: laneSetter() } : {}),
+  });
+  // autocannon's own histogram keeps whole milliseconds; a GET takes a fraction of one, so keep the raw times.
+  instance.on('response', (_client, status, _bytes, ms) => {
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    if (record) latencies.push(ms);
+  });
+  const started = performance.now();
+  const cpuBefore = spec.pid ? serverCpuSeconds() : 0;
+  const result = await instance;
+  const cpu = spec.pid ? serverCpuSeconds() - cpuBefore : Number.NaN;
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  let ok = 0;
+  for (const [status, count] of Object.entries(statuses)) if (status.startsWith('2')) ok += count;
+  return { rps: ok / elapsed, cpuUs: (cpu * 1e6) / ok, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), ok, statuses, errors: result.errors };
+}
+
+if (spec.warmup > 0) await run(spec.warmup, false);
+process.stdout.write(`${JSON.stringify(await run(spec.seconds, true))}\n`);

@@ -1,0 +1,25 @@
+// What the figures were measured on: CPUs, Node, and the file system the data directories live on.
+import { readFileSync, realpathSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** The file system type (ext4, tmpfs, …) of the longest mount point containing `dir`, from /proc/mounts. */
+function fileSystemOf(dir) {
+  const path = realpathSync(dir);
+  let best = { point: '', type: 'unknown' };
+  for (const line of readFileSync('/proc/mounts', 'utf8').split('\n')) {
+    const [, point, type] = line.split(' ');
+    if (!point || !type) continue;
+    const inside = path === point || path.startsWith(point.endsWith('/') ? point : `${point}/`);
+    if (inside && point.length >= best.point.length) best = { point, type };
+  }
+  return best.type;
+}
+
+export function describeMachine(dir) {
+  const list = cpus();
+  return {
+    cpus: `${list.length} × ${list[0]?.model.trim() ?? 'unknown CPU'}`,
+    node: process.version,
+    fileSystem: `${fileSystemOf(dir)} (${dir})`,
+  };
+}

@@ -1,0 +1,97 @@
+// Child processes of a run: servers started as an operator would (timed to their listening line), and load runs.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
+const BASELINE = fileURLToPath(new URL('../baseline.mjs', import.meta.url));
+const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+
+/** Spawns `node args…`, resolves once stdout says `listening on URL`; startupMs runs from spawn to that line. */
+export function startServer(name, args) {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${name} did not print its listening line within ${START_TIMEOUT_MS / 1000} s:\n${stderr}`));
+    }, START_TIMEOUT_MS);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      if (!match) return;
+      const startupMs = performance.now() - started;
+      clearTimeout(timer);
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
+      resolve({
+        name, url: match[1], pid: child.pid, startupMs,
+        memory: () => memoryOf(child.pid),
+        stderr: () => stderr,
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+          const { code, signal } = await exited;
+          if (code !== 0 && signal !== 'SIGTERM') throw new Error(`${name} exited with ${code ?? signal} on SIGTERM:\n${stderr}`);
+        },
+      });
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before listening:\n${stderr}`));
+    });
+  });
+}
+
+export function startChartd({ chartFile, dataDir }) {
+  return startServer('chartd', [CLI, 'serve', '--chart', chartFile, '--data', dataDir, '--port', '0', '--log-level', 'warn']);
+}
+
+export function startBaseline() {
+  return startServer('baseline', [BASELINE]);
+}
+
+/** Resident memory now (VmRSS) and at its peak so far (VmHWM), in MB, from /proc. */
+export function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssMB: kb('VmRSS') / 1024, hwmMB: kb('VmHWM') / 1024 };
+}
+
+/** One autocannon run in its own process (see load.mjs for `spec`); rejects when the server answered anything but 2xx. */
+export function runLoad(spec) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [LOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load run failed (${code}):\n${stderr}`));
+      const result = JSON.parse(stdout);
+      const bad = Object.entries(result.statuses).filter(([status]) => !status.startsWith('2'));
+      if (bad.length || result.errors || result.ok === 0) {
+        return reject(new Error(`${spec.method} ${spec.path}: answers ${JSON.stringify(result.statuses)}, ${result.errors} errors; a benchmark of failures measures nothing`));
+      }
+      resolve(result);
+    });
+  });
+}
+
+const SEED = fileURLToPath(new URL('../seed.mjs', import.meta.url));
+
+/** Runs bench/seed.mjs in its own process; resolves with what it reports. */
+export function runSeed({ dataDir, chartFile, count }) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [SEED, '--data', dataDir, '--chart', chartFile, '--count', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`seeding ${dataDir} failed (${code}):\n${stderr}`))));
+  });
+}

@@ -1,5 +1,7 @@
 // Per-key serialization with batching: while one batch of a key commits, the next one gathers.
 
+import { gather } from '../gather.js';
+
 interface Pending<I, R> {
   readonly item: I;
   readonly resolve: (result: R) => void;
@@ -34,13 +36,17 @@ export class KeyedQueue<I, R> {
   private async drain(key: string): Promise<void> {
     this.busy.add(key);
     try {
-      for (let batch = this.take(key); batch.length; batch = this.take(key)) {
+      for (let batch = this.take(key); batch.length; ) {
         try {
           const results = await this.handle(key, batch.map((pending) => pending.item));
           batch.forEach((pending, index) => pending.resolve(results[index] as R));
         } catch (error) {
           for (const pending of batch) pending.reject(error);
         }
+        // Only when callers came in numbers: a lone caller's next request is not worth waiting for.
+        const concurrency = batch.length + (this.waiting.get(key)?.length ?? 0);
+        if (concurrency > 1) await gather(() => this.waiting.get(key)?.length ?? 0, concurrency);
+        batch = this.take(key);
       }
     } finally {
       this.busy.delete(key);

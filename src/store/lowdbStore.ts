@@ -6,6 +6,7 @@ import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal,
 import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
 import { StoreError, type Store, type Write } from './store.js';
+import { gather } from '../gather.js';
 
 const DEFAULT_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 
@@ -48,6 +49,8 @@ export function openLowdbStore(dir: string, options: LowdbStoreOptions = {}): Pr
 export class LowdbStore implements Store {
   private queue: PendingCommit[] = [];
   private flushScheduled = false;
+  /** Commits in the last batch and those that queued while it was written: how many to gather next time. */
+  private concurrency = 0;
   private serial: Promise<unknown> = Promise.resolve();
   private checkpointing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -179,6 +182,7 @@ export class LowdbStore implements Store {
     void this.serially(async () => {
       // One turn's wait lets every commit() of the current tick join this batch.
       await new Promise((resolve) => setImmediate(resolve));
+      await gather(() => this.queue.length, this.concurrency);
       this.flushScheduled = false;
       const batch = this.queue;
       this.queue = [];
@@ -188,6 +192,7 @@ export class LowdbStore implements Store {
         // writeBatch handles disk errors itself; this is a bug's last line of defence, so no caller hangs.
         for (const pending of batch) pending.reject(error as Error);
       }
+      this.concurrency = batch.length + this.queue.length;
       this.checkpointIfDue();
     });
   }

@@ -53,7 +53,7 @@ export async function shardFiles(dir: string): Promise<string[]> {
 export async function compileStoreForChildren(): Promise<{ module: string; cleanup: () => Promise<void> }> {
   const outDir = join(repo, 'node_modules', '.cache', `chartd-store-test-${process.pid}`);
   const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-  const flags = ['--outDir', outDir, '--rootDir', join(repo, 'src', 'store'), '--module', 'NodeNext', '--moduleResolution', 'NodeNext'];
+  const flags = ['--outDir', outDir, '--rootDir', join(repo, 'src'), '--module', 'NodeNext', '--moduleResolution', 'NodeNext'];
   await run(process.execPath, [tsc, ...flags, '--target', 'ES2022', '--types', 'node', '--skipLibCheck', '--strict', join(repo, 'src', 'store', 'lowdbStore.ts')]);
-  return { module: join(outDir, 'lowdbStore.js'), cleanup: () => rm(outDir, { recursive: true, force: true }) };
+  return { module: join(outDir, 'store', 'lowdbStore.js'), cleanup: () => rm(outDir, { recursive: true, force: true }) };
 }

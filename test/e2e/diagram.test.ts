@@ -12,6 +12,7 @@ import { builtinHandlers } from '../../src/handlers/builtin.js';
 import { createRegistry } from '../../src/handlers/registry.js';
 import { CLI } from '../support/child.js';
 import { removeDir, sleep, startTestServer, tempDir, type TestServer } from '../support/server.js';
+import { SEED_PATHS } from '../support/seedBackup.js';
 
 const CHART_FILE = 'charts/backup-and-encrypt.yaml';
 const GREEN = '#2e7d32';
@@ -19,23 +20,7 @@ const RED = '#c62828';
 const YELLOW = '#fff176';
 const COLOUR: Partial<Record<EdgeKind, string>> = { happy: GREEN, unhappy: RED };
 
-/** Seed 000's machine, node by node: [happy path, unhappy path] as its @handle_exceptions and docstrings draw them. */
-const SEED: Record<string, [string, string]> = {
-  create_intermediate_directory: ['create_pg_dump_directory', 'remove_intermediate_directory'],
-  create_pg_dump_directory: ['backup_schema', 'remove_pg_dump_directory'],
-  backup_schema: ['backup_data', 'remove_schema_file'],
-  backup_data: ['compress', 'remove_data_file'],
-  compress: ['encrypt', 'remove_tarball'],
-  encrypt: ['create_storage_directory', 'remove_encrypted_backup'],
-  create_storage_directory: ['move_backup', 'remove_encrypted_backup'],
-  move_backup: ['remove_encrypted_backup', 'remove_encrypted_backup'],
-  remove_encrypted_backup: ['remove_tarball', 'remove_tarball'],
-  remove_tarball: ['remove_data_file', 'remove_data_file'],
-  remove_data_file: ['remove_schema_file', 'remove_schema_file'],
-  remove_schema_file: ['remove_pg_dump_directory', 'remove_pg_dump_directory'],
-  remove_pg_dump_directory: ['remove_intermediate_directory', 'remove_intermediate_directory'],
-  remove_intermediate_directory: ['report_results', 'report_results'],
-};
+const SEED = SEED_PATHS;
 const ENTRY = 'create_intermediate_directory';
 const FINAL = 'report_results';
 const NODES = [...Object.keys(SEED), FINAL];

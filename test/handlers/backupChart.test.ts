@@ -14,6 +14,7 @@ import { createRegistry } from '../../src/handlers/registry.js';
 import { makeGpgHome, type GpgHome } from '../support/gpg.js';
 import { compareTables, createDatabase, createSampleDatabase, restoreFile, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { makeStepContext } from '../support/stepContext.js';
+import { SEED_PATHS } from '../support/seedBackup.js';
 
 const registry = createRegistry(builtinHandlers());
 const CREATED = '2026-11-22T06:03:02.417Z';
@@ -32,23 +33,6 @@ afterAll(async () => {
   await Promise.all([pg?.stop(), gpg?.cleanup(), work && rm(work, { recursive: true, force: true })]);
 });
 
-/** The seed's @handle_exceptions table: state -> [happy path, unhappy path]. */
-const SEED_PATHS: Record<string, [string, string]> = {
-  create_intermediate_directory: ['create_pg_dump_directory', 'remove_intermediate_directory'],
-  create_pg_dump_directory: ['backup_schema', 'remove_pg_dump_directory'],
-  backup_schema: ['backup_data', 'remove_schema_file'],
-  backup_data: ['compress', 'remove_data_file'],
-  compress: ['encrypt', 'remove_tarball'],
-  encrypt: ['create_storage_directory', 'remove_encrypted_backup'],
-  create_storage_directory: ['move_backup', 'remove_encrypted_backup'],
-  move_backup: ['remove_encrypted_backup', 'remove_encrypted_backup'],
-  remove_encrypted_backup: ['remove_tarball', 'remove_tarball'],
-  remove_tarball: ['remove_data_file', 'remove_data_file'],
-  remove_data_file: ['remove_schema_file', 'remove_schema_file'],
-  remove_schema_file: ['remove_pg_dump_directory', 'remove_pg_dump_directory'],
-  remove_pg_dump_directory: ['remove_intermediate_directory', 'remove_intermediate_directory'],
-  remove_intermediate_directory: ['report_results', 'report_results'],
-};
 
 const CLEANUP = ['remove_encrypted_backup', 'remove_tarball', 'remove_data_file', 'remove_schema_file', 'remove_pg_dump_directory', 'remove_intermediate_directory', 'report_results'];
 

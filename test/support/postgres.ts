@@ -110,7 +110,7 @@ async function startThrowawayCluster(): Promise<PostgresServer> {
 async function startOnFreePort(runAs: UserRunner, bin: string, data: string, root: string): Promise<number> {
   // The port is free when we look; another process may take it before postgres binds, so try again.
   for (let attempt = 1; ; attempt += 1) {
-    const port = await findFreePort();
+    const port = await freePort();
     await writeFile(join(data, 'postgresql.auto.conf'), `port = ${port}\n`);
     try {
       await runAs.run(join(bin, 'pg_ctl'), [`--pgdata=${data}`, `--log=${join(root, 'server.log')}`, '--wait', '--timeout=60', 'start']);
@@ -158,7 +158,8 @@ async function isExecutable(path: string): Promise<boolean> {
   return access(path, constants.X_OK).then(() => true, () => false);
 }
 
-async function findFreePort(): Promise<number> {
+/** A port nothing listens on right now, on loopback. */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -3,14 +3,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createLogger } from '../../../src/log.js';
 import { startServer, startZoneServer, ZONE_CHART_FILE, type RunningServer, type RunningZone } from '../../../src/main.js';
 import { CLI } from '../../support/child.js';
 import { makeGpgHome, type GpgHome } from '../../support/gpg.js';
-import { createSampleDatabase, startPostgres, type PostgresServer } from '../../support/postgres.js';
+import { createSampleDatabase, freePort, startPostgres, type PostgresServer } from '../../support/postgres.js';
+
+export { freePort };
 import { startFakeJobService, type FakeJobService } from './fakeJobService.js';
 
 export const ZONE_TOKEN_ENV = 'CHARTD_TEST_ZONE_TOKEN';
@@ -137,17 +138,6 @@ export async function spawnZone(args: string[], env: Record<string, string>): Pr
   };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `read` until `done` holds or `ms` pass; returns the last value read. */
 export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, ms = 20_000, every = 50): Promise<T> {

@@ -220,12 +220,7 @@ export class BackupController {
   }
 
   private snapshotOf(id: string): Snapshot | undefined {
-    try {
-      return this.options.runtime.snapshot(REQUEST_CHART, id);
-    } catch (error) {
-      if (error instanceof NotFound) return undefined;
-      throw error;
-    }
+    return this.options.runtime.find(REQUEST_CHART, id);
   }
 
   private now(): string {

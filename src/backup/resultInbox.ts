@@ -120,11 +120,6 @@ export class ResultInbox {
   }
 
   private snapshotOf(id: string): Snapshot | undefined {
-    try {
-      return this.options.runtime.snapshot(CHART, id);
-    } catch (error) {
-      if (error instanceof NotFound) return undefined;
-      throw error;
-    }
+    return this.options.runtime.find(CHART, id);
   }
 }

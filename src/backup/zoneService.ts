@@ -192,12 +192,7 @@ export class ZoneService {
   }
 
   private snapshotOf(id: string): Snapshot | undefined {
-    try {
-      return this.options.runtime.snapshot(ZONE_CHART, id);
-    } catch (error) {
-      if (error instanceof NotFound) return undefined;
-      throw error;
-    }
+    return this.options.runtime.find(ZONE_CHART, id);
   }
 
   private now(): string {

@@ -107,6 +107,12 @@ export class Runtime {
     return snapshot;
   }
 
+  /** The instance's snapshot, or undefined when the chart has no such instance. */
+  find(chart: string, id: string): Snapshot | undefined {
+    this.chart(chart);
+    return this.options.store.get<Snapshot>(INSTANCES, instanceKey(chart, id));
+  }
+
   instances(chart: string): Snapshot[] {
     this.chart(chart);
     return this.options.store.list<Snapshot>(INSTANCES, `${chart}/`);

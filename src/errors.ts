@@ -47,3 +47,10 @@ export class ContextInvalid extends AppError {
     super(message);
   }
 }
+
+/** The server is stopping; the caller should ask again shortly (answered with Retry-After). */
+export class ShuttingDown extends AppError {
+  override readonly status = 503;
+  override readonly code = 'shutting_down';
+  readonly retryAfterSeconds = 2;
+}

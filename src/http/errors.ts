@@ -2,7 +2,7 @@
 
 import type { Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError } from '../errors.js';
+import { AppError, ShuttingDown } from '../errors.js';
 
 export function errorMiddleware(log: Logger): Middleware {
   return async (ctx, next) => {
@@ -13,6 +13,7 @@ export function errorMiddleware(log: Logger): Middleware {
       if (status >= 500) log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');
       ctx.status = status;
       ctx.set('cache-control', 'no-store');
+      if (error instanceof ShuttingDown) ctx.set('retry-after', String(error.retryAfterSeconds));
       ctx.body = { error: { code, message } };
     }
   };

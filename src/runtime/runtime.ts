@@ -46,6 +46,7 @@ export class Runtime {
   private readonly contexts = new ContextChecker();
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
+  private stopped = false;
 
   constructor(private readonly options: RuntimeOptions) {
     this.queue = new KeyedQueue((key, items) => this.process(key, items));
@@ -86,7 +87,13 @@ export class Runtime {
     log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
   }
 
+  /** True once stop() began: parked long-polls were released because the server is going away. */
+  get stopping(): boolean {
+    return this.stopped;
+  }
+
   async stop(): Promise<void> {
+    this.stopped = true;
     this.timers.stop();
     this.steps.stop();
     this.waiters.releaseAll();

@@ -108,6 +108,20 @@ states:
   });
 });
 
+describe('shutdown', () => {
+  it('answers a parked long-poll 503 with Retry-After, not a false 406', async () => {
+    const { url } = await serve({ 'gates.yaml': gateChart(3) });
+    const parked = fetch(`${url}/state?state=open&wait=60s`);
+    await sleep(100);
+    await server!.close();
+    server = undefined;
+    const answer = await parked;
+    expect(answer.status).toBe(503);
+    expect(answer.headers.get('retry-after')).toBe('2');
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('shutting_down');
+  });
+});
+
 describe('durability across restarts', () => {
   it('keeps state, counters and the chart version after a restart, even when the file changed', async () => {
     const { url } = await serve({ 'gates.yaml': gateChart(5) });

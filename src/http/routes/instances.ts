@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Snapshot } from '../../engine/snapshot.js';
-import { BadRequest, Conflict } from '../../errors.js';
+import { BadRequest, Conflict, ShuttingDown } from '../../errors.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { caller, checkName, indexParam, readJson, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
@@ -44,6 +44,7 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
     if (index !== undefined && wait !== undefined && snapshot.revision <= index) {
       const moved = await runtime.waiters.wait(instanceKey(chart, id), (s) => s.revision > index, wait, requestSignal(ctx));
+      if (!moved && runtime.stopping) throw new ShuttingDown('chartd is stopping; ask again in a moment');
       snapshot = moved ?? runtime.snapshot(chart, id);
     }
     sendSnapshot(ctx, runtime, snapshot);

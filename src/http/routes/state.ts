@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import type Router from '@koa/router';
 import type { Input } from '../../engine/transition.js';
 import type { Snapshot } from '../../engine/snapshot.js';
-import { BadRequest, NotFound } from '../../errors.js';
+import { BadRequest, NotFound, ShuttingDown } from '../../errors.js';
 import { DEFAULT_INSTANCE, instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { caller, indexParam, optionalName, requiredName, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
@@ -55,7 +55,9 @@ async function answerState(ctx: Context, runtime: Runtime, target: Target): Prom
   const done = (s: Snapshot): boolean => (index === undefined ? s.state === state : s.revision > index);
   if (wait !== undefined && !done(snapshot)) {
     const key = instanceKey(target.chart, target.id);
-    snapshot = (await runtime.waiters.wait(key, done, wait, requestSignal(ctx))) ?? runtime.snapshot(target.chart, target.id);
+    const moved = await runtime.waiters.wait(key, done, wait, requestSignal(ctx));
+    if (!moved && runtime.stopping) throw new ShuttingDown('chartd is stopping; ask again in a moment');
+    snapshot = moved ?? runtime.snapshot(target.chart, target.id);
   } else if (index !== undefined && wait === undefined) {
     throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
   }

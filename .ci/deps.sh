@@ -15,6 +15,10 @@ declare -A PACKAGE_OF=(
   [bzip2]=bzip2
   [xz]=xz-utils
   [runuser]=util-linux
+  [setpriv]=util-linux
+  [curl]=curl
+  [bash]=bash
+  [awk]=gawk
 )
 
 # initdb and pg_ctl are not on PATH in Debian's packaging; the test fixture also looks here.

@@ -38,10 +38,16 @@ export function createApp(options: AppOptions): Koa {
   const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);
   app.use(stateFastPath(runtime, defaultChart));
 
-  // Anything no route answered becomes a JSON 404, after allowedMethods had its say (405/501).
+  // Anything no route answered becomes a JSON 404; allowedMethods' 405/501 (with its Allow header) gets a JSON body too.
   app.use(async (ctx, next) => {
     await next();
-    if (ctx.status === 404 && ctx.body === undefined) throw new NotFound(`no route for ${ctx.method} ${ctx.path}; see GET /charts`);
+    if (ctx.body !== undefined && ctx.body !== null) return;
+    if (ctx.status === 404) throw new NotFound(`no route for ${ctx.method} ${ctx.path}; see GET /charts`);
+    if (ctx.status === 405 || ctx.status === 501) {
+      const allowed = ctx.response.get('allow');
+      const code = ctx.status === 405 ? 'method_not_allowed' : 'not_implemented';
+      ctx.body = { error: { code, message: `${ctx.method} is not supported on ${ctx.path}${allowed ? `; use ${allowed}` : ''}` } };
+    }
   });
 
   const router = new Router();
@@ -54,6 +60,6 @@ export function createApp(options: AppOptions): Koa {
   watchRoutes(router, runtime);
   for (const mount of options.mount ?? []) mount(router);
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

@@ -226,6 +226,9 @@ describe('malformed requests', () => {
       expect(answer.body.error.code, `case ${index}`).toBe(code);
       expect(answer.body.error.message.length).toBeGreaterThan(10);
     }
+    const deleted = await request(url).delete('/state?state=green_state').expect(405);
+    expect(deleted.headers['allow']).toMatch(/GET/);
+    expect(deleted.headers['allow']).toMatch(/PUT/);
     const bareBadEscape = await fetch(`${url}/charts/%E0%A4%A/state?state=x`);
     expect(bareBadEscape.status).toBeGreaterThanOrEqual(400);
     expect(bareBadEscape.status).toBeLessThan(500);

@@ -5,17 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { spawnServer, type ChildServer } from '../support/child.js';
-import { createRun, getRun, NODES, rollingUpgradeChart, waitForRun, waitForState, type Snapshot } from '../support/recipes.js';
+import { createRun, getRun, NODES, PINGPONG, rollingUpgradeChart, waitForRun, waitForState, type Snapshot } from '../support/recipes.js';
 import { restartOnSamePort } from '../support/restart.js';
 import { removeDir, sleep, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
-
-const PINGPONG = `chart: pingpong
-initial: ping
-states:
-  ping: { on: { go: pong, stop: over } }
-  pong: { on: { go: ping, stop: over } }
-  over: { final: true }
-`;
 
 /** The rolling upgrade as shipped but with a 50 ms window, and a fast copy whose phases time out in 1-2 s. */
 async function charts(): Promise<Record<string, string>> {

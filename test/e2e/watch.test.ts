@@ -3,17 +3,9 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HISTORY_LIMIT } from '../../src/engine/snapshot.js';
-import { createRun, getRun, NODES, rollingUpgradeChart, waitForState } from '../support/recipes.js';
+import { createRun, getRun, NODES, PINGPONG, rollingUpgradeChart, waitForState } from '../support/recipes.js';
 import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
 import { EventStream } from '../support/sse.js';
-
-const PINGPONG = `chart: pingpong
-initial: ping
-states:
-  ping: { on: { go: pong, stop: over } }
-  pong: { on: { go: ping, stop: over } }
-  over: { final: true }
-`;
 
 let server: TestServer;
 const streams: EventStream[] = [];

@@ -212,3 +212,12 @@ export async function waitForRun(url: string, run: string, test: (snapshot: Snap
   }
   return snapshot;
 }
+
+/** A chart of events only, for tests that need many transitions quickly. */
+export const PINGPONG = `chart: pingpong
+initial: ping
+states:
+  ping: { on: { go: pong, stop: over } }
+  pong: { on: { go: ping, stop: over } }
+  over: { final: true }
+`;

@@ -3,6 +3,7 @@
 import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../main.js';
 import { parse, portNumber } from '../usage.js';
+import { untilStopSignal } from '../signals.js';
 
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -27,14 +28,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilStopSignal(log);
   await server.close();
   log.flush();
   return 0;

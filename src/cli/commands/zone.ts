@@ -7,6 +7,7 @@ import type { TokenSource } from '../../backup/secret.js';
 import { createLogger, type LogLevel } from '../../log.js';
 import { startZoneServer } from '../../main.js';
 import { parse, portNumber, UsageError } from '../usage.js';
+import { untilStopSignal } from '../signals.js';
 
 export async function zoneCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -50,14 +51,7 @@ export async function zoneCommand(args: string[]): Promise<number> {
     log,
   });
   process.stdout.write(`chartd zone ${values.name} listening on ${zone.url}\n`);
-  await new Promise<void>((done) => {
-    const stop = (signal: string): void => {
-      log.info({ signal }, 'shutting down');
-      done();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilStopSignal(log);
   await zone.close();
   log.flush();
   return 0;

@@ -1,36 +1,21 @@
-// The composition root: builds store, charts, handlers, runtime and HTTP app as named start-up steps.
+// The composition root of the engine: store, charts, handlers and runtime as named start-up steps.
+// HTTP servers are built on top of it in servers.ts, so `chartd run` loads neither Koa nor the backup controller.
 
-import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import type Router from '@koa/router';
-import type Koa from 'koa';
 import type { Logger } from 'pino';
-import { loadBackupConfig, type BackupConfig } from './backup/config.js';
-import { BackupController, REQUEST_CHART } from './backup/controller.js';
-import { createFileJobSource } from './backup/fileJobSource.js';
+import type { BackupConfig } from './backup/config.js';
+import type { BackupController } from './backup/controller.js';
 import { backupHandlers } from './backup/handlers.js';
-import { createHttpJobSource } from './backup/httpJobSource.js';
-import { createHttpZone } from './backup/httpZone.js';
-import { backupRoutes } from './backup/routes.js';
-import { readSecret, type TokenSource } from './backup/secret.js';
-import { createZoneApp } from './backup/zoneApp.js';
-import { ZoneOutbox } from './backup/zoneOutbox.js';
-import { MOVE_STATE } from './backup/zoneResult.js';
-import { deliveredWrites, ZONE_CHART, ZoneService } from './backup/zoneService.js';
 import { loadChartPaths, parseChart } from './chart/load.js';
 import type { Chart } from './chart/model.js';
 import { formatProblem } from './chart/problem.js';
 import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
-import { createApp } from './http/app.js';
 import { createAlerter } from './runtime/alerts.js';
 import { ChartCatalog } from './runtime/catalog.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { Runtime } from './runtime/runtime.js';
 import { openLowdbStore } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
-import { packageVersion } from './version.js';
 
 /** Start-up refused for a reason the operator must fix; the message says what and where. */
 export class StartupError extends Error {}
@@ -66,7 +51,8 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const { log } = config;
   let controller: BackupController | undefined;
   const handlers = handlerRegistry(() => controller);
-  const backupConfig = config.backupConfig ? await loadBackupConfig(config.backupConfig).catch((error: Error) => {
+  const backup = config.backupConfig ? await import('./backup/assemble.js') : undefined;
+  const backupConfig = backup && config.backupConfig ? await backup.loadBackupConfig(config.backupConfig).catch((error: Error) => {
     throw new StartupError(error.message);
   }) : undefined;
 
@@ -74,8 +60,8 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
   if (!charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
   log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
-  if (backupConfig && !charts.some((chart) => chart.name === REQUEST_CHART)) {
-    throw new StartupError(`--backup-config needs the chart ${REQUEST_CHART}; serve charts/backup-request.yaml too (e.g. --chart charts)`);
+  if (backup && !charts.some((chart) => chart.name === backup.REQUEST_CHART)) {
+    throw new StartupError(`--backup-config needs the chart ${backup.REQUEST_CHART}; serve charts/backup-request.yaml too (e.g. --chart charts)`);
   }
 
   const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) });
@@ -85,7 +71,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await catalog.archiveCurrent(new Date(clock.now()));
     const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook) });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
-    if (backupConfig) controller = createBackupController(backupConfig, { runtime, store, clock, log });
+    if (backup && backupConfig) controller = backup.createBackupController(backupConfig, { runtime, store, clock, log });
     await runtime.start();
     await controller?.start();
     return {
@@ -101,142 +87,4 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await store.close();
     throw error;
   }
-}
-
-export interface ServeConfig extends RuntimeConfig {
-  readonly port: number;
-  readonly host: string;
-  readonly defaultChart?: string;
-}
-
-export interface RunningServer {
-  readonly url: string;
-  readonly port: number;
-  readonly engine: Engine;
-  close(): Promise<void>;
-}
-
-export async function startServer(config: ServeConfig): Promise<RunningServer> {
-  const engine = await startEngine(config);
-  const names = engine.charts.map((chart) => chart.name).sort();
-  if (config.defaultChart && !names.includes(config.defaultChart)) {
-    await engine.close();
-    throw new StartupError(`--default-chart ${config.defaultChart} is not among the charts served (${names.join(', ')})`);
-  }
-  const mount: ((router: Router) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller, engine.backup.config.resultsToken)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, version: packageVersion(), mount });
-  const { server, url, port } = await serve(app, config, () => engine.close());
-  config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup) }, 'chartd is serving');
-  return {
-    url, port, engine,
-    close: () => closeServer(server, () => engine.close()),
-  };
-}
-
-function createBackupController(config: BackupConfig, parts: { runtime: Runtime; store: Store; clock: Clock; log: Logger }): BackupController {
-  const jobs = config.jobs.kind === 'http'
-    ? createHttpJobSource(config.jobs.url, config.jobCalls, config.jobs.token)
-    : createFileJobSource(config.jobs.file);
-  const zones = new Map([...config.zones.values()].map((zone) => [zone.name, createHttpZone(zone, config.zoneCalls)] as const));
-  return new BackupController({ ...parts, log: parts.log.child({ component: 'backup-controller' }), jobs, zones, answerWithinMs: config.answerWithinMs });
-}
-
-/** The chart the built-in zone runs unless told otherwise: charts/backup-and-encrypt.yaml of this package. */
-export const ZONE_CHART_FILE = fileURLToPath(new URL('../charts/backup-and-encrypt.yaml', import.meta.url));
-
-export interface ZoneServeConfig {
-  readonly name: string;
-  /** Absolute path of the zone's storage area. */
-  readonly storageRoot: string;
-  readonly dataDir: string;
-  readonly port: number;
-  readonly host: string;
-  /** Where results go: the controller's base URL (POST /zone-results). */
-  readonly controllerUrl: string;
-  /** The token the controller must present with orders. */
-  readonly token: TokenSource;
-  /** The token this zone presents with results. */
-  readonly controllerToken: TokenSource;
-  readonly gnupgHome?: string;
-  readonly chartFile?: string;
-  /** Cap of the delay between attempts to deliver a result (default 1m). */
-  readonly resendMaxDelayMs?: number;
-  readonly log: Logger;
-  readonly clock?: Clock;
-}
-
-export interface RunningZone {
-  readonly url: string;
-  readonly port: number;
-  readonly engine: Engine;
-  readonly zone: ZoneService;
-  readonly outbox: ZoneOutbox;
-  close(): Promise<void>;
-}
-
-/** `chartd zone`: a backup zone that runs backup-and-encrypt for each order and reports to the controller. */
-export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZone> {
-  const [token, controllerToken] = await Promise.all([
-    readSecret(config.token, 'zone token (--token-env/--token-file)'),
-    readSecret(config.controllerToken, 'controller token (--controller-token-env/--controller-token-file)'),
-  ]).catch((error: Error) => {
-    throw new StartupError(error.message);
-  });
-  const log = config.log.child({ zone: config.name });
-  const clock = config.clock ?? systemClock;
-  const engine = await startEngine({ chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock });
-  const chart = engine.charts.find((each) => each.name === ZONE_CHART);
-  if (chart?.states[MOVE_STATE]?.kind !== 'step') {
-    await engine.close();
-    throw new StartupError(`the zone runs the chart ${ZONE_CHART}, with a ${MOVE_STATE} step that puts the backup in long-term storage; ${config.chartFile ?? ZONE_CHART_FILE} is not it`);
-  }
-  const now = (): string => new Date(clock.now()).toISOString();
-  const outbox = new ZoneOutbox({
-    store: engine.store, controllerUrl: config.controllerUrl.replace(/\/+$/, ''), token: controllerToken, log,
-    maxDelayMs: config.resendMaxDelayMs ?? 60_000, timeoutMs: 10_000, onDelivered: deliveredWrites(engine.store, now),
-  });
-  const zone = new ZoneService({
-    runtime: engine.runtime, store: engine.store, clock, log, outbox, name: config.name, storageRoot: config.storageRoot,
-    ...(config.gnupgHome !== undefined ? { gnupgHome: config.gnupgHome } : {}),
-  });
-  const shutdown = async (): Promise<void> => {
-    await zone.stop();
-    await engine.close();
-  };
-  await zone.start();
-  const app = createZoneApp({ zone, name: config.name, token, outboxSize: () => outbox.size, log });
-  const { server, url, port } = await serve(app, config, shutdown);
-  log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
-  return { url, port, engine, zone, outbox, close: () => closeServer(server, shutdown) };
-}
-
-async function serve(app: Koa, config: { port: number; host: string }, abandon: () => Promise<void>): Promise<{ server: Server; url: string; port: number }> {
-  const server = createServer(app.callback());
-  server.keepAliveTimeout = 65_000;
-  try {
-    await listen(server, config.port, config.host);
-  } catch (error) {
-    await abandon();
-    throw new StartupError(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
-  }
-  const port = (server.address() as AddressInfo).port;
-  return { server, port, url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}` };
-}
-
-async function closeServer(server: Server, shutdown: () => Promise<void>): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  await shutdown();
-  server.closeAllConnections();
-  await closed;
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

@@ -121,7 +121,8 @@ const stateServiceSchema = {
 };
 
 const shapeAjv = lazy(() => {
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true });
+  // Our own schemas: strict mode checks them as they compile; validating them against the meta-schema too would only cost start-up time.
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, validateSchema: false });
   ajv.addVocabulary(['hint']);
   return ajv;
 });
@@ -147,20 +148,29 @@ export function checkShape(dialect: Dialect, value: unknown): ShapeProblem[] {
   return problems;
 }
 
+// Compiling the draft-07 meta-schema costs tens of milliseconds, so it is done once per process.
+const contextMetaAjv = lazy(() => {
+  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
+  addFormats.default(ajv); // e.g. the meta-schema's `format: regex` reports a broken `pattern` where it is
+  return ajv;
+});
+
 /** Why `schema` is not a usable JSON Schema (paths relative to it, "" = the schema itself); [] when ajv compiles it. */
 export function checkJsonSchema(schema: unknown): ShapeProblem[] {
-  const contextAjv = new Ajv({ allErrors: true, verbose: true, strict: false });
-  addFormats.default(contextAjv);
-  if (!contextAjv.validateSchema(schema as object)) {
+  const metaAjv = contextMetaAjv();
+  if (!metaAjv.validateSchema(schema as object)) {
     // The meta-schema reports one mistake several ways (enum, type, anyOf); the first per place says it best.
     const firstPerPath = new Map<string, ErrorObject>();
-    for (const error of contextAjv.errors ?? []) {
+    for (const error of metaAjv.errors ?? []) {
       if (error.keyword !== 'anyOf' && error.keyword !== 'oneOf' && !firstPerPath.has(error.instancePath)) firstPerPath.set(error.instancePath, error);
     }
     const problems = [...firstPerPath.values()].map((error) => describe(error, schema)).filter((problem) => problem !== undefined);
     if (problems.length > 0) return problems;
   }
   try {
+    // A fresh compiler each time, so a chart's `$id` never clashes with another chart's (or an older version's).
+    const contextAjv = new Ajv({ strict: false, validateSchema: false });
+    addFormats.default(contextAjv);
     contextAjv.compile(schema as object);
     return [];
   } catch (error) {

@@ -4,8 +4,9 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../chart/model.js';
 import { FinalFailure, type Handler, type StepContext } from './handler.js';
 
-// One compiler for all handlers; useDefaults fills `default:` values (e.g. compression: gzip).
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+// One compiler for all handlers; useDefaults fills `default:` values (e.g. compression: gzip). The schemas are
+// ours and strict mode checks them as they compile, so the meta-schema is not compiled at start-up as well.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, validateSchema: false });
 const compiled = new WeakMap<JsonSchema, ValidateFunction>();
 
 export interface HandlerSpec<T> {

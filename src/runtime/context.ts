@@ -7,7 +7,8 @@ import type { Context } from '../engine/snapshot.js';
 import { ContextInvalid } from '../errors.js';
 
 export class ContextChecker {
-  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  // Charts' context schemas were checked against the meta-schema when the chart loaded (chart/schema.ts).
+  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, validateSchema: false });
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor() {

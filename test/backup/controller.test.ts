@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { RunningServer, RunningZone } from '../../src/main.js';
+import type { RunningServer, RunningZone } from '../../src/servers.js';
 import { runCommand } from '../../src/handlers/exec.js';
 import { compareTables, createDatabase, restoreFile } from '../support/postgres.js';
 import { getJson, makeWorld, postRequest, until, type World } from './support/world.js';

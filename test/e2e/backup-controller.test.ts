@@ -3,7 +3,7 @@
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningZone } from '../../src/main.js';
+import type { RunningZone } from '../../src/servers.js';
 import { spawnServer, type ChildServer } from '../support/child.js';
 import { getJson, makeWorld, postRequest, until, type World } from '../backup/support/world.js';
 

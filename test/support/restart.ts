@@ -1,7 +1,7 @@
 // Restarts an in-process test server on the same port and data directory, so its clients reconnect to the same URL.
 
 import { createLogger } from '../../src/log.js';
-import { startServer } from '../../src/main.js';
+import { startServer } from '../../src/servers.js';
 import type { TestServer } from './server.js';
 
 export async function restartOnSamePort(server: TestServer, between: () => Promise<void> = async () => {}): Promise<TestServer> {

@@ -1,7 +1,7 @@
 // `chartd serve`: start the HTTP server and stop cleanly on SIGINT/SIGTERM.
 
 import { createLogger, type LogLevel } from '../../log.js';
-import { startServer } from '../../main.js';
+import { startServer } from '../../servers.js';
 import { parse, portNumber } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
 

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { parseDuration } from '../../chart/duration.js';
 import type { TokenSource } from '../../backup/secret.js';
 import { createLogger, type LogLevel } from '../../log.js';
-import { startZoneServer } from '../../main.js';
+import { startZoneServer } from '../../servers.js';
 import { parse, portNumber, UsageError } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
 

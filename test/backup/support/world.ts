@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createLogger } from '../../../src/log.js';
-import { startServer, startZoneServer, ZONE_CHART_FILE, type RunningServer, type RunningZone } from '../../../src/main.js';
+import { startServer, startZoneServer, ZONE_CHART_FILE, type RunningServer, type RunningZone } from '../../../src/servers.js';
 import { CLI } from '../../support/child.js';
 import { makeGpgHome, type GpgHome } from '../../support/gpg.js';
 import { createSampleDatabase, freePort, startPostgres, type PostgresServer } from '../../support/postgres.js';

@@ -1,4 +1,5 @@
 // The append-only journal: one CRC-checked JSON line per commit() call, synced once per group of calls.
+import { constants } from 'node:fs';
 import { open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatCrc } from './crc.js';
@@ -60,6 +61,22 @@ function formatHeader(): string {
 
 const HEADER = formatHeader();
 
+/**
+ * Where the platform has it, the journal is opened with O_DSYNC: each write returns once its bytes are on
+ * disk, as write + fdatasync would, but in one trip through Node's thread pool instead of two.
+ */
+const SYNC_ON_WRITE = constants.O_DSYNC;
+const OPEN_FLAGS = SYNC_ON_WRITE === undefined ? 'r+' : constants.O_RDWR | SYNC_ON_WRITE;
+
+/**
+ * Journals grow by zero-filled extents written ahead of the appends, doubling from 64 KiB to 4 MiB. An append
+ * into space that is already allocated and sized needs one device write to be durable; an append that grows
+ * the file also has to write the inode (size, block map), which roughly doubles the cost of every sync.
+ * Records never contain a NUL byte (JSON escapes it), so trailing zeros always read as unused space.
+ */
+const FIRST_EXTENT = 64 * 1024;
+const MAX_EXTENT = 4 * 1024 * 1024;
+
 /** Appends groups of records to the newest journal; after a failed sync the file is cut back to its last good end. */
 export class JournalWriter {
   /** Set when a failed append could not be undone: the journal may hold lines nobody was told about. */
@@ -70,17 +87,27 @@ export class JournalWriter {
     readonly gen: number,
     private readonly handle: FileHandle,
     private end: number,
+    /** The file's size: bytes from `end` up to here are preallocated zeros. */
+    private allocated: number,
   ) {}
 
   /** The header goes in through a temp file, so a journal on disk is never empty or headless. */
   static async create(dir: string, gen: number): Promise<JournalWriter> {
     const file = journalPath(dir, gen);
     await writeFileDurably(file, HEADER);
-    return new JournalWriter(file, gen, await open(file, 'r+'), Buffer.byteLength(HEADER));
+    const size = Buffer.byteLength(HEADER);
+    return new JournalWriter(file, gen, await open(file, OPEN_FLAGS), size, size);
   }
 
+  /** Continues after the last record (`size`, as replay found it), in whatever space is already preallocated. */
   static async reopen(file: JournalFile, size: number): Promise<JournalWriter> {
-    return new JournalWriter(file.file, file.gen, await open(file.file, 'r+'), size);
+    const handle = await open(file.file, OPEN_FLAGS);
+    try {
+      return new JournalWriter(file.file, file.gen, handle, size, Math.max(size, (await handle.stat()).size));
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
   get size(): number {
@@ -91,23 +118,41 @@ export class JournalWriter {
     return this.end > Buffer.byteLength(HEADER);
   }
 
-  /** Resolves once `text` is on disk (fdatasync); a failure leaves the file as it was before the call. */
+  /** Resolves once `text` is on disk (O_DSYNC or fdatasync); a failure leaves the file as it was before the call. */
   async append(text: string): Promise<number> {
     if (this.broken) throw this.broken;
     const bytes = Buffer.from(text, 'utf8');
+    if (this.end + bytes.length > this.allocated) await this.preallocate(this.end + bytes.length);
     try {
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, this.end + written);
-        written += bytesWritten;
-      }
-      await this.handle.datasync();
+      await this.writeDurably(bytes, this.end);
     } catch (error) {
       await this.cutBack();
       throw error;
     }
     this.end += bytes.length;
     return bytes.length;
+  }
+
+  private async writeDurably(bytes: Buffer, at: number): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) {
+      const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, at + written);
+      written += bytesWritten;
+    }
+    if (SYNC_ON_WRITE === undefined) await this.handle.datasync();
+  }
+
+  private async preallocate(needed: number): Promise<void> {
+    const extent = Math.min(MAX_EXTENT, Math.max(FIRST_EXTENT, this.allocated));
+    const target = Math.max(needed, this.allocated + extent);
+    try {
+      await this.writeDurably(Buffer.alloc(target - this.allocated), this.allocated);
+      this.allocated = target;
+    } catch {
+      // Only a speed-up: on a full disk or under a file-size limit the appends go on without it, and fail on
+      // their own if they must. Zeros it left behind read as unused space.
+      this.allocated = Number.POSITIVE_INFINITY;
+    }
   }
 
   async close(): Promise<void> {
@@ -119,6 +164,7 @@ export class JournalWriter {
     try {
       await this.handle.truncate(this.end);
       await this.handle.datasync();
+      this.allocated = Math.min(this.allocated, this.end);
     } catch (error) {
       this.broken = new Error(`journal ${this.file} could not be cut back after a failed write (${String(error)}); restart chartd once the disk is healthy`);
     }
@@ -129,7 +175,7 @@ export interface ReplayResult {
   /** Highest sequence number seen, or `afterSeq` when the journal holds no records. */
   readonly lastSeq: number;
   readonly records: number;
-  /** Size after any torn tail was cut off: where appends continue. */
+  /** Where the records end, after any torn tail was cut off (preallocated zeros follow): where appends continue. */
   readonly size: number;
 }
 
@@ -143,12 +189,13 @@ export async function replayJournal(
   options: { newest: boolean; afterSeq: number; log: StoreLog; onRecord: (seq: number, entries: readonly Entry[]) => void },
 ): Promise<ReplayResult> {
   const bytes = (await readIfExists(file)) ?? Buffer.alloc(0);
-  let end = bytes.lastIndexOf(NEWLINE) + 1;
-  if (end < bytes.length) {
+  const used = usedLength(bytes);
+  let end = used > 0 ? bytes.lastIndexOf(NEWLINE, used - 1) + 1 : 0;
+  if (end < used) {
     if (!options.newest || end === 0) {
       throw corrupt(file, lineCount(bytes, end) + 1, end, 'ends in an incomplete line, and it is not the newest journal');
     }
-    options.log('warn', `journal ${file}: dropped ${bytes.length - end} bytes of an incomplete last write (never acknowledged)`);
+    options.log('warn', `journal ${file}: dropped ${used - end} bytes of an incomplete last write (never acknowledged)`);
     await cutFile(file, end);
   }
   let seq = options.afterSeq;
@@ -203,6 +250,13 @@ function checkHeader(file: string, value: unknown): void {
 
 function isEntry(value: unknown): boolean {
   return Array.isArray(value) && value.length === 3 && typeof value[0] === 'string' && typeof value[1] === 'string';
+}
+
+/** Where the trailing run of zero bytes (preallocated, never written) begins. */
+function usedLength(bytes: Buffer): number {
+  let used = bytes.length;
+  while (used > 0 && bytes[used - 1] === 0) used--;
+  return used;
 }
 
 function lineCount(bytes: Buffer, end: number): number {

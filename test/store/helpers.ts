@@ -1,6 +1,6 @@
 // Shared by the store tests: temp data directories, crash copies, captured logs, a compiled store for child processes.
 import { execFile } from 'node:child_process';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,11 @@ export async function copyAsCrashed(dir: string): Promise<string> {
 
 export async function journalFiles(dir: string): Promise<string[]> {
   return (await readdir(join(dir, 'journal'))).filter((name) => name.endsWith('.log')).map((name) => join(dir, 'journal', name));
+}
+
+/** A journal's records as text, without the zero-filled space preallocated after them. */
+export async function journalText(file: string): Promise<string> {
+  return (await readFile(file, 'utf8')).replace(/\0+$/, '');
 }
 
 export async function shardFiles(dir: string): Promise<string[]> {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { StoreError } from '../../src/store/store.js';
-import { copyAsCrashed, journalFiles, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
+import { copyAsCrashed, journalFiles, journalText, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -96,7 +96,7 @@ describe('lowdb store: group commit', () => {
     expect(commits).toBe(200);
     expect(journalSyncs - before).toBeLessThanOrEqual(5);
     expect(store.list('c')).toHaveLength(200);
-    const lines = (await readFile((await journalFiles(dir))[0]!, 'utf8')).trimEnd().split('\n');
+    const lines = (await journalText((await journalFiles(dir))[0]!)).trimEnd().split('\n');
     expect(lines).toHaveLength(201); // header + one line per commit() call
     await store.close();
   });
@@ -131,7 +131,7 @@ describe('lowdb store: group commit', () => {
       { collection: 'charts', key: 'y', value: { revision: 2 } },
     ]);
     const journal = (await journalFiles(dir))[0]!;
-    const lines = (await readFile(journal, 'utf8')).trimEnd().split('\n');
+    const lines = (await journalText(journal)).trimEnd().split('\n');
     expect(lines).toHaveLength(2);
     expect(lines[1]).toContain('"x"');
     expect(lines[1]).toContain('"y"');

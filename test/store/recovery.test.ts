@@ -1,10 +1,10 @@
-import { appendFile, copyFile, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatCrc } from '../../src/store/crc.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { StoreCorrupt } from '../../src/store/store.js';
-import { copyAsCrashed, journalFiles, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
+import { copyAsCrashed, journalFiles, journalText, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -30,21 +30,37 @@ async function expectCorrupt(dir: string, file: string, detail: RegExp): Promise
 }
 
 describe('lowdb store: crash recovery', () => {
-  it('replays the journal of a crashed server', async () => {
-    const { dir } = await crashedWithJournal();
+  it('replays the journal of a crashed server, reading the preallocated zeros after it as free space', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const records = Buffer.byteLength(await journalText(journal));
+    const size = (await stat(journal)).size;
+    expect(size, 'zeros preallocated after the records').toBeGreaterThan(records);
     const { store, logs } = await openLogged(dir);
     expect(store.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
     expect(store.stats().lastSeq).toBe(3);
     expect(logs.filter((line) => line.level === 'warn')).toEqual([]);
     await store.commit([{ collection: 'c', key: 'k4', value: { n: 4 } }]);
     expect(store.stats().lastSeq).toBe(4);
+    // The next record lands right after the last one, inside the space already there.
+    const text = await journalText(journal);
+    expect(text).not.toContain('\0');
+    expect(text.trimEnd().split('\n')).toHaveLength(5);
+    expect((await stat(journal)).size).toBe(size);
+    const crashed = await copyAsCrashed(dir);
     await store.close();
+    const { store: again } = await openLogged(crashed);
+    expect(again.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    await again.close();
   });
 
   it('drops a torn tail of the newest journal with a warning, and keeps appending cleanly', async () => {
     const { dir, journal } = await crashedWithJournal();
-    const intact = (await stat(journal)).size;
-    await appendFile(journal, '1234abcd {"seq":4,"writes":[["c","k4"');
+    const intact = Buffer.byteLength(await journalText(journal));
+    expect((await stat(journal)).size, 'space preallocated after the records').toBeGreaterThan(intact);
+    // A torn write: part of a line, in the preallocated space right after the last record.
+    const handle = await open(journal, 'r+');
+    await handle.write('1234abcd {"seq":4,"writes":[["c","k4"', intact);
+    await handle.close();
     const { store, logs } = await openLogged(dir);
     expect(logs.some((line) => line.level === 'warn' && line.msg.includes(journal) && /incomplete last write/.test(line.msg))).toBe(true);
     expect((await stat(journal)).size).toBe(intact);
@@ -117,7 +133,7 @@ describe('lowdb store: corruption stops start-up', () => {
 
   it('refuses a damaged last line too: only bytes after the last newline count as torn', async () => {
     const { dir, journal } = await crashedWithJournal();
-    const text = await readFile(journal, 'utf8');
+    const text = await journalText(journal);
     await writeFile(journal, `${text.slice(0, -5)}xxxx\n`);
     await expectCorrupt(dir, journal, /line 4 /);
   });

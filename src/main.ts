@@ -51,17 +51,14 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const { log } = config;
   let controller: BackupController | undefined;
   const handlers = handlerRegistry(() => controller);
-  const backup = config.backupConfig ? await import('./backup/assemble.js') : undefined;
-  const backupConfig = backup && config.backupConfig ? await backup.loadBackupConfig(config.backupConfig).catch((error: Error) => {
-    throw new StartupError(error.message);
-  }) : undefined;
+  const backup = config.backupConfig ? await loadBackup(config.backupConfig) : undefined;
 
   const { charts, problems } = await loadChartPaths([...config.chartPaths], { handlers });
   if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
   if (!charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
   log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
-  if (backup && !charts.some((chart) => chart.name === backup.REQUEST_CHART)) {
-    throw new StartupError(`--backup-config needs the chart ${backup.REQUEST_CHART}; serve charts/backup-request.yaml too (e.g. --chart charts)`);
+  if (backup && !charts.some((chart) => chart.name === backup.module.REQUEST_CHART)) {
+    throw new StartupError(`--backup-config needs the chart ${backup.module.REQUEST_CHART}; serve charts/backup-request.yaml too (e.g. --chart charts)`);
   }
 
   const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) });
@@ -71,12 +68,12 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await catalog.archiveCurrent(new Date(clock.now()));
     const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook) });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
-    if (backup && backupConfig) controller = backup.createBackupController(backupConfig, { runtime, store, clock, log });
+    if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log });
     await runtime.start();
     await controller?.start();
     return {
       runtime, charts, store,
-      ...(controller && backupConfig ? { backup: { controller, config: backupConfig } } : {}),
+      ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await controller?.inbox.stop();
         await runtime.stop();
@@ -87,4 +84,13 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await store.close();
     throw error;
   }
+}
+
+/** The backup controller's modules load only with --backup-config, so `chartd run` and a plain `serve` skip them. */
+async function loadBackup(file: string): Promise<{ module: typeof import('./backup/assemble.js'); config: BackupConfig }> {
+  const module = await import('./backup/assemble.js');
+  const config = await module.loadBackupConfig(file).catch((error: Error) => {
+    throw new StartupError(error.message);
+  });
+  return { module, config };
 }

@@ -149,11 +149,7 @@ export function checkShape(dialect: Dialect, value: unknown): ShapeProblem[] {
 }
 
 // Compiling the draft-07 meta-schema costs tens of milliseconds, so it is done once per process.
-const contextMetaAjv = lazy(() => {
-  const ajv = new Ajv({ allErrors: true, verbose: true, strict: false });
-  addFormats.default(ajv); // e.g. the meta-schema's `format: regex` reports a broken `pattern` where it is
-  return ajv;
-});
+const contextMetaAjv = lazy(() => new Ajv({ allErrors: true, verbose: true, strict: false }));
 
 /** Why `schema` is not a usable JSON Schema (paths relative to it, "" = the schema itself); [] when ajv compiles it. */
 export function checkJsonSchema(schema: unknown): ShapeProblem[] {

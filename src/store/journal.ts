@@ -49,8 +49,13 @@ export function encodeWrites(writes: readonly Write[]): string {
   return `[${parts.join(',')}]`;
 }
 
-export function formatRecord(seq: number, body: string): string {
-  const json = `{"seq":${seq},"writes":${body}}`;
+/**
+ * `pending` is the lowest sequence number that was not yet on disk when this record's write was issued (its
+ * own group's first, when nothing else was in flight). Replay uses it to tell a write cut short by a crash,
+ * whose later neighbours were never acknowledged either, from damage to records that were.
+ */
+export function formatRecord(seq: number, pending: number, body: string): string {
+  const json = `{"seq":${seq},"pending":${pending},"writes":${body}}`;
   return `${formatCrc(json)} ${json}\n`;
 }
 
@@ -77,15 +82,20 @@ const OPEN_FLAGS = SYNC_ON_WRITE === undefined ? 'r+' : constants.O_RDWR | SYNC_
 const FIRST_EXTENT = 64 * 1024;
 const MAX_EXTENT = 4 * 1024 * 1024;
 
-/** Appends groups of records to the newest journal; after a failed sync the file is cut back to its last good end. */
+/**
+ * Writes groups of records to the newest journal. Space is reserved in order, one group after another, but
+ * several groups may be on their way to disk at once; after a failed write the file is cut back to where that
+ * group began.
+ */
 export class JournalWriter {
-  /** Set when a failed append could not be undone: the journal may hold lines nobody was told about. */
+  /** Set when a failed write could not be undone: the journal may hold lines nobody was told about. */
   broken: Error | undefined;
 
   private constructor(
     readonly file: string,
     readonly gen: number,
     private readonly handle: FileHandle,
+    /** Where the next group goes: the end of everything reserved so far. */
     private end: number,
     /** The file's size: bytes from `end` up to here are preallocated zeros. */
     private allocated: number,
@@ -118,25 +128,29 @@ export class JournalWriter {
     return this.end > Buffer.byteLength(HEADER);
   }
 
-  /** Resolves once `text` is on disk (O_DSYNC or fdatasync); a failure leaves the file as it was before the call. */
-  async append(text: string): Promise<number> {
-    if (this.broken) throw this.broken;
-    const bytes = Buffer.from(text, 'utf8');
-    if (this.end + bytes.length > this.allocated) await this.preallocate(this.end + bytes.length);
-    try {
-      await this.writeDurably(bytes, this.end);
-    } catch (error) {
-      await this.cutBack();
-      throw error;
-    }
-    this.end += bytes.length;
-    return bytes.length;
+  /** Preallocates, if needed, so that about `length` more bytes fit in space already on disk. */
+  async makeRoom(length: number): Promise<void> {
+    if (this.end + length > this.allocated) await this.preallocate(this.end + length);
   }
 
-  private async writeDurably(bytes: Buffer, at: number): Promise<void> {
+  /**
+   * Claims the next `length` bytes and returns where they start: the order of reservations is the order of
+   * the records in the file. Past the preallocated space the file simply grows.
+   */
+  reserve(length: number): number {
+    if (this.broken) throw this.broken;
+    const offset = this.end;
+    this.end += length;
+    // Written past the zeros, the file grows with the record; later extents start after it.
+    this.allocated = Math.max(this.allocated, this.end);
+    return offset;
+  }
+
+  /** Resolves once `bytes` are on disk at `offset` (O_DSYNC, or a write then fdatasync). */
+  async write(bytes: Buffer, offset: number): Promise<void> {
     let written = 0;
     while (written < bytes.length) {
-      const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, at + written);
+      const { bytesWritten } = await this.handle.write(bytes, written, bytes.length - written, offset + written);
       written += bytesWritten;
     }
     if (SYNC_ON_WRITE === undefined) await this.handle.datasync();
@@ -146,7 +160,7 @@ export class JournalWriter {
     const extent = Math.min(MAX_EXTENT, Math.max(FIRST_EXTENT, this.allocated));
     const target = Math.max(needed, this.allocated + extent);
     try {
-      await this.writeDurably(Buffer.alloc(target - this.allocated), this.allocated);
+      await this.write(Buffer.alloc(target - this.allocated), this.allocated);
       this.allocated = target;
     } catch {
       // Only a speed-up: on a full disk or under a file-size limit the appends go on without it, and fail on
@@ -155,19 +169,23 @@ export class JournalWriter {
     }
   }
 
-  async close(): Promise<void> {
-    await this.handle.close();
-  }
-
-  // Failed lines must never replay after a restart: their callers were told the commit failed.
-  private async cutBack(): Promise<void> {
+  /**
+   * Failed lines must never replay after a restart, since their callers are told the commit failed: cuts the
+   * file back to `offset` (where the first failed group began) and syncs. Only once no write is in flight.
+   */
+  async cutBack(offset: number): Promise<void> {
     try {
-      await this.handle.truncate(this.end);
+      await this.handle.truncate(offset);
       await this.handle.datasync();
-      this.allocated = Math.min(this.allocated, this.end);
+      this.end = offset;
+      this.allocated = offset;
     } catch (error) {
       this.broken = new Error(`journal ${this.file} could not be cut back after a failed write (${String(error)}); restart chartd once the disk is healthy`);
     }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
   }
 }
 
@@ -175,64 +193,141 @@ export interface ReplayResult {
   /** Highest sequence number seen, or `afterSeq` when the journal holds no records. */
   readonly lastSeq: number;
   readonly records: number;
-  /** Where the records end, after any torn tail was cut off (preallocated zeros follow): where appends continue. */
+  /** Where the records end, after an interrupted write was cut off (preallocated zeros follow): where appends continue. */
   readonly size: number;
 }
 
+interface Line {
+  readonly number: number;
+  readonly start: number;
+  /** Index of its newline, or where the used bytes end for a last line without one. */
+  readonly stop: number;
+  readonly complete: boolean;
+}
+
 /**
- * Feeds every record of one journal to `onRecord`, checking CRC, JSON, shape and order.
- * Only the newest journal may end in a torn tail (bytes after its last newline: a write never acknowledged);
- * that tail is cut off with a warning. Anything else wrong throws StoreCorrupt naming file and line.
+ * Feeds every record of one journal to `onRecord`, checking CRC, JSON, shape and order. Anything wrong throws
+ * StoreCorrupt naming file and line, with one exception: the end of the newest journal may hold a write that a
+ * crash interrupted (see interruptedTail); that part is cut off with a warning, and nothing in it was ever
+ * acknowledged.
  */
 export async function replayJournal(
   file: string,
   options: { newest: boolean; afterSeq: number; log: StoreLog; onRecord: (seq: number, entries: readonly Entry[]) => void },
 ): Promise<ReplayResult> {
   const bytes = (await readIfExists(file)) ?? Buffer.alloc(0);
-  const used = usedLength(bytes);
-  let end = used > 0 ? bytes.lastIndexOf(NEWLINE, used - 1) + 1 : 0;
-  if (end < used) {
-    if (!options.newest || end === 0) {
-      throw corrupt(file, lineCount(bytes, end) + 1, end, 'ends in an incomplete line, and it is not the newest journal');
-    }
-    options.log('warn', `journal ${file}: dropped ${used - end} bytes of an incomplete last write (never acknowledged)`);
-    await cutFile(file, end);
-  }
+  const lines = splitLines(bytes);
+  if (lines.length === 0) throw corrupt(file, 1, 0, 'is empty; chartd writes a header line before anything else');
+  const header = lines[0]!;
+  if (!header.complete) throw corrupt(file, 1, 0, 'ends in an incomplete line before its header is whole');
+  checkHeader(file, parseLine(file, header, bytes));
   let seq = options.afterSeq;
   let records = 0;
-  let line = 0;
-  for (let start = 0; start < end; ) {
-    const stop = bytes.indexOf(NEWLINE, start);
-    line++;
-    const value = parseLine(file, line, start, bytes.toString('utf8', start, stop));
-    if (line === 1) {
-      checkHeader(file, value);
-    } else {
-      const record = value as { seq?: unknown; writes?: unknown };
-      if (!Number.isSafeInteger(record.seq) || (record.seq as number) <= seq) {
-        throw corrupt(file, line, start, `has sequence number ${String(record.seq)} after ${seq}; records must only go up`);
+  for (const [index, line] of lines.entries()) {
+    if (index === 0) continue;
+    if (!line.complete || !crcMatches(bytes, line)) {
+      if (!options.newest) {
+        throw corrupt(file, line.number, line.start, line.complete ? CRC_PROBLEM : 'ends in an incomplete line, and it is not the newest journal');
       }
-      if (!Array.isArray(record.writes) || !record.writes.every(isEntry)) {
-        throw corrupt(file, line, start, 'is not a list of [collection, key, value] writes');
-      }
-      seq = record.seq as number;
-      records++;
-      options.onRecord(seq, record.writes as Entry[]);
+      await cutInterruptedTail(file, bytes, lines.slice(index), seq, options.log);
+      return { lastSeq: seq, records, size: line.start };
     }
-    start = stop + 1;
+    const record = parseRecord(file, line, bytes, seq);
+    seq = record.seq;
+    records++;
+    options.onRecord(seq, record.writes);
   }
-  if (line === 0) throw corrupt(file, 1, 0, 'is empty; chartd writes a header line before anything else');
-  return { lastSeq: seq, records, size: end };
+  return { lastSeq: seq, records, size: lines.at(-1)!.stop + 1 };
 }
 
-function parseLine(file: string, line: number, offset: number, text: string): unknown {
-  const space = text.indexOf(' ');
-  const json = text.slice(space + 1);
-  if (space !== 8 || formatCrc(json) !== text.slice(0, 8)) throw corrupt(file, line, offset, 'fails its CRC check (the bytes are damaged)');
+const CRC_PROBLEM = 'fails its CRC check (the bytes are damaged)';
+
+/**
+ * A crash can interrupt journal writes that were in flight together. Each lands partly: whole sectors of it
+ * or none, the rest still the zeros written ahead. The newest journal may then end in a stretch where damaged
+ * lines (holding zeros, or a last line without its newline) and whole records of the later writes mix.
+ * That stretch is a safe loss only if nothing in it was acknowledged, which holds when every whole record in
+ * it was written while the first damaged line was still on its way to disk (`pending` ≤ that line's seq):
+ * answers go out in sequence order, and that line's answer never went out. Anything else is damage to
+ * acknowledged records, and refused.
+ */
+async function cutInterruptedTail(file: string, bytes: Buffer, tail: readonly Line[], lastSeq: number, log: StoreLog): Promise<void> {
+  const first = tail[0]!;
+  let written = 0;
+  for (const line of tail) {
+    if (!crcMatches(bytes, line) || !line.complete) {
+      if (line.complete && !holdsZeros(bytes, line)) {
+        // Damage a crash does not leave: every byte of the line was written, yet the CRC fails.
+        throw corrupt(file, line.number, line.start, CRC_PROBLEM);
+      }
+      continue;
+    }
+    const record = parseRecord(file, line, bytes, lastSeq);
+    if (record.pending > lastSeq + 1) {
+      throw corrupt(
+        file, first.number, first.start,
+        `is damaged, yet record ${record.seq} (line ${line.number}) was written after it was on disk, so it was acknowledged`,
+      );
+    }
+    written++;
+  }
+  const dropped = (tail.at(-1)!.stop + (tail.at(-1)!.complete ? 1 : 0)) - first.start;
+  log(
+    'warn',
+    `journal ${file}: cut off ${dropped} bytes from line ${first.number} (byte ${first.start}) on: ` +
+      `a write interrupted by a crash${written ? `, and ${written} whole record(s) written while it was pending` : ''}; ` +
+      'none of them was acknowledged',
+  );
+  await cutFile(file, first.start);
+}
+
+/** Lines of the used part of the journal: trailing zeros are preallocated space, not content. */
+function splitLines(bytes: Buffer): Line[] {
+  const used = usedLength(bytes);
+  const lines: Line[] = [];
+  for (let start = 0; start < used; ) {
+    const newline = bytes.indexOf(NEWLINE, start);
+    const complete = newline !== -1 && newline < used;
+    const stop = complete ? newline : used;
+    lines.push({ number: lines.length + 1, start, stop, complete });
+    start = stop + 1;
+  }
+  return lines;
+}
+
+function holdsZeros(bytes: Buffer, line: Line): boolean {
+  const zero = bytes.indexOf(0, line.start);
+  return zero !== -1 && zero < line.stop;
+}
+
+function crcMatches(bytes: Buffer, line: Line): boolean {
+  if (line.stop - line.start < 10 || bytes[line.start + 8] !== 0x20) return false;
+  return formatCrc(bytes.toString('utf8', line.start + 9, line.stop)) === bytes.toString('latin1', line.start, line.start + 8);
+}
+
+function parseRecord(file: string, line: Line, bytes: Buffer, after: number): { seq: number; pending: number; writes: Entry[] } {
+  const record = parseLine(file, line, bytes) as { seq?: unknown; pending?: unknown; writes?: unknown };
+  if (!Number.isSafeInteger(record.seq) || (record.seq as number) <= after) {
+    throw corrupt(file, line.number, line.start, `has sequence number ${String(record.seq)} after ${after}; records must only go up`);
+  }
+  const seq = record.seq as number;
+  // Journals written before records carried `pending` had one write in flight at a time.
+  const pending = record.pending === undefined ? seq : record.pending;
+  if (!Number.isSafeInteger(pending) || (pending as number) > seq) {
+    throw corrupt(file, line.number, line.start, `has pending ${String(record.pending)}, which must be a sequence number no higher than its own`);
+  }
+  if (!Array.isArray(record.writes) || !record.writes.every(isEntry)) {
+    throw corrupt(file, line.number, line.start, 'is not a list of [collection, key, value] writes');
+  }
+  return { seq, pending: pending as number, writes: record.writes as Entry[] };
+}
+
+function parseLine(file: string, line: Line, bytes: Buffer): unknown {
+  if (!crcMatches(bytes, line)) throw corrupt(file, line.number, line.start, CRC_PROBLEM);
   try {
-    return JSON.parse(json);
+    return JSON.parse(bytes.toString('utf8', line.start + 9, line.stop));
   } catch (error) {
-    throw corrupt(file, line, offset, `is not valid JSON (${(error as Error).message})`);
+    throw corrupt(file, line.number, line.start, `is not valid JSON (${(error as Error).message})`);
   }
 }
 
@@ -257,12 +352,6 @@ function usedLength(bytes: Buffer): number {
   let used = bytes.length;
   while (used > 0 && bytes[used - 1] === 0) used--;
   return used;
-}
-
-function lineCount(bytes: Buffer, end: number): number {
-  let count = 0;
-  for (let at = bytes.indexOf(NEWLINE); at !== -1 && at < end; at = bytes.indexOf(NEWLINE, at + 1)) count++;
-  return count;
 }
 
 function corrupt(file: string, line: number, offset: number, problem: string): StoreCorrupt {

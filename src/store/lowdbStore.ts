@@ -10,6 +10,17 @@ import { gather } from '../gather.js';
 
 const DEFAULT_CHECKPOINT_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Batches on their way to disk at once, at most. A disk serves a few synced writes side by side in little
+ * more time than one (this VM's: 1.6× as many with two in flight, 2.5× with three), so a batch need not wait
+ * for the one before it to land; answers still go out in sequence order. Node's thread pool has four threads,
+ * and checkpoints need one.
+ */
+const MAX_IN_FLIGHT = 3;
+
+/** A record's bytes beyond its writes' JSON, at most: CRC, seq, pending, newline. Used to preallocate ahead. */
+const RECORD_OVERHEAD = 80;
+
 export interface LowdbStoreOptions {
   readonly log?: StoreLog;
   /** Journal bytes after which a checkpoint starts in the background (default 8 MiB). */
@@ -36,6 +47,15 @@ interface PendingCommit {
   readonly reject: (error: Error) => void;
 }
 
+/** A batch whose journal write has been issued; answered once it and every batch before it have landed. */
+interface Batch {
+  readonly commits: readonly PendingCommit[];
+  readonly first: number;
+  readonly offset: number;
+  /** undefined while the write is in flight. */
+  outcome?: 'written' | Error;
+}
+
 interface RetiredJournal {
   readonly file: string;
   readonly size: number;
@@ -52,6 +72,16 @@ export class LowdbStore implements Store {
   /** Commits in the last batch and those that queued while it was written: how many to gather next time. */
   private concurrency = 0;
   private serial: Promise<unknown> = Promise.resolve();
+  /** Issued journal writes, oldest first; the head is the oldest not yet answered. */
+  private readonly inFlight: Batch[] = [];
+  private readonly settled = new Signal();
+  private readonly issued = new Signal();
+  /** commit() calls queued so far, and how many of them are on their way to disk or failed: for whenIssued(). */
+  private queuedCount = 0;
+  private issuedCount = 0;
+  /** Set from a failed write until every batch from it on is rejected and the journal cut back. */
+  private recovering: Promise<void> | undefined;
+  private nextSeq: number;
   private checkpointing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private nextCheckpointAt: number;
@@ -69,6 +99,7 @@ export class LowdbStore implements Store {
     private readonly collections: Map<string, Collection>,
   ) {
     this.nextCheckpointAt = checkpointBytes;
+    this.nextSeq = appliedSeq + 1;
   }
 
   static async open(dir: string, options: LowdbStoreOptions): Promise<LowdbStore> {
@@ -136,8 +167,14 @@ export class LowdbStore implements Store {
     if (writes.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.queue.push({ body, resolve, reject });
+      this.queuedCount++;
       this.scheduleFlush();
     });
+  }
+
+  async whenIssued(): Promise<void> {
+    const target = this.queuedCount;
+    while (this.issuedCount < target) await this.issued.next();
   }
 
   /** Rotates the journal, writes dirty shards, deletes the journals they cover. Commits go on meanwhile. */
@@ -169,7 +206,7 @@ export class LowdbStore implements Store {
     };
   }
 
-  // Every journal append and rotation runs through this chain, one at a time.
+  // Every batch's dispatch and every rotation runs through this chain, one at a time; writes overlap.
   private serially<T>(task: () => Promise<T>): Promise<T> {
     const run = this.serial.then(task);
     this.serial = run.catch(() => undefined);
@@ -183,41 +220,106 @@ export class LowdbStore implements Store {
       // One turn's wait lets every commit() of the current tick join this batch.
       await new Promise((resolve) => setImmediate(resolve));
       await gather(() => this.queue.length, this.concurrency);
+      while (this.inFlight.length >= MAX_IN_FLIGHT || this.recovering) await this.settled.next();
       this.flushScheduled = false;
-      const batch = this.queue;
+      const commits = this.queue;
       this.queue = [];
       try {
-        await this.writeBatch(batch);
+        await this.dispatch(commits);
       } catch (error) {
-        // writeBatch handles disk errors itself; this is a bug's last line of defence, so no caller hangs.
-        for (const pending of batch) pending.reject(error as Error);
+        // dispatch handles disk errors itself; this is a bug's last line of defence, so no caller hangs.
+        for (const pending of commits) pending.reject(error as Error);
+      } finally {
+        this.markIssued(commits.length);
       }
-      this.concurrency = batch.length + this.queue.length;
-      this.checkpointIfDue();
     });
   }
 
-  /** One write and one fdatasync for the whole batch; memory changes only after both succeed. */
-  private async writeBatch(batch: PendingCommit[]): Promise<void> {
-    const first = this.appliedSeq + 1;
-    const text = batch.map((pending, offset) => formatRecord(first + offset, pending.body)).join('');
-    this.counters.journalSyncs++;
+  /** Issues one write for the whole batch; its callers are answered by settle(), in sequence order. */
+  private async dispatch(commits: PendingCommit[]): Promise<void> {
+    if (commits.length === 0) return;
+    const journal = this.journal;
+    const first = this.nextSeq;
+    let bytes: Buffer;
+    let offset: number;
     try {
-      await this.journal.append(text);
+      await journal.makeRoom(commits.reduce((sum, pending) => sum + pending.body.length + RECORD_OVERHEAD, 0));
+      // The oldest seq still in flight as this write is issued (its own first when nothing else is).
+      const pending = this.inFlight[0]?.first ?? first;
+      bytes = Buffer.from(commits.map((commit, at) => formatRecord(first + at, pending, commit.body)).join(''), 'utf8');
+      offset = journal.reserve(bytes.length);
     } catch (error) {
-      const failure = new StoreError(
-        `could not make ${batch.length} commit(s) durable in ${this.journal.file} (${(error as Error).message}); none of them was applied`,
-        this.journal.file,
-      );
-      for (const pending of batch) pending.reject(failure);
+      this.rejectAll(commits, error as Error);
       return;
     }
-    for (const [offset, pending] of batch.entries()) {
-      applyEntries(this.shards, this.collections, first + offset, JSON.parse(pending.body) as Entry[], false);
+    this.nextSeq = first + commits.length;
+    const batch: Batch = { commits, first, offset };
+    this.inFlight.push(batch);
+    this.counters.journalSyncs++;
+    journal.write(bytes, offset).then(
+      () => this.settle(batch, 'written'),
+      (error: unknown) => this.settle(batch, error as Error),
+    );
+  }
+
+  private settle(batch: Batch, outcome: 'written' | Error): void {
+    batch.outcome = outcome;
+    if (!this.recovering) {
+      while (this.inFlight[0]?.outcome === 'written') this.answer(this.inFlight.shift()!);
+      if (this.inFlight.some((waiting) => waiting.outcome instanceof Error)) this.recovering = this.recover();
     }
-    this.appliedSeq = first + batch.length - 1;
-    this.counters.commits += batch.length;
-    for (const pending of batch) pending.resolve();
+    this.settled.notify();
+    this.checkpointIfDue();
+  }
+
+  /** Memory changes only now, from the journaled JSON, so it holds exactly what a replay would produce. */
+  private answer(batch: Batch): void {
+    for (const [at, pending] of batch.commits.entries()) {
+      applyEntries(this.shards, this.collections, batch.first + at, JSON.parse(pending.body) as Entry[], false);
+    }
+    this.appliedSeq = batch.first + batch.commits.length - 1;
+    this.counters.commits += batch.commits.length;
+    this.concurrency = batch.commits.length + this.queue.length;
+    for (const pending of batch.commits) pending.resolve();
+  }
+
+  /**
+   * A write failed. Every batch after it was issued while it was pending, and may hold changes built on it:
+   * all of them are rejected, and once every write in flight has landed the journal is cut back to where the
+   * failed one began, so none of them can replay after a restart.
+   */
+  private async recover(): Promise<void> {
+    while (this.inFlight.some((batch) => batch.outcome === undefined)) await this.settled.next();
+    while (this.inFlight[0]?.outcome === 'written') this.answer(this.inFlight.shift()!);
+    const failed = this.inFlight.splice(0);
+    const cause = failed[0]!.outcome as Error;
+    await this.journal.cutBack(failed[0]!.offset);
+    this.nextSeq = failed[0]!.first;
+    // Commits made since may be built on the failed ones, and none was issued: they fail with them.
+    const queued = this.queue;
+    this.queue = [];
+    this.rejectAll([...failed.flatMap((batch) => batch.commits), ...queued], cause);
+    this.markIssued(queued.length);
+    this.recovering = undefined;
+    this.settled.notify();
+  }
+
+  private markIssued(commits: number): void {
+    this.issuedCount += commits;
+    this.issued.notify();
+  }
+
+  private rejectAll(commits: readonly PendingCommit[], cause: Error): void {
+    const failure = new StoreError(
+      `could not make ${commits.length} commit(s) durable in ${this.journal.file} (${cause.message}); none of them was applied`,
+      this.journal.file,
+    );
+    for (const pending of commits) pending.reject(failure);
+  }
+
+  /** Resolves once no journal write is in flight and no failure is being cleaned up. */
+  private async drained(): Promise<void> {
+    while (this.inFlight.length > 0 || this.recovering) await this.settled.next();
   }
 
   private checkpointIfDue(): void {
@@ -245,6 +347,7 @@ export class LowdbStore implements Store {
 
   /** Starts a new journal so commits continue while the old one waits for the checkpoint to cover it. */
   private async rotate(): Promise<void> {
+    await this.drained();
     if (!this.journal.hasRecords) return;
     const next = await JournalWriter.create(join(this.dir, 'journal'), this.journal.gen + 1);
     const old = this.journal;
@@ -255,7 +358,7 @@ export class LowdbStore implements Store {
 
   private async shutdown(): Promise<void> {
     try {
-      await this.serially(async () => undefined);
+      await this.serially(() => this.drained());
       while (this.checkpointing) await this.checkpointing.catch(() => undefined);
       await this.journal.close();
       // Everything goes into the shards, so no journal is needed on the next start.
@@ -273,6 +376,25 @@ export class LowdbStore implements Store {
 
   private journalBytes(): number {
     return this.retired.reduce((sum, journal) => sum + journal.size, this.journal.size);
+  }
+}
+
+/** Wakes everything waiting for the next change of state; all waiters share one promise. */
+class Signal {
+  private waiting: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+
+  next(): Promise<void> {
+    return (this.waiting ??= new Promise((resolve) => {
+      this.wake = resolve;
+    }));
+  }
+
+  notify(): void {
+    const wake = this.wake;
+    this.waiting = undefined;
+    this.wake = undefined;
+    wake?.();
   }
 }
 

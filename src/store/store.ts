@@ -15,8 +15,12 @@ export interface Store {
   /**
    * Makes the writes durable together (all or none) and resolves only then.
    * Concurrent calls are grouped into one fsync; each call still gets its own outcome.
+   * Calls are ordered: if one fails, every call made before that failure was dealt with fails too, so a
+   * change built on another that is still pending never outlives it.
    */
   commit(writes: readonly Write[]): Promise<void>;
+  /** Resolves once every commit() made so far is on its way to disk (or has failed). */
+  whenIssued(): Promise<void>;
   /** Flushes, releases the data directory's lock. */
   close(): Promise<void>;
 }

@@ -2,6 +2,7 @@ import { appendFile, copyFile, open, readFile, rm, stat, writeFile } from 'node:
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { formatCrc } from '../../src/store/crc.js';
+import { formatRecord } from '../../src/store/journal.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { StoreCorrupt } from '../../src/store/store.js';
 import { copyAsCrashed, journalFiles, journalText, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
@@ -62,7 +63,7 @@ describe('lowdb store: crash recovery', () => {
     await handle.write('1234abcd {"seq":4,"writes":[["c","k4"', intact);
     await handle.close();
     const { store, logs } = await openLogged(dir);
-    expect(logs.some((line) => line.level === 'warn' && line.msg.includes(journal) && /incomplete last write/.test(line.msg))).toBe(true);
+    expect(logs.some((line) => line.level === 'warn' && line.msg.includes(journal) && /cut off \d+ bytes from line 5 .*interrupted by a crash; none of them was acknowledged/.test(line.msg))).toBe(true);
     expect((await stat(journal)).size).toBe(intact);
     expect(store.get('c', 'k4')).toBeUndefined();
     await store.commit([{ collection: 'c', key: 'k4', value: 'after' }]);
@@ -71,6 +72,47 @@ describe('lowdb store: crash recovery', () => {
     const { store: reopened } = await openLogged(again);
     expect(reopened.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 'after']);
     await reopened.close();
+  });
+
+  it('cuts off a write a crash interrupted, with the whole records of writes issued while it was pending', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const intact = Buffer.byteLength(await journalText(journal));
+    // Three writes were in flight: seq 4 landed only in part (a sector of zeros in the middle of its line),
+    // seq 5 and 6 landed whole, and both say seq 4 was pending when they were written.
+    const four = formatRecord(4, 4, '[["c","k4",{"n":4,"pad":"' + 'x'.repeat(600) + '"}]]');
+    const torn = four.slice(0, 20) + '\0'.repeat(512) + four.slice(532);
+    const tail = torn + formatRecord(5, 4, '[["c","k5",5]]') + formatRecord(6, 4, '[["c","k6",6]]');
+    const handle = await open(journal, 'r+');
+    await handle.write(tail, intact);
+    await handle.close();
+    const { store, logs } = await openLogged(dir);
+    const warnings = logs.filter((line) => line.level === 'warn').map((line) => line.msg);
+    expect(warnings).toEqual([expect.stringMatching(/cut off \d+ bytes from line 5 \(byte \d+\) on: a write interrupted by a crash, and 2 whole record\(s\) written while it was pending; none of them was acknowledged/)]);
+    expect(store.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(store.stats().lastSeq).toBe(3);
+    expect(await journalText(journal)).toHaveLength(intact);
+    await store.commit([{ collection: 'c', key: 'k7', value: 7 }]);
+    const again = await copyAsCrashed(dir);
+    await store.close();
+    const { store: reopened, logs: quiet } = await openLogged(again);
+    expect(reopened.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 7]);
+    expect(quiet.filter((line) => line.level === 'warn')).toEqual([]);
+    await reopened.close();
+  });
+
+  it('reads journals whose records do not say what was pending (one write in flight at a time)', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const lines = (await journalText(journal)).trimEnd().split('\n');
+    const old = lines.map((line, index) => {
+      if (index === 0) return line;
+      const json = line.slice(9).replace(/"pending":\d+,/, '');
+      return `${formatCrc(json)} ${json}`;
+    });
+    await writeFile(journal, `${old.join('\n')}\n`);
+    const { store, logs } = await openLogged(dir);
+    expect(store.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(logs.filter((line) => line.level === 'warn')).toEqual([]);
+    await store.close();
   });
 
   it('replays an old journal a checkpoint already covered without regressing newer documents', async () => {
@@ -136,6 +178,16 @@ describe('lowdb store: corruption stops start-up', () => {
     const text = await journalText(journal);
     await writeFile(journal, `${text.slice(0, -5)}xxxx\n`);
     await expectCorrupt(dir, journal, /line 4 /);
+  });
+
+  it('refuses a damaged line followed by a record written after that line was on disk: it was acknowledged', async () => {
+    const { dir, journal } = await crashedWithJournal();
+    const lines = (await journalText(journal)).trimEnd().split('\n');
+    // Line 3 (seq 2) loses a stretch to zeros, as a crash would leave it; but seq 3 was written when nothing
+    // before it was pending, so seq 2 had landed and been answered: that is damage, not a crash.
+    lines[2] = lines[2]!.slice(0, 12) + '\0'.repeat(8) + lines[2]!.slice(20);
+    await writeFile(journal, `${lines.join('\n')}\n`);
+    await expectCorrupt(dir, journal, /line 3 .*is damaged, yet record 3 \(line 4\) was written after it was on disk/);
   });
 
   it('refuses a torn tail in a journal that is not the newest', async () => {

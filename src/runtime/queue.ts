@@ -1,4 +1,4 @@
-// Per-key serialization with batching: while one batch of a key commits, the next one gathers.
+// Per-key serialization with batching: one batch of a key is built at a time, in order, each on the one before.
 
 import { gather } from '../gather.js';
 
@@ -8,15 +8,31 @@ interface Pending<I, R> {
   readonly reject: (error: unknown) => void;
 }
 
-/** Handles every item of one batch; must return one result per item, in order, or throw for all. */
+/**
+ * Handles every item of one batch; must return one result per item, in order, or throw for all. Whatever it
+ * does before its first await happens before the next batch of the same key is handled.
+ */
 export type BatchHandler<I, R> = (key: string, items: readonly I[]) => Promise<R[]>;
+
+export interface KeyedQueueOptions {
+  /**
+   * When given, the next batch of a key is started once this resolves (called right after a batch's handler
+   * began), without waiting for that batch's results: e.g. once the store has taken its commit into a write.
+   * The handler must then build each batch on the one before, which may still fail.
+   */
+  readonly handoff?: () => Promise<unknown>;
+}
 
 export class KeyedQueue<I, R> {
   private readonly waiting = new Map<string, Pending<I, R>[]>();
   private readonly busy = new Set<string>();
+  private unanswered = 0;
   private readonly idle = new Set<() => void>();
 
-  constructor(private readonly handle: BatchHandler<I, R>) {}
+  constructor(
+    private readonly handle: BatchHandler<I, R>,
+    private readonly options: KeyedQueueOptions = {},
+  ) {}
 
   submit(key: string, item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -27,9 +43,9 @@ export class KeyedQueue<I, R> {
     });
   }
 
-  /** Resolves once no key has work queued or running. */
+  /** Resolves once no key has work queued, running or waiting for its results. */
   whenIdle(): Promise<void> {
-    if (this.busy.size === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idle.add(resolve));
   }
 
@@ -37,23 +53,35 @@ export class KeyedQueue<I, R> {
     this.busy.add(key);
     try {
       for (let batch = this.take(key); batch.length; ) {
-        try {
-          const results = await this.handle(key, batch.map((pending) => pending.item));
-          batch.forEach((pending, index) => pending.resolve(results[index] as R));
-        } catch (error) {
-          for (const pending of batch) pending.reject(error);
+        const answered = this.answer(key, batch);
+        const { handoff } = this.options;
+        if (handoff) {
+          await Promise.race([answered, handoff()]);
+        } else {
+          await answered;
+          // Only when callers came in numbers: a lone caller's next request is not worth waiting for.
+          const concurrency = batch.length + (this.waiting.get(key)?.length ?? 0);
+          if (concurrency > 1) await gather(() => this.waiting.get(key)?.length ?? 0, concurrency);
         }
-        // Only when callers came in numbers: a lone caller's next request is not worth waiting for.
-        const concurrency = batch.length + (this.waiting.get(key)?.length ?? 0);
-        if (concurrency > 1) await gather(() => this.waiting.get(key)?.length ?? 0, concurrency);
         batch = this.take(key);
       }
     } finally {
       this.busy.delete(key);
-      if (this.busy.size === 0) {
-        for (const resolve of this.idle) resolve();
-        this.idle.clear();
-      }
+      this.checkIdle();
+    }
+  }
+
+  /** Runs the handler on one batch; resolves (never rejects) once every caller in it has its answer. */
+  private async answer(key: string, batch: readonly Pending<I, R>[]): Promise<void> {
+    this.unanswered += 1;
+    try {
+      const results = await this.handle(key, batch.map((pending) => pending.item));
+      batch.forEach((pending, index) => pending.resolve(results[index] as R));
+    } catch (error) {
+      for (const pending of batch) pending.reject(error);
+    } finally {
+      this.unanswered -= 1;
+      this.checkIdle();
     }
   }
 
@@ -61,5 +89,15 @@ export class KeyedQueue<I, R> {
     const list = this.waiting.get(key) ?? [];
     this.waiting.delete(key);
     return list;
+  }
+
+  private isIdle(): boolean {
+    return this.busy.size === 0 && this.unanswered === 0;
+  }
+
+  private checkIdle(): void {
+    if (!this.isIdle()) return;
+    for (const resolve of this.idle) resolve();
+    this.idle.clear();
   }
 }

@@ -47,9 +47,12 @@ export class Runtime {
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
+  /** Per instance, the newest snapshot handed to the store and not yet committed: the next batch builds on it. */
+  private readonly uncommitted = new Map<string, Snapshot>();
 
   constructor(private readonly options: RuntimeOptions) {
-    this.queue = new KeyedQueue((key, items) => this.process(key, items));
+    // A batch's commit need not land before the next batch of the same instance is built on it.
+    this.queue = new KeyedQueue((key, items) => this.process(key, items), { handoff: () => options.store.whenIssued() });
     this.timers = new Timers(() => options.clock.now(), (key, at) => this.wake(key, at));
     this.steps = new StepRunner(options.handlers, options.log, (key, result) => {
       const [chart, id] = splitKey(key);
@@ -184,10 +187,14 @@ export class Runtime {
       this.options.log.error({ instance: key, err: error.message }, 'a deadline could not be applied; it fires again on restart'));
   }
 
-  /** One batch for one instance: apply every item in order, commit once, then answer each. */
+  /**
+   * One batch for one instance: apply every item in order, commit once, then answer each. It builds on the
+   * previous batch's snapshot even while that is still on its way to disk: the store answers in order, and
+   * fails this commit too if that one fails.
+   */
   private async process(key: string, items: readonly Work[]): Promise<Done[]> {
     const { store, clock } = this.options;
-    const before = store.get<Snapshot>(INSTANCES, key);
+    const before = this.uncommitted.get(key) ?? store.get<Snapshot>(INSTANCES, key);
     let current = before;
     const done: Done[] = [];
     const outcomes: Outcome[] = [];
@@ -217,7 +224,12 @@ export class Runtime {
       done.push({ outcome, created: false });
     }
     if (current && current !== before) {
-      await store.commit([{ collection: INSTANCES, key, value: current }]);
+      this.uncommitted.set(key, current);
+      try {
+        await store.commit([{ collection: INSTANCES, key, value: current }]);
+      } finally {
+        if (this.uncommitted.get(key) === current) this.uncommitted.delete(key);
+      }
       this.afterCommit(key, before, current, outcomes);
     }
     return done;

@@ -1,0 +1,87 @@
+// One gate under a burst of PUTs: each batch is built on the one before while that is still on its way to
+// disk; answers come in order, and a failed write fails every PUT built on it.
+import request from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LowdbStore } from '../../src/store/lowdbStore.js';
+import { holdWrites, releaseHeldWrites, track, until } from '../support/journalWrites.js';
+import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
+
+const GATE = `chart: gates
+initial: wait
+states:
+  wait:
+    gate: { count: 1000 }
+    next: open
+  open:
+    final: true
+`;
+
+let chartDir: string;
+let dataDir: string;
+let server: TestServer | undefined;
+
+beforeEach(async () => {
+  chartDir = await tempDir('chartd-charts-');
+  dataDir = await tempDir('chartd-data-');
+  await writeCharts(chartDir, { 'gates.yaml': GATE });
+  server = await startTestServer({ chartDir, dataDir });
+});
+
+afterEach(async () => {
+  releaseHeldWrites();
+  await server?.close();
+  server = undefined;
+  await removeDir(chartDir);
+  await removeDir(dataDir);
+});
+
+const syncs = (): number => (server!.engine.store as LowdbStore).stats().journalSyncs;
+const counter = async (): Promise<number> => (await request(server!.url).get('/charts/gates/instances/default').expect(200)).body.counter as number;
+
+/** Sends `n` PUTs at once; resolves with their statuses once all are answered. */
+function burst(n: number): Promise<number[]> {
+  return Promise.all(Array.from({ length: n }, () => request(server!.url).put('/state?state=wait').then((response) => response.status)));
+}
+
+describe('commits in flight together', () => {
+  it('builds the next batch on one still being written, and answers in order', async () => {
+    const held = holdWrites('"gates/default"');
+    const before = syncs();
+    const answered = burst(6);
+    // The first PUT's batch is being written when the others arrive: they form batches of their own at once.
+    await until(() => held.length >= 2);
+    expect(syncs() - before).toBe(held.length);
+    const replies = track(answered.then(() => undefined));
+    // Later writes land first; nobody hears back until the first has landed too.
+    for (const write of held.slice(1)) write.release();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(replies.settled()).toBe(false);
+    // Batches that waited for a free slot go straight to disk from here on.
+    releaseHeldWrites();
+    expect(await answered).toEqual(Array(6).fill(200));
+    expect(await counter()).toBe(6);
+  });
+
+  it('fails the PUTs of a batch whose write fails and of every batch built on it; the counter holds only answered ones', async () => {
+    await burst(3);
+    const held = holdWrites('"gates/default"');
+    const answered = burst(8);
+    await until(() => held.length >= 2);
+    const doomed = held.length;
+    for (const write of held.slice(1)) write.release();
+    held[0]!.fail(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    // PUTs that reach the instance after the failure was dealt with build on what was committed, and succeed.
+    releaseHeldWrites();
+    const statuses = await answered;
+    const ok = statuses.filter((status) => status === 200).length;
+    expect(statuses.filter((status) => status === 500).length).toBeGreaterThanOrEqual(doomed);
+    expect(ok + statuses.filter((status) => status === 500).length).toBe(8);
+    expect(await counter()).toBe(3 + ok);
+    // The next PUT builds on what was committed, not on the failed batches.
+    await request(server!.url).put('/state?state=wait').expect(200);
+    expect(await counter()).toBe(4 + ok);
+    await server!.close();
+    server = await startTestServer({ chartDir, dataDir });
+    expect(await counter()).toBe(4 + ok);
+  });
+});

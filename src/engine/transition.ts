@@ -223,6 +223,14 @@ function capped<T>(items: T[], limit: number): T[] {
   return items.length > limit ? items.slice(items.length - limit) : items;
 }
 
+// Under load many transitions share a millisecond; formatting a date costs more than the rest of a check-in.
+let lastMs = Number.NaN;
+let lastIso = '';
+
 function iso(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }

@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // Commits made `asGiven` (instance snapshots) are checked to be plain JSON data, and frozen.
+    env: { CHARTD_STORE_CHECKS: '1' },
   },
 });

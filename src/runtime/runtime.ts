@@ -226,7 +226,8 @@ export class Runtime {
     if (current && current !== before) {
       this.uncommitted.set(key, current);
       try {
-        await store.commit([{ collection: INSTANCES, key, value: current }]);
+        // Snapshots are plain JSON data, built anew by every transition and never changed.
+        await store.commit([{ collection: INSTANCES, key, value: current }], { asGiven: true });
       } finally {
         if (this.uncommitted.get(key) === current) this.uncommitted.delete(key);
       }

@@ -5,7 +5,8 @@ import { makeDirectoryDurably, removeTempFiles, syncDirectory } from './durableF
 import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
 import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
-import { StoreError, type Store, type Write } from './store.js';
+import { StoreError, type CommitOptions, type Store, type Write } from './store.js';
+import { isDeepStrictEqual } from 'node:util';
 import { gather } from '../gather.js';
 
 /**
@@ -14,6 +15,9 @@ import { gather } from '../gather.js';
  * small, and replaying that much journal after a crash takes about a second.
  */
 const DEFAULT_CHECKPOINT_BYTES = 32 * 1024 * 1024;
+
+/** Set by the test suite: commits made `asGiven` are checked to be plain JSON data, and frozen. */
+const CHECK_AS_GIVEN = process.env['CHARTD_STORE_CHECKS'] === '1';
 
 /**
  * Batches on their way to disk at once, at most. A disk serves a few synced writes side by side in little
@@ -48,6 +52,8 @@ export interface StoreStats {
 
 interface PendingCommit {
   readonly body: string;
+  /** The writes as given, for commits made `asGiven`; otherwise memory gets them parsed back from `body`. */
+  readonly entries: readonly Entry[] | undefined;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
 }
@@ -160,18 +166,23 @@ export class LowdbStore implements Store {
     return (this.collections.get(collection)?.list(prefix) ?? []) as T[];
   }
 
-  commit(writes: readonly Write[]): Promise<void> {
+  commit(writes: readonly Write[], options: CommitOptions = {}): Promise<void> {
     if (this.closing) return Promise.reject(new StoreError(`the store in ${this.dir} is closed`));
     if (this.journal.broken) return Promise.reject(new StoreError(this.journal.broken.message, this.journal.file));
     let body: string;
+    let entries: Entry[] | undefined;
     try {
       body = encodeWrites(writes);
+      if (options.asGiven) {
+        entries = writes.map(({ collection, key, value }) => [collection, key, value] as const);
+        if (CHECK_AS_GIVEN) checkAsGiven(body, entries);
+      }
     } catch (error) {
       return Promise.reject(error as Error);
     }
     if (writes.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.queue.push({ body, resolve, reject });
+      this.queue.push({ body, entries, resolve, reject });
       this.queuedCount++;
       this.scheduleFlush();
     });
@@ -280,7 +291,7 @@ export class LowdbStore implements Store {
   /** Memory changes only now, from the journaled JSON, so it holds exactly what a replay would produce. */
   private answer(batch: Batch): void {
     for (const [at, pending] of batch.commits.entries()) {
-      applyEntries(this.shards, this.collections, batch.first + at, JSON.parse(pending.body) as Entry[], false);
+      applyEntries(this.shards, this.collections, batch.first + at, pending.entries ?? (JSON.parse(pending.body) as Entry[]), false);
     }
     this.appliedSeq = batch.first + batch.commits.length - 1;
     this.counters.commits += batch.commits.length;
@@ -382,6 +393,23 @@ export class LowdbStore implements Store {
   private journalBytes(): number {
     return this.retired.reduce((sum, journal) => sum + journal.size, this.journal.size);
   }
+}
+
+/** A commit made `asGiven` must hold exactly what a replay of its journal line would; it is frozen so nobody changes it. */
+function checkAsGiven(body: string, entries: readonly Entry[]): void {
+  const replayed = JSON.parse(body) as Entry[];
+  for (const [at, entry] of entries.entries()) {
+    if (!isDeepStrictEqual(replayed[at], entry)) {
+      throw new TypeError(`the value for ${entry[0]}/${entry[1]} is committed as given but is not plain JSON data (it differs from its JSON)`);
+    }
+    deepFreeze(entry[2]);
+  }
+}
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const inner of Object.values(value)) deepFreeze(inner);
 }
 
 /** Wakes everything waiting for the next change of state; all waiters share one promise. */

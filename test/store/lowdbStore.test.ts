@@ -62,6 +62,24 @@ describe('lowdb store: documents', () => {
     await again.close();
   });
 
+  it('keeps values committed as given without a parsed copy, and (as the test suite runs it) checks they are plain JSON', async () => {
+    expect(process.env['CHARTD_STORE_CHECKS'], 'set by vitest.config.ts').toBe('1');
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    const value = { state: 'open', callers: ['a'], deadline: null };
+    await store.commit([{ collection: 'c', key: 'k', value }], { asGiven: true });
+    expect(store.get('c', 'k')).toBe(value);
+    expect(Object.isFrozen(value) && Object.isFrozen(value.callers)).toBe(true);
+    for (const bad of [{ at: new Date(0) }, { gone: undefined }, { n: Number.NaN }]) {
+      await expect(store.commit([{ collection: 'c', key: 'bad', value: bad }], { asGiven: true })).rejects.toThrow(/c\/bad is committed as given but is not plain JSON data/);
+    }
+    expect(store.get('c', 'bad')).toBeUndefined();
+    await store.close();
+    const again = await openLowdbStore(dir);
+    expect(again.get('c', 'k')).toEqual(value);
+    await again.close();
+  });
+
   it('keeps everything across close and reopen, with journals folded into shards', async () => {
     const dir = await makeTempDir();
     const store = await openLowdbStore(dir);

@@ -1,7 +1,5 @@
 // Per-key serialization with batching: one batch of a key is built at a time, in order, each on the one before.
 
-import { gather } from '../gather.js';
-
 interface Pending<I, R> {
   readonly item: I;
   readonly resolve: (result: R) => void;
@@ -14,14 +12,13 @@ interface Pending<I, R> {
  */
 export type BatchHandler<I, R> = (key: string, items: readonly I[]) => Promise<R[]>;
 
-export interface KeyedQueueOptions {
-  /**
-   * When given, the next batch of a key is started once this resolves (called right after a batch's handler
-   * began), without waiting for that batch's results: e.g. once the store has taken its commit into a write.
-   * The handler must then build each batch on the one before, which may still fail.
-   */
-  readonly handoff?: () => Promise<unknown>;
-}
+/**
+ * Called right after a batch's handler began; the next batch of the same key starts once it resolves, without
+ * waiting for that batch's results (e.g. once the store has taken the batch's commit into a write). Items
+ * arriving meanwhile form that next batch. The handler must build each batch on the one before, which may
+ * still fail.
+ */
+export type Handoff = () => Promise<unknown>;
 
 export class KeyedQueue<I, R> {
   private readonly waiting = new Map<string, Pending<I, R>[]>();
@@ -31,7 +28,7 @@ export class KeyedQueue<I, R> {
 
   constructor(
     private readonly handle: BatchHandler<I, R>,
-    private readonly options: KeyedQueueOptions = {},
+    private readonly handoff: Handoff,
   ) {}
 
   submit(key: string, item: I): Promise<R> {
@@ -54,15 +51,7 @@ export class KeyedQueue<I, R> {
     try {
       for (let batch = this.take(key); batch.length; ) {
         const answered = this.answer(key, batch);
-        const { handoff } = this.options;
-        if (handoff) {
-          await Promise.race([answered, handoff()]);
-        } else {
-          await answered;
-          // Only when callers came in numbers: a lone caller's next request is not worth waiting for.
-          const concurrency = batch.length + (this.waiting.get(key)?.length ?? 0);
-          if (concurrency > 1) await gather(() => this.waiting.get(key)?.length ?? 0, concurrency);
-        }
+        await Promise.race([answered, this.handoff()]);
         batch = this.take(key);
       }
     } finally {

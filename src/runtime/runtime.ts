@@ -52,7 +52,7 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions) {
     // A batch's commit need not land before the next batch of the same instance is built on it.
-    this.queue = new KeyedQueue((key, items) => this.process(key, items), { handoff: () => options.store.whenIssued() });
+    this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
     this.timers = new Timers(() => options.clock.now(), (key, at) => this.wake(key, at));
     this.steps = new StepRunner(options.handlers, options.log, (key, result) => {
       const [chart, id] = splitKey(key);

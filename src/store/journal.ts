@@ -208,7 +208,7 @@ interface Line {
 /**
  * Feeds every record of one journal to `onRecord`, checking CRC, JSON, shape and order. Anything wrong throws
  * StoreCorrupt naming file and line, with one exception: the end of the newest journal may hold a write that a
- * crash interrupted (see interruptedTail); that part is cut off with a warning, and nothing in it was ever
+ * crash interrupted (see cutInterruptedTail); that part is cut off with a warning, and nothing in it was ever
  * acknowledged.
  */
 export async function replayJournal(
@@ -220,19 +220,20 @@ export async function replayJournal(
   if (lines.length === 0) throw corrupt(file, 1, 0, 'is empty; chartd writes a header line before anything else');
   const header = lines[0]!;
   if (!header.complete) throw corrupt(file, 1, 0, 'ends in an incomplete line before its header is whole');
-  checkHeader(file, parseLine(file, header, bytes));
+  checkHeader(file, parseLine(file, header, checkedJson(bytes, header)));
   let seq = options.afterSeq;
   let records = 0;
   for (const [index, line] of lines.entries()) {
     if (index === 0) continue;
-    if (!line.complete || !crcMatches(bytes, line)) {
+    const json = line.complete ? checkedJson(bytes, line) : undefined;
+    if (json === undefined) {
       if (!options.newest) {
         throw corrupt(file, line.number, line.start, line.complete ? CRC_PROBLEM : 'ends in an incomplete line, and it is not the newest journal');
       }
       await cutInterruptedTail(file, bytes, lines.slice(index), seq, options.log);
       return { lastSeq: seq, records, size: line.start };
     }
-    const record = parseRecord(file, line, bytes, seq);
+    const record = parseRecord(file, line, json, seq);
     seq = record.seq;
     records++;
     options.onRecord(seq, record.writes);
@@ -255,14 +256,15 @@ async function cutInterruptedTail(file: string, bytes: Buffer, tail: readonly Li
   const first = tail[0]!;
   let written = 0;
   for (const line of tail) {
-    if (!crcMatches(bytes, line) || !line.complete) {
+    const json = line.complete ? checkedJson(bytes, line) : undefined;
+    if (json === undefined) {
       if (line.complete && !holdsZeros(bytes, line)) {
         // Damage a crash does not leave: every byte of the line was written, yet the CRC fails.
         throw corrupt(file, line.number, line.start, CRC_PROBLEM);
       }
       continue;
     }
-    const record = parseRecord(file, line, bytes, lastSeq);
+    const record = parseRecord(file, line, json, lastSeq);
     if (record.pending > lastSeq + 1) {
       throw corrupt(
         file, first.number, first.start,
@@ -300,13 +302,15 @@ function holdsZeros(bytes: Buffer, line: Line): boolean {
   return zero !== -1 && zero < line.stop;
 }
 
-function crcMatches(bytes: Buffer, line: Line): boolean {
-  if (line.stop - line.start < 10 || bytes[line.start + 8] !== 0x20) return false;
-  return formatCrc(bytes.toString('utf8', line.start + 9, line.stop)) === bytes.toString('latin1', line.start, line.start + 8);
+/** The line's JSON text when its CRC matches, else undefined. */
+function checkedJson(bytes: Buffer, line: Line): string | undefined {
+  if (line.stop - line.start < 10 || bytes[line.start + 8] !== 0x20) return undefined;
+  const json = bytes.toString('utf8', line.start + 9, line.stop);
+  return formatCrc(json) === bytes.toString('latin1', line.start, line.start + 8) ? json : undefined;
 }
 
-function parseRecord(file: string, line: Line, bytes: Buffer, after: number): { seq: number; pending: number; writes: Entry[] } {
-  const record = parseLine(file, line, bytes) as { seq?: unknown; pending?: unknown; writes?: unknown };
+function parseRecord(file: string, line: Line, json: string, after: number): { seq: number; pending: number; writes: Entry[] } {
+  const record = parseLine(file, line, json) as { seq?: unknown; pending?: unknown; writes?: unknown };
   if (!Number.isSafeInteger(record.seq) || (record.seq as number) <= after) {
     throw corrupt(file, line.number, line.start, `has sequence number ${String(record.seq)} after ${after}; records must only go up`);
   }
@@ -322,10 +326,11 @@ function parseRecord(file: string, line: Line, bytes: Buffer, after: number): { 
   return { seq, pending: pending as number, writes: record.writes as Entry[] };
 }
 
-function parseLine(file: string, line: Line, bytes: Buffer): unknown {
-  if (!crcMatches(bytes, line)) throw corrupt(file, line.number, line.start, CRC_PROBLEM);
+/** Parses a line's JSON text; `undefined` (a failed CRC) is refused as damage. */
+function parseLine(file: string, line: Line, json: string | undefined): unknown {
+  if (json === undefined) throw corrupt(file, line.number, line.start, CRC_PROBLEM);
   try {
-    return JSON.parse(bytes.toString('utf8', line.start + 9, line.stop));
+    return JSON.parse(json);
   } catch (error) {
     throw corrupt(file, line.number, line.start, `is not valid JSON (${(error as Error).message})`);
   }

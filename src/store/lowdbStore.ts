@@ -7,7 +7,7 @@ import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
 import { StoreError, type CommitOptions, type Store, type Write } from './store.js';
 import { isDeepStrictEqual } from 'node:util';
-import { gather } from '../gather.js';
+import { gather } from './gather.js';
 
 /**
  * A checkpoint rewrites every shard changed since the last one, a few syscalls each, whatever its size; with
@@ -288,7 +288,10 @@ export class LowdbStore implements Store {
     this.checkpointIfDue();
   }
 
-  /** Memory changes only now, from the journaled JSON, so it holds exactly what a replay would produce. */
+  /**
+   * Memory changes only now, from the journaled JSON (or the values as given, which their contract makes equal
+   * to it), so it holds exactly what a replay would produce.
+   */
   private answer(batch: Batch): void {
     for (const [at, pending] of batch.commits.entries()) {
       applyEntries(this.shards, this.collections, batch.first + at, pending.entries ?? (JSON.parse(pending.body) as Entry[]), false);

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 // Every unhappy move is recorded on the instance and POSTed to the alert webhook.
 const CHART = `chart: alerting
@@ -56,14 +57,6 @@ afterEach(async () => {
   await removeDir(chartDir);
   await removeDir(dataDir);
 });
-
-async function until(check: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('failure reports', () => {
   it('records a failed step and POSTs it to the webhook with the failure prefix', async () => {

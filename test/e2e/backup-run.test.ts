@@ -9,6 +9,7 @@ import { runCommand } from '../../src/handlers/exec.js';
 import { CLI } from '../support/child.js';
 import { makeGpgHome, type GpgHome } from '../support/gpg.js';
 import { compareTables, createDatabase, createSampleDatabase, quoteIdent, restoreFile, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { until } from '../support/wait.js';
 
 const CHART = resolve('charts/backup-and-encrypt.yaml');
 const HAPPY_PATH = ['create_intermediate_directory', 'create_pg_dump_directory', 'backup_schema', 'backup_data', 'compress', 'encrypt',
@@ -359,17 +360,17 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
     const holder = await holdTableLock('resume_sales', 'orders');
     try {
       const first = startRun(args);
-      await waitFor(async () => (await lockWaiters('resume_sales')) >= 1, 'pg_dump blocked on the lock');
+      await until(async () => (await lockWaiters('resume_sales')) >= 1, 'pg_dump blocked on the lock', 20_000, 50);
       expect(await pgDumpsOf('resume_sales')).toHaveLength(1);
       first.child.kill('SIGKILL');
       expect((await first.done).signal).toBe('SIGKILL');
       // Its pg_dump dies with it, so it cannot write into the files of the resumed attempt.
-      await waitFor(async () => (await pgDumpsOf('resume_sales')).length === 0, 'the orphaned pg_dump to die');
+      await until(async () => (await pgDumpsOf('resume_sales')).length === 0, 'the orphaned pg_dump to die', 20_000, 50);
       expect(await listFiles(join(root, 'long_term'))).toEqual([]);
 
       const orphans = await lockWaiters('resume_sales');
       const second = startRun(args);
-      await waitFor(async () => (await lockWaiters('resume_sales')) > orphans, 'the resumed pg_dump blocked on the lock');
+      await until(async () => (await lockWaiters('resume_sales')) > orphans, 'the resumed pg_dump blocked on the lock', 20_000, 50);
       await holder.release();
       const result = await second.done;
       await expectCleanSuccess(result, root);
@@ -441,10 +442,3 @@ async function lockWaiters(database: string): Promise<number> {
   return Number(text.trim());
 }
 
-async function waitFor(check: () => Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

@@ -3,8 +3,9 @@
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LowdbStore } from '../../src/store/lowdbStore.js';
-import { holdWrites, releaseHeldWrites, track, until } from '../support/journalWrites.js';
+import { holdWrites, releaseHeldWrites, track } from '../support/journalWrites.js';
 import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
+import { sleep, until } from '../support/wait.js';
 
 const GATE = `chart: gates
 initial: wait
@@ -54,7 +55,7 @@ describe('commits in flight together', () => {
     const replies = track(answered.then(() => undefined));
     // Later writes land first; nobody hears back until the first has landed too.
     for (const write of held.slice(1)) write.release();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     expect(replies.settled()).toBe(false);
     // Batches that waited for a free slot go straight to disk from here on.
     releaseHeldWrites();

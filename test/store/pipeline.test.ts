@@ -1,7 +1,8 @@
 // Several journal writes in flight at once: answers in sequence order, and a failure takes everything behind it.
 import { afterEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/store/store.js';
-import { holdWrites, releaseHeldWrites, track, until } from '../support/journalWrites.js';
+import { holdWrites, releaseHeldWrites, track } from '../support/journalWrites.js';
+import { sleep, until } from '../support/wait.js';
 import { copyAsCrashed, journalFiles, journalText, makeTempDir, openLogged, removeTempDirs } from './helpers.js';
 
 afterEach(async () => {
@@ -20,7 +21,7 @@ describe('lowdb store: journal writes in flight together', () => {
     await store.whenIssued();
     // The second write has landed on disk; its caller still waits, and readers do not see it yet.
     await until(() => store.stats().journalSyncs === 2);
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await sleep(20);
     expect([first.settled(), second.settled()]).toEqual([false, false]);
     expect(store.get('c', 'quick')).toBeUndefined();
 

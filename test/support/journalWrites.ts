@@ -53,10 +53,3 @@ export function track(promise: Promise<void>): { readonly settled: () => boolean
   });
   return { settled: () => done, outcome };
 }
-
-export const until = async (condition: () => boolean): Promise<void> => {
-  for (let turn = 0; !condition(); turn++) {
-    if (turn > 500) throw new Error('timed out waiting for the store');
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-};

@@ -59,6 +59,4 @@ states:
   - name: blue_state
 `;
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep } from './wait.js';

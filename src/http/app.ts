@@ -27,11 +27,11 @@ export function createApp(options: AppOptions): Koa {
   const app = new Koa();
   app.silent = true;
   app.use(errorMiddleware(log));
-  app.use(async (ctx, next) => {
+  app.use((ctx, next) => {
     if (Number(ctx.get('content-length') || 0) > BODY_LIMIT) {
       throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
     }
-    await next();
+    return next();
   });
 
   // StateService's GET and PUT, nearly all the traffic, are answered here without the router's per-request work.

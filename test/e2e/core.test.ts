@@ -45,11 +45,13 @@ ${extra}  open:
 describe('the StateService README session', () => {
   it('answers exactly as StateService does', async () => {
     const { url } = await serve({ 'traffic-light.yaml': TRAFFIC_LIGHT });
-    await request(url).get('/state?state=green_state').expect(200, 'green_state');
+    const first = await request(url).get('/state?state=green_state').expect(200, 'green_state');
+    expect([first.headers['content-type'], first.headers['x-chartd-state'], first.headers['cache-control']]).toEqual(['text/plain; charset=utf-8', 'green_state', 'no-store']);
     await request(url).head('/state?state=green_state').expect(200);
     await request(url).put('/state?state=green_state').expect(200, 'green_state');
     await request(url).get('/state?state=red_state').expect(200);
-    await request(url).get('/state?state=green_state').expect(406);
+    const refused = await request(url).get('/state?state=green_state').expect(406, 'green_state is not current');
+    expect(refused.headers['content-type']).toBe('text/plain; charset=utf-8');
     await request(url).head('/state?state=green_state').expect(406);
     await request(url).put('/state?state=red_state').expect(200);
     await request(url).get('/state?state=blue_state').expect(200);

@@ -1,4 +1,4 @@
-// `npm run bench`: chartd against a bare Koa baseline, each in its own process, loaded by autocannon in a third.
+// `npm run bench`: chartd against a bare Koa baseline, each in its own process, loaded by autocannon (or wrk) in a third.
 // Settings come from the environment (see bench/README.md); the table is printed and written to bench/results.md.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { median } from './lib/stats.mjs';
 
 const config = readConfig();
 const chartFile = fileURLToPath(new URL('charts/gate.yaml', import.meta.url));
-const resultsFile = fileURLToPath(new URL('results.md', import.meta.url));
+const resultsFile = fileURLToPath(new URL(config.loader === 'wrk' ? 'results-wrk.md' : 'results.md', import.meta.url));
 const GET = { method: 'GET', path: '/state?state=open' };
 const PUT_GATE = { method: 'PUT', path: '/state?state=open' };
 const PUT_SPREAD = { method: 'PUT', path: '/charts/bench-gate/instances/i-{i}/state?state=open' };
@@ -30,7 +30,7 @@ function summarize(rounds) {
 }
 
 function load(server, request, connections, extra = {}) {
-  return runLoad({ url: server.url, pid: server.pid, ...request, connections, seconds: config.seconds, warmup: config.warmup, ...extra });
+  return runLoad(config.loader, { url: server.url, pid: server.pid, ...request, connections, seconds: config.seconds, warmup: config.warmup, ...extra });
 }
 
 /** Rounds of several loads, taken in turn (A B A B …), so drift on a shared machine hits each alike. */

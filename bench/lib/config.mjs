@@ -41,9 +41,12 @@ export function readConfig() {
     dir: process.env.BENCH_DIR || tmpdir(),
     /** Keep the data directories afterwards (for profiling). */
     keep: process.env.BENCH_KEEP === '1',
+    /** The load generator: autocannon (from npm, the default) or wrk (from the system's packages). */
+    loader: process.env.BENCH_LOADER || 'autocannon',
     /** Exit with 1 when a target is missed. */
     strict: process.env.BENCH_STRICT === '1',
   };
+  if (!['autocannon', 'wrk'].includes(config.loader)) throw new Error(`BENCH_LOADER=${config.loader}: use autocannon or wrk`);
   if (config.rounds < 1 || config.seconds <= 0) throw new Error('BENCH_ROUNDS must be ≥ 1 and BENCH_SECONDS > 0');
   if (config.scaleConnections > Math.min(...config.scale)) {
     throw new Error(`BENCH_SCALE_CONNECTIONS=${config.scaleConnections} is more than the fewest instances stored (${Math.min(...config.scale)}); PUTs in flight would share instances`);

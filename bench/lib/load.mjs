@@ -5,8 +5,8 @@
 // With `instances`, `{i}` in the path is an instance number: connection c of C owns instances c, c+C, c+2C, …
 // and goes round them in turn, so every request goes to another instance than the one before it, and no two
 // requests in flight ever share an instance (needs C ≤ instances).
-import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
+import { serverCpuSeconds } from './cpu.mjs';
 import { percentile } from './stats.mjs';
 
 const spec = JSON.parse(process.argv[2]);
@@ -16,26 +16,20 @@ if (spec.instances && spec.connections > spec.instances) {
   throw new Error(`${spec.connections} connections cannot each own instances among ${spec.instances}`);
 }
 
-/** CPU seconds (user + system) the server process has used so far; /proc counts in USER_HZ, 100 on Linux. */
-function serverCpuSeconds() {
-  const fields = readFileSync(`/proc/${spec.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Gives each new connection its lane of instances; called by autocannon once per connection. */
+/**
+ * Gives each new connection its lane of instances; called by autocannon once per connection. The lane's
+ * requests are built once, up front: a `setupRequest` callback would make autocannon rebuild every request,
+ * spending the loader's CPU (on the same cores as the server) on this figure alone.
+ */
 function laneSetter() {
   let lanes = 0;
   return (client) => {
     const lane = lanes++ % spec.connections;
     const owned = Math.ceil((spec.instances - lane) / spec.connections);
-    let turn = 0;
-    client.setRequests([{
+    client.setRequests(Array.from({ length: owned }, (_, turn) => ({
       method: spec.method,
-      setupRequest: (request) => {
-        request.path = spec.path.replace('{i}', String(lane + (turn++ % owned) * spec.connections));
-        return request;
-      },
-    }]);
+      path: spec.path.replace('{i}', String(lane + turn * spec.connections)),
+    })));
   };
 }
 
@@ -54,9 +48,9 @@ async function run(seconds, record) {
     if (record) latencies.push(ms);
   });
   const started = performance.now();
-  const cpuBefore = spec.pid ? serverCpuSeconds() : 0;
+  const cpuBefore = spec.pid ? serverCpuSeconds(spec.pid) : 0;
   const result = await instance;
-  const cpu = spec.pid ? serverCpuSeconds() - cpuBefore : Number.NaN;
+  const cpu = spec.pid ? serverCpuSeconds(spec.pid) - cpuBefore : Number.NaN;
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   let ok = 0;

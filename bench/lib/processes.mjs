@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('../baseline.mjs', import.meta.url));
-const LOAD = fileURLToPath(new URL('./load.mjs', import.meta.url));
+const LOADERS = { autocannon: fileURLToPath(new URL('./load.mjs', import.meta.url)), wrk: fileURLToPath(new URL('./wrk.mjs', import.meta.url)) };
 const START_TIMEOUT_MS = 60_000;
 
 /** Spawns `node args…`, resolves once stdout says `listening on URL`; startupMs runs from spawn to that line. */
@@ -62,10 +62,13 @@ export function memoryOf(pid) {
   return { rssMB: kb('VmRSS') / 1024, hwmMB: kb('VmHWM') / 1024 };
 }
 
-/** One autocannon run in its own process (see load.mjs for `spec`); rejects when the server answered anything but 2xx. */
-export function runLoad(spec) {
+/**
+ * One load run in its own process, by `loader` (load.mjs for autocannon, wrk.mjs; both take the same `spec`);
+ * rejects when the server answered anything but 2xx.
+ */
+export function runLoad(loader, spec) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LOAD, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [LOADERS[loader], JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

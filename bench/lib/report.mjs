@@ -8,6 +8,13 @@ const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
 const cpu = (n) => (Number.isFinite(n) ? `${Math.round(n)} µs` : 'n/a');
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 
+const LOADER_TEXT = {
+  autocannon: `autocannon in its own process, on 127.0.0.1,
+  one request in flight per connection. Latencies are autocannon's per-response times, to the microsecond.`,
+  wrk: `wrk (one thread; BENCH_LOADER=wrk) in its own process, on 127.0.0.1,
+  one request in flight per connection. Latencies are wrk's percentiles, to the microsecond.`,
+};
+
 function table(head, rows) {
   return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
 }
@@ -78,8 +85,7 @@ Written by \`npm run bench\` (bench/run.mjs); bench/README.md says what each fig
 - That disk: a 700-byte append + fdatasync (what each journal write waits for) took
   ${run.fsync.map((probe, index) => `${index ? 'at the end' : 'at the start'} p50 ${ms(probe.p50)} ms, p90 ${ms(probe.p90)} ms, p99 ${ms(probe.p99)} ms, mean ${ms(probe.mean)} ms`).join('; ')}.
 - Each figure: the median of ${config.rounds} round(s) of ${config.seconds} s, each after ${config.warmup} s of unrecorded warm-up;
-  rounds of figures compared with each other are taken in turn. Load: autocannon in its own process, on 127.0.0.1,
-  one request in flight per connection. Latencies are autocannon's per-response times, to the microsecond.
+  rounds of figures compared with each other are taken in turn. Load: ${LOADER_TEXT[config.loader]}
 - chartd runs \`serve --log-level warn\` on bench/charts/gate.yaml (one gate that needs 10⁹ PUTs, so every PUT is
   counted and committed with fdatasync before the answer). The baseline is bench/baseline.mjs: bare Koa + @koa/router.
 - Run took ${Math.round(run.seconds)} s.

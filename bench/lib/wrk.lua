@@ -1,0 +1,29 @@
+-- wrk's side of bench/lib/wrk.mjs. Arguments after `--`: METHOD PATH INSTANCES.
+-- With INSTANCES > 0, `{i}` in PATH goes round 0 … INSTANCES-1 in turn: the requests in flight at any moment
+-- are consecutive turns, so no two of them share an instance while connections ≤ instances.
+local requests = {}
+local turn = 0
+
+function init(args)
+  local method, path, instances = args[1], args[2], tonumber(args[3])
+  if instances > 0 then
+    for i = 0, instances - 1 do
+      requests[i + 1] = wrk.format(method, (path:gsub("{i}", tostring(i))))
+    end
+  else
+    requests[1] = wrk.format(method, path)
+  end
+end
+
+function request()
+  turn = turn % #requests + 1
+  return requests[turn]
+end
+
+function done(summary, latency, _)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH-RESULT {"requests":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d,"non2xx":%d,"socketErrors":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end

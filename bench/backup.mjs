@@ -7,6 +7,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './lib/stats.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -179,12 +180,6 @@ function theBackup(storage) {
   const leftovers = files(join(storage, 'intermediate'));
   if (backups.length !== 1 || leftovers.length !== 0) throw new Error(`expected one backup and no leftovers, found ${backups.map((file) => relative(storage, file))} and ${leftovers}`);
   return statSync(backups[0]).size;
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 const seconds = (ms) => (ms / 1000).toFixed(2);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median, percentile } from './lib/stats.mjs';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -55,7 +56,7 @@ async function measureCommits(dir, docs, commits) {
   }
   await store.close();
   times.sort((a, b) => a - b);
-  return { p50: times[times.length >> 1], p90: times[Math.floor(times.length * 0.9)] };
+  return { p50: percentile(times, 0.5), p90: percentile(times, 0.9) };
 }
 
 /** Child: open in a fresh process, as a server start would. */
@@ -75,8 +76,6 @@ function inChild(...childArgs) {
   if (child.status !== 0) throw new Error(child.stderr);
   return JSON.parse(child.stdout);
 }
-
-const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
 
 if (positionals[0] === 'commits') {
   console.log(JSON.stringify(await measureCommits(positionals[1], Number(positionals[2]), Number(args.commits))));

@@ -6,15 +6,10 @@
 // and goes round them in turn, so every request goes to another instance than the one before it, and no two
 // requests in flight ever share an instance (needs C ≤ instances).
 import autocannon from 'autocannon';
-import { serverCpuSeconds } from './cpu.mjs';
+import { readLoadSpec, serverCpuSeconds } from './loadSpec.mjs';
 import { percentile } from './stats.mjs';
 
-const spec = JSON.parse(process.argv[2]);
-const { hostname } = new URL(spec.url);
-if (hostname !== '127.0.0.1') throw new Error(`load goes to loopback (127.0.0.1) only, not ${hostname}`);
-if (spec.instances && spec.connections > spec.instances) {
-  throw new Error(`${spec.connections} connections cannot each own instances among ${spec.instances}`);
-}
+const spec = readLoadSpec();
 
 /**
  * Gives each new connection its lane of instances; called by autocannon once per connection. The lane's

@@ -1,6 +1,8 @@
 -- wrk's side of bench/lib/wrk.mjs. Arguments after `--`: METHOD PATH INSTANCES.
--- With INSTANCES > 0, `{i}` in PATH goes round 0 … INSTANCES-1 in turn: the requests in flight at any moment
--- are consecutive turns, so no two of them share an instance while connections ≤ instances.
+-- With INSTANCES > 0, `{i}` in PATH goes round 0 … INSTANCES-1 in turn, one turn per request over all
+-- connections (wrk's script cannot tell its connections apart, so they cannot own lanes as under autocannon).
+-- Two requests in flight share an instance only when one is outlived by INSTANCES - 1 later turns: rare with
+-- 1,000 instances and 16 connections, but common when instances are about as many as connections.
 local requests = {}
 local turn = 0
 

@@ -5,15 +5,10 @@
 // wrk is not on the npm registry: install it from the system's packages (Debian: apt-get install wrk).
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { serverCpuSeconds } from './cpu.mjs';
+import { readLoadSpec, serverCpuSeconds } from './loadSpec.mjs';
 
 const SCRIPT = fileURLToPath(new URL('./wrk.lua', import.meta.url));
-const spec = JSON.parse(process.argv[2]);
-const { hostname } = new URL(spec.url);
-if (hostname !== '127.0.0.1') throw new Error(`load goes to loopback (127.0.0.1) only, not ${hostname}`);
-if (spec.instances && spec.connections > spec.instances) {
-  throw new Error(`${spec.connections} connections would share instances among ${spec.instances}`);
-}
+const spec = readLoadSpec();
 
 /** wrk takes whole seconds; shorter runs are rounded up to one. */
 function wrk(seconds) {

@@ -111,8 +111,7 @@ export class Runtime {
   }
 
   snapshot(chart: string, id: string): Snapshot {
-    this.chart(chart);
-    const snapshot = this.options.store.get<Snapshot>(INSTANCES, instanceKey(chart, id));
+    const snapshot = this.find(chart, id);
     if (!snapshot) throw new NotFound(`chart ${chart} has no instance ${id}; POST /charts/${chart}/instances creates one`);
     return snapshot;
   }

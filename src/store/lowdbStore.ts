@@ -1,13 +1,13 @@
 // The embedded Store: a journal makes commits durable, lowdb shard files checkpoint them, reads come from memory.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { makeDirectoryDurably, removeTempFiles, syncDirectory } from './durableFile.js';
+import { gather } from './gather.js';
 import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
 import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
 import { StoreError, type CommitOptions, type Store, type Write } from './store.js';
-import { isDeepStrictEqual } from 'node:util';
-import { gather } from './gather.js';
 
 /**
  * A checkpoint rewrites every shard changed since the last one, a few syscalls each, whatever its size; with

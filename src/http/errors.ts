@@ -10,7 +10,8 @@ export function errorMiddleware(log: Logger): Middleware {
       await next();
     } catch (error) {
       const { status, code, message } = describe(error);
-      if (status >= 500) log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');
+      // A long-poll released by shutdown answers 503 as planned; it is no fault of the server's.
+      if (status >= 500 && !(error instanceof ShuttingDown)) log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');
       ctx.status = status;
       ctx.set('cache-control', 'no-store');
       if (error instanceof ShuttingDown) ctx.set('retry-after', String(error.retryAfterSeconds));

@@ -1,0 +1,38 @@
+// The error middleware: what a thrown error answers, and which answers the server log calls a fault.
+import { Writable } from 'node:stream';
+import Koa from 'koa';
+import pino from 'pino';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { ShuttingDown } from '../../src/errors.js';
+import { errorMiddleware } from '../../src/http/errors.js';
+
+function appThrowing(error: Error): { app: Koa; logged: string[] } {
+  const logged: string[] = [];
+  const log = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => { logged.push(String(chunk)); done(); } }));
+  const app = new Koa();
+  app.use(errorMiddleware(log));
+  app.use(() => {
+    throw error;
+  });
+  return { app, logged };
+}
+
+describe('error answers', () => {
+  it('answers shutdown with 503 and Retry-After, and does not log it as a server fault', async () => {
+    const { app, logged } = appThrowing(new ShuttingDown('chartd is stopping; ask again in a moment'));
+    const answer = await request(app.callback()).get('/state?state=x&wait=30s').expect(503);
+    expect(answer.headers['retry-after']).toBe('2');
+    expect(answer.body).toEqual({ error: { code: 'shutting_down', message: 'chartd is stopping; ask again in a moment' } });
+    expect(logged).toEqual([]);
+  });
+
+  it('logs an unexpected error once, and answers 500 without its message', async () => {
+    const { app, logged } = appThrowing(new Error('secret detail'));
+    const answer = await request(app.callback()).get('/anything').expect(500);
+    expect(answer.body.error.code).toBe('internal');
+    expect(JSON.stringify(answer.body)).not.toContain('secret detail');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('request failed with a server fault');
+  });
+});

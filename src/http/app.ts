@@ -1,11 +1,11 @@
-// The Koa application: error mapping, a body-size guard, the routes, and a JSON 404 for the rest.
+// The Koa application: a body-size guard, the state fast path, error mapping, the routes, and a JSON 404 for the rest.
 
-import Koa from 'koa';
+import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { NotFound, PayloadTooLarge } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
-import { errorMiddleware } from './errors.js';
+import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { BODY_LIMIT } from './params.js';
 import { chartRoutes } from './routes/charts.js';
 import { instanceRoutes } from './routes/instances.js';
@@ -26,17 +26,11 @@ export function createApp(options: AppOptions): Koa {
   const { runtime, log } = options;
   const app = new Koa();
   app.silent = true;
-  app.use(errorMiddleware(log));
-  app.use((ctx, next) => {
-    if (Number(ctx.get('content-length') || 0) > BODY_LIMIT) {
-      throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
-    }
-    return next();
-  });
-
-  // StateService's GET and PUT, nearly all the traffic, are answered here without the router's per-request work.
+  // StateService's GET and PUT, nearly all the traffic, go first: they answer their own errors, and a plain GET
+  // is answered without a promise, the router's per-request work or any other middleware (bench/README.md).
   const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);
-  app.use(stateFastPath(runtime, defaultChart));
+  app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart), errorAnswer(log)));
+  app.use(errorMiddleware(log));
 
   // Anything no route answered becomes a JSON 404; allowedMethods' 405/501 (with its Allow header) gets a JSON body too.
   app.use(async (ctx, next) => {
@@ -62,4 +56,30 @@ export function createApp(options: AppOptions): Koa {
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/** Refuses a request whose declared body is over the limit, before anything reads it. */
+function checkBodyLimit(ctx: Context): void {
+  if (Number(ctx.req.headers['content-length'] || 0) > BODY_LIMIT) {
+    throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
+  }
+}
+
+/**
+ * Runs the body-size guard and `middleware` ahead of the error middleware, answering their errors itself:
+ * thrown ones at once, rejected ones when they come. What `middleware` hands on with `next()` is answered
+ * further down.
+ */
+function answeringOwnErrors(middleware: Middleware, answer: ErrorAnswer): Middleware {
+  return (ctx, next) => {
+    let result: Promise<unknown> | void;
+    try {
+      checkBodyLimit(ctx);
+      result = middleware(ctx, next) as Promise<unknown> | void;
+    } catch (error) {
+      answer(ctx, error);
+      return;
+    }
+    return result?.then(undefined, (error: unknown) => answer(ctx, error));
+  };
 }

@@ -1,28 +1,52 @@
 // The one place that turns thrown errors into HTTP answers: JSON `{ error: { code, message } }`.
 
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { AppError, ShuttingDown } from '../errors.js';
+import { StoreError } from '../store/store.js';
 
-export function errorMiddleware(log: Logger): Middleware {
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (error) {
-      const { status, code, message } = describe(error);
-      // A long-poll released by shutdown answers 503 as planned; it is no fault of the server's.
-      if (status >= 500 && !(error instanceof ShuttingDown)) log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');
-      ctx.status = status;
-      ctx.set('cache-control', 'no-store');
-      if (error instanceof ShuttingDown) ctx.set('retry-after', String(error.retryAfterSeconds));
-      ctx.body = { error: { code, message } };
-    }
+/** Answers `error` on `ctx`; server faults are logged, with their detail kept out of the answer. */
+export type ErrorAnswer = (ctx: Context, error: unknown) => void;
+
+/** Seconds a caller is told to wait before asking again after the store refused a change. */
+const STORE_RETRY_AFTER_SECONDS = 10;
+
+interface Described {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly retryAfter?: number;
+}
+
+export function errorAnswer(log: Logger): ErrorAnswer {
+  return (ctx, error) => {
+    const { status, code, message, retryAfter } = describe(error);
+    // A long-poll released by shutdown answers 503 as planned; it is no fault of the server's.
+    if (status >= 500 && !(error instanceof ShuttingDown)) log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');
+    ctx.status = status;
+    ctx.set('cache-control', 'no-store');
+    if (retryAfter !== undefined) ctx.set('retry-after', String(retryAfter));
+    ctx.body = { error: { code, message } };
   };
 }
 
-function describe(error: unknown): { status: number; code: string; message: string } {
+/** Answers every error thrown further down the chain. */
+export function errorMiddleware(log: Logger): Middleware {
+  const answer = errorAnswer(log);
+  return (ctx, next) => next().then(undefined, (error: unknown) => answer(ctx, error));
+}
+
+function describe(error: unknown): Described {
+  if (error instanceof ShuttingDown) return { status: 503, code: error.code, message: error.message, retryAfter: error.retryAfterSeconds };
   if (error instanceof AppError) {
     return { status: error.status, code: error.code, message: error.expose ? error.message : 'internal error; see the server log' };
+  }
+  if (error instanceof StoreError) {
+    // The journal's path and the disk's own message go to the log; the caller learns the change did not happen.
+    return {
+      status: 503, code: 'store_unavailable', retryAfter: STORE_RETRY_AFTER_SECONDS,
+      message: 'the change was not applied: the data directory could not make it durable (the server log says why, e.g. a full disk); ask again once that is fixed',
+    };
   }
   if (error instanceof URIError) return { status: 400, code: 'bad_request', message: 'the URL is not correctly percent-encoded' };
   // Errors raised by Koa and the router carry an HTTP status (e.g. 405 from allowedMethods).

@@ -218,6 +218,7 @@ describe('malformed requests', () => {
       [() => request(url).post('/charts/gates/instances').send({ id: 'x', extra: 1 }), 400, 'bad_request'],
       [() => request(url).post('/charts/gates/instances').send([1, 2]), 400, 'bad_request'],
       [() => request(url).post('/charts/gates/instances').send({ id: 'big', context: { blob: 'x'.repeat(70_000) } }), 413, 'payload_too_large'],
+      [() => request(url).put('/charts/gates/state?state=wait').set('content-type', 'text/plain').send('x'.repeat(70_000)), 413, 'payload_too_large'],
       [() => request(url).get('/state?state=green_state&wait=soon'), 400, 'bad_request'],
       [() => request(url).get('/nowhere'), 404, 'not_found'],
       [() => request(url).delete('/state?state=green_state'), 405, 'method_not_allowed'],

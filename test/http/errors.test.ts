@@ -6,6 +6,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ShuttingDown } from '../../src/errors.js';
 import { errorMiddleware } from '../../src/http/errors.js';
+import { StoreError } from '../../src/store/store.js';
 
 function appThrowing(error: Error): { app: Koa; logged: string[] } {
   const logged: string[] = [];
@@ -34,5 +35,16 @@ describe('error answers', () => {
     expect(JSON.stringify(answer.body)).not.toContain('secret detail');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toContain('request failed with a server fault');
+  });
+
+  it('answers a change the store could not make durable with 503, Retry-After and no file names, and logs it once', async () => {
+    const { app, logged } = appThrowing(new StoreError('could not make 1 commit(s) durable in /var/lib/chartd/journal/00000001.log (ENOSPC); none of them was applied', '/var/lib/chartd/journal/00000001.log'));
+    const answer = await request(app.callback()).put('/state?state=x').expect(503);
+    expect(answer.headers['retry-after']).toBe('10');
+    expect(answer.body.error.code).toBe('store_unavailable');
+    expect(answer.body.error.message).toMatch(/not applied.*ask again/);
+    expect(JSON.stringify(answer.body)).not.toContain('/var/lib/chartd');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('ENOSPC');
   });
 });

@@ -47,8 +47,11 @@ export class Runtime {
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
-  /** Per instance, the newest snapshot handed to the store and not yet committed: the next batch builds on it. */
-  private readonly uncommitted = new Map<string, Snapshot>();
+  /**
+   * Per instance, the newest snapshot handed to the store and not yet committed, with the store's failure
+   * count at that moment: the next batch builds on it unless a commit has failed since.
+   */
+  private readonly uncommitted = new Map<string, { readonly snapshot: Snapshot; readonly failures: number }>();
 
   constructor(private readonly options: RuntimeOptions) {
     // A batch's commit need not land before the next batch of the same instance is built on it.
@@ -193,7 +196,7 @@ export class Runtime {
    */
   private async process(key: string, items: readonly Work[]): Promise<Done[]> {
     const { store, clock } = this.options;
-    const before = this.uncommitted.get(key) ?? store.get<Snapshot>(INSTANCES, key);
+    const before = this.buildingOn(key);
     let current = before;
     const done: Done[] = [];
     const outcomes: Outcome[] = [];
@@ -223,16 +226,27 @@ export class Runtime {
       done.push({ outcome, created: false });
     }
     if (current && current !== before) {
-      this.uncommitted.set(key, current);
+      const handed = { snapshot: current, failures: store.failures };
+      this.uncommitted.set(key, handed);
       try {
         // Snapshots are plain JSON data, built anew by every transition and never changed.
         await store.commit([{ collection: INSTANCES, key, value: current }], { asGiven: true });
       } finally {
-        if (this.uncommitted.get(key) === current) this.uncommitted.delete(key);
+        if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
       }
       this.afterCommit(key, before, current, outcomes);
     }
     return done;
+  }
+
+  /**
+   * What the next batch of `key` builds on: the snapshot still on its way to disk, or the committed one once a
+   * commit has failed (the store fails every commit pending at that moment, so that snapshot will never land).
+   */
+  private buildingOn(key: string): Snapshot | undefined {
+    const pending = this.uncommitted.get(key);
+    if (pending && pending.failures === this.options.store.failures) return pending.snapshot;
+    return this.options.store.get<Snapshot>(INSTANCES, key);
   }
 
   /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */

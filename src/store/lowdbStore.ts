@@ -90,6 +90,7 @@ export class LowdbStore implements Store {
   /** commit() calls queued so far, and how many of them are on their way to disk or failed: for whenIssued(). */
   private queuedCount = 0;
   private issuedCount = 0;
+  private failureCount = 0;
   /** Set from a failed write until every batch from it on is rejected and the journal cut back. */
   private recovering: Promise<void> | undefined;
   private nextSeq: number;
@@ -188,6 +189,10 @@ export class LowdbStore implements Store {
     });
   }
 
+  get failures(): number {
+    return this.failureCount;
+  }
+
   async whenIssued(): Promise<void> {
     const target = this.queuedCount;
     while (this.issuedCount < target) await this.issued.next();
@@ -244,6 +249,7 @@ export class LowdbStore implements Store {
         await this.dispatch(commits);
       } catch (error) {
         // dispatch handles disk errors itself; this is a bug's last line of defence, so no caller hangs.
+        this.failureCount++;
         for (const pending of commits) pending.reject(error as Error);
       } finally {
         this.markIssued(commits.length);
@@ -265,6 +271,7 @@ export class LowdbStore implements Store {
       bytes = Buffer.from(commits.map((commit, at) => formatRecord(first + at, pending, commit.body)).join(''), 'utf8');
       offset = journal.reserve(bytes.length);
     } catch (error) {
+      this.failureCount++;
       this.rejectAll(commits, error as Error);
       return;
     }
@@ -280,6 +287,7 @@ export class LowdbStore implements Store {
 
   private settle(batch: Batch, outcome: 'written' | Error): void {
     batch.outcome = outcome;
+    if (outcome instanceof Error) this.failureCount++;
     if (!this.recovering) {
       while (this.inFlight[0]?.outcome === 'written') this.answer(this.inFlight.shift()!);
       if (this.inFlight.some((waiting) => waiting.outcome instanceof Error)) this.recovering = this.recover();

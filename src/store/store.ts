@@ -21,6 +21,12 @@ export interface Store {
   commit(writes: readonly Write[], options?: CommitOptions): Promise<void>;
   /** Resolves once every commit() made so far is on its way to disk (or has failed). */
   whenIssued(): Promise<void>;
+  /**
+   * How many times a commit has failed so far. It moves the moment a failure is known, before any commit is
+   * rejected, so a caller holding a change built on a pending commit can tell, without waiting for that
+   * commit's answer, that the change must not be built on any more.
+   */
+  readonly failures: number;
   /** Flushes, releases the data directory's lock. */
   close(): Promise<void>;
 }

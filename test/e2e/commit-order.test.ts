@@ -1,8 +1,8 @@
 // One gate under a burst of PUTs: each batch is built on the one before while that is still on its way to
 // disk; answers come in order, and a failed write fails every PUT built on it.
 import request from 'supertest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LowdbStore } from '../../src/store/lowdbStore.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LowdbStore } from '../../src/store/lowdbStore.js';
 import { holdWrites, releaseHeldWrites, track } from '../support/journalWrites.js';
 import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
 import { sleep, until } from '../support/wait.js';
@@ -95,5 +95,33 @@ describe('commits in flight together', () => {
     await server!.close();
     server = await startTestServer({ chartDir, dataDir });
     expect(await counter()).toBe(4 + ok);
+  });
+
+  it('builds on what was committed once a write has failed, however late the failed commit hears of it', async () => {
+    await burst(3);
+    // The failed commit's rejection reaches the runtime only 200 ms later; the store is healthy again long before.
+    const realCommit = LowdbStore.prototype.commit;
+    vi.spyOn(LowdbStore.prototype, 'commit').mockImplementation(function (this: LowdbStore, ...args: Parameters<LowdbStore['commit']>) {
+      return realCommit.apply(this, args).catch(async (error: unknown) => {
+        await sleep(200);
+        throw error;
+      });
+    });
+    const held = holdWrites('"gates/default"');
+    const doomed = request(server!.url).put('/state?state=wait').then(statusOf);
+    await until(() => held.length >= 1);
+    const failuresBefore = server!.engine.store.failures;
+    held[0]!.fail(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+    await until(() => server!.engine.store.failures > failuresBefore);
+    // This PUT comes while the failed one is still waiting for its answer: it must not count on top of it.
+    const next = request(server!.url).put('/state?state=wait').then(statusOf);
+    await until(() => held.length >= 2);
+    held[1]!.release();
+    expect(await next).toBe(200);
+    expect(await doomed).toBe(503);
+    expect(await counter()).toBe(4);
+    await server!.close();
+    server = await startTestServer({ chartDir, dataDir });
+    expect(await counter()).toBe(4);
   });
 });

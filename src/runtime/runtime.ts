@@ -130,6 +130,22 @@ export class Runtime {
     return this.options.store.list<Snapshot>(INSTANCES, `${chart}/`);
   }
 
+  /** How many instances the chart has. */
+  instanceCount(chart: string): number {
+    this.chart(chart);
+    return this.options.store.count(INSTANCES, `${chart}/`);
+  }
+
+  /** Up to `limit` of the chart's instances in id order, after instance `after`; `next` is the id to go on from. */
+  instancePage(chart: string, query: { after?: string; limit: number; accept?: (snapshot: Snapshot) => boolean }): { instances: Snapshot[]; next: string | undefined } {
+    this.chart(chart);
+    const prefix = `${chart}/`;
+    const page = this.options.store.page<Snapshot>(INSTANCES, {
+      prefix, limit: query.limit, ...(query.after !== undefined ? { after: prefix + query.after } : {}), ...(query.accept ? { accept: query.accept } : {}),
+    });
+    return { instances: page.documents, next: page.next?.slice(prefix.length) };
+  }
+
   /** The chart version this instance runs on. */
   chartOf(snapshot: Snapshot): Chart {
     const chart = this.options.catalog.version(snapshot.chart, snapshot.version);

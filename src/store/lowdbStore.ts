@@ -7,7 +7,7 @@ import { gather } from './gather.js';
 import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
 import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
-import { StoreError, type CommitOptions, type Store, type Write } from './store.js';
+import { StoreError, type CommitOptions, type Page, type PageQuery, type Store, type Write } from './store.js';
 
 /**
  * A checkpoint rewrites every shard changed since the last one, a few syscalls each, whatever its size; with
@@ -165,6 +165,14 @@ export class LowdbStore implements Store {
 
   list<T = unknown>(collection: string, prefix?: string): T[] {
     return (this.collections.get(collection)?.list(prefix) ?? []) as T[];
+  }
+
+  count(collection: string, prefix?: string): number {
+    return this.collections.get(collection)?.count(prefix) ?? 0;
+  }
+
+  page<T = unknown>(collection: string, query: PageQuery<T>): Page<T> {
+    return (this.collections.get(collection)?.page(query as PageQuery<unknown>) ?? { documents: [], next: undefined }) as Page<T>;
   }
 
   commit(writes: readonly Write[], options: CommitOptions = {}): Promise<void> {
@@ -472,13 +480,57 @@ class Collection {
 
   /** A fresh array each call (callers may sort or filter it); the documents themselves are shared. */
   list(prefix?: string): unknown[] {
+    const { values } = this.sorted();
+    if (!prefix) return values.slice();
+    const [start, end] = this.range(prefix);
+    return values.slice(start, end);
+  }
+
+  count(prefix?: string): number {
+    if (!prefix) return this.docs.size;
+    const [start, end] = this.range(prefix);
+    return end - start;
+  }
+
+  /** Walks from `after` on, so a page costs what it returns (and what `accept` skips), not the collection's size. */
+  page({ prefix = '', after, limit, accept }: PageQuery<unknown>): Page<unknown> {
+    const { keys, values } = this.sorted();
+    const [start, end] = this.range(prefix);
+    let at = start;
+    if (after !== undefined && after >= prefix) {
+      at = Math.max(start, findKey(keys, after));
+      if (keys[at] === after) at += 1;
+    }
+    const documents: unknown[] = [];
+    let last: string | undefined;
+    for (; at < end; at += 1) {
+      if (accept && !accept(values[at])) continue;
+      if (documents.length === limit) return { documents, next: last };
+      documents.push(values[at]);
+      last = keys[at];
+    }
+    return { documents, next: undefined };
+  }
+
+  private sorted(): { keys: string[]; values: unknown[] } {
     const keys = (this.sortedKeys ??= [...this.docs.keys()].sort());
     const values = (this.sortedValues ??= keys.map((key) => this.docs.get(key)));
-    if (!prefix) return values.slice();
+    return { keys, values };
+  }
+
+  /** Where the keys starting with `prefix` begin and end in the sorted view: they sit together from its place on. */
+  private range(prefix: string): [number, number] {
+    const { keys } = this.sorted();
+    if (!prefix) return [0, keys.length];
     const start = findKey(keys, prefix);
-    let end = start;
-    while (end < keys.length && keys[end]!.startsWith(prefix)) end += 1;
-    return values.slice(start, end);
+    let low = start;
+    let high = keys.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (keys[middle]!.startsWith(prefix)) low = middle + 1;
+      else high = middle;
+    }
+    return [start, low];
   }
 }
 

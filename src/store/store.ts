@@ -12,6 +12,10 @@ export interface Store {
   get<T = unknown>(collection: string, key: string): T | undefined;
   /** Every committed document of a collection, in key order; with `prefix`, only those whose key starts with it. */
   list<T = unknown>(collection: string, prefix?: string): T[];
+  /** How many committed documents the collection holds (whose key starts with `prefix`, if given), without listing them. */
+  count(collection: string, prefix?: string): number;
+  /** One page of `list()`: what follows `after`, at most `limit` documents that `accept` takes. */
+  page<T = unknown>(collection: string, query: PageQuery<T>): Page<T>;
   /**
    * Makes the writes durable together (all or none) and resolves only then.
    * Concurrent calls are grouped into one fsync; each call still gets its own outcome.
@@ -29,6 +33,20 @@ export interface Store {
   readonly failures: number;
   /** Flushes, releases the data directory's lock. */
   close(): Promise<void>;
+}
+
+export interface PageQuery<T> {
+  readonly prefix?: string;
+  /** Only keys that sort after this one (a previous page's last key). */
+  readonly after?: string;
+  readonly limit: number;
+  readonly accept?: (document: T) => boolean;
+}
+
+export interface Page<T> {
+  readonly documents: T[];
+  /** The last returned document's key when more documents follow that `accept` takes; undefined on the last page. */
+  readonly next: string | undefined;
 }
 
 export interface CommitOptions {

@@ -251,6 +251,53 @@ describe('malformed requests', () => {
   });
 });
 
+describe('listing instances', () => {
+  it('lists a chart\'s instances a page at a time, in id order, filtered by state or status', async () => {
+    const { url } = await serve({ 'gates.yaml': gateChart(1) });
+    const ids = Array.from({ length: 23 }, (_, n) => `r-${String(n).padStart(2, '0')}`);
+    for (const id of ids) await request(url).post('/charts/gates/instances').send({ id }).expect(201);
+    // Every third one is opened, which ends it.
+    for (const id of ids.filter((_, n) => n % 3 === 0)) await request(url).put(`/charts/gates/instances/${id}/state?state=wait`).expect(200);
+    const all = ['default', ...ids];
+
+    const seen: string[] = [];
+    let next: string | null = '/charts/gates/instances?limit=10';
+    let pages = 0;
+    while (next) {
+      const page: request.Response = await request(url).get(next).expect(200);
+      expect(page.headers['cache-control']).toBe('no-store');
+      seen.push(...page.body.instances.map((instance: { id: string }) => instance.id));
+      next = page.body.next;
+      pages += 1;
+    }
+    expect(seen).toEqual(all);
+    expect(pages).toBe(3);
+
+    const first = await request(url).get('/charts/gates/instances?state=open&limit=3').expect(200);
+    expect(first.body.instances.map((instance: { id: string; state: string }) => [instance.id, instance.state])).toEqual([['r-00', 'open'], ['r-03', 'open'], ['r-06', 'open']]);
+    expect(first.body.next).toBe('/charts/gates/instances?state=open&after=r-06&limit=3');
+    const done = await request(url).get('/charts/gates/instances?status=done&after=r-18').expect(200);
+    expect(done.body).toEqual({ instances: [expect.objectContaining({ id: 'r-21', status: 'done' })], next: null });
+    const unlimited = await request(url).get('/charts/gates/instances').expect(200);
+    expect(unlimited.body.instances).toHaveLength(24);
+    expect((await request(url).get('/charts').expect(200)).body.charts[0].instances).toBe(24);
+    expect((await request(url).get('/charts/gates').expect(200)).body.instances).toBe(24);
+
+    for (const [query, message] of [
+      ['limit=0', /limit must be a whole number from 1 to 10000/],
+      ['limit=10001', /limit/],
+      ['limit=ten', /limit/],
+      ['status=failed', /status must be active or done/],
+      ['after=bad%20id', /after .* is not a valid name/],
+      ['state=a&state=b', /given 2 times/],
+    ] as const) {
+      const answer = await request(url).get(`/charts/gates/instances?${query}`).expect(400);
+      expect(answer.body.error.message, query).toMatch(message);
+    }
+    await request(url).get('/charts/nope/instances').expect(404);
+  });
+});
+
 async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {

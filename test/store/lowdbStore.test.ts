@@ -45,6 +45,38 @@ describe('lowdb store: documents', () => {
     await store.close();
   });
 
+  it('counts and pages the keys under a prefix, going on after the last key of the page before', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    const keys = ['gates/a', 'gates/b', 'gates/c', 'gates/d', 'gates/e', 'gates-2/a', 'gate/x', 'h/a'];
+    await store.commit(keys.map((key) => ({ collection: 'i', key, value: { key, odd: 'ace'.includes(key.at(-1)!) } })));
+    expect(store.count('i')).toBe(8);
+    expect(store.count('i', 'gates/')).toBe(5);
+    expect(store.count('i', 'nothing/')).toBe(0);
+    expect(store.count('none')).toBe(0);
+    const pages: string[][] = [];
+    let after: string | undefined;
+    do {
+      const page = store.page<{ key: string }>('i', { prefix: 'gates/', limit: 2, ...(after ? { after } : {}) });
+      pages.push(page.documents.map((document) => document.key));
+      after = page.next;
+    } while (after);
+    expect(pages).toEqual([['gates/a', 'gates/b'], ['gates/c', 'gates/d'], ['gates/e']]);
+    // A full last page says there is no more: no empty page to fetch.
+    expect(store.page('i', { prefix: 'gates/', limit: 5 }).next).toBeUndefined();
+    // `after` need not be a key that exists; one before the prefix starts at its first key.
+    expect(store.page<{ key: string }>('i', { prefix: 'gates/', after: 'gates/bb', limit: 9 }).documents.map((d) => d.key)).toEqual(['gates/c', 'gates/d', 'gates/e']);
+    expect(store.page<{ key: string }>('i', { prefix: 'gates/', after: 'a', limit: 1 }).documents.map((d) => d.key)).toEqual(['gates/a']);
+    const odd = store.page<{ key: string; odd: boolean }>('i', { prefix: 'gates/', limit: 2, accept: (document) => document.odd });
+    expect(odd.documents.map((d) => d.key)).toEqual(['gates/a', 'gates/c']);
+    expect(odd.next).toBe('gates/c');
+    expect(store.page<{ key: string; odd: boolean }>('i', { prefix: 'gates/', after: 'gates/c', limit: 2, accept: (d) => d.odd })).toEqual({ documents: [{ key: 'gates/e', odd: true }], next: undefined });
+    // The view follows commits: a new key shows up in its place, a deleted one is gone.
+    await store.commit([{ collection: 'i', key: 'gates/bb', value: { key: 'gates/bb' } }, { collection: 'i', key: 'gates/a', value: null }]);
+    expect(store.page<{ key: string }>('i', { prefix: 'gates/', limit: 3 }).documents.map((d) => d.key)).toEqual(['gates/b', 'gates/bb', 'gates/c']);
+    expect(store.count('i', 'gates/')).toBe(5);
+    await store.close();
+  });
+
   it('stores what JSON round-trips, keys like __proto__ included, and refuses what JSON cannot hold', async () => {
     const dir = await makeTempDir();
     const store = await openLowdbStore(dir);

@@ -57,7 +57,7 @@ export async function runCommand(args: string[]): Promise<number> {
  */
 async function createOrResume(runtime: Runtime, chart: Chart, id: string, pairs: string[]): Promise<Snapshot> {
   const context = contextFrom(chart, pairs);
-  const existing = runtime.instances(chart.name).find((snapshot) => snapshot.id === id);
+  const existing = runtime.find(chart.name, id);
   if (!existing) return (await runtime.create(chart.name, id, context)).snapshot;
   // Its context is frozen: a differing --set would be silently ignored, so refuse it.
   const conflicts = Object.entries(context)

@@ -14,11 +14,11 @@ const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
 
 export function chartRoutes(router: Router, runtime: Runtime, names: () => string[]): void {
   router.get('/charts', (ctx) => {
-    ctx.body = { charts: names().map((name) => summary(runtime.chart(name), runtime.instances(name).length)) };
+    ctx.body = { charts: names().map((name) => summary(runtime.chart(name), runtime.instanceCount(name))) };
   });
   router.get('/charts/:chart', (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!);
-    ctx.body = { ...summary(chart, runtime.instances(chart.name).length), states: Object.values(chart.states).map(describeState) };
+    ctx.body = { ...summary(chart, runtime.instanceCount(chart.name)), states: Object.values(chart.states).map(describeState) };
   });
   for (const extension of Object.keys(DIAGRAM_TYPES)) {
     router.get(`/charts/:chart/diagram.${extension}`, async (ctx) => {

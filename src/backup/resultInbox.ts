@@ -39,7 +39,7 @@ export class ResultInbox {
   constructor(private readonly options: InboxOptions) {}
 
   get size(): number {
-    return this.options.store.list(INBOX).length;
+    return this.options.store.count(INBOX);
   }
 
   /** Processes what is stored, and each result whose request has just been sent. */

@@ -49,7 +49,7 @@ export class ZoneOutbox {
   }
 
   get size(): number {
-    return this.options.store.list(ZONE_OUTBOX).length;
+    return this.options.store.count(ZONE_OUTBOX);
   }
 
   start(): void {

@@ -278,6 +278,28 @@ describe('long-polls', () => {
     expect(await waiters()).toBe(0);
   });
 
+  it('end a wait for a state at once with 406 when the run finishes in another, and not while it only goes elsewhere', async () => {
+    await createRun(server.url, 'r12');
+    await waitForState(server.url, 'r12', 'drain');
+    const started = performance.now();
+    const waiting = call('GET', `${stateOf('r12')}?state=upgrade&wait=10s`);
+    await parked(1);
+    expect((await call('PUT', `${stateOf('r12')}?state=drain&event=failed&by=web1`)).status).toBe(200);
+    // Rollback is not the end: the run could still be anywhere later, so the waiter stays.
+    await sleep(100);
+    expect(await waiters()).toBe(1);
+    for (const node of NODES) expect((await checkIn('r12', 'rollback', node)).status).toBe(200);
+    const answer = await waiting;
+    expect({ status: answer.status, state: answer.state, body: answer.body }).toEqual({ status: 406, state: 'rolled_back', body: 'upgrade is not current' });
+    expect(performance.now() - started).toBeLessThan(5000);
+    // Asked of a finished run, it does not wait at all; the final state itself is still 200.
+    const again = performance.now();
+    expect((await call('GET', `${stateOf('r12')}?state=upgrade&wait=10s`)).status).toBe(406);
+    expect((await call('GET', `${stateOf('r12')}?state=rolled_back&wait=10s`)).status).toBe(200);
+    expect(performance.now() - again).toBeLessThan(1000);
+    expect(await waiters()).toBe(0);
+  });
+
   it('park a wait longer than the cap, and let go of it when the client goes away', async () => {
     await createRun(server.url, 'r8');
     const client = new AbortController();

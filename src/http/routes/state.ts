@@ -47,13 +47,18 @@ export function stateRoutes(router: Router, runtime: Runtime, defaultChart: () =
   }
 }
 
-/** Answers at once unless `wait` asks for a long-poll (a plain function: most GETs need no promise of their own). */
+/**
+ * Answers at once unless `wait` asks for a long-poll (a plain function: most GETs need no promise of their own).
+ * A long-poll for a state ends when that state is current, when the instance finishes in another, or when the
+ * wait runs out; one on `index` when the revision moves past it.
+ */
 function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<void> | void {
   const state = requiredName(ctx, 'state', 'green_state');
   const wait = waitParam(ctx);
   const index = indexParam(ctx);
   const snapshot = runtime.snapshot(target.chart, target.id);
-  const done = (s: Snapshot): boolean => (index === undefined ? s.state === state : s.revision > index);
+  // A finished instance never moves again: waiting for another state of it would only run out the clock.
+  const done = (s: Snapshot): boolean => (index === undefined ? s.state === state || s.status === 'done' : s.revision > index);
   if (wait !== undefined && !done(snapshot)) return waitThenAnswer(ctx, runtime, target, state, wait, done);
   if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
   stateAnswer(ctx, snapshot, state);

@@ -5,7 +5,7 @@ import { spawnServer } from '../support/child.js';
 import { removeDir, sleep, tempDir } from '../support/server.js';
 
 // kill -9 the server at random moments under concurrent PUTs; every acknowledged PUT must survive.
-const ROUNDS = Number(process.env['CHARTD_CRASH_ROUNDS'] ?? 6);
+const ROUNDS = Number(process.env['CHARTD_CRASH_ROUNDS'] ?? 10);
 const CLIENTS = 12;
 
 const CHART = `chart: crashy
@@ -86,5 +86,5 @@ describe('kill -9 under concurrent PUTs', () => {
     } finally {
       await last.kill();
     }
-  }, 120_000);
+  }, Math.max(120_000, ROUNDS * 3000));
 });

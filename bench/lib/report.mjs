@@ -81,7 +81,7 @@ export function renderReport(run) {
 
 Written by \`npm run bench\` (bench/run.mjs); bench/README.md says what each figure means.
 
-- Machine: ${machine.cpus}; Node ${machine.node}; data directories on ${machine.fileSystem}.
+- Machine: ${machine.cpus}; Node ${machine.node}; data directories on ${machine.fileSystem}; source at ${machine.source}.
 - That disk: a 700-byte append + fdatasync (what each journal write waits for) took
   ${run.fsync.map((probe, index) => `${index ? 'at the end' : 'at the start'} p50 ${ms(probe.p50)} ms, p90 ${ms(probe.p90)} ms, p99 ${ms(probe.p99)} ms, mean ${ms(probe.mean)} ms`).join('; ')}.
 - Each figure: the median of ${config.rounds} round(s) of ${config.seconds} s, each after ${config.warmup} s of unrecorded warm-up;

@@ -49,6 +49,9 @@ export class ChartCatalog {
 
   /** The chart an instance runs on: the current one, or its archived version, loaded once. */
   version(name: string, version: string): Chart | undefined {
+    // Nearly every instance runs on the current version: found without building a key.
+    const current = this.current.get(name);
+    if (current?.version === version) return current;
     const key = versionKey(name, version);
     const known = this.versions.get(key);
     if (known) return known;

@@ -7,7 +7,7 @@ import { createSnapshot, transition, type Input, type Outcome } from '../engine/
 import type { Context, Snapshot } from '../engine/snapshot.js';
 import { NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import type { Store } from '../store/store.js';
+import { StoreError, type Store } from '../store/store.js';
 import type { Alerter } from './alerts.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
@@ -18,6 +18,10 @@ import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
 
 export const INSTANCES = 'instances';
+
+/** The first wait before a refused deadline or step outcome is applied again, and the longest. */
+const OWN_RETRY_FIRST_MS = 1000;
+const OWN_RETRY_MAX_MS = 60_000;
 export const DEFAULT_INSTANCE = 'default';
 
 export interface RuntimeOptions {
@@ -47,6 +51,8 @@ export class Runtime {
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
+  /** Timers of deadlines and step outcomes waiting to be applied again after the store refused them. */
+  private readonly ownRetries = new Set<NodeJS.Timeout>();
   /**
    * Per instance, the newest snapshot handed to the store and not yet committed, with the store's failure
    * count at that moment: the next batch builds on it unless a commit has failed since.
@@ -56,12 +62,8 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions) {
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
-    this.timers = new Timers(() => options.clock.now(), (key, at) => this.wake(key, at));
-    this.steps = new StepRunner(options.handlers, options.log, (key, result) => {
-      const [chart, id] = splitKey(key);
-      this.apply(chart, id, { type: 'stepDone', ...result }).catch((error: Error) =>
-        options.log.error({ instance: key, err: error.message }, 'could not record a step outcome; it runs again on restart'));
-    });
+    this.timers = new Timers(() => options.clock.now(), (key, at) => this.applyOwn(key, { type: 'deadline', at }, 'a deadline'));
+    this.steps = new StepRunner(options.handlers, options.log, (key, result) => this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome'));
   }
 
   /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
@@ -100,6 +102,8 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const retry of this.ownRetries) clearTimeout(retry);
+    this.ownRetries.clear();
     this.timers.stop();
     this.steps.stop();
     this.waiters.releaseAll();
@@ -199,10 +203,28 @@ export class Runtime {
     return !Object.values(chart.states).some((state) => state.kind === 'step') && this.contexts.accepts(chart, {});
   }
 
-  private wake(key: string, at: number): void {
+  /**
+   * Applies an input the engine made itself (a deadline came due, a step finished). While the store refuses
+   * it (a full disk, say) it is tried again, waiting longer each time, so the instance moves on once the disk
+   * is fixed; a stale retry changes nothing. Anything else, or a stop, leaves it to the next start-up.
+   */
+  private applyOwn(key: string, input: Input, what: string, attempt = 0): void {
     const [chart, id] = splitKey(key);
-    this.apply(chart, id, { type: 'deadline', at }).catch((error: Error) =>
-      this.options.log.error({ instance: key, err: error.message }, 'a deadline could not be applied; it fires again on restart'));
+    this.apply(chart, id, input).catch((error: Error) => {
+      const { log } = this.options;
+      if (!(error instanceof StoreError) || this.stopped) {
+        log.error({ instance: key, err: error.message }, `could not apply ${what}; it is applied again on restart`);
+        return;
+      }
+      const delay = Math.min(OWN_RETRY_MAX_MS, OWN_RETRY_FIRST_MS * 2 ** attempt);
+      log.error({ instance: key, err: error.message, retryInMs: delay }, `could not apply ${what}; trying again`);
+      const retry = setTimeout(() => {
+        this.ownRetries.delete(retry);
+        if (!this.stopped) this.applyOwn(key, input, what, attempt + 1);
+      }, delay);
+      retry.unref();
+      this.ownRetries.add(retry);
+    });
   }
 
   /**

@@ -1,8 +1,10 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { JournalWriter } from '../../src/store/journal.js';
 import { removeDir, sleep, startTestServer, tempDir, TRAFFIC_LIGHT, writeCharts, type TestServer } from '../support/server.js';
+import { until } from '../support/wait.js';
 
 let chartDir: string;
 let dataDir: string;
@@ -14,6 +16,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.restoreAllMocks();
   await server?.close();
   server = undefined;
   await removeDir(chartDir);
@@ -146,6 +149,33 @@ describe('durability across restarts', () => {
     await request(again.url).get('/charts/gates/instances/fresh/state?state=open').expect(200);
     const chartFile = await readFile(join(chartDir, 'gates.yaml'), 'utf8');
     expect(chartFile).toBe(gateChart(3));
+  });
+
+  it('applies a deadline the store refused once the disk takes writes again, without a restart', async () => {
+    const { url } = await serve({ 'timed.yaml': `chart: timed
+initial: soak
+states:
+  soak:
+    after: 300ms
+    next: done
+  done:
+    final: true
+` });
+    await request(url).get('/state?state=soak').expect(200);
+    // The disk is full when the deadline comes due: every write for this instance fails.
+    const real = JournalWriter.prototype.write;
+    let refused = 0;
+    vi.spyOn(JournalWriter.prototype, 'write').mockImplementation(function (this: JournalWriter, bytes: Buffer, offset: number) {
+      if (!bytes.toString('utf8').includes('"timed/default"')) return real.call(this, bytes, offset);
+      refused += 1;
+      return Promise.reject(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    });
+    await until(() => refused >= 1, 'the deadline to be refused');
+    await request(url).get('/state?state=soak').expect(200);
+    vi.restoreAllMocks();
+    await until(async () => (await request(url).get('/state?state=done')).status === 200, 'the deadline to be applied again', 4000);
+    const snapshot = await request(url).get('/charts/timed/instances/default').expect(200);
+    expect(snapshot.body.history.at(-1)).toMatchObject({ from: 'soak', to: 'done', cause: 'timer' });
   });
 
   it('fires a timer, and an overdue one at once after a restart', async () => {

@@ -45,6 +45,17 @@ ${extra}  open:
     final: true
 `;
 
+/** One timer state, `soak`, that moves to `done` after `after`. */
+const timedChart = (after: string) => `chart: timed
+initial: soak
+states:
+  soak:
+    after: ${after}
+    next: done
+  done:
+    final: true
+`;
+
 describe('the StateService README session', () => {
   it('answers exactly as StateService does', async () => {
     const { url } = await serve({ 'traffic-light.yaml': TRAFFIC_LIGHT });
@@ -79,15 +90,7 @@ describe('gates and 406s', () => {
   });
 
   it('refuses PUT on a state that is not current, final, or driven by a timer', async () => {
-    const { url } = await serve({ 'timed.yaml': `chart: timed
-initial: soak
-states:
-  soak:
-    after: 1h
-    next: done
-  done:
-    final: true
-` });
+    const { url } = await serve({ 'timed.yaml': timedChart('1h') });
     const timer = await request(url).put('/state?state=soak').expect(406);
     expect(timer.text).toMatch(/timer/);
     await request(url).put('/state?state=done').expect(406);
@@ -152,15 +155,7 @@ describe('durability across restarts', () => {
   });
 
   it('applies a deadline the store refused once the disk takes writes again, without a restart', async () => {
-    const { url } = await serve({ 'timed.yaml': `chart: timed
-initial: soak
-states:
-  soak:
-    after: 300ms
-    next: done
-  done:
-    final: true
-` });
+    const { url } = await serve({ 'timed.yaml': timedChart('300ms') });
     await request(url).get('/state?state=soak').expect(200);
     // The disk is full when the deadline comes due: every write for this instance fails.
     const real = JournalWriter.prototype.write;
@@ -179,16 +174,7 @@ states:
   });
 
   it('fires a timer, and an overdue one at once after a restart', async () => {
-    const timed = (after: string) => `chart: timed
-initial: soak
-states:
-  soak:
-    after: ${after}
-    next: done
-  done:
-    final: true
-`;
-    const { url } = await serve({ 'timed.yaml': timed('300ms') });
+    const { url } = await serve({ 'timed.yaml': timedChart('300ms') });
     await request(url).get('/state?state=soak').expect(200);
     await sleep(600);
     await request(url).get('/state?state=done').expect(200);
@@ -197,7 +183,7 @@ states:
     server = undefined;
     await removeDir(dataDir);
     dataDir = await tempDir('chartd-data-');
-    await writeFile(join(chartDir, 'timed.yaml'), timed('1s'));
+    await writeFile(join(chartDir, 'timed.yaml'), timedChart('1s'));
     server = await startTestServer({ chartDir, dataDir });
     await request(server.url).get('/state?state=soak').expect(200);
     await server.close();

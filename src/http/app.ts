@@ -29,8 +29,9 @@ export function createApp(options: AppOptions): Koa {
   // StateService's GET and PUT, nearly all the traffic, go first: they answer their own errors, and a plain GET
   // is answered without a promise, the router's per-request work or any other middleware (bench/README.md).
   const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);
-  app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart), errorAnswer(log)));
-  app.use(errorMiddleware(log));
+  const answerError = errorAnswer(log);
+  app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart), answerError));
+  app.use(errorMiddleware(log, answerError));
 
   // Anything no route answered becomes a JSON 404; allowedMethods' 405/501 (with its Allow header) gets a JSON body too.
   app.use(async (ctx, next) => {

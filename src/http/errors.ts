@@ -18,11 +18,22 @@ interface Described {
   readonly retryAfter?: number;
 }
 
-export function errorAnswer(log: Logger): ErrorAnswer {
+/** How often a run of store refusals is logged: every caller asks again while the disk is full. */
+const STORE_LOG_INTERVAL_MS = 10_000;
+
+export function errorAnswer(log: Logger, storeLogIntervalMs = STORE_LOG_INTERVAL_MS): ErrorAnswer {
+  const storeLog = new Throttle(storeLogIntervalMs);
   return (ctx, error) => {
     const { status, code, message, retryAfter } = describe(error);
-    // A long-poll released by shutdown answers 503 as planned; it is no fault of the server's.
-    if (status >= 500 && !(error instanceof ShuttingDown)) log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');
+    if (error instanceof StoreError) {
+      const skipped = storeLog.pass(Date.now());
+      if (skipped !== undefined) {
+        log.error({ err: error, method: ctx.method, url: ctx.url, refusedSinceLastLog: skipped }, `a change could not be made durable; callers are told to ask again (logged at most every ${storeLogIntervalMs / 1000} s)`);
+      }
+    } else if (status >= 500 && !(error instanceof ShuttingDown)) {
+      // A long-poll released by shutdown answers 503 as planned; it is no fault of the server's.
+      log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');
+    }
     ctx.status = status;
     ctx.set('cache-control', 'no-store');
     if (retryAfter !== undefined) ctx.set('retry-after', String(retryAfter));
@@ -31,9 +42,28 @@ export function errorAnswer(log: Logger): ErrorAnswer {
 }
 
 /** Answers every error thrown further down the chain. */
-export function errorMiddleware(log: Logger): Middleware {
-  const answer = errorAnswer(log);
+export function errorMiddleware(log: Logger, answer: ErrorAnswer = errorAnswer(log)): Middleware {
   return (ctx, next) => next().then(undefined, (error: unknown) => answer(ctx, error));
+}
+
+/** Lets one event through per interval and counts the ones it held back. */
+class Throttle {
+  private last = Number.NEGATIVE_INFINITY;
+  private held = 0;
+
+  constructor(private readonly intervalMs: number) {}
+
+  /** How many were held back since the last one let through, or undefined when this one is held back too. */
+  pass(now: number): number | undefined {
+    if (now - this.last < this.intervalMs) {
+      this.held += 1;
+      return undefined;
+    }
+    const held = this.held;
+    this.last = now;
+    this.held = 0;
+    return held;
+  }
 }
 
 function describe(error: unknown): Described {

@@ -5,14 +5,14 @@ import pino from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ShuttingDown } from '../../src/errors.js';
-import { errorMiddleware } from '../../src/http/errors.js';
+import { errorAnswer, errorMiddleware } from '../../src/http/errors.js';
 import { StoreError } from '../../src/store/store.js';
 
-function appThrowing(error: Error): { app: Koa; logged: string[] } {
+function appThrowing(error: Error, storeLogIntervalMs?: number): { app: Koa; logged: string[] } {
   const logged: string[] = [];
   const log = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => { logged.push(String(chunk)); done(); } }));
   const app = new Koa();
-  app.use(errorMiddleware(log));
+  app.use(errorMiddleware(log, errorAnswer(log, storeLogIntervalMs)));
   app.use(() => {
     throw error;
   });
@@ -46,5 +46,17 @@ describe('error answers', () => {
     expect(JSON.stringify(answer.body)).not.toContain('/var/lib/chartd');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toContain('ENOSPC');
+  });
+
+  it('logs a flood of store refusals once per interval, with how many it held back', async () => {
+    const { app, logged } = appThrowing(new StoreError('could not make 1 commit(s) durable (ENOSPC); none of them was applied'), 300);
+    const server = request(app.callback());
+    for (let n = 0; n < 5; n++) await server.put('/state?state=x').expect(503);
+    expect(logged).toHaveLength(1);
+    expect(JSON.parse(logged[0]!)).toMatchObject({ refusedSinceLastLog: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    await server.put('/state?state=x').expect(503);
+    expect(logged).toHaveLength(2);
+    expect(JSON.parse(logged[1]!)).toMatchObject({ refusedSinceLastLog: 4, msg: expect.stringContaining('could not be made durable') });
   });
 });

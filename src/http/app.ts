@@ -46,8 +46,12 @@ export function createApp(options: AppOptions): Koa {
   });
 
   const router = new Router();
+  // Monitoring sees 503 while changes cannot be made durable, with the store's reason; 200 again once a write lands.
   router.get('/healthz', (ctx) => {
-    ctx.body = { status: 'ok', version: options.version, charts: options.chartNames().length, waiters: runtime.waiters.count };
+    const store = runtime.storeHealth();
+    ctx.set('cache-control', 'no-store');
+    if (!store.ok) ctx.status = 503;
+    ctx.body = { status: store.ok ? 'ok' : 'failing', version: options.version, charts: options.chartNames().length, waiters: runtime.waiters.count, store };
   });
   stateRoutes(router, runtime, defaultChart);
   chartRoutes(router, runtime, options.chartNames);

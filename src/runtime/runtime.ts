@@ -7,7 +7,7 @@ import { createSnapshot, transition, type Input, type Outcome } from '../engine/
 import type { Context, Snapshot } from '../engine/snapshot.js';
 import { NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import { StoreError, type Store } from '../store/store.js';
+import { StoreError, type Store, type StoreHealth } from '../store/store.js';
 import type { Alerter } from './alerts.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
@@ -93,6 +93,11 @@ export class Runtime {
       }
     }
     log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
+  }
+
+  /** Whether the store's last write landed (see Store.health). */
+  storeHealth(): StoreHealth {
+    return this.options.store.health();
   }
 
   /** True once stop() began: parked long-polls were released because the server is going away. */

@@ -7,7 +7,7 @@ import { gather } from './gather.js';
 import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
 import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
-import { StoreError, type CommitOptions, type Page, type PageQuery, type Store, type Write } from './store.js';
+import { StoreError, type CommitOptions, type Page, type PageQuery, type Store, type StoreHealth, type Write } from './store.js';
 
 /**
  * A checkpoint rewrites every shard changed since the last one, a few syscalls each, whatever its size; with
@@ -63,6 +63,8 @@ interface Batch {
   readonly commits: readonly PendingCommit[];
   readonly first: number;
   readonly offset: number;
+  /** The failure count when it was issued: landing proves the store writes again only if none came after. */
+  readonly failuresBefore: number;
   /** undefined while the write is in flight. */
   outcome?: 'written' | Error;
 }
@@ -91,6 +93,8 @@ export class LowdbStore implements Store {
   private queuedCount = 0;
   private issuedCount = 0;
   private failureCount = 0;
+  /** The last failed write, until a later one lands. */
+  private lastFailure: { readonly at: Date; readonly problem: string } | undefined;
   /** Set from a failed write until every batch from it on is rejected and the journal cut back. */
   private recovering: Promise<void> | undefined;
   private nextSeq: number;
@@ -201,6 +205,13 @@ export class LowdbStore implements Store {
     return this.failureCount;
   }
 
+  health(): StoreHealth {
+    const since = this.lastFailure?.at.toISOString();
+    if (this.journal.broken) return { ok: false, problem: this.journal.broken.message, ...(since ? { since } : {}) };
+    if (this.lastFailure) return { ok: false, problem: this.lastFailure.problem, since: since! };
+    return { ok: true };
+  }
+
   async whenIssued(): Promise<void> {
     const target = this.queuedCount;
     while (this.issuedCount < target) await this.issued.next();
@@ -257,7 +268,7 @@ export class LowdbStore implements Store {
         await this.dispatch(commits);
       } catch (error) {
         // dispatch handles disk errors itself; this is a bug's last line of defence, so no caller hangs.
-        this.failureCount++;
+        this.failed(error as Error);
         for (const pending of commits) pending.reject(error as Error);
       } finally {
         this.markIssued(commits.length);
@@ -279,12 +290,12 @@ export class LowdbStore implements Store {
       bytes = Buffer.from(commits.map((commit, at) => formatRecord(first + at, pending, commit.body)).join(''), 'utf8');
       offset = journal.reserve(bytes.length);
     } catch (error) {
-      this.failureCount++;
+      this.failed(error as Error);
       this.rejectAll(commits, error as Error);
       return;
     }
     this.nextSeq = first + commits.length;
-    const batch: Batch = { commits, first, offset };
+    const batch: Batch = { commits, first, offset, failuresBefore: this.failureCount };
     this.inFlight.push(batch);
     this.counters.journalSyncs++;
     journal.write(bytes, offset).then(
@@ -295,7 +306,7 @@ export class LowdbStore implements Store {
 
   private settle(batch: Batch, outcome: 'written' | Error): void {
     batch.outcome = outcome;
-    if (outcome instanceof Error) this.failureCount++;
+    if (outcome instanceof Error) this.failed(outcome);
     if (!this.recovering) {
       while (this.inFlight[0]?.outcome === 'written') this.answer(this.inFlight.shift()!);
       if (this.inFlight.some((waiting) => waiting.outcome instanceof Error)) this.recovering = this.recover();
@@ -313,6 +324,7 @@ export class LowdbStore implements Store {
       applyEntries(this.shards, this.collections, batch.first + at, pending.entries ?? (JSON.parse(pending.body) as Entry[]), false);
     }
     this.appliedSeq = batch.first + batch.commits.length - 1;
+    if (batch.failuresBefore === this.failureCount) this.lastFailure = undefined;
     this.counters.commits += batch.commits.length;
     this.concurrency = batch.commits.length + this.queue.length;
     for (const pending of batch.commits) pending.resolve();
@@ -337,6 +349,11 @@ export class LowdbStore implements Store {
     this.markIssued(queued.length);
     this.recovering = undefined;
     this.settled.notify();
+  }
+
+  private failed(cause: Error): void {
+    this.failureCount++;
+    this.lastFailure = { at: new Date(), problem: `a write to ${this.journal.file} failed: ${cause.message}` };
   }
 
   private markIssued(commits: number): void {

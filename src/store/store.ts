@@ -31,8 +31,18 @@ export interface Store {
    * commit's answer, that the change must not be built on any more.
    */
   readonly failures: number;
+  /** Whether the last write landed; when it did not (or the store refuses all writes), why and since when. */
+  health(): StoreHealth;
   /** Flushes, releases the data directory's lock. */
   close(): Promise<void>;
+}
+
+export interface StoreHealth {
+  readonly ok: boolean;
+  /** What went wrong, naming the file and the cause, while `ok` is false. */
+  readonly problem?: string;
+  /** ISO time of the failure `problem` describes. */
+  readonly since?: string;
 }
 
 export interface PageQuery<T> {

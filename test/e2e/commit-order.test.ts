@@ -124,4 +124,21 @@ describe('commits in flight together', () => {
     server = await startTestServer({ chartDir, dataDir });
     expect(await counter()).toBe(4);
   });
+
+  it('reports a failed write on /healthz until a write issued after it lands', async () => {
+    expect((await request(server!.url).get('/healthz').expect(200)).body.store).toEqual({ ok: true });
+    const held = holdWrites('"gates/default"');
+    const answered = burst(2);
+    await until(() => held.length >= 2);
+    // The later write fails; the earlier one lands after that, which says nothing about the disk now.
+    held[1]!.fail(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    held[0]!.release();
+    expect((await answered).sort()).toEqual([200, 503]);
+    const failing = await request(server!.url).get('/healthz').expect(503);
+    expect(failing.body).toMatchObject({ status: 'failing', store: { ok: false, problem: expect.stringMatching(/journal.*ENOSPC/) } });
+    expect(Date.parse(failing.body.store.since)).toBeGreaterThan(Date.now() - 5000);
+    releaseHeldWrites();
+    await request(server!.url).put('/state?state=wait').expect(200);
+    expect((await request(server!.url).get('/healthz').expect(200)).body).toMatchObject({ status: 'ok', store: { ok: true } });
+  });
 });

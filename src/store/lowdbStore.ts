@@ -93,6 +93,8 @@ export class LowdbStore implements Store {
   private queuedCount = 0;
   private issuedCount = 0;
   private failureCount = 0;
+  /** The first of a run of failed checkpoints, until one succeeds: journals grow meanwhile. */
+  private checkpointProblem: { readonly at: Date; readonly problem: string } | undefined;
   /** The last failed write, until a later one lands. */
   private lastFailure: { readonly at: Date; readonly problem: string } | undefined;
   /** Set from a failed write until every batch from it on is rejected and the journal cut back. */
@@ -207,9 +209,11 @@ export class LowdbStore implements Store {
 
   health(): StoreHealth {
     const since = this.lastFailure?.at.toISOString();
-    if (this.journal.broken) return { ok: false, problem: this.journal.broken.message, ...(since ? { since } : {}) };
-    if (this.lastFailure) return { ok: false, problem: this.lastFailure.problem, since: since! };
-    return { ok: true };
+    const checkpoint = this.checkpointProblem;
+    const warning = checkpoint ? { warning: checkpoint.problem, warningSince: checkpoint.at.toISOString(), journalBytes: this.journalBytes() } : {};
+    if (this.journal.broken) return { ok: false, problem: this.journal.broken.message, ...(since ? { since } : {}), ...warning };
+    if (this.lastFailure) return { ok: false, problem: this.lastFailure.problem, since: since!, ...warning };
+    return { ok: true, ...warning };
   }
 
   async whenIssued(): Promise<void> {
@@ -379,11 +383,14 @@ export class LowdbStore implements Store {
     this.checkpoint().then(
       () => {
         this.nextCheckpointAt = this.checkpointBytes;
+        this.checkpointProblem = undefined;
       },
       (error: unknown) => {
         // The journals still hold everything; try again once another threshold's worth has piled up.
         this.nextCheckpointAt = this.journalBytes() + this.checkpointBytes;
-        this.log('warn', `checkpoint of ${this.dir} failed (${String(error)}); journals are kept and it will be retried`);
+        const problem = `checkpoint of ${this.dir} failed (${String(error)}); journals are kept and it will be retried`;
+        this.checkpointProblem ??= { at: new Date(), problem };
+        this.log('warn', problem);
       },
     );
   }

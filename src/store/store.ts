@@ -43,6 +43,10 @@ export interface StoreHealth {
   readonly problem?: string;
   /** ISO time of the failure `problem` describes. */
   readonly since?: string;
+  /** Checkpoints have been failing since `warningSince` (writes still land; the journals grow to `journalBytes`). */
+  readonly warning?: string;
+  readonly warningSince?: string;
+  readonly journalBytes?: number;
 }
 
 export interface PageQuery<T> {

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
+import { Shards } from '../../src/store/shards.js';
 import { StoreError } from '../../src/store/store.js';
+import { until } from '../support/wait.js';
 import { copyAsCrashed, journalFiles, journalText, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
 
 afterEach(removeTempDirs);
@@ -214,6 +216,28 @@ describe('lowdb store: checkpoints', () => {
     expect(again.list('c')).toHaveLength(100);
     expect(again.get('c', 'k1')).toBe('changed');
     await again.close();
+  });
+
+  it('reports failing checkpoints in health() as a warning while writes go on, until one succeeds', async () => {
+    const dir = await makeTempDir();
+    const warnings: string[] = [];
+    const store = await openLowdbStore(dir, { checkpointBytes: 2048, log: (level, msg) => level === 'warn' && warnings.push(msg) });
+    const real = Shards.prototype.writeDirty;
+    const refuse = vi.spyOn(Shards.prototype, 'writeDirty').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' }));
+    try {
+      for (let n = 0; n < 60; n++) await store.commit([{ collection: 'c', key: `k${n}`, value: { n, pad: 'x'.repeat(50) } }]);
+      await until(() => warnings.length > 0, 'a checkpoint to fail');
+      const health = store.health();
+      expect(health).toMatchObject({ ok: true, warning: expect.stringMatching(/checkpoint .* failed .*ENOSPC.*retried/), journalBytes: expect.any(Number) });
+      expect(health.journalBytes).toBeGreaterThan(2048);
+      refuse.mockImplementation(real);
+      for (let n = 0; n < 60; n++) await store.commit([{ collection: 'c', key: `k${n}`, value: { n, pad: 'y'.repeat(50) } }]);
+      await until(() => store.health().warning === undefined, 'a checkpoint to succeed');
+      expect(store.health()).toEqual({ ok: true });
+    } finally {
+      vi.restoreAllMocks();
+      await store.close();
+    }
   });
 
   it('keeps commits flowing while a checkpoint runs', async () => {

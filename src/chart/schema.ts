@@ -163,6 +163,9 @@ export function checkJsonSchema(schema: unknown): ShapeProblem[] {
     const problems = [...firstPerPath.values()].map((error) => describe(error, schema)).filter((problem) => problem !== undefined);
     if (problems.length > 0) return problems;
   }
+  // ajv would refuse a bad regular expression only when compiling, without saying where it is.
+  const patterns = badPatterns(schema, '');
+  if (patterns.length > 0) return patterns;
   try {
     // A fresh compiler each time, so a chart's `$id` never clashes with another chart's (or an older version's).
     const contextAjv = new Ajv({ strict: false, validateSchema: false });
@@ -171,6 +174,32 @@ export function checkJsonSchema(schema: unknown): ShapeProblem[] {
     return [];
   } catch (error) {
     return [{ path: '', message: (error as Error).message }];
+  }
+}
+
+/** Every `pattern` and `patternProperties` key under `schema` that is not a regular expression ajv can use (unicode mode). */
+function badPatterns(schema: unknown, path: string): ShapeProblem[] {
+  if (Array.isArray(schema)) return schema.flatMap((item, index) => badPatterns(item, `${path}[${index}]`));
+  if (typeof schema !== 'object' || schema === null) return [];
+  const problems: ShapeProblem[] = [];
+  for (const [key, value] of Object.entries(schema)) {
+    const at = join(path, key);
+    if (key === 'pattern' && typeof value === 'string') problems.push(...regexProblem(value, at));
+    if (key === 'patternProperties' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      for (const pattern of Object.keys(value)) problems.push(...regexProblem(pattern, join(at, pattern)));
+    }
+    // Inside `properties` and the like, keys are names, not keywords: only their values are schemas.
+    if (key !== 'enum' && key !== 'const' && key !== 'default' && key !== 'examples') problems.push(...badPatterns(value, at));
+  }
+  return problems;
+}
+
+function regexProblem(pattern: string, path: string): ShapeProblem[] {
+  try {
+    new RegExp(pattern, 'u');
+    return [];
+  } catch (error) {
+    return [{ path, message: `${JSON.stringify(pattern)} is not a regular expression: ${(error as Error).message.replace(/^Invalid regular expression: /, '')}` }];
   }
 }
 

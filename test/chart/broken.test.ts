@@ -56,6 +56,7 @@ const cases: [string, number, string, string][] = [
   ['top-level-list.yaml', 1, '', 'the top level must be a mapping (key: value lines), not a list'],
   ['missing-param.yaml', 4, 'states.work.with', "handler 'shell.noop' needs argument 'path'"],
   ['bad-context.yaml', 5, 'context.properties.release.type', "not a valid JSON Schema: 'strin' is not one of: array, boolean, integer, null, number, object, string (did you mean 'string'?)"],
+  ['bad-pattern.yaml', 7, 'context.properties.release.pattern', 'not a valid JSON Schema: "^[0-9+$" is not a regular expression: /^[0-9+$/u: Unterminated character class'],
   ['no-driver.yaml', 4, 'states.start', "state 'start' has no driver"],
   ['step-missing-failure.yaml', 4, 'states.work', "missing required key 'on_failure'"],
   ['wrong-driver-key.yaml', 6, 'states.verify.next', "'next' does not apply to an event state (on:)"],

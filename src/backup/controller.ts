@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Snapshot } from '../engine/snapshot.js';
-import { Conflict, NotFound } from '../errors.js';
+import { BadRequest, Conflict, NotFound } from '../errors.js';
 import { FinalFailure } from '../handlers/handler.js';
 import type { Clock } from '../runtime/clock.js';
 import { instanceKey, type Runtime } from '../runtime/runtime.js';
@@ -99,11 +99,42 @@ export class BackupController {
       .filter((record) => filter.backupJobId === undefined || record.backupJobId === filter.backupJobId)
       .map((record) => viewOf(record, this.snapshotOf(record.id)))
       .filter((view) => filter.state === undefined || view.state === filter.state)
-      .sort((a, b) => a.times.received.localeCompare(b.times.received) || a.id.localeCompare(b.id));
+      .sort((a, b) => byReception(a.times.received, a.id, b.times.received, b.id));
   }
 
   listBackups(filter: { readonly backupJobId?: string } = {}): BackupRecord[] {
     return this.backups.list(filter);
+  }
+
+  /**
+   * One page of requests(), in the order it gives (received, then id), going on after request `after`. The
+   * cursor's place comes from its own record, so a page is right even when that request has since left the
+   * filter (its state moved on).
+   */
+  requestsPage(filter: { readonly state?: string; readonly backupJobId?: string }, page: { readonly after?: string; readonly limit: number }): { requests: RequestView[]; next: string | undefined } {
+    const all = this.requests(filter);
+    let start = 0;
+    if (page.after !== undefined) {
+      const cursor = this.records.get(page.after);
+      if (!cursor) throw new BadRequest(`query parameter after names no backup request (${page.after}); use the id a previous page's next gave`);
+      const behind = all.findIndex((view) => byReception(view.times.received, view.id, cursor.receivedAt, cursor.id) > 0);
+      start = behind === -1 ? all.length : behind;
+    }
+    const requests = all.slice(start, start + page.limit);
+    return { requests, next: start + page.limit < all.length ? requests.at(-1)!.id : undefined };
+  }
+
+  /** One page of listBackups(), going on after backup `after` (backups are never removed). */
+  backupsPage(filter: { readonly backupJobId?: string }, page: { readonly after?: string; readonly limit: number }): { backups: BackupRecord[]; next: string | undefined } {
+    const all = this.listBackups(filter);
+    let start = 0;
+    if (page.after !== undefined) {
+      const at = all.findIndex((backup) => backup.id === page.after);
+      if (at === -1) throw new BadRequest(`query parameter after names no backup in this list (${page.after}); use the id a previous page's next gave`);
+      start = at + 1;
+    }
+    const backups = all.slice(start, start + page.limit);
+    return { backups, next: start + page.limit < all.length ? backups.at(-1)!.id : undefined };
   }
 
   status(): Record<string, unknown> {
@@ -240,4 +271,10 @@ export function orderFor(record: RequestRecord, job: BackupJob): ZoneOrder {
       ...(port !== undefined ? { port } : {}), ...(user !== undefined ? { user } : {}), ...(passwordEnv !== undefined ? { passwordEnv } : {}),
     },
   };
+}
+
+/** The order requests are listed in: when they were received, then id (plain code-unit order, as cursors compare). */
+function byReception(receivedA: string, idA: string, receivedB: string, idB: string): number {
+  if (receivedA !== receivedB) return receivedA < receivedB ? -1 : 1;
+  return idA < idB ? -1 : idA > idB ? 1 : 0;
 }

@@ -3,7 +3,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { BadRequest } from '../errors.js';
-import { checkName, queryParam, readJson } from '../http/params.js';
+import { checkName, limitParam, nextPage, optionalName, queryParam, readJson } from '../http/params.js';
 import { REQUEST_STATES, type BackupController, type Reception } from './controller.js';
 import { requireBearer, type Secret } from './secret.js';
 import { checkResult } from './zone.js';
@@ -26,7 +26,10 @@ export function backupRoutes(controller: BackupController, resultsToken: Secret)
         throw new BadRequest(`query parameter state must be one of ${REQUEST_STATES.join(', ')}`);
       }
       const jobId = queryParam(ctx, 'jobId');
-      ctx.body = { requests: controller.requests({ ...(state ? { state } : {}), ...(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}) }) };
+      const limit = limitParam(ctx);
+      const after = optionalName(ctx, 'after');
+      const page = controller.requestsPage({ ...(state ? { state } : {}), ...(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}) }, { limit, ...(after ? { after } : {}) });
+      ctx.body = { requests: page.requests, next: page.next === undefined ? null : nextPage(ctx, '/backup-requests', ['state', 'jobId'], page.next, limit) };
     });
 
     router.get('/backup-requests/:id', (ctx) => {
@@ -37,7 +40,10 @@ export function backupRoutes(controller: BackupController, resultsToken: Secret)
 
     router.get('/backups', (ctx) => {
       const jobId = queryParam(ctx, 'jobId');
-      ctx.body = { backups: controller.listBackups(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}) };
+      const limit = limitParam(ctx);
+      const after = optionalName(ctx, 'after');
+      const page = controller.backupsPage(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}, { limit, ...(after ? { after } : {}) });
+      ctx.body = { backups: page.backups, next: page.next === undefined ? null : nextPage(ctx, '/backups', ['jobId'], page.next, limit) };
     });
 
     // The durable inbox: 202 only once the result is stored, so a zone may then forget it. The token is checked before the body is read.

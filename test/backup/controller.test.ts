@@ -279,3 +279,37 @@ describe('a result after the deadline', () => {
     }
   });
 });
+
+// Last in the file: by now the runs above have stored several backups.
+describe('lists', () => {
+  it('lists requests and backups a page at a time, in their order, with next links that keep the filter', async () => {
+    const sent: string[] = [];
+    for (let n = 0; n < 5; n++) sent.push((await postRequest(controller.url, { apiVersion: 'v1', backupJobId: 'paged-job', dataDate: '2026-11-21' })).body.request.id);
+    const seen: string[] = [];
+    let next: string | null = '/backup-requests?jobId=paged-job&limit=2';
+    const links: string[] = [];
+    while (next) {
+      links.push(next);
+      const page: { requests: { id: string }[]; next: string | null } = await getJson(`${controller.url}${next}`);
+      seen.push(...page.requests.map((each) => each.id));
+      next = page.next;
+    }
+    expect(seen).toEqual(sent);
+    expect(links).toHaveLength(3);
+    expect(links[1]).toBe(`/backup-requests?jobId=paged-job&after=${sent[1]}&limit=2`);
+    const bad = await fetch(`${controller.url}/backup-requests?after=no-such-request`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/names no backup request/);
+    expect((await fetch(`${controller.url}/backup-requests?limit=0`)).status).toBe(400);
+
+    const all = (await getJson(`${controller.url}/backups`)).backups.map((backup: { id: string }) => backup.id);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    const paged: string[] = [];
+    for (let link: string | null = '/backups?limit=1'; link; ) {
+      const page: { backups: { id: string }[]; next: string | null } = await getJson(`${controller.url}${link}`);
+      paged.push(...page.backups.map((backup) => backup.id));
+      link = page.next;
+    }
+    expect(paged).toEqual(all);
+  });
+});

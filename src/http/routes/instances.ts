@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import type { Snapshot } from '../../engine/snapshot.js';
 import { BadRequest, Conflict, ShuttingDown } from '../../errors.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
-import { caller, checkName, indexParam, optionalName, queryParam, readJson, waitParam } from '../params.js';
+import { caller, checkName, indexParam, limitParam, nextPage, optionalName, queryParam, readJson, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
 import { describeState } from './charts.js';
 import { revisionHeaders } from './state.js';
@@ -23,7 +23,7 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     ctx.set('cache-control', 'no-store');
     ctx.body = {
       instances: page.instances.map((s) => ({ id: s.id, state: s.state, status: s.status, revision: s.revision, version: s.version, updatedAt: s.updatedAt })),
-      next: page.next === undefined ? null : nextPage(ctx, chart, page.next, limit),
+      next: page.next === undefined ? null : nextPage(ctx, `/charts/${encodeURIComponent(chart)}/instances`, ['state', 'status'], page.next, limit),
     };
   });
 
@@ -74,34 +74,10 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
   });
 }
 
-/** Instances listed per page unless `limit` says otherwise, and the most one page holds. */
-const DEFAULT_PAGE = 1000;
-const MAX_PAGE = 10_000;
-
-function limitParam(ctx: Context): number {
-  const text = queryParam(ctx, 'limit');
-  if (text === undefined) return DEFAULT_PAGE;
-  const limit = /^\d{1,6}$/.test(text) ? Number(text) : Number.NaN;
-  if (!(limit >= 1 && limit <= MAX_PAGE)) throw new BadRequest(`query parameter limit must be a whole number from 1 to ${MAX_PAGE}, e.g. ?limit=100`);
-  return limit;
-}
-
 function statusParam(ctx: Context): Snapshot['status'] | undefined {
   const status = queryParam(ctx, 'status');
   if (status === undefined || status === 'active' || status === 'done') return status;
   throw new BadRequest('query parameter status must be active or done');
-}
-
-/** The next page's path: the same query, going on after `after`. */
-function nextPage(ctx: Context, chart: string, after: string, limit: number): string {
-  const query = new URLSearchParams();
-  for (const name of ['state', 'status'] as const) {
-    const value = queryParam(ctx, name);
-    if (value !== undefined) query.set(name, value);
-  }
-  query.set('after', after);
-  query.set('limit', String(limit));
-  return `/charts/${encodeURIComponent(chart)}/instances?${query}`;
 }
 
 function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): void {

@@ -139,7 +139,11 @@ export class BackupController {
 
   status(): Record<string, unknown> {
     const counts: Record<string, number> = {};
-    for (const view of this.requests()) counts[view.state] = (counts[view.state] ?? 0) + 1;
+    // As viewOf() reads the state, without building (and sorting) a view of every request.
+    for (const record of this.records.list()) {
+      const state = this.snapshotOf(record.id)?.state ?? 'Received';
+      counts[state] = (counts[state] ?? 0) + 1;
+    }
     return {
       jobs: { source: this.options.jobs.description, circuit: this.options.jobs.circuit?.() ?? 'none' },
       zones: [...this.options.zones.values()].map((zone) => ({ name: zone.name, url: zone.url, circuit: zone.circuit() })),

@@ -301,6 +301,11 @@ describe('lists', () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { message: string } }).error.message).toMatch(/names no backup request/);
     expect((await fetch(`${controller.url}/backup-requests?limit=0`)).status).toBe(400);
+    // The status counts every request by state, as the list shows them.
+    const counts: Record<string, number> = (await getJson(`${controller.url}/backup-controller`)).requests;
+    const listed: { state: string }[] = (await getJson(`${controller.url}/backup-requests?limit=10000`)).requests;
+    expect(counts).toEqual(listed.reduce<Record<string, number>>((sum, view) => ({ ...sum, [view.state]: (sum[view.state] ?? 0) + 1 }), {}));
+    expect(counts['NotAllowed']).toBeGreaterThanOrEqual(5);
 
     const all = (await getJson(`${controller.url}/backups`)).backups.map((backup: { id: string }) => backup.id);
     expect(all.length).toBeGreaterThanOrEqual(2);

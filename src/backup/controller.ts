@@ -15,7 +15,7 @@ import { decideAllowed, type BackupJob, type JobSource } from './job.js';
 import { KeyedMutex } from './keyedMutex.js';
 import { checkRequestInput, sameInput } from './requestInput.js';
 import { RequestRecords, type RequestRecord, type Transport } from './requestRecords.js';
-import { viewOf, type RequestView } from './requestView.js';
+import { viewOf, viewStateOf, type RequestView } from './requestView.js';
 import { ResultInbox } from './resultInbox.js';
 import type { Zone, ZoneOrder } from './zone.js';
 
@@ -94,34 +94,32 @@ export class BackupController {
     return viewOf(record, this.snapshotOf(id));
   }
 
-  requests(filter: { readonly state?: string; readonly backupJobId?: string } = {}): RequestView[] {
-    return this.records.list()
-      .filter((record) => filter.backupJobId === undefined || record.backupJobId === filter.backupJobId)
-      .map((record) => viewOf(record, this.snapshotOf(record.id)))
-      .filter((view) => filter.state === undefined || view.state === filter.state)
-      .sort((a, b) => byReception(a.times.received, a.id, b.times.received, b.id));
-  }
-
   listBackups(filter: { readonly backupJobId?: string } = {}): BackupRecord[] {
     return this.backups.list(filter);
   }
 
   /**
-   * One page of requests(), in the order it gives (received, then id), going on after request `after`. The
-   * cursor's place comes from its own record, so a page is right even when that request has since left the
-   * filter (its state moved on).
+   * A page of the requests `filter` takes, oldest first (received, then id), going on after request `after`.
+   * Records are filtered and sorted as they are; only the page's requests are turned into views. The cursor's
+   * place comes from its own record, so a page is right even when that request has since left the filter.
    */
   requestsPage(filter: { readonly state?: string; readonly backupJobId?: string }, page: { readonly after?: string; readonly limit: number }): { requests: RequestView[]; next: string | undefined } {
-    const all = this.requests(filter);
+    const matching = this.records.list()
+      .filter((record) => filter.backupJobId === undefined || record.backupJobId === filter.backupJobId)
+      .filter((record) => filter.state === undefined || this.stateOf(record) === filter.state)
+      .sort((a, b) => byReception(a.receivedAt, a.id, b.receivedAt, b.id));
     let start = 0;
     if (page.after !== undefined) {
       const cursor = this.records.get(page.after);
       if (!cursor) throw new BadRequest(`query parameter after names no backup request (${page.after}); use the id a previous page's next gave`);
-      const behind = all.findIndex((view) => byReception(view.times.received, view.id, cursor.receivedAt, cursor.id) > 0);
-      start = behind === -1 ? all.length : behind;
+      const behind = matching.findIndex((record) => byReception(record.receivedAt, record.id, cursor.receivedAt, cursor.id) > 0);
+      start = behind === -1 ? matching.length : behind;
     }
-    const requests = all.slice(start, start + page.limit);
-    return { requests, next: start + page.limit < all.length ? requests.at(-1)!.id : undefined };
+    const records = matching.slice(start, start + page.limit);
+    return {
+      requests: records.map((record) => viewOf(record, this.snapshotOf(record.id))),
+      next: start + page.limit < matching.length ? records.at(-1)!.id : undefined,
+    };
   }
 
   /** One page of listBackups(), going on after backup `after` (backups are never removed). */
@@ -139,9 +137,8 @@ export class BackupController {
 
   status(): Record<string, unknown> {
     const counts: Record<string, number> = {};
-    // As viewOf() reads the state, without building (and sorting) a view of every request.
     for (const record of this.records.list()) {
-      const state = this.snapshotOf(record.id)?.state ?? 'Received';
+      const state = this.stateOf(record);
       counts[state] = (counts[state] ?? 0) + 1;
     }
     return {
@@ -252,6 +249,11 @@ export class BackupController {
     const record = this.records.get(id);
     if (!record) throw new FinalFailure(`backup request ${id} has no tracking record`);
     return record;
+  }
+
+  /** The request's state as its view shows it, without building the view. */
+  private stateOf(record: RequestRecord): string {
+    return viewStateOf(this.snapshotOf(record.id));
   }
 
   private snapshotOf(id: string): Snapshot | undefined {

@@ -32,11 +32,16 @@ export interface RequestView {
   readonly history: readonly { readonly at: string; readonly from: string | null; readonly to: string; readonly cause: string }[];
 }
 
+/** A request's state: its instance's, or Received in the moment before the instance is created. */
+export function viewStateOf(snapshot: Snapshot | undefined): string {
+  return snapshot?.state ?? 'Received';
+}
+
 /** `snapshot` is missing only in the moment between storing the record and creating its instance. */
 export function viewOf(record: RequestRecord, snapshot: Snapshot | undefined): RequestView {
   return {
     id: record.id,
-    state: snapshot?.state ?? 'Received',
+    state: viewStateOf(snapshot),
     final: snapshot?.status === 'done',
     transport: record.transport,
     apiVersion: record.apiVersion,

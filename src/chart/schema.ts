@@ -188,7 +188,8 @@ function badPatterns(schema: unknown, path: string): ShapeProblem[] {
     if (key === 'patternProperties' && typeof value === 'object' && value !== null && !Array.isArray(value)) {
       for (const pattern of Object.keys(value)) problems.push(...regexProblem(pattern, join(at, pattern)));
     }
-    // Inside `properties` and the like, keys are names, not keywords: only their values are schemas.
+    // enum, const, default and examples hold data, where a "pattern" key is a value, not a keyword. (A property
+    // named pattern under `properties` has a schema, not a string, as its value, so it is not mistaken either.)
     if (key !== 'enum' && key !== 'const' && key !== 'default' && key !== 'examples') problems.push(...badPatterns(value, at));
   }
   return problems;

@@ -18,11 +18,11 @@ import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
 
 export const INSTANCES = 'instances';
+export const DEFAULT_INSTANCE = 'default';
 
 /** The first wait before a refused deadline or step outcome is applied again, and the longest. */
 const OWN_RETRY_FIRST_MS = 1000;
 const OWN_RETRY_MAX_MS = 60_000;
-export const DEFAULT_INSTANCE = 'default';
 
 export interface RuntimeOptions {
   readonly store: Store;
@@ -62,8 +62,10 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions) {
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
-    this.timers = new Timers(() => options.clock.now(), (key, at) => this.applyOwn(key, { type: 'deadline', at }, 'a deadline'));
-    this.steps = new StepRunner(options.handlers, options.log, (key, result) => this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome'));
+    this.timers = new Timers(() => options.clock.now(), (key, at) =>
+      this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
+    this.steps = new StepRunner(options.handlers, options.log, (key, result) =>
+      this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'));
   }
 
   /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
@@ -211,21 +213,22 @@ export class Runtime {
   /**
    * Applies an input the engine made itself (a deadline came due, a step finished). While the store refuses
    * it (a full disk, say) it is tried again, waiting longer each time, so the instance moves on once the disk
-   * is fixed; a stale retry changes nothing. Anything else, or a stop, leaves it to the next start-up.
+   * is fixed; a stale retry changes nothing. Anything else, or a stop, leaves it to the next start-up, which
+   * `onRestart` describes.
    */
-  private applyOwn(key: string, input: Input, what: string, attempt = 0): void {
+  private applyOwn(key: string, input: Input, what: string, onRestart: string, attempt = 0): void {
     const [chart, id] = splitKey(key);
     this.apply(chart, id, input).catch((error: Error) => {
       const { log } = this.options;
       if (!(error instanceof StoreError) || this.stopped) {
-        log.error({ instance: key, err: error.message }, `could not apply ${what}; it is applied again on restart`);
+        log.error({ instance: key, err: error.message }, `could not apply ${what}; ${onRestart}`);
         return;
       }
       const delay = Math.min(OWN_RETRY_MAX_MS, OWN_RETRY_FIRST_MS * 2 ** attempt);
       log.error({ instance: key, err: error.message, retryInMs: delay }, `could not apply ${what}; trying again`);
       const retry = setTimeout(() => {
         this.ownRetries.delete(retry);
-        if (!this.stopped) this.applyOwn(key, input, what, attempt + 1);
+        if (!this.stopped) this.applyOwn(key, input, what, onRestart, attempt + 1);
       }, delay);
       retry.unref();
       this.ownRetries.add(retry);

@@ -115,11 +115,8 @@ export class BackupController {
       const behind = matching.findIndex((record) => byReception(record.receivedAt, record.id, cursor.receivedAt, cursor.id) > 0);
       start = behind === -1 ? matching.length : behind;
     }
-    const records = matching.slice(start, start + page.limit);
-    return {
-      requests: records.map((record) => viewOf(record, this.snapshotOf(record.id))),
-      next: start + page.limit < matching.length ? records.at(-1)!.id : undefined,
-    };
+    const { items, next } = pageFrom(matching, start, page.limit);
+    return { requests: items.map((record) => viewOf(record, this.snapshotOf(record.id))), next };
   }
 
   /** One page of listBackups(), going on after backup `after` (backups are never removed). */
@@ -131,8 +128,8 @@ export class BackupController {
       if (at === -1) throw new BadRequest(`query parameter after names no backup in this list (${page.after}); use the id a previous page's next gave`);
       start = at + 1;
     }
-    const backups = all.slice(start, start + page.limit);
-    return { backups, next: start + page.limit < all.length ? backups.at(-1)!.id : undefined };
+    const { items, next } = pageFrom(all, start, page.limit);
+    return { backups: items, next };
   }
 
   status(): Record<string, unknown> {
@@ -283,4 +280,10 @@ export function orderFor(record: RequestRecord, job: BackupJob): ZoneOrder {
 function byReception(receivedA: string, idA: string, receivedB: string, idB: string): number {
   if (receivedA !== receivedB) return receivedA < receivedB ? -1 : 1;
   return idA < idB ? -1 : idA > idB ? 1 : 0;
+}
+
+/** `limit` items of `sorted` from `start`, and the last one's id when more follow (the next page's cursor). */
+function pageFrom<T extends { readonly id: string }>(sorted: readonly T[], start: number, limit: number): { items: T[]; next: string | undefined } {
+  const items = sorted.slice(start, start + limit);
+  return { items, next: start + limit < sorted.length ? items.at(-1)!.id : undefined };
 }

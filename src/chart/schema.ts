@@ -154,18 +154,19 @@ const contextMetaAjv = lazy(() => new Ajv({ allErrors: true, verbose: true, stri
 /** Why `schema` is not a usable JSON Schema (paths relative to it, "" = the schema itself); [] when ajv compiles it. */
 export function checkJsonSchema(schema: unknown): ShapeProblem[] {
   const metaAjv = contextMetaAjv();
+  const problems: ShapeProblem[] = [];
   if (!metaAjv.validateSchema(schema as object)) {
     // The meta-schema reports one mistake several ways (enum, type, anyOf); the first per place says it best.
     const firstPerPath = new Map<string, ErrorObject>();
     for (const error of metaAjv.errors ?? []) {
       if (error.keyword !== 'anyOf' && error.keyword !== 'oneOf' && !firstPerPath.has(error.instancePath)) firstPerPath.set(error.instancePath, error);
     }
-    const problems = [...firstPerPath.values()].map((error) => describe(error, schema)).filter((problem) => problem !== undefined);
-    if (problems.length > 0) return problems;
+    problems.push(...[...firstPerPath.values()].map((error) => describe(error, schema)).filter((problem) => problem !== undefined));
   }
-  // ajv would refuse a bad regular expression only when compiling, without saying where it is.
-  const patterns = badPatterns(schema, '');
-  if (patterns.length > 0) return patterns;
+  // ajv would refuse a bad regular expression only when compiling, without saying where it is; reported with
+  // the meta-schema's problems, so one pass over the chart shows them all.
+  problems.push(...badPatterns(schema, ''));
+  if (problems.length > 0) return problems;
   try {
     // A fresh compiler each time, so a chart's `$id` never clashes with another chart's (or an older version's).
     const contextAjv = new Ajv({ strict: false, validateSchema: false });

@@ -1,5 +1,6 @@
 // Every broken fixture is refused with its own message at its own line; one file with many mistakes reports them all.
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadChartFile } from '../../src/chart/load.js';
@@ -110,5 +111,19 @@ describe('broken charts', () => {
     ]);
     // The error's message is the whole report, one formatted problem per line.
     expect((caught as Error).message.split('\n')).toEqual(problems.map(formatProblem));
+  });
+
+  it('reports a bad pattern in a context schema together with the schema\'s other mistakes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chartd-broken-'));
+    const file = join(dir, 'two-schema-problems.yaml');
+    writeFileSync(file, 'chart: two\ninitial: done\ncontext:\n  properties:\n    release:\n      type: strin\n      pattern: "v[0-9"\nstates:\n  done: { final: true }\n');
+    try {
+      expect((await problemsOf(file)).map(({ line, path }) => [line, path])).toEqual([
+        [6, 'context.properties.release.type'],
+        [7, 'context.properties.release.pattern'],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { makeDirectoryDurably, removeTempFiles, syncDirectory } from './durableFile.js';
-import { gather } from './gather.js';
+import { BatchTarget } from './gather.js';
 import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
 import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
@@ -82,8 +82,7 @@ export function openLowdbStore(dir: string, options: LowdbStoreOptions = {}): Pr
 export class LowdbStore implements Store {
   private queue: PendingCommit[] = [];
   private flushScheduled = false;
-  /** Commits in the last batch and those that queued while it was written: how many to gather next time. */
-  private concurrency = 0;
+  private readonly target = new BatchTarget();
   private serial: Promise<unknown> = Promise.resolve();
   /** Issued journal writes, oldest first; the head is the oldest not yet answered. */
   private readonly inFlight: Batch[] = [];
@@ -199,6 +198,7 @@ export class LowdbStore implements Store {
     return new Promise((resolve, reject) => {
       this.queue.push({ body, entries, resolve, reject });
       this.queuedCount++;
+      this.target.joined(this.queue.length);
       this.scheduleFlush();
     });
   }
@@ -261,9 +261,7 @@ export class LowdbStore implements Store {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     void this.serially(async () => {
-      // One turn's wait lets every commit() of the current tick join this batch.
-      await new Promise((resolve) => setImmediate(resolve));
-      await gather(() => this.queue.length, this.concurrency);
+      await this.target.fill(() => this.queue.length, this.inFlight.length > 0);
       while (this.inFlight.length >= MAX_IN_FLIGHT || this.recovering) await this.settled.next();
       this.flushScheduled = false;
       const commits = this.queue;
@@ -300,6 +298,7 @@ export class LowdbStore implements Store {
     }
     this.nextSeq = first + commits.length;
     const batch: Batch = { commits, first, offset, failuresBefore: this.failureCount };
+    this.target.dispatched(commits.length, this.inFlight.reduce((sum, earlier) => sum + earlier.commits.length, 0));
     this.inFlight.push(batch);
     this.counters.journalSyncs++;
     journal.write(bytes, offset).then(
@@ -330,7 +329,6 @@ export class LowdbStore implements Store {
     this.appliedSeq = batch.first + batch.commits.length - 1;
     if (batch.failuresBefore === this.failureCount) this.lastFailure = undefined;
     this.counters.commits += batch.commits.length;
-    this.concurrency = batch.commits.length + this.queue.length;
     for (const pending of batch.commits) pending.resolve();
   }
 

@@ -35,8 +35,9 @@ export class BatchTarget {
 
   /**
    * A commit joined the queue, which now holds `queued`: a batch waiting to fill goes at once if that is
-   * enough. Not for a target of one (one caller, or one instance, whose changes the runtime already gathers
-   * into one commit per write): that batch still waits out the turn, so everything of the turn shares its write.
+   * enough, and never for a single commit. With a target of one (one caller, or one instance, whose changes
+   * the runtime already gathers into one commit per write) a lone commit waits out the turn, so everything of
+   * the turn shares its write.
    */
   joined(queued: number): void {
     if (this.wake && queued >= Math.max(2, this.size)) this.wake();

@@ -1,5 +1,6 @@
 // One server per data directory: a LOCK file naming its holder's pid, host and start time.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { link, open, realpath, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,7 +14,17 @@ interface LockOwner {
   readonly pid: number;
   readonly host: string;
   readonly startedAt: string;
+  /**
+   * When the holder process started, in clock ticks since boot (/proc/PID/stat, Linux): tells the holder from
+   * a later process that got the same pid (after a reboot, or in a restarted container). Locks written before
+   * it existed, or where /proc is missing, go without.
+   */
+  readonly procStart?: number;
 }
+
+/** How long a start-up waits for a lock holder that is alive but may be on its way out (just killed -9). */
+const HOLDER_EXIT_GRACE_MS = 1500;
+const HOLDER_POLL_MS = 50;
 
 // A pid check cannot tell this process's second open from its first; this set can.
 const heldByThisProcess = new Set<string>();
@@ -29,7 +40,10 @@ export class DirLock {
   static async acquire(dir: string, log: StoreLog): Promise<DirLock> {
     const dirKey = await realpath(dir);
     const file = join(dir, 'LOCK');
-    const owner: LockOwner = { program: 'chartd', pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+    const procStart = processStat(process.pid)?.start;
+    const owner: LockOwner = {
+      program: 'chartd', pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), ...(procStart === undefined ? {} : { procStart }),
+    };
     if (heldByThisProcess.has(dirKey)) throw new StoreLocked(describeInUse(dir, owner, file), file);
     const text = `${JSON.stringify(owner)}\n`;
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -43,7 +57,7 @@ export class DirLock {
       if (!holder) {
         throw new StoreLocked(`${file} is not a chartd lock file; if no chartd uses data directory ${dir}, delete it and start again`, file);
       }
-      if (isRunning(holder)) throw new StoreLocked(describeInUse(dir, holder, file), file);
+      if (await stillRunning(holder)) throw new StoreLocked(describeInUse(dir, holder, file), file);
       // Remove it only if it is still the lock judged stale: narrows the window in which two starters both win.
       const again = await readIfExists(file);
       if (again === null || !again.equals(seen)) continue;
@@ -92,7 +106,8 @@ function parseOwner(text: string): LockOwner | undefined {
   try {
     const value = JSON.parse(text) as Partial<LockOwner> | null;
     if (value && typeof value.pid === 'number' && typeof value.host === 'string' && typeof value.startedAt === 'string') {
-      return { program: String(value.program ?? 'chartd'), pid: value.pid, host: value.host, startedAt: value.startedAt };
+      const procStart = typeof value.procStart === 'number' ? { procStart: value.procStart } : {};
+      return { program: String(value.program ?? 'chartd'), pid: value.pid, host: value.host, startedAt: value.startedAt, ...procStart };
     }
   } catch {
     // fall through: not a lock we wrote
@@ -100,17 +115,50 @@ function parseOwner(text: string): LockOwner | undefined {
   return undefined;
 }
 
+/**
+ * Whether the holder is running, giving one that looks alive a moment to finish exiting: a server killed -9
+ * takes a little while to let go of its memory, and a supervisor may restart it at once.
+ */
+async function stillRunning(holder: LockOwner): Promise<boolean> {
+  for (let waited = 0; isRunning(holder); waited += HOLDER_POLL_MS) {
+    if (waited >= HOLDER_EXIT_GRACE_MS || holder.host !== hostname()) return true;
+    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
+  }
+  return false;
+}
+
 function isRunning(holder: LockOwner): boolean {
   // A pid means nothing on another host: refuse rather than guess.
   if (holder.host !== hostname()) return true;
   // Our own pid in a lock we do not hold is a previous life (e.g. pid 1 in a restarted container).
   if (holder.pid === process.pid) return false;
+  const seen = processStat(holder.pid);
+  if (seen) {
+    // A zombie (killed, not yet reaped by its parent) holds nothing any more; a different start is another process.
+    if (seen.state === 'Z' || seen.state === 'X') return false;
+    if (holder.procStart !== undefined && seen.start !== holder.procStart) return false;
+    return true;
+  }
   try {
     process.kill(holder.pid, 0);
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** State letter and start (clock ticks since boot) of a process, from /proc; undefined where there is none. */
+function processStat(pid: number): { state: string; start: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // "pid (comm) state ppid …": comm may hold spaces and parentheses, so fields count from the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return fields[0] && Number.isSafeInteger(start) ? { state: fields[0], start } : undefined;
 }
 
 function describeInUse(dir: string, holder: LockOwner, file: string): string {

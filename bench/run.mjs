@@ -19,13 +19,14 @@ const PUT_SPREAD = { method: 'PUT', path: '/charts/bench-gate/instances/i-{i}/st
 
 const say = (line) => process.stderr.write(`${line}\n`);
 
-/** The median of each figure over rounds, with the spread of throughput so noise is visible. */
+/** The median of each figure over rounds, with the spread of throughput so noise is visible; `rounds` keeps each round. */
 function summarize(rounds) {
   const rps = rounds.map((round) => round.rps);
   return {
     rps: median(rps), minRps: Math.min(...rps), maxRps: Math.max(...rps),
     p50: median(rounds.map((round) => round.p50)), p99: median(rounds.map((round) => round.p99)),
     cpuUs: median(rounds.map((round) => round.cpuUs)),
+    rounds,
   };
 }
 
@@ -64,25 +65,21 @@ try {
   const chartd = await startChartd({ chartFile, dataDir: seeded[config.spread].dataDir });
   servers.push(chartd);
 
+  // GET of both servers and chartd's two PUTs go round by round together: each ratio is taken within a round.
   const get = {};
   const baselineGet = {};
-  say('GET /state?state=open, chartd | baseline:');
+  const putGate = {};
+  const putSpread = {};
+  say(`GET /state?state=open, chartd | baseline | durable PUT, one gate | spread over ${config.spread} instances:`);
   for (const connections of config.connections) {
-    [get[connections], baselineGet[connections]] = await interleaved(`${connections} connections`, [
+    [get[connections], baselineGet[connections], putGate[connections], putSpread[connections]] = await interleaved(`${connections} connections`, [
       () => load(chartd, GET, connections), () => load(baseline, GET, connections),
+      () => load(chartd, PUT_GATE, connections), () => load(chartd, PUT_SPREAD, connections, { instances: config.spread }),
     ]);
   }
   if (!baselineGet[config.scaleConnections]) {
     [baselineGet[config.scaleConnections]] = await interleaved(`baseline, ${config.scaleConnections} connections`, [
       () => load(baseline, GET, config.scaleConnections),
-    ]);
-  }
-  const putGate = {};
-  const putSpread = {};
-  say(`durable PUT, one gate | spread over ${config.spread} instances:`);
-  for (const connections of config.connections) {
-    [putGate[connections], putSpread[connections]] = await interleaved(`${connections} connections`, [
-      () => load(chartd, PUT_GATE, connections), () => load(chartd, PUT_SPREAD, connections, { instances: config.spread }),
     ]);
   }
   await chartd.stop();

@@ -23,8 +23,8 @@ export function readConfig() {
   const config = {
     /** Seconds of each measured round. */
     seconds: number('BENCH_SECONDS', 3),
-    /** Rounds per figure; the median round is reported. */
-    rounds: number('BENCH_ROUNDS', 3),
+    /** Rounds per figure; the median round is reported, and each ratio is the median of the rounds' ratios. */
+    rounds: number('BENCH_ROUNDS', 5),
     /** Unrecorded seconds of load before each round, so the server's JIT has settled. */
     warmup: number('BENCH_WARMUP', 1),
     /** Connection counts for the GET and PUT throughput figures. */

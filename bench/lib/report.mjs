@@ -1,10 +1,12 @@
 // Turns a run's figures into the markdown of bench/results.md, each figure with its ratio and its target.
+import { pairedRatio } from './stats.mjs';
 
 const count = (n) => n.toLocaleString('en-US');
 const rps = (n) => count(Math.round(n));
 const ms = (n) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
 const mb = (n) => `${Math.round(n)} MB`;
-const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+const times = (value) => `${value.toFixed(2)}×`;
+const ratio = (a, b) => times(a / b);
 const cpu = (n) => (Number.isFinite(n) ? `${Math.round(n)} µs` : 'n/a');
 const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
 
@@ -32,23 +34,23 @@ export function renderReport(run) {
   for (const connections of config.connections) {
     const base = baselineGet[connections];
     const own = get[connections];
-    const getOk = own.rps >= 0.8 * base.rps;
+    const getRatio = pairedRatio(own, base);
     throughput.push([
-      'GET /state?state=open', connections, rps(own.rps), `${rps(own.minRps)}–${rps(own.maxRps)}`, rps(base.rps), ratio(own.rps, base.rps),
+      'GET /state?state=open', connections, rps(own.rps), `${rps(own.minRps)}–${rps(own.maxRps)}`, rps(base.rps), times(getRatio),
       `${cpu(own.cpuUs)} / ${cpu(base.cpuUs)}`,
-      '≥ 0.80× baseline', check(`GET at ${connections} connections ≥ 0.8× the Koa baseline`, getOk, `${ratio(own.rps, base.rps)} (${rps(own.rps)} vs ${rps(base.rps)} req/s)`),
+      '≥ 0.80× baseline', check(`GET at ${connections} connections ≥ 0.8× the Koa baseline`, getRatio >= 0.8, `${times(getRatio)} (${rps(own.rps)} vs ${rps(base.rps)} req/s)`),
     ]);
     for (const [label, figure] of [['durable PUT, one gate', putGate[connections]], [`durable PUT, spread over ${count(config.spread)} instances`, putSpread[connections]]]) {
-      const ok = figure.rps >= 0.4 * own.rps;
+      const ofGet = pairedRatio(figure, own);
       throughput.push([
-        label, connections, rps(figure.rps), `${rps(figure.minRps)}–${rps(figure.maxRps)}`, rps(base.rps), ratio(figure.rps, base.rps),
+        label, connections, rps(figure.rps), `${rps(figure.minRps)}–${rps(figure.maxRps)}`, rps(base.rps), times(pairedRatio(figure, base)),
         `${cpu(figure.cpuUs)} / ${cpu(base.cpuUs)}`,
-        `≥ 0.40× chartd GET (${ratio(figure.rps, own.rps)})`,
-        check(`${label} at ${connections} connections ≥ 0.4× chartd's GET`, ok, `${ratio(figure.rps, own.rps)} (${rps(figure.rps)} vs ${rps(own.rps)} req/s)`),
+        `≥ 0.40× chartd GET (${times(ofGet)})`,
+        check(`${label} at ${connections} connections ≥ 0.4× chartd's GET`, ofGet >= 0.4, `${times(ofGet)} (${rps(figure.rps)} vs ${rps(own.rps)} req/s)`),
       ]);
     }
     for (const [label, figure] of [['GET /state?state=open', own], ['durable PUT, one gate', putGate[connections]], [`durable PUT, spread over ${count(config.spread)}`, putSpread[connections]]]) {
-      latency.push([label, connections, ms(figure.p50), ms(figure.p99), ms(base.p50), ms(base.p99), ratio(figure.p50, base.p50), ratio(figure.p99, base.p99)]);
+      latency.push([label, connections, ms(figure.p50), ms(figure.p99), ms(base.p50), ms(base.p99), times(pairedRatio(figure, base, 'p50')), times(pairedRatio(figure, base, 'p99'))]);
     }
   }
 
@@ -57,13 +59,13 @@ export function renderReport(run) {
   const scaleBase = baselineGet[config.scaleConnections];
   const scaling = config.scale.map((stored) => {
     const figure = scale[stored];
-    const relative = figure.p50 / scale[smallest].p50;
+    const relative = pairedRatio(figure, scale[smallest], 'p50');
     const target = stored === largest && stored !== smallest
-      ? check(`PUT p50 with ${count(largest)} instances stored ≤ 1.5× PUT p50 with ${count(smallest)}`, relative <= 1.5, `${relative.toFixed(2)}× (${ms(figure.p50)} vs ${ms(scale[smallest].p50)} ms)`)
+      ? check(`PUT p50 with ${count(largest)} instances stored ≤ 1.5× PUT p50 with ${count(smallest)}`, relative <= 1.5, `${times(relative)} (${ms(figure.p50)} vs ${ms(scale[smallest].p50)} ms)`)
       : '';
     return [
       count(stored), config.scaleConnections, rps(figure.rps), ms(figure.p50), ms(figure.p99), cpu(figure.cpuUs),
-      ratio(figure.rps, scaleBase.rps), ratio(figure.p50, scaleBase.p50), `${relative.toFixed(2)}×`, stored === largest ? '≤ 1.50×' : '', target,
+      ratio(figure.rps, scaleBase.rps), ratio(figure.p50, scaleBase.p50), times(relative), stored === largest ? '≤ 1.50×' : '', target,
     ];
   });
 
@@ -84,8 +86,11 @@ Written by \`npm run bench\` (bench/run.mjs); bench/README.md says what each fig
 - Machine: ${machine.cpus}; Node ${machine.node}; data directories on ${machine.fileSystem}; source at ${machine.source}.
 - That disk: a 700-byte append + fdatasync (what each journal write waits for) took
   ${run.fsync.map((probe, index) => `${index ? 'at the end' : 'at the start'} p50 ${ms(probe.p50)} ms, p90 ${ms(probe.p90)} ms, p99 ${ms(probe.p99)} ms, mean ${ms(probe.mean)} ms`).join('; ')}.
-- Each figure: the median of ${config.rounds} round(s) of ${config.seconds} s, each after ${config.warmup} s of unrecorded warm-up;
-  rounds of figures compared with each other are taken in turn. Load: ${LOADER_TEXT[config.loader]}
+- Each figure: the median of ${config.rounds} round(s) of ${config.seconds} s, each after ${config.warmup} s of unrecorded warm-up.
+  Rounds of figures compared with each other are taken in turn (chartd GET, Koa GET, one gate, spread, then again), and
+  each ratio is the median of the ratios within a round, so it can differ from the ratio of the medians shown. The
+  scaling figures' ratios to the baseline's GET compare medians (that GET is measured apart from them).
+  Load: ${LOADER_TEXT[config.loader]}
 - chartd runs \`serve --log-level warn\` on bench/charts/gate.yaml (one gate that needs 10⁹ PUTs, so every PUT is
   counted and committed with fdatasync before the answer). The baseline is bench/baseline.mjs: bare Koa + @koa/router.
 - Run took ${Math.round(run.seconds)} s.

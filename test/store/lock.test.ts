@@ -120,11 +120,15 @@ describe('lowdb store: the data directory lock', () => {
   it('waits a moment for a holder on its way out before refusing', async () => {
     const dir = await makeTempDir();
     const holder = sleepingNode();
-    await writeLock(dir, { pid: holder.pid, procStart: (await procStat(holder.pid!)).start });
-    setTimeout(() => holder.kill('SIGKILL'), 300);
-    const { store, logs } = await openLogged(dir);
-    expect(logs).toEqual([{ level: 'warn', msg: expect.stringContaining(`lock was left by pid ${holder.pid}`) }]);
-    await store.close();
+    try {
+      await writeLock(dir, { pid: holder.pid, procStart: (await procStat(holder.pid!)).start });
+      setTimeout(() => holder.kill('SIGKILL'), 300);
+      const { store, logs } = await openLogged(dir);
+      expect(logs).toEqual([{ level: 'warn', msg: expect.stringContaining(`lock was left by pid ${holder.pid}`) }]);
+      await store.close();
+    } finally {
+      holder.kill('SIGKILL');
+    }
   });
 
   it('refuses a lock from another host, since its pid cannot be checked from here', async () => {

@@ -120,16 +120,17 @@ function parseOwner(text: string): LockOwner | undefined {
  * takes a little while to let go of its memory, and a supervisor may restart it at once.
  */
 async function stillRunning(holder: LockOwner): Promise<boolean> {
-  for (let waited = 0; isRunning(holder); waited += HOLDER_POLL_MS) {
-    if (waited >= HOLDER_EXIT_GRACE_MS || holder.host !== hostname()) return true;
-    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
-  }
-  return false;
-}
-
-function isRunning(holder: LockOwner): boolean {
   // A pid means nothing on another host: refuse rather than guess.
   if (holder.host !== hostname()) return true;
+  for (let waited = 0; waited < HOLDER_EXIT_GRACE_MS; waited += HOLDER_POLL_MS) {
+    if (!isRunning(holder)) return false;
+    await new Promise((resolve) => setTimeout(resolve, HOLDER_POLL_MS));
+  }
+  return isRunning(holder);
+}
+
+/** Whether the holder, a process on this host, is alive. */
+function isRunning(holder: LockOwner): boolean {
   // Our own pid in a lock we do not hold is a previous life (e.g. pid 1 in a restarted container).
   if (holder.pid === process.pid) return false;
   const seen = processStat(holder.pid);

@@ -25,6 +25,13 @@ function sleepingNode(): ChildProcess {
   return spawn(process.execPath, ['-e', 'setInterval(() => {}, 60000)']);
 }
 
+/** Opens the store in `dir`, which must take the lock over from `pid` with a warning. */
+async function expectTakeover(dir: string, pid: number): Promise<void> {
+  const { store, logs } = await openLogged(dir);
+  expect(logs).toEqual([{ level: 'warn', msg: expect.stringContaining(`lock was left by pid ${pid}`) }]);
+  await store.close();
+}
+
 /** A pid that surely belonged to a process that has exited. */
 async function deadPid(): Promise<number> {
   const child = spawn(process.execPath, ['-e', '']);
@@ -92,9 +99,7 @@ describe('lowdb store: the data directory lock', () => {
     const stranger = sleepingNode();
     try {
       await writeLock(dir, { pid: stranger.pid, procStart: (await procStat(stranger.pid!)).start - 1 });
-      const { store, logs } = await openLogged(dir);
-      expect(logs).toEqual([{ level: 'warn', msg: expect.stringContaining(`lock was left by pid ${stranger.pid}`) }]);
-      await store.close();
+      await expectTakeover(dir, stranger.pid!);
     } finally {
       stranger.kill('SIGKILL');
     }
@@ -109,9 +114,7 @@ describe('lowdb store: the data directory lock', () => {
       const zombie = Number(chunk.toString().trim());
       while ((await procStat(zombie)).state !== 'Z') await new Promise((resolve) => setTimeout(resolve, 10));
       await writeLock(dir, { pid: zombie });
-      const { store, logs } = await openLogged(dir);
-      expect(logs).toEqual([{ level: 'warn', msg: expect.stringContaining(`lock was left by pid ${zombie}`) }]);
-      await store.close();
+      await expectTakeover(dir, zombie);
     } finally {
       parent.kill('SIGKILL');
     }
@@ -123,9 +126,7 @@ describe('lowdb store: the data directory lock', () => {
     try {
       await writeLock(dir, { pid: holder.pid, procStart: (await procStat(holder.pid!)).start });
       setTimeout(() => holder.kill('SIGKILL'), 300);
-      const { store, logs } = await openLogged(dir);
-      expect(logs).toEqual([{ level: 'warn', msg: expect.stringContaining(`lock was left by pid ${holder.pid}`) }]);
-      await store.close();
+      await expectTakeover(dir, holder.pid!);
     } finally {
       holder.kill('SIGKILL');
     }

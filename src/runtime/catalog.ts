@@ -61,6 +61,20 @@ export class ChartCatalog {
     this.versions.set(key, chart);
     return chart;
   }
+
+  /** Whether the current version of chart `name`, or one its instances may still run on, has state `state`. */
+  hasState(name: string, state: string): boolean {
+    if (this.current.get(name)?.states[state]) return true;
+    for (const archived of this.store.list<ArchivedChart>(CHART_VERSIONS, `${name}@`)) {
+      if (archived.name !== name) continue;
+      try {
+        if (this.version(name, archived.version)?.states[state]) return true;
+      } catch {
+        // An archived version that no longer loads is reported where its instances are used, not here.
+      }
+    }
+    return false;
+  }
 }
 
 function versionKey(name: string, version: string): string {

@@ -5,7 +5,7 @@ import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
 import { createSnapshot, transition, type Input, type Outcome } from '../engine/transition.js';
 import type { Context, Snapshot } from '../engine/snapshot.js';
-import { NotFound } from '../errors.js';
+import { BadRequest, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
 import { StoreError, type Store, type StoreHealth } from '../store/store.js';
 import type { Alerter } from './alerts.js';
@@ -145,6 +145,13 @@ export class Runtime {
   instanceCount(chart: string): number {
     this.chart(chart);
     return this.options.store.count(INSTANCES, `${chart}/`);
+  }
+
+  /** Refuses a state that neither the chart nor any version its instances run on has (e.g. a list filter's typo). */
+  checkState(chart: string, state: string): void {
+    if (this.options.catalog.hasState(chart, state)) return;
+    const known = Object.keys(this.chart(chart).states).join(', ');
+    throw new BadRequest(`chart ${chart} has no state ${state} (its states: ${known})`);
   }
 
   /** Up to `limit` of the chart's instances in id order, after instance `after`; `next` is the id to go on from. */

@@ -306,11 +306,25 @@ describe('listing instances', () => {
       ['status=failed', /status must be active or done/],
       ['after=bad%20id', /after .* is not a valid name/],
       ['state=a&state=b', /given 2 times/],
+      ['state=opne', /chart gates has no state opne \(its states: wait, open\)/],
     ] as const) {
       const answer = await request(url).get(`/charts/gates/instances?${query}`).expect(400);
       expect(answer.body.error.message, query).toMatch(message);
     }
     await request(url).get('/charts/nope/instances').expect(404);
+  });
+});
+
+describe('listing instances by a state the chart no longer has', () => {
+  it('finds instances still on the version that has it', async () => {
+    const { url } = await serve({ 'gates.yaml': gateChart(1).replace(/\bwait\b/g, 'hold') });
+    await request(url).post('/charts/gates/instances').send({ id: 'old' }).expect(201);
+    await writeFile(join(chartDir, 'gates.yaml'), gateChart(1));
+    const again = await restart();
+    const listed = await request(again.url).get('/charts/gates/instances?state=hold').expect(200);
+    expect(listed.body.instances.map((instance: { id: string }) => instance.id)).toEqual(['default', 'old']);
+    const refused = await request(again.url).get('/charts/gates/instances?state=held').expect(400);
+    expect(refused.body.error.message).toBe('chart gates has no state held (its states: wait, open)');
   });
 });
 

@@ -17,6 +17,7 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     const limit = limitParam(ctx);
     const after = optionalName(ctx, 'after');
     const state = optionalName(ctx, 'state');
+    if (state) runtime.checkState(chart, state);
     const status = statusParam(ctx);
     const accept = state || status ? (s: Snapshot) => (!state || s.state === state) && (!status || s.status === status) : undefined;
     const page = runtime.instancePage(chart, { limit, ...(after ? { after } : {}), ...(accept ? { accept } : {}) });

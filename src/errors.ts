@@ -24,6 +24,12 @@ export class NotFound extends AppError {
   override readonly code = 'not_found';
 }
 
+/** No valid bearer token: nothing was read or stored. */
+export class Unauthorized extends AppError {
+  override readonly status = 401;
+  override readonly code = 'unauthorized';
+}
+
 export class Conflict extends AppError {
   override readonly status = 409;
   override readonly code = 'conflict';

@@ -2,9 +2,9 @@
 // HTTP servers are built on top of it in servers.ts, so `chartd run` loads neither Koa nor the backup controller.
 
 import type { Logger } from 'pino';
-import type { BackupConfig } from './backup/config.js';
-import type { BackupController } from './backup/controller.js';
-import { backupHandlers } from './backup/handlers.js';
+import type { BackupConfig } from './backup/controller/config.js';
+import type { BackupController } from './backup/controller/controller.js';
+import { backupHandlers } from './backup/controller/handlers.js';
 import { loadChartPaths, parseChart } from './chart/load.js';
 import type { Chart } from './chart/model.js';
 import { formatProblem } from './chart/problem.js';
@@ -87,8 +87,8 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
 }
 
 /** The backup controller's modules load only with --backup-config, so `chartd run` and a plain `serve` skip them. */
-async function loadBackup(file: string): Promise<{ module: typeof import('./backup/assemble.js'); config: BackupConfig }> {
-  const module = await import('./backup/assemble.js');
+async function loadBackup(file: string): Promise<{ module: typeof import('./backup/controller/assemble.js'); config: BackupConfig }> {
+  const module = await import('./backup/controller/assemble.js');
   const config = await module.loadBackupConfig(file).catch((error: Error) => {
     throw new StartupError(error.message);
   });

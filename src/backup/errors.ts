@@ -2,12 +2,6 @@
 
 import { AppError } from '../errors.js';
 
-/** No valid bearer token: nothing was read or stored. */
-export class Unauthorized extends AppError {
-  override readonly status = 401;
-  override readonly code = 'unauthorized';
-}
-
 /** A service the answer depends on cannot be reached now; `retryAfterSeconds` says when to ask again. */
 export class Unavailable extends AppError {
   override readonly status = 503;

@@ -4,8 +4,18 @@ import {
   BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, TaskCancelledError,
   circuitBreaker, handleWhen, retry, timeout, TimeoutStrategy, wrap, type IPolicy,
 } from 'cockatiel';
-import type { CallPolicy } from './config.js';
 import { Refused, Unusable } from './errors.js';
+
+/** How calls to the job service and the zones are bounded, retried and cut off. */
+export interface CallPolicy {
+  readonly timeoutMs: number;
+  /** Quick retries inside one attempt of a step; the step's own retry takes over after them. */
+  readonly retries: number;
+  readonly retryDelayMs: number;
+  /** Consecutive failures that open a service's circuit. */
+  readonly breakerFailures: number;
+  readonly halfOpenAfterMs: number;
+}
 
 export type CircuitView = 'closed' | 'open' | 'half-open' | 'isolated';
 

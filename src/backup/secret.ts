@@ -3,8 +3,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
-import type { Middleware } from 'koa';
-import { Unauthorized } from './errors.js';
 
 /** Where a token comes from; `file` is relative to the config file that names it. */
 export type TokenSource = { readonly env: string } | { readonly file: string };
@@ -61,26 +59,6 @@ export async function readSecret(source: TokenSource, what: string, baseDir = pr
   if (value.length < MIN_TOKEN_LENGTH) throw new Error(`${what}: the token in ${origin} is shorter than ${MIN_TOKEN_LENGTH} characters; use a long random one (e.g. openssl rand -hex 32)`);
   if (/\s/.test(value)) throw new Error(`${what}: the token in ${origin} contains white space`);
   return new Secret(value, origin);
-}
-
-/** The token of an `Authorization: Bearer TOKEN` header, or undefined. */
-export function bearerToken(header: string | undefined): string | undefined {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-  return match?.[1];
-}
-
-/** Refuses (401) any request without the expected bearer token, before its body is read. */
-export function requireBearer(expected: Secret, realm: string): Middleware {
-  return async (ctx, next) => {
-    const given = bearerToken(ctx.get('authorization'));
-    if (given === undefined || !expected.matches(given)) {
-      ctx.set('www-authenticate', `Bearer realm="${realm}"`);
-      throw new Unauthorized(given === undefined
-        ? 'this endpoint needs an Authorization: Bearer TOKEN header'
-        : 'the bearer token is not valid for this endpoint');
-    }
-    await next();
-  };
 }
 
 function digest(text: string): Buffer {

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadBackupConfig } from '../../src/backup/config.js';
+import { loadBackupConfig } from '../../src/backup/controller/config.js';
 
 let dir: string;
 const TOKEN = 'f'.repeat(16) + 'e'.repeat(16);

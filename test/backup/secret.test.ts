@@ -4,7 +4,8 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { bearerToken, requireBearer, Secret } from '../../src/backup/secret.js';
+import { Secret } from '../../src/backup/secret.js';
+import { bearerToken, requireBearer } from '../../src/http/bearer.js';
 import { errorMiddleware } from '../../src/http/errors.js';
 import { createLogger } from '../../src/log.js';
 

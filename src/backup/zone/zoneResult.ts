@@ -3,11 +3,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Chart } from '../chart/model.js';
-import { renderValue } from '../chart/template.js';
-import type { Snapshot } from '../engine/snapshot.js';
-import { formatFailure } from '../runtime/alerts.js';
-import type { ZoneResult } from './zone.js';
+import type { Chart } from '../../chart/model.js';
+import { renderValue } from '../../chart/template.js';
+import type { Snapshot } from '../../engine/snapshot.js';
+import { formatFailure } from '../../runtime/alerts.js';
+import type { ZoneResult } from '../zone.js';
 
 /** The state of charts/backup-and-encrypt.yaml that puts the encrypted file in long-term storage. */
 export const MOVE_STATE = 'move_backup';

@@ -1,6 +1,6 @@
 // What a backup request looks like to callers: its tracking record joined with its lifecycle instance.
 
-import type { Snapshot } from '../engine/snapshot.js';
+import type { Snapshot } from '../../engine/snapshot.js';
 import type { RequestRecord } from './requestRecords.js';
 
 export interface RequestView {

@@ -2,9 +2,9 @@
 
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { BadRequest } from '../errors.js';
+import { BadRequest } from '../../errors.js';
 import type { RequestInput } from './requestRecords.js';
-import { lazy } from '../lazy.js';
+import { lazy } from '../../lazy.js';
 
 export const API_VERSIONS = ['v1'] as const;
 

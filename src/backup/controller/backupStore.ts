@@ -1,6 +1,6 @@
 // The master store of backups: one document per backup, keyed by the request that made it (so recording is idempotent).
 
-import type { Store, Write } from '../store/store.js';
+import type { Store, Write } from '../../store/store.js';
 
 export const BACKUPS = 'backups';
 

@@ -3,11 +3,12 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { parseDuration } from '../chart/duration.js';
-import { ChartInvalid, formatProblem, ProblemLog } from '../chart/problem.js';
-import { parseYaml } from '../chart/yamlSource.js';
-import { readSecret, type Secret, type TokenSource } from './secret.js';
-import { lazy } from '../lazy.js';
+import { parseDuration } from '../../chart/duration.js';
+import { ChartInvalid, formatProblem, ProblemLog } from '../../chart/problem.js';
+import { parseYaml } from '../../chart/yamlSource.js';
+import type { CallPolicy } from '../resilience.js';
+import { readSecret, type Secret, type TokenSource } from '../secret.js';
+import { lazy } from '../../lazy.js';
 
 export type JobsConfig =
   | { readonly kind: 'http'; readonly url: string; readonly token?: Secret }
@@ -18,17 +19,6 @@ export interface ZoneConfig {
   readonly url: string;
   /** Sent to the zone with every order. */
   readonly token: Secret;
-}
-
-/** How calls to the job service and the zones are bounded, retried and cut off. */
-export interface CallPolicy {
-  readonly timeoutMs: number;
-  /** Quick retries inside one attempt of a step; the step's own retry takes over after them. */
-  readonly retries: number;
-  readonly retryDelayMs: number;
-  /** Consecutive failures that open a service's circuit. */
-  readonly breakerFailures: number;
-  readonly halfOpenAfterMs: number;
 }
 
 export interface BackupConfig {

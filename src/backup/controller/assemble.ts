@@ -1,9 +1,9 @@
 // Builds the backup controller from its configuration; loaded only when a server is started with --backup-config.
 
 import type { Logger } from 'pino';
-import type { Clock } from '../runtime/clock.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Store } from '../store/store.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { Store } from '../../store/store.js';
 import type { BackupConfig } from './config.js';
 import { BackupController } from './controller.js';
 import { createFileJobSource } from './fileJobSource.js';

@@ -2,11 +2,11 @@
 
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { Logger } from 'pino';
-import type { Store, Write } from '../store/store.js';
-import { Refused } from './errors.js';
-import { callJson } from './callJson.js';
-import type { Secret } from './secret.js';
-import type { ZoneResult } from './zone.js';
+import type { Store, Write } from '../../store/store.js';
+import { Refused } from '../errors.js';
+import { callJson } from '../callJson.js';
+import type { Secret } from '../secret.js';
+import type { ZoneResult } from '../zone.js';
 
 export const ZONE_OUTBOX = 'zone-outbox';
 

@@ -1,7 +1,7 @@
 // The step handlers of charts/backup-request.yaml; registered always, they run the controller's code when one is configured.
 
-import { defineHandler } from '../handlers/args.js';
-import { FinalFailure, type Handler } from '../handlers/handler.js';
+import { defineHandler } from '../../handlers/args.js';
+import { FinalFailure, type Handler } from '../../handlers/handler.js';
 import type { BackupController } from './controller.js';
 
 export const NOT_CONFIGURED = 'backup controller not configured: start chartd serve with --backup-config FILE';

@@ -2,22 +2,22 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Snapshot } from '../engine/snapshot.js';
-import { BadRequest, Conflict, NotFound } from '../errors.js';
-import { FinalFailure } from '../handlers/handler.js';
-import type { Clock } from '../runtime/clock.js';
-import { instanceKey, type Runtime } from '../runtime/runtime.js';
-import type { Store } from '../store/store.js';
+import type { Snapshot } from '../../engine/snapshot.js';
+import { BadRequest, Conflict, NotFound } from '../../errors.js';
+import { FinalFailure } from '../../handlers/handler.js';
+import type { Clock } from '../../runtime/clock.js';
+import { instanceKey, type Runtime } from '../../runtime/runtime.js';
+import type { Store } from '../../store/store.js';
 import { BackupStore, type BackupRecord } from './backupStore.js';
-import { Refused, Unusable } from './errors.js';
-import { failpoint } from './failpoint.js';
+import { Refused, Unusable } from '../errors.js';
+import { failpoint } from '../failpoint.js';
 import { decideAllowed, type BackupJob, type JobSource } from './job.js';
-import { KeyedMutex } from './keyedMutex.js';
+import { KeyedMutex } from '../keyedMutex.js';
 import { checkRequestInput, sameInput } from './requestInput.js';
 import { RequestRecords, type RequestRecord, type Transport } from './requestRecords.js';
 import { viewOf, viewStateOf, type RequestView } from './requestView.js';
 import { ResultInbox } from './resultInbox.js';
-import type { Zone, ZoneOrder } from './zone.js';
+import type { Zone, ZoneOrder } from '../zone.js';
 
 export const REQUEST_CHART = 'backup-request';
 export const REQUEST_STATES = ['Received', 'Allowed', 'NotAllowed', 'Sent', 'Succeeded', 'Failed'] as const;

@@ -1,8 +1,8 @@
 // The tracking record of every backup request (seed 002's tracking data) and the Idempotency-Key map, in the store.
 
-import type { Store, Write } from '../store/store.js';
+import type { Store, Write } from '../../store/store.js';
 import type { BackupJob } from './job.js';
-import { KeyedMutex } from './keyedMutex.js';
+import { KeyedMutex } from '../keyedMutex.js';
 
 export const REQUESTS = 'backup-requests';
 export const IDEMPOTENCY_KEYS = 'backup-idempotency-keys';

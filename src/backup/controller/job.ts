@@ -2,8 +2,8 @@
 
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import { Unusable } from './errors.js';
-import { lazy } from '../lazy.js';
+import { Unusable } from '../errors.js';
+import { lazy } from '../../lazy.js';
 
 /** A backup job as the job service (the UI's API) describes it; unknown extra fields are ignored. */
 export interface BackupJob {

@@ -1,10 +1,10 @@
 // JobSource adapter for the job service (the UI's API): GET {url}/backup-jobs/:id, bounded, retried, circuit-broken.
 
-import type { CallPolicy } from './config.js';
+import type { CallPolicy } from '../resilience.js';
 import { parseJob, type BackupJob, type JobSource } from './job.js';
-import { callJson } from './callJson.js';
-import { createResilience } from './resilience.js';
-import type { Secret } from './secret.js';
+import { callJson } from '../callJson.js';
+import { createResilience } from '../resilience.js';
+import type { Secret } from '../secret.js';
 
 export function createHttpJobSource(url: string, policy: CallPolicy, token?: Secret): JobSource {
   const description = `job service ${url}`;

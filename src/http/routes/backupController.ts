@@ -2,11 +2,12 @@
 
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { BadRequest } from '../errors.js';
-import { checkName, limitParam, nextPage, optionalName, queryParam, readJson } from '../http/params.js';
-import { REQUEST_STATES, type BackupController, type Reception } from './controller.js';
-import { requireBearer, type Secret } from './secret.js';
-import { checkResult } from './zone.js';
+import { BadRequest } from '../../errors.js';
+import { checkName, limitParam, nextPage, optionalName, queryParam, readJson } from '../params.js';
+import { REQUEST_STATES, type BackupController, type Reception } from '../../backup/controller/controller.js';
+import type { Secret } from '../../backup/secret.js';
+import { requireBearer } from '../bearer.js';
+import { checkResult } from '../../backup/zone.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 

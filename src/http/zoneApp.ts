@@ -4,11 +4,12 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { NotFound } from '../errors.js';
-import { errorMiddleware } from '../http/errors.js';
-import { checkName, readJson } from '../http/params.js';
-import { requireBearer, type Secret } from './secret.js';
-import { checkOrder } from './zone.js';
-import type { ZoneService } from './zoneService.js';
+import { errorMiddleware } from './errors.js';
+import { checkName, readJson } from './params.js';
+import type { Secret } from '../backup/secret.js';
+import { requireBearer } from './bearer.js';
+import { checkOrder } from '../backup/zone.js';
+import type { ZoneService } from '../backup/zone/zoneService.js';
 
 export interface ZoneAppOptions {
   readonly zone: ZoneService;

@@ -2,7 +2,7 @@
 
 import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
-import { Unusable } from './errors.js';
+import { Unusable } from '../errors.js';
 import { parseJob, type BackupJob, type JobSource } from './job.js';
 
 /** The file holds `jobs:`, a list of backup jobs in the job service's shape. */

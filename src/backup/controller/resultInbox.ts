@@ -2,15 +2,15 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { NotFound } from '../errors.js';
-import type { Snapshot } from '../engine/snapshot.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Store } from '../store/store.js';
+import { NotFound } from '../../errors.js';
+import type { Snapshot } from '../../engine/snapshot.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { Store } from '../../store/store.js';
 import type { BackupRecord, BackupStore } from './backupStore.js';
-import { failpoint } from './failpoint.js';
-import { KeyedMutex } from './keyedMutex.js';
+import { failpoint } from '../failpoint.js';
+import { KeyedMutex } from '../keyedMutex.js';
 import type { RequestRecords } from './requestRecords.js';
-import type { ZoneResult } from './zone.js';
+import type { ZoneResult } from '../zone.js';
 
 export const INBOX = 'backup-inbox';
 

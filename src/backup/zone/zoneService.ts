@@ -1,15 +1,15 @@
 // The built-in zone: takes backup orders once per request id, runs backup-and-encrypt for each, reports through its outbox.
 
 import type { Logger } from 'pino';
-import type { Snapshot } from '../engine/snapshot.js';
-import { Conflict, NotFound } from '../errors.js';
-import type { Clock } from '../runtime/clock.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Store } from '../store/store.js';
-import { KeyedMutex } from './keyedMutex.js';
+import type { Snapshot } from '../../engine/snapshot.js';
+import { Conflict, NotFound } from '../../errors.js';
+import type { Clock } from '../../runtime/clock.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { Store } from '../../store/store.js';
+import { KeyedMutex } from '../keyedMutex.js';
 import { ZONE_OUTBOX, type ZoneOutbox } from './zoneOutbox.js';
 import { buildResult } from './zoneResult.js';
-import type { ZoneOrder, ZoneReceipt } from './zone.js';
+import type { ZoneOrder, ZoneReceipt } from '../zone.js';
 
 export const ZONE_ORDERS = 'zone-orders';
 export const ZONE_CHART = 'backup-and-encrypt';

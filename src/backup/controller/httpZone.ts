@@ -1,10 +1,11 @@
 // Zone adapter over HTTP: POST {url}/orders with the zone's bearer token, bounded, retried, circuit-broken.
 
-import type { CallPolicy, ZoneConfig } from './config.js';
-import { Unusable } from './errors.js';
-import { callJson } from './callJson.js';
-import { createResilience } from './resilience.js';
-import type { Zone, ZoneOrder, ZoneReceipt } from './zone.js';
+import type { CallPolicy } from '../resilience.js';
+import type { ZoneConfig } from './config.js';
+import { Unusable } from '../errors.js';
+import { callJson } from '../callJson.js';
+import { createResilience } from '../resilience.js';
+import type { Zone, ZoneOrder, ZoneReceipt } from '../zone.js';
 
 export function createHttpZone(config: ZoneConfig, policy: CallPolicy): Zone {
   const service = `zone ${config.name} (${config.url})`;

@@ -24,10 +24,21 @@ export class NotFound extends AppError {
   override readonly code = 'not_found';
 }
 
-/** No valid bearer token: nothing was read or stored. */
+/** No valid bearer token: nothing was read or changed. `challenge` is the WWW-Authenticate header's value. */
 export class Unauthorized extends AppError {
   override readonly status = 401;
   override readonly code = 'unauthorized';
+  constructor(message: string, readonly challenge = 'Bearer realm="chartd"') {
+    super(message);
+  }
+}
+
+/** A valid token without the scope a request needs, or a route closed to everyone (a service-owned chart); nothing changed. */
+export class Forbidden extends AppError {
+  override readonly status = 403;
+  constructor(message: string, override readonly code: string = 'forbidden') {
+    super(message);
+  }
 }
 
 export class Conflict extends AppError {

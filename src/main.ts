@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { BackupConfig } from './backup/controller/config.js';
 import type { BackupController } from './backup/controller/controller.js';
 import { backupHandlers } from './backup/controller/handlers.js';
-import { loadChartPaths, parseChart } from './chart/load.js';
+import { loadChartPaths, parseChart, type LoadOptions } from './chart/load.js';
 import type { Chart } from './chart/model.js';
 import { formatProblem } from './chart/problem.js';
 import { builtinHandlers } from './handlers/builtin.js';
@@ -46,6 +46,16 @@ export function handlerRegistry(backup: () => BackupController | undefined = () 
   return createRegistry([...builtinHandlers(), ...backupHandlers(backup)]);
 }
 
+/** The services built into chartd that may own a chart (`owner:`), with how clients reach them and how they are started. */
+export const SERVICES: Readonly<Record<string, { readonly route: string; readonly enable: string }>> = {
+  'backup-controller': { route: 'POST /backup-requests', enable: 'start chartd serve with --backup-config FILE' },
+};
+
+/** How every command loads charts: the handlers they may run and the services they may name as owner. */
+export function chartLoadOptions(handlers: HandlerRegistry = handlerRegistry()): LoadOptions {
+  return { handlers, services: Object.keys(SERVICES) };
+}
+
 /** Everything but HTTP: used by `serve` and by `run`. */
 export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const { log } = config;
@@ -53,18 +63,16 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const handlers = handlerRegistry(() => controller);
   const backup = config.backupConfig ? await loadBackup(config.backupConfig) : undefined;
 
-  const { charts, problems } = await loadChartPaths([...config.chartPaths], { handlers });
+  const { charts, problems } = await loadChartPaths([...config.chartPaths], chartLoadOptions(handlers));
   if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
   if (!charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
   log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
-  if (backup && !charts.some((chart) => chart.name === backup.module.REQUEST_CHART)) {
-    throw new StartupError(`--backup-config needs the chart ${backup.module.REQUEST_CHART}; serve charts/backup-request.yaml too (e.g. --chart charts)`);
-  }
+  if (backup) claimChart(charts, backup.module.REQUEST_CHART, 'backup-controller', '--backup-config', 'charts/backup-request.yaml');
 
   const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) });
   try {
     const clock = config.clock ?? systemClock;
-    const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, { handlers }));
+    const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, chartLoadOptions(handlers)));
     await catalog.archiveCurrent(new Date(clock.now()));
     const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook) });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
@@ -83,6 +91,18 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   } catch (error) {
     await store.close();
     throw error;
+  }
+}
+
+/**
+ * A service takes the chart it drives: the chart must be served and must say the service owns it, so the generic
+ * routes refuse to create or move its instances (a chart file without the owner would let any client forge them).
+ */
+function claimChart(charts: readonly Chart[], name: string, service: string, option: string, bundled: string): void {
+  const chart = charts.find((each) => each.name === name);
+  if (!chart) throw new StartupError(`${option} needs the chart ${name}; serve ${bundled} too (e.g. --chart charts)`);
+  if (chart.owner !== service) {
+    throw new StartupError(`${chart.file}: the ${service} drives chart ${name}, so the chart must declare owner: ${service}${chart.owner ? ` (it names ${chart.owner})` : ''}; without it any client could create or move its instances through the generic routes (${bundled} has it)`);
   }
 }
 

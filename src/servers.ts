@@ -3,9 +3,11 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type Router from '@koa/router';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
+import { loadAuthConfig, policyOf, type AuthConfig } from './access/authFile.js';
+import { describeAccess, exposureProblem } from './access/exposure.js';
+import { AccessPolicy, digestOf, type TokenEntry } from './access/policy.js';
 import { backupRoutes } from './http/routes/backupController.js';
 import { readSecret, type TokenSource } from './backup/secret.js';
 import { createZoneApp } from './http/zoneApp.js';
@@ -13,38 +15,75 @@ import { ZoneOutbox } from './backup/zone/zoneOutbox.js';
 import { MOVE_STATE } from './backup/zone/zoneResult.js';
 import { deliveredWrites, ZONE_CHART, ZoneService } from './backup/zone/zoneService.js';
 import { createApp } from './http/app.js';
+import { Guard, type ChartOwner, type GuardedRoutes } from './http/guard.js';
 import { systemClock, type Clock } from './runtime/clock.js';
-import { startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
+import { SERVICES, startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
 import { packageVersion } from './version.js';
 
 export interface ServeConfig extends RuntimeConfig {
   readonly port: number;
   readonly host: string;
   readonly defaultChart?: string;
+  /** --auth FILE: tokens and scopes; without it chartd listens on loopback only (unless `insecureNoAuth`). */
+  readonly authFile?: string;
+  /** --insecure-no-auth: serve without tokens beyond loopback, with a warning. */
+  readonly insecureNoAuth?: boolean;
 }
 
 export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly engine: Engine;
+  /** The Koa application, for tests that walk its routes. */
+  readonly app: Koa;
   close(): Promise<void>;
 }
 
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  // Checked before the engine starts, so a refused start-up never takes the data directory's lock.
+  const auth = config.authFile !== undefined ? await readAuth(config.authFile) : undefined;
+  const exposure = { host: config.host, authenticating: auth !== undefined, insecure: config.insecureNoAuth === true };
+  const refusal = exposureProblem(exposure);
+  if (refusal) throw new StartupError(refusal);
+  const { access, warning } = describeAccess(exposure, auth?.reads);
+  if (warning) config.log.warn(warning);
+
   const engine = await startEngine(config);
   const names = engine.charts.map((chart) => chart.name).sort();
   if (config.defaultChart && !names.includes(config.defaultChart)) {
     await engine.close();
     throw new StartupError(`--default-chart ${config.defaultChart} is not among the charts served (${names.join(', ')})`);
   }
-  const mount: ((router: Router) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller, engine.backup.config.resultsToken)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, version: packageVersion(), mount });
+  const running = new Set(engine.backup ? ['backup-controller'] : []);
+  const owners = new Map(engine.charts.filter((chart) => chart.owner).map((chart) => [chart.name, ownerInfo(chart.owner!, running)] as const));
+  // Zones deliver results with the results token of the backup config, whatever the auth file says.
+  const results: TokenEntry[] = engine.backup ? [serviceToken('zone-results', engine.backup.config.resultsToken.reveal(), [{ scope: 'results' }])] : [];
+  const policy = (auth ? policyOf(auth) : AccessPolicy.open()).plus(results);
+  const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
+  const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
+  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, version: packageVersion(), guard, access, mount });
   const { server, url, port } = await serve(app, config, () => engine.close());
-  config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup) }, 'chartd is serving');
+  config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {
-    url, port, engine,
+    url, port, engine, app,
     close: () => closeServer(server, () => engine.close()),
   };
+}
+
+async function readAuth(file: string): Promise<AuthConfig> {
+  return loadAuthConfig(file).catch((error: Error) => {
+    throw new StartupError(error.message);
+  });
+}
+
+/** A token a service holds (from its own configuration), as the access policy knows it. */
+function serviceToken(name: string, token: string, grants: TokenEntry['principal']['grants']): TokenEntry {
+  return { digest: digestOf(token), principal: { name, grants } };
+}
+
+function ownerInfo(service: string, running: ReadonlySet<string>): ChartOwner {
+  const known = SERVICES[service];
+  return { service, ...(running.has(service) && known ? { route: known.route } : {}), ...(known ? { enable: known.enable } : {}) };
 }
 
 /** The chart the built-in zone runs unless told otherwise: charts/backup-and-encrypt.yaml of this package. */
@@ -59,8 +98,10 @@ export interface ZoneServeConfig {
   readonly host: string;
   /** Where results go: the controller's base URL (POST /zone-results). */
   readonly controllerUrl: string;
-  /** The token the controller must present with orders. */
-  readonly token: TokenSource;
+  /** The token the controller must present with orders; may be left out when `authFile` gives the controller a token. */
+  readonly token?: TokenSource;
+  /** --auth FILE: more tokens (e.g. a monitor's read token), and whether reads need one. */
+  readonly authFile?: string;
   /** The token this zone presents with results. */
   readonly controllerToken: TokenSource;
   readonly gnupgHome?: string;
@@ -75,6 +116,7 @@ export interface RunningZone {
   readonly url: string;
   readonly port: number;
   readonly engine: Engine;
+  readonly app: Koa;
   readonly zone: ZoneService;
   readonly outbox: ZoneOutbox;
   close(): Promise<void>;
@@ -82,12 +124,17 @@ export interface RunningZone {
 
 /** `chartd zone`: a backup zone that runs backup-and-encrypt for each order and reports to the controller. */
 export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZone> {
-  const [token, controllerToken] = await Promise.all([
-    readSecret(config.token, 'zone token (--token-env/--token-file)'),
+  const [token, controllerToken, auth] = await Promise.all([
+    config.token ? readSecret(config.token, 'zone token (--token-env/--token-file)') : undefined,
     readSecret(config.controllerToken, 'controller token (--controller-token-env/--controller-token-file)'),
+    config.authFile !== undefined ? loadAuthConfig(config.authFile) : undefined,
   ]).catch((error: Error) => {
     throw new StartupError(error.message);
   });
+  if (!token && !auth) throw new StartupError('the zone needs the token the controller presents with orders: --token-env NAME, --token-file FILE, or a token with write on backup-and-encrypt in --auth FILE');
+  // The controller's token may send orders (a write to the zone's chart) and read them back.
+  const controller = token ? [serviceToken('controller', token.reveal(), [{ scope: 'read' }, { scope: 'write', charts: [ZONE_CHART] }])] : [];
+  const policy = AccessPolicy.withTokens([...(auth?.tokens ?? []), ...controller], auth?.reads ?? 'token');
   const log = config.log.child({ zone: config.name });
   const clock = config.clock ?? systemClock;
   const engine = await startEngine({ chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock });
@@ -110,10 +157,11 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
     await engine.close();
   };
   await zone.start();
-  const app = createZoneApp({ zone, name: config.name, token, outboxSize: () => outbox.size, log });
+  const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
+  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log });
   const { server, url, port } = await serve(app, config, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
-  return { url, port, engine, zone, outbox, close: () => closeServer(server, shutdown) };
+  return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };
 }
 
 async function serve(app: Koa, config: { port: number; host: string }, abandon: () => Promise<void>): Promise<{ server: Server; url: string; port: number }> {

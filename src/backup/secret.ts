@@ -1,13 +1,11 @@
-// Bearer tokens: read from an environment variable or a file (never from config text), compared in constant time.
+// Bearer tokens a service holds: read from an environment variable or a file (never from config text), never printed.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
+import { tokenProblem } from '../access/tokens.js';
 
 /** Where a token comes from; `file` is relative to the config file that names it. */
 export type TokenSource = { readonly env: string } | { readonly file: string };
-
-export const MIN_TOKEN_LENGTH = 16;
 
 /** A token that prints as *** in logs, JSON and error messages; only `reveal()` gives the value. */
 export class Secret {
@@ -21,10 +19,6 @@ export class Secret {
     return this.#value;
   }
 
-  /** Constant-time: both sides are hashed to equal-length digests before comparing. */
-  matches(given: string): boolean {
-    return timingSafeEqual(digest(given), digest(this.#value));
-  }
 
   toString(): string {
     return '***';
@@ -56,11 +50,7 @@ export async function readSecret(source: TokenSource, what: string, baseDir = pr
       throw new Error(`${what}: cannot read ${origin}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   }
-  if (value.length < MIN_TOKEN_LENGTH) throw new Error(`${what}: the token in ${origin} is shorter than ${MIN_TOKEN_LENGTH} characters; use a long random one (e.g. openssl rand -hex 32)`);
-  if (/\s/.test(value)) throw new Error(`${what}: the token in ${origin} contains white space`);
+  const problem = tokenProblem(value);
+  if (problem) throw new Error(`${what}: the token in ${origin} cannot be used: ${problem}`);
   return new Secret(value, origin);
-}
-
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
 }

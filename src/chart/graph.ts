@@ -21,6 +21,7 @@ export interface ChartDraft {
   readonly refs: TargetRef[];
   readonly context?: JsonSchema;
   readonly failurePrefix?: string;
+  readonly owner?: string;
   /** How this dialect marks a final state, for the "no final state" message. */
   readonly finalHint: string;
 }

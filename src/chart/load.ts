@@ -14,6 +14,8 @@ import { parseYaml } from './yamlSource.js';
 
 export interface LoadOptions {
   handlers: HandlerLookup;
+  /** The built-in services a chart may name as its owner; absent = any name is taken. */
+  services?: readonly string[];
 }
 
 export const MAX_CHART_BYTES = 1024 * 1024;
@@ -36,7 +38,7 @@ export function parseChart(source: string, file: string, options: LoadOptions): 
     }]);
   }
   for (const problem of checkShape(dialect, doc.value)) log.add(problem.path, problem.message);
-  const draft = dialect === 'chartd' ? compileChartd(doc.value, log, options.handlers) : compileStateService(doc.value, file, log);
+  const draft = dialect === 'chartd' ? compileChartd(doc.value, log, options.handlers, options.services) : compileStateService(doc.value, file, log);
   checkGraph(draft, log);
   if (!log.empty) throw new ChartInvalid(log.sorted());
   return deepFreeze(buildChart(draft, dialect, source, file));
@@ -104,6 +106,7 @@ function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: s
     states: draft.states,
     ...(draft.context !== undefined && { context: draft.context }),
     ...(draft.failurePrefix !== undefined && { failurePrefix: draft.failurePrefix }),
+    ...(draft.owner !== undefined && { owner: draft.owner }),
     file,
     source,
   };

@@ -17,6 +17,8 @@ export interface Chart {
   readonly context?: JsonSchema;
   /** Template prepended to every failure report, e.g. "{{client}} {{database}}". */
   readonly failurePrefix?: string;
+  /** The built-in service that drives this chart's instances; the generic HTTP routes may not create or move them. */
+  readonly owner?: string;
   /** Path the chart was loaded from (or the archive copy of an old version). */
   readonly file: string;
   /** The YAML text exactly as loaded, kept so old versions can be archived and reloaded. */

@@ -71,6 +71,7 @@ const chartdSchema = {
     initial: stateRef,
     context: { type: 'object' },
     failure_prefix: { type: 'string' },
+    owner: { type: 'string', pattern: CHART_NAME.source, hint: 'owner names a built-in service, e.g. backup-controller' },
     states: {
       type: 'object',
       minProperties: 1,

@@ -9,15 +9,17 @@ const USAGE = `chartd — state charts in YAML, served over HTTP
 Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
-               [--log-level info]
+               [--auth FILE | --insecure-no-auth] [--log-level info]
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
   chartd diagram CHART [--format mermaid|dot|svg]
   chartd zone --storage DIR --port N --controller URL
-              (--token-env NAME | --token-file FILE)
+              (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
               [--name NAME] [--data DIR] [--host 127.0.0.1] [--gnupg-home DIR]
               [--chart FILE] [--resend-max-delay 1m] [--log-level info]
+  chartd token new NAME [--scope read|write|write:CHARTS|admin|results]... [--caller PATTERN]...
+  chartd token hash < TOKEN-FILE
   chartd --help | --version
 
 Commands:
@@ -31,6 +33,9 @@ Commands:
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,
              and reports every result to the controller until it is acknowledged.
              See docs/backup-controller.md.
+  token      Make a bearer token for --auth FILE: prints the token once and the
+             lines for the file (chartd keeps only its hash); 'hash' prints the
+             hash of an existing token. See docs/security.md.
 `;
 
 type Command = (args: string[]) => Promise<number>;
@@ -42,6 +47,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   run: async () => (await import('./commands/run.js')).runCommand,
   diagram: async () => (await import('./commands/diagram.js')).diagramCommand,
   zone: async () => (await import('./commands/zone.js')).zoneCommand,
+  token: async () => (await import('./commands/token.js')).tokenCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -16,6 +16,8 @@ export interface Transition {
   /** put | event:NAME | timer | timeout | success | failure | create */
   readonly cause: string;
   readonly caller?: string;
+  /** The bearer token (its name in the auth file) that sent the PUT, event or creation. */
+  readonly token?: string;
   readonly error?: string;
   /** Callers a distinct gate had counted when this transition opened it. */
   readonly callers?: readonly string[];

@@ -5,10 +5,10 @@ import type { Effect } from './effects.js';
 import { FAILURE_LIMIT, HISTORY_LIMIT, type Context, type Failure, type Snapshot, type Transition } from './snapshot.js';
 
 export type Input =
-  /** StateService's PUT: count one check-in on the current gate. */
-  | { readonly type: 'put'; readonly state: string; readonly by?: string }
+  /** StateService's PUT: count one check-in on the current gate. `token` names the bearer token that sent it. */
+  | { readonly type: 'put'; readonly state: string; readonly by?: string; readonly token?: string }
   /** A named event from outside; `state`, when given, must be current. */
-  | { readonly type: 'event'; readonly event: string; readonly state?: string; readonly by?: string }
+  | { readonly type: 'event'; readonly event: string; readonly state?: string; readonly by?: string; readonly token?: string }
   /** A stored deadline came due; `at` identifies which one, so a stale wake-up changes nothing. */
   | { readonly type: 'deadline'; readonly at: number }
   /** A step's handler finished; `error` absent means success; `final` failures skip the remaining retries. */
@@ -30,15 +30,15 @@ export interface Outcome {
 /** Callers listed on a gate that counts every PUT; a distinct gate lists all of them (at most its count). */
 const MAX_CALLERS = 1000;
 
-/** A new instance, already entered into the chart's initial state. */
-export function createSnapshot(chart: Chart, id: string, context: Context, now: number): Outcome {
+/** A new instance, already entered into the chart's initial state; `token` names the bearer token that created it. */
+export function createSnapshot(chart: Chart, id: string, context: Context, now: number, token?: string): Outcome {
   const at = iso(now);
   const blank: Snapshot = {
     chart: chart.name, version: chart.version, id, state: '', status: 'active', context,
     counter: 0, callers: [], deadline: null, attempt: 0, revision: 0,
     enteredAt: at, createdAt: at, updatedAt: at, history: [], failures: [],
   };
-  return enter(chart, blank, chart.initial, now, { cause: 'create' }, []);
+  return enter(chart, blank, chart.initial, now, { cause: 'create', token }, []);
 }
 
 export function transition(chart: Chart, snapshot: Snapshot, input: Input, now: number): Outcome {
@@ -55,7 +55,7 @@ export function transition(chart: Chart, snapshot: Snapshot, input: Input, now: 
   }
 }
 
-function put(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; by?: string }, now: number): Outcome {
+function put(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; by?: string; token?: string }, now: number): Outcome {
   if (input.state !== snapshot.state) {
     // A retried check-in whose first try opened (or was counted by) a distinct gate that has since closed.
     if (input.by && countedWhenClosed(snapshot, input.state, input.by)) return unchanged(snapshot);
@@ -83,12 +83,12 @@ function put(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: st
   const counter = snapshot.counter + 1;
   if (counter >= def.count) {
     const counted = def.distinct ? { callers } : {};
-    return enter(chart, snapshot, def.next, now, { cause: 'put', caller: input.by, ...counted }, []);
+    return enter(chart, snapshot, def.next, now, { cause: 'put', caller: input.by, token: input.token, ...counted }, []);
   }
   return accept({ ...snapshot, counter, callers, revision: snapshot.revision + 1, updatedAt: iso(now) }, []);
 }
 
-function fireEvent(chart: Chart, snapshot: Snapshot, def: StateDef, input: { event: string; state?: string; by?: string }, now: number): Outcome {
+function fireEvent(chart: Chart, snapshot: Snapshot, def: StateDef, input: { event: string; state?: string; by?: string; token?: string }, now: number): Outcome {
   if (input.state !== undefined && input.state !== snapshot.state) {
     return reject(snapshot, 'not_current', `${input.state} is not the current state`);
   }
@@ -99,7 +99,7 @@ function fireEvent(chart: Chart, snapshot: Snapshot, def: StateDef, input: { eve
     const accepts = names.length ? `it accepts ${names.join(', ')}` : 'it accepts no events';
     return reject(snapshot, 'event_not_accepted', `${def.name} does not accept event ${input.event}; ${accepts}`);
   }
-  return enter(chart, snapshot, target, now, { cause: `event:${input.event}`, caller: input.by }, []);
+  return enter(chart, snapshot, target, now, { cause: `event:${input.event}`, caller: input.by, token: input.token }, []);
 }
 
 function deadlineReached(chart: Chart, snapshot: Snapshot, def: StateDef, at: number, now: number): Outcome {
@@ -147,6 +147,7 @@ export function retryDelay(step: StepState, failedAttempt: number): number {
 interface Move {
   readonly cause: string;
   readonly caller?: string;
+  readonly token?: string;
   readonly error?: string;
   /** Who a distinct gate counted before it opened; kept on the transition so late retries can be recognised. */
   readonly callers?: readonly string[];
@@ -170,6 +171,7 @@ function enter(chart: Chart, snapshot: Snapshot, target: string, now: number, mo
   const record: Transition = {
     revision, at, from: snapshot.state === '' ? null : snapshot.state, to: target, cause: move.cause,
     ...(move.caller ? { caller: move.caller } : {}),
+    ...(move.token ? { token: move.token } : {}),
     ...(move.error ? { error: move.error } : {}),
     ...(move.callers ? { callers: move.callers } : {}),
   };

@@ -1,4 +1,4 @@
-// The Koa application: a body-size guard, the state fast path, error mapping, the routes, and a JSON 404 for the rest.
+// The Koa application: a body-size check, the state fast path, error mapping, the guarded routes, and a JSON 404 for the rest.
 
 import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { NotFound, PayloadTooLarge } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
+import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
 import { BODY_LIMIT } from './params.js';
 import { chartRoutes } from './routes/charts.js';
 import { instanceRoutes } from './routes/instances.js';
@@ -18,8 +19,12 @@ export interface AppOptions {
   readonly chartNames: () => string[];
   readonly defaultChart?: string;
   readonly version: string;
-  /** More routes, composed in main.ts (e.g. the backup controller's, from src/backup/routes.ts). */
-  readonly mount?: readonly ((router: Router) => void)[];
+  /** Who may do what; every route passes through it. */
+  readonly guard: Guard;
+  /** What /healthz says of access: how clients authenticate, and a warning when the server is exposed without it. */
+  readonly access: Record<string, unknown>;
+  /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
+  readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -30,7 +35,7 @@ export function createApp(options: AppOptions): Koa {
   // is answered without a promise, the router's per-request work or any other middleware (bench/README.md).
   const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);
   const answerError = errorAnswer(log);
-  app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart), answerError));
+  app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart, options.guard), answerError));
   app.use(errorMiddleware(log, answerError));
 
   // Anything no route answered becomes a JSON 404; allowedMethods' 405/501 (with its Allow header) gets a JSON body too.
@@ -46,18 +51,22 @@ export function createApp(options: AppOptions): Koa {
   });
 
   const router = new Router();
+  const routes = guardRoutes(router, options.guard);
   // Monitoring sees 503 while changes cannot be made durable, with the store's reason; 200 again once a write lands.
-  router.get('/healthz', (ctx) => {
+  routes.get('/healthz', OPEN, (ctx) => {
     const store = runtime.storeHealth();
     ctx.set('cache-control', 'no-store');
     if (!store.ok) ctx.status = 503;
-    ctx.body = { status: store.ok ? 'ok' : 'failing', version: options.version, charts: options.chartNames().length, waiters: runtime.waiters.count, store };
+    ctx.body = {
+      status: store.ok ? 'ok' : 'failing', version: options.version, charts: options.chartNames().length, waiters: runtime.waiters.count, store,
+      access: options.access,
+    };
   });
-  stateRoutes(router, runtime, defaultChart);
-  chartRoutes(router, runtime, options.chartNames);
-  instanceRoutes(router, runtime);
-  watchRoutes(router, runtime);
-  for (const mount of options.mount ?? []) mount(router);
+  stateRoutes(routes, runtime, defaultChart);
+  chartRoutes(routes, runtime, options.chartNames);
+  instanceRoutes(routes, runtime);
+  watchRoutes(routes, runtime);
+  for (const mount of options.mount ?? []) mount(routes);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -2,8 +2,9 @@
 
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, ShuttingDown } from '../errors.js';
+import { AppError, ShuttingDown, Unauthorized } from '../errors.js';
 import { StoreError } from '../store/store.js';
+import { Throttle } from './throttle.js';
 
 /** Answers `error` on `ctx`; server faults are logged, with their detail kept out of the answer. */
 export type ErrorAnswer = (ctx: Context, error: unknown) => void;
@@ -37,6 +38,7 @@ export function errorAnswer(log: Logger, storeLogIntervalMs = STORE_LOG_INTERVAL
     ctx.status = status;
     ctx.set('cache-control', 'no-store');
     if (retryAfter !== undefined) ctx.set('retry-after', String(retryAfter));
+    if (error instanceof Unauthorized) ctx.set('www-authenticate', error.challenge);
     ctx.body = { error: { code, message } };
   };
 }
@@ -44,26 +46,6 @@ export function errorAnswer(log: Logger, storeLogIntervalMs = STORE_LOG_INTERVAL
 /** Answers every error thrown further down the chain. */
 export function errorMiddleware(log: Logger, answer: ErrorAnswer = errorAnswer(log)): Middleware {
   return (ctx, next) => next().then(undefined, (error: unknown) => answer(ctx, error));
-}
-
-/** Lets one event through per interval and counts the ones it held back. */
-class Throttle {
-  private last = Number.NEGATIVE_INFINITY;
-  private held = 0;
-
-  constructor(private readonly intervalMs: number) {}
-
-  /** How many were held back since the last one let through, or undefined when this one is held back too. */
-  pass(now: number): number | undefined {
-    if (now - this.last < this.intervalMs) {
-      this.held += 1;
-      return undefined;
-    }
-    const held = this.held;
-    this.last = now;
-    this.held = 0;
-    return held;
-  }
 }
 
 function describe(error: unknown): Described {

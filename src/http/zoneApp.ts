@@ -1,4 +1,4 @@
-// HTTP face of the built-in zone: POST /orders and GET /orders/:id behind the controller's bearer token.
+// HTTP face of the built-in zone: POST /orders and GET /orders/:id, through the same guard as every chartd route.
 
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -6,16 +6,15 @@ import type { Logger } from 'pino';
 import { NotFound } from '../errors.js';
 import { errorMiddleware } from './errors.js';
 import { checkName, readJson } from './params.js';
-import type { Secret } from '../backup/secret.js';
-import { requireBearer } from './bearer.js';
+import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
 import { checkOrder } from '../backup/zone.js';
-import type { ZoneService } from '../backup/zone/zoneService.js';
+import { ZONE_CHART, type ZoneService } from '../backup/zone/zoneService.js';
 
 export interface ZoneAppOptions {
   readonly zone: ZoneService;
   readonly name: string;
-  /** The token the controller must present. */
-  readonly token: Secret;
+  /** Who may do what: the controller's token may send orders; --auth FILE may add others. */
+  readonly guard: Guard;
   readonly outboxSize: () => number;
   readonly log: Logger;
 }
@@ -30,11 +29,12 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
     if (ctx.status === 404 && ctx.body === undefined) throw new NotFound(`no route for ${ctx.method} ${ctx.path}`);
   });
   const router = new Router();
-  router.get('/healthz', (ctx) => {
+  const routes = guardRoutes(router, options.guard);
+  routes.get('/healthz', OPEN, (ctx) => {
     ctx.body = { status: 'ok', zone: options.name, openOrders: zone.openOrders, outbox: options.outboxSize() };
   });
-  const auth = requireBearer(options.token, `chartd zone ${options.name}`);
-  router.post('/orders', auth, async (ctx) => {
+  // An order starts a backup-and-encrypt run: a write to the zone's chart.
+  routes.post('/orders', { scope: 'write', chart: ZONE_CHART }, async (ctx) => {
     const order = checkOrder(await readJson(ctx));
     const receipt = await zone.accept(order);
     ctx.status = 202;
@@ -42,7 +42,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
     ctx.set('location', `/orders/${order.requestId}`);
     ctx.body = receipt;
   });
-  router.get('/orders/:id', auth, (ctx) => {
+  routes.get('/orders/:id', READ, (ctx) => {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
   app.use(router.routes());

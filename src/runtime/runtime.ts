@@ -33,7 +33,13 @@ export interface RuntimeOptions {
   readonly alerter: Alerter;
 }
 
-type Work = { readonly kind: 'input'; readonly input: Input } | { readonly kind: 'create'; readonly context: Context };
+/** How an instance is created, besides its context. */
+export interface CreateOptions {
+  /** The bearer token (its name) that asked for it, recorded in the creation's history entry. */
+  readonly token?: string;
+}
+
+type Work = { readonly kind: 'input'; readonly input: Input } | { readonly kind: 'create'; readonly context: Context; readonly token?: string };
 type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
 
 /** What one instance's committed change means for listeners (watch streams, metrics). */
@@ -179,9 +185,9 @@ export class Runtime {
   }
 
   /** Creates the instance, or returns the existing one with `created: false`. */
-  async create(chart: string, id: string, context: Context): Promise<{ snapshot: Snapshot; created: boolean }> {
+  async create(chart: string, id: string, context: Context, options: CreateOptions = {}): Promise<{ snapshot: Snapshot; created: boolean }> {
     const checked = this.contexts.check(this.chart(chart), context);
-    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'create', context: checked });
+    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'create', context: checked, ...(options.token ? { token: options.token } : {}) });
     if ('error' in done) throw done.error;
     return { snapshot: done.outcome.snapshot, created: done.created };
   }
@@ -261,7 +267,7 @@ export class Runtime {
           continue;
         }
         const [chartName, id] = splitKey(key);
-        const outcome = createSnapshot(this.chart(chartName), id, item.context, now);
+        const outcome = createSnapshot(this.chart(chartName), id, item.context, now, item.token);
         current = outcome.snapshot;
         outcomes.push(outcome);
         done.push({ outcome, created: true });

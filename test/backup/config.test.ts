@@ -95,7 +95,7 @@ zones: { east: { url: "http://e", token: { env: CHARTD_TEST_NO_SUCH_TOKEN } } }
     await expect(load(`jobs: { url: "http://ui" }
 zones: { east: { url: "http://e", token: { env: CHARTD_TEST_CONFIG_TOKEN } } }
 results_token: { env: CHARTD_TEST_SHORT_TOKEN }
-`)).rejects.toThrow(/results_token: the token in environment variable CHARTD_TEST_SHORT_TOKEN is shorter than 16 characters/);
+`)).rejects.toThrow(/results_token: the token in environment variable CHARTD_TEST_SHORT_TOKEN cannot be used: it is shorter than 16 characters/);
     await expect(load(`jobs: { url: "http://ui" }
 zones: { east: { url: "http://e", token: { file: missing.token } } }
 results_token: { env: CHARTD_TEST_CONFIG_TOKEN }

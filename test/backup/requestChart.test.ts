@@ -65,22 +65,30 @@ describe('served without --backup-config', () => {
     await removeDir(dataDir);
   });
 
-  it('loads, and a request made anyway ends NotAllowed saying how to configure the controller', async () => {
-    const created = await request(server.url).post('/charts/backup-request/instances')
-      .send({ id: 'manual-1', context: { apiVersion: 'v1', backupJobId: '7', dataDate: '2026-11-21', transport: 'http' } });
-    expect(created.status).toBe(201);
-    const done = await server.engine.runtime.waiters.wait(instanceKey('backup-request', 'manual-1'), (s) => s.status === 'done', 5000)
-      ?? server.engine.runtime.snapshot('backup-request', 'manual-1');
+  it('loads, but its instances are the controller\'s: the generic routes refuse them, saying how to run the controller', async () => {
+    const context = { apiVersion: 'v1', backupJobId: '7', dataDate: '2026-11-21', transport: 'http' };
+    const created = await request(server.url).post('/charts/backup-request/instances').send({ id: 'manual-1', context });
+    expect(created.status).toBe(403);
+    expect(created.body.error).toEqual({
+      code: 'owned_by_service',
+      message: 'chart backup-request is driven by the backup-controller: its instances are created and moved only by that service, which does not run in this server (start chartd serve with --backup-config FILE)',
+    });
+    expect(server.engine.runtime.find('backup-request', 'manual-1')).toBeUndefined();
+    expect((await request(server.url).get('/backup-requests')).status).toBe(404);
+  });
+
+  it('runs an instance made in-process to NotAllowed, saying how to configure the controller', async () => {
+    await server.engine.runtime.create('backup-request', 'manual-2', { apiVersion: 'v1', backupJobId: '7', dataDate: '2026-11-21', transport: 'http' });
+    const done = await server.engine.runtime.waiters.wait(instanceKey('backup-request', 'manual-2'), (s) => s.status === 'done', 5000)
+      ?? server.engine.runtime.snapshot('backup-request', 'manual-2');
     expect(done.state).toBe('NotAllowed');
     expect(done.failures).toEqual([expect.objectContaining({
       node: 'Received', error: 'backup.checkAllowed: backup controller not configured: start chartd serve with --backup-config FILE',
     })]);
-    expect((await request(server.url).get('/backup-requests')).status).toBe(404);
   });
 
-  it('refuses a context that is not a backup request', async () => {
-    const created = await request(server.url).post('/charts/backup-request/instances').send({ id: 'manual-2', context: { apiVersion: 'v9', backupJobId: '7', dataDate: 'soon', transport: 'carrier-pigeon' } });
-    expect(created.status).toBe(400);
-    expect(created.body.error.message).toMatch(/context\.apiVersion must be equal to one of the allowed values.*context\.dataDate must match format "date".*context\.transport/);
+  it('refuses a context that is not a backup request', () => {
+    expect(() => server.engine.runtime.checkContext('backup-request', { apiVersion: 'v9', backupJobId: '7', dataDate: 'soon', transport: 'carrier-pigeon' }))
+      .toThrow(/context\.apiVersion must be equal to one of the allowed values.*context\.dataDate must match format "date".*context\.transport/);
   });
 });

@@ -34,7 +34,7 @@ describe('chartd zone', () => {
   it('refuses to start with a token that is not set or too short, naming where it looked and never the value', async () => {
     const short = await zone([...base(), '--token-env', 'CHARTD_TEST_ZONE_CLI_TOKEN', '--controller-token-env', 'CHARTD_TEST_UNSET_TOKEN'], { CHARTD_TEST_ZONE_CLI_TOKEN: 'tiny-secret' });
     expect(short.code).toBe(1);
-    expect(short.stderr).toContain('the token in environment variable CHARTD_TEST_ZONE_CLI_TOKEN is shorter than 16 characters');
+    expect(short.stderr).toContain('the token in environment variable CHARTD_TEST_ZONE_CLI_TOKEN cannot be used: it is shorter than 16 characters');
     expect(short.stderr).not.toContain('tiny-secret');
     await writeFile(join(dir, 'zone.token'), 'z'.repeat(32));
     const unset = await zone([...base(), '--token-file', join(dir, 'zone.token'), '--controller-token-env', 'CHARTD_TEST_UNSET_TOKEN']);

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../../src/log.js';
-import { startServer, type RunningServer } from '../../src/servers.js';
+import { startServer, type RunningServer, type ServeConfig } from '../../src/servers.js';
 
 export interface TestServer extends RunningServer {
   readonly dataDir: string;
@@ -20,12 +20,12 @@ export async function writeCharts(chartDir: string, charts: Record<string, strin
   for (const [file, yaml] of Object.entries(charts)) await writeFile(join(chartDir, file), yaml);
 }
 
-export async function startTestServer(options: { chartDir: string; dataDir: string; defaultChart?: string; alertWebhook?: string }): Promise<TestServer> {
+/** Serves `chartDir` from `dataDir` on a loopback port; any other option of `chartd serve` may be given too. */
+export async function startTestServer(options: { chartDir: string; dataDir: string } & Partial<Omit<ServeConfig, 'chartPaths'>>): Promise<TestServer> {
+  const { chartDir, ...rest } = options;
   const server = await startServer({
-    chartPaths: [options.chartDir], dataDir: options.dataDir, port: 0, host: '127.0.0.1',
-    log: createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent'),
-    ...(options.defaultChart ? { defaultChart: options.defaultChart } : {}),
-    ...(options.alertWebhook ? { alertWebhook: options.alertWebhook } : {}),
+    port: 0, host: '127.0.0.1', log: createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent'),
+    ...rest, chartPaths: [chartDir],
   });
   return Object.assign(server, { dataDir: options.dataDir, chartDir: options.chartDir });
 }

@@ -37,12 +37,16 @@ interface Scope {
 }
 
 /** Compiles what it can and logs the rest; the shape check (schema.ts) has already logged wrong types and unknown keys. */
-export function compileChartd(doc: Record<string, unknown>, log: ProblemLog, handlers: HandlerLookup): ChartDraft {
+export function compileChartd(doc: Record<string, unknown>, log: ProblemLog, handlers: HandlerLookup, services?: readonly string[]): ChartDraft {
   const context = isRecord(doc['context']) ? (doc['context'] as JsonSchema) : undefined;
   if (context) checkContext(context, log);
   const scope: Scope = { log, handlers, templateKeys: knownTemplateKeys(context), refs: [] };
   const failurePrefix = typeof doc['failure_prefix'] === 'string' ? doc['failure_prefix'] : undefined;
   if (failurePrefix !== undefined) checkTemplatesAt(failurePrefix, 'failure_prefix', scope);
+  const owner = typeof doc['owner'] === 'string' ? doc['owner'] : undefined;
+  if (owner !== undefined && services && !services.includes(owner)) {
+    log.add('owner', `no built-in service is called '${owner}'${didYouMean(owner, services)}; owner names the service that drives the chart (${listNames([...services])})`);
+  }
 
   const states = emptyRecord<StateDef>();
   const statePaths = emptyRecord<string>();
@@ -63,6 +67,7 @@ export function compileChartd(doc: Record<string, unknown>, log: ProblemLog, han
     refs: scope.refs,
     ...(context && { context }),
     ...(failurePrefix !== undefined && { failurePrefix }),
+    ...(owner !== undefined && { owner }),
     finalHint: 'mark at least one state final: true',
   };
 }

@@ -2,7 +2,7 @@
 
 import { renderDiagram, type DiagramFormat } from '../../chart/diagram.js';
 import { loadChartFile } from '../../chart/load.js';
-import { handlerRegistry } from '../../main.js';
+import { chartLoadOptions } from '../../main.js';
 import { parse, UsageError } from '../usage.js';
 
 const FORMATS: DiagramFormat[] = ['mermaid', 'dot', 'svg'];
@@ -12,7 +12,7 @@ export async function diagramCommand(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError('diagram needs exactly one chart file');
   const format = values.format as DiagramFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format ${values.format} is not one of ${FORMATS.join(', ')}`);
-  const chart = await loadChartFile(positionals[0]!, { handlers: handlerRegistry() });
+  const chart = await loadChartFile(positionals[0]!, chartLoadOptions());
   process.stdout.write(await renderDiagram(chart, format));
   return 0;
 }

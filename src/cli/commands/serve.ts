@@ -2,7 +2,7 @@
 
 import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../servers.js';
-import { parse, portNumber } from '../usage.js';
+import { parse, portNumber, UsageError } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
 
 export async function serveCommand(args: string[]): Promise<number> {
@@ -15,7 +15,10 @@ export async function serveCommand(args: string[]): Promise<number> {
     'alert-webhook': { type: 'string' },
     'backup-config': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
+    auth: { type: 'string' },
+    'insecure-no-auth': { type: 'boolean', default: false },
   }, false);
+  if (values.auth !== undefined && values['insecure-no-auth']) throw new UsageError('--auth and --insecure-no-auth contradict each other; give one');
   const log = createLogger(values['log-level'] as LogLevel);
   const server = await startServer({
     chartPaths: values.chart?.length ? values.chart : ['charts'],
@@ -26,6 +29,8 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
     ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
+    ...(values.auth !== undefined ? { authFile: values.auth } : {}),
+    insecureNoAuth: values['insecure-no-auth'],
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
   await untilStopSignal(log);

@@ -2,13 +2,13 @@
 
 import { loadChartPaths } from '../../chart/load.js';
 import { formatProblem } from '../../chart/problem.js';
-import { handlerRegistry } from '../../main.js';
+import { chartLoadOptions } from '../../main.js';
 import { parse, UsageError } from '../usage.js';
 
 export async function validateCommand(args: string[]): Promise<number> {
   const { positionals } = parse(args, {}, true);
   if (!positionals.length) throw new UsageError('validate needs at least one chart file or directory');
-  const { charts, problems } = await loadChartPaths(positionals, { handlers: handlerRegistry() });
+  const { charts, problems } = await loadChartPaths(positionals, chartLoadOptions());
   for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
   for (const chart of charts) {
     if (!problems.some((problem) => problem.file === chart.file)) {

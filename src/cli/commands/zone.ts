@@ -25,6 +25,7 @@ export async function zoneCommand(args: string[]): Promise<number> {
     chart: { type: 'string' },
     'resend-max-delay': { type: 'string', default: '1m' },
     'log-level': { type: 'string', default: 'info' },
+    auth: { type: 'string' },
   }, false);
   if (!values.storage) throw new UsageError('zone needs --storage DIR, where backups are made and kept');
   if (values.port === undefined) throw new UsageError('zone needs --port N');
@@ -43,7 +44,10 @@ export async function zoneCommand(args: string[]): Promise<number> {
     port: portNumber(values.port),
     host: values.host,
     controllerUrl: values.controller,
-    token: tokenSource(values['token-env'], values['token-file'], '--token-env NAME or --token-file FILE (the token the controller presents with orders)'),
+    ...(values.auth !== undefined && values['token-env'] === undefined && values['token-file'] === undefined
+      ? {}
+      : { token: tokenSource(values['token-env'], values['token-file'], '--token-env NAME or --token-file FILE (the token the controller presents with orders), or --auth FILE') }),
+    ...(values.auth !== undefined ? { authFile: values.auth } : {}),
     controllerToken: tokenSource(values['controller-token-env'], values['controller-token-file'], '--controller-token-env NAME or --controller-token-file FILE (the token sent with results)'),
     ...(values['gnupg-home'] ? { gnupgHome: resolve(values['gnupg-home']) } : {}),
     ...(values.chart ? { chartFile: values.chart } : {}),

@@ -1,27 +1,26 @@
 // HTTP transport of the backup controller: requests in, zone results in, tracking and backups out.
 
-import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { BadRequest } from '../../errors.js';
 import { checkName, limitParam, nextPage, optionalName, queryParam, readJson } from '../params.js';
-import { REQUEST_STATES, type BackupController, type Reception } from '../../backup/controller/controller.js';
-import type { Secret } from '../../backup/secret.js';
-import { requireBearer } from '../bearer.js';
+import { REQUEST_CHART, REQUEST_STATES, type BackupController, type Reception } from '../../backup/controller/controller.js';
+import { READ, type GuardedRoutes } from '../guard.js';
 import { checkResult } from '../../backup/zone.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** Mounts the routes on chartd's router; only done when --backup-config is given. */
-export function backupRoutes(controller: BackupController, resultsToken: Secret): (router: Router) => void {
-  return (router) => {
-    router.post('/backup-requests', async (ctx) => {
+export function backupRoutes(controller: BackupController): (routes: GuardedRoutes) => void {
+  return (routes) => {
+    // The controller's own door to its chart: a write to backup-request, which the generic routes refuse.
+    routes.post('/backup-requests', { scope: 'write', chart: REQUEST_CHART }, async (ctx) => {
       const key = ctx.get('idempotency-key') || undefined;
       if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) throw new BadRequest('the Idempotency-Key header must be 1-255 visible ASCII characters, e.g. a UUID');
       const reception = await controller.receive(await readJson(ctx), { transport: 'http', ...(key !== undefined ? { idempotencyKey: key } : {}) });
       answer(ctx, reception);
     });
 
-    router.get('/backup-requests', (ctx) => {
+    routes.get('/backup-requests', READ, (ctx) => {
       const state = queryParam(ctx, 'state');
       if (state !== undefined && !(REQUEST_STATES as readonly string[]).includes(state)) {
         throw new BadRequest(`query parameter state must be one of ${REQUEST_STATES.join(', ')}`);
@@ -33,13 +32,13 @@ export function backupRoutes(controller: BackupController, resultsToken: Secret)
       ctx.body = { requests: page.requests, next: page.next === undefined ? null : nextPage(ctx, '/backup-requests', ['state', 'jobId'], page.next, limit) };
     });
 
-    router.get('/backup-requests/:id', (ctx) => {
+    routes.get('/backup-requests/:id', READ, (ctx) => {
       const view = controller.request(checkName(ctx.params['id']!, 'request id'));
       ctx.set('x-request-id', view.id);
       ctx.body = view;
     });
 
-    router.get('/backups', (ctx) => {
+    routes.get('/backups', READ, (ctx) => {
       const jobId = queryParam(ctx, 'jobId');
       const limit = limitParam(ctx);
       const after = optionalName(ctx, 'after');
@@ -48,7 +47,7 @@ export function backupRoutes(controller: BackupController, resultsToken: Secret)
     });
 
     // The durable inbox: 202 only once the result is stored, so a zone may then forget it. The token is checked before the body is read.
-    router.post('/zone-results', requireBearer(resultsToken, 'chartd zone results'), async (ctx) => {
+    routes.post('/zone-results', { scope: 'results' }, async (ctx) => {
       const result = checkResult(await readJson(ctx));
       await controller.inbox.accept(result);
       ctx.status = 202;
@@ -56,7 +55,7 @@ export function backupRoutes(controller: BackupController, resultsToken: Secret)
       ctx.body = { requestId: result.requestId, received: true };
     });
 
-    router.get('/backup-controller', (ctx) => {
+    routes.get('/backup-controller', READ, (ctx) => {
       ctx.body = controller.status();
     });
   };

@@ -1,10 +1,10 @@
 // Read-only views of the charts served: list, detail, and diagrams.
 
-import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { renderDiagram, type DiagramFormat } from '../../chart/diagram.js';
 import { edgesOf, type Chart, type StateDef } from '../../chart/model.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { READ, type GuardedRoutes } from '../guard.js';
 
 const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
   svg: { format: 'svg', type: 'image/svg+xml' },
@@ -12,19 +12,19 @@ const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
   dot: { format: 'dot', type: 'text/vnd.graphviz; charset=utf-8' },
 };
 
-export function chartRoutes(router: Router, runtime: Runtime, names: () => string[]): void {
-  router.get('/charts', (ctx) => {
+export function chartRoutes(routes: GuardedRoutes, runtime: Runtime, names: () => string[]): void {
+  routes.get('/charts', READ, (ctx) => {
     ctx.body = { charts: names().map((name) => summary(runtime.chart(name), runtime.instanceCount(name))) };
   });
-  router.get('/charts/:chart', (ctx) => {
+  routes.get('/charts/:chart', READ, (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!);
     ctx.body = { ...summary(chart, runtime.instanceCount(chart.name)), states: Object.values(chart.states).map(describeState) };
   });
   for (const extension of Object.keys(DIAGRAM_TYPES)) {
-    router.get(`/charts/:chart/diagram.${extension}`, async (ctx) => {
+    routes.get(`/charts/:chart/diagram.${extension}`, READ, async (ctx) => {
       await sendDiagram(ctx, runtime.chart(ctx.params['chart']!), extension);
     });
-    router.get(`/charts/:chart/instances/:id/diagram.${extension}`, async (ctx) => {
+    routes.get(`/charts/:chart/instances/:id/diagram.${extension}`, READ, async (ctx) => {
       const snapshot = runtime.snapshot(ctx.params['chart']!, ctx.params['id']!);
       await sendDiagram(ctx, runtime.chartOf(snapshot), extension, snapshot.state, snapshot.failures.map((failure) => failure.node));
     });

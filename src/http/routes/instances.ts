@@ -1,18 +1,19 @@
 // Instances of a chart: list (a page at a time), create (idempotent by id), read (optionally blocking on a revision), events.
 
 import { randomUUID } from 'node:crypto';
-import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Snapshot } from '../../engine/snapshot.js';
 import { BadRequest, Conflict, ShuttingDown } from '../../errors.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
-import { caller, checkName, indexParam, limitParam, nextPage, optionalName, queryParam, readJson, waitParam } from '../params.js';
+import { principalOf, READ, speakerOf, tokenName, type GuardedRoutes } from '../guard.js';
+import { checkName, indexParam, limitParam, nextPage, optionalName, queryParam, readJson, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
 import { describeState } from './charts.js';
 import { revisionHeaders } from './state.js';
 
-export function instanceRoutes(router: Router, runtime: Runtime): void {
-  router.get('/charts/:chart/instances', (ctx) => {
+export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
+  const writeToChart = routes.guard.genericWrite((ctx) => ctx.params['chart']!);
+  routes.get('/charts/:chart/instances', READ, (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!).name;
     const limit = limitParam(ctx);
     const after = optionalName(ctx, 'after');
@@ -28,7 +29,7 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     };
   });
 
-  router.post('/charts/:chart/instances', async (ctx) => {
+  routes.post('/charts/:chart/instances', writeToChart, async (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!);
     const body = await readJson(ctx);
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest('body must be a JSON object like {"id": "nightly-1", "context": {}}');
@@ -37,7 +38,8 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     if (unknown.length) throw new BadRequest(`unknown field(s) in body: ${unknown.join(', ')}; expected id and context`);
     if (rawId !== undefined && typeof rawId !== 'string') throw new BadRequest('id must be a string');
     const id = rawId === undefined ? newInstanceId() : checkName(rawId, 'instance id');
-    const { snapshot, created } = await runtime.create(chart.name, id, context as Record<string, unknown>);
+    const token = tokenName(principalOf(ctx));
+    const { snapshot, created } = await runtime.create(chart.name, id, context as Record<string, unknown>, token ? { token } : {});
     if (!created && !sameContext(snapshot, runtime, chart.name, context)) {
       throw new Conflict(`instance ${id} of chart ${chart.name} already exists with a different context; pick another id`);
     }
@@ -46,7 +48,7 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     sendSnapshot(ctx, runtime, snapshot);
   });
 
-  router.get('/charts/:chart/instances/:id', async (ctx) => {
+  routes.get('/charts/:chart/instances/:id', READ, async (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
     let snapshot = runtime.snapshot(chart, id);
     const index = indexParam(ctx);
@@ -60,11 +62,13 @@ export function instanceRoutes(router: Router, runtime: Runtime): void {
     sendSnapshot(ctx, runtime, snapshot);
   });
 
-  router.post('/charts/:chart/instances/:id/events/:event', async (ctx) => {
+  routes.post('/charts/:chart/instances/:id/events/:event', writeToChart, async (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
     const event = checkName(ctx.params['event']!, 'event');
-    const by = caller(ctx);
-    const outcome = await runtime.apply(chart, id, { type: 'event', event, ...(by ? { by } : {}) });
+    const principal = principalOf(ctx);
+    const by = speakerOf(ctx, principal);
+    const token = tokenName(principal);
+    const outcome = await runtime.apply(chart, id, { type: 'event', event, ...(by ? { by } : {}), ...(token ? { token } : {}) });
     if (!outcome.accepted) {
       revisionHeaders(ctx, outcome.snapshot);
       ctx.status = 406;

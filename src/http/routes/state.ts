@@ -1,12 +1,12 @@
 // StateService's contract: GET answers 200/406 "is S current?", PUT counts a check-in or fires an event.
 
 import type { Context, Middleware } from 'koa';
-import type Router from '@koa/router';
 import type { Input } from '../../engine/transition.js';
 import type { Snapshot } from '../../engine/snapshot.js';
 import { BadRequest, NotFound, ShuttingDown } from '../../errors.js';
 import { DEFAULT_INSTANCE, instanceKey, type Runtime } from '../../runtime/runtime.js';
-import { caller, indexParam, optionalName, requiredName, waitParam } from '../params.js';
+import { principalOf, READ, speakerOf, tokenName, type Guard, type GuardedRoutes } from '../guard.js';
+import { indexParam, optionalName, requiredName, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
 
 export interface Target {
@@ -25,25 +25,44 @@ const STATE_PATH = /^(?:\/charts\/([^/%]+)(?:\/instances\/([^/%]+))?)?\/state$/;
  * else goes on to the router, where stateRoutes registers the same handlers, so the answer never depends on
  * which of the two took the request.
  */
-export function stateFastPath(runtime: Runtime, defaultChart: () => string): Middleware {
+export function stateFastPath(runtime: Runtime, defaultChart: () => string, guard: Guard): Middleware {
   return (ctx, next) => {
     const { method } = ctx;
     if (method !== 'GET' && method !== 'HEAD' && method !== 'PUT') return next();
     const match = STATE_PATH.exec(ctx.path);
     if (!match) return next();
     const [, chart, id] = match;
-    const target: Target = chart === undefined ? { chart: defaultChart(), id: DEFAULT_INSTANCE } : { chart, id: id ?? DEFAULT_INSTANCE };
-    return method === 'PUT' ? changeState(ctx, runtime, target) : answerState(ctx, runtime, target);
+    const target: Target = chart === undefined ? bareTarget(guard, defaultChart, ctx) : { chart, id: id ?? DEFAULT_INSTANCE };
+    if (method === 'PUT') {
+      guard.admitGenericWrite(ctx, target.chart);
+      return changeState(ctx, runtime, target);
+    }
+    guard.admit(ctx, READ);
+    return answerState(ctx, runtime, target);
   };
 }
 
-export function stateRoutes(router: Router, runtime: Runtime, defaultChart: () => string): void {
-  const bare: TargetOf = () => ({ chart: defaultChart(), id: DEFAULT_INSTANCE });
+export function stateRoutes(routes: GuardedRoutes, runtime: Runtime, defaultChart: () => string): void {
+  const { guard } = routes;
+  const bare: TargetOf = (ctx) => bareTarget(guard, defaultChart, ctx);
   const ofChart: TargetOf = (ctx) => ({ chart: ctx.params['chart']!, id: DEFAULT_INSTANCE });
   const ofInstance: TargetOf = (ctx) => ({ chart: ctx.params['chart']!, id: ctx.params['id']! });
   for (const [path, target] of [['/state', bare], ['/charts/:chart/state', ofChart], ['/charts/:chart/instances/:id/state', ofInstance]] as const) {
-    router.get(path, (ctx) => answerState(ctx, runtime, target(ctx)));
-    router.put(path, (ctx) => changeState(ctx, runtime, target(ctx)));
+    routes.get(path, READ, (ctx) => answerState(ctx, runtime, target(ctx)));
+    routes.put(path, guard.genericWrite((ctx) => target(ctx).chart), (ctx) => changeState(ctx, runtime, target(ctx)));
+  }
+}
+
+/**
+ * The default chart's default instance. When there is no default chart, the 404 that says so lists the charts
+ * served: only a caller who may read hears it.
+ */
+function bareTarget(guard: Guard, defaultChart: () => string, ctx: Context): Target {
+  try {
+    return { chart: defaultChart(), id: DEFAULT_INSTANCE };
+  } catch (error) {
+    guard.admit(ctx, READ);
+    throw error;
   }
 }
 
@@ -79,8 +98,11 @@ function stateAnswer(ctx: Context, snapshot: Snapshot, state: string): void {
 async function changeState(ctx: Context, runtime: Runtime, target: Target): Promise<void> {
   const state = requiredName(ctx, 'state', 'green_state');
   const event = optionalName(ctx, 'event');
-  const by = caller(ctx);
-  const input: Input = event ? { type: 'event', event, state, ...(by ? { by } : {}) } : { type: 'put', state, ...(by ? { by } : {}) };
+  const principal = principalOf(ctx);
+  const by = speakerOf(ctx, principal);
+  const token = tokenName(principal);
+  const who = { ...(by ? { by } : {}), ...(token ? { token } : {}) };
+  const input: Input = event ? { type: 'event', event, state, ...who } : { type: 'put', state, ...who };
   const outcome = await runtime.apply(target.chart, target.id, input);
   revisionHeaders(ctx, outcome.snapshot);
   if (outcome.accepted) return text(ctx, 200, state);

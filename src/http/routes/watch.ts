@@ -1,18 +1,18 @@
 // Server-sent events: every transition of one instance as it is committed, resumable by Last-Event-ID.
 
 import { PassThrough } from 'node:stream';
-import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Snapshot, Transition } from '../../engine/snapshot.js';
 import { BadRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { READ, type GuardedRoutes } from '../guard.js';
 
 const HEARTBEAT_MS = 15_000;
 /** A client this far behind is cut off; it reconnects with Last-Event-ID and replays from history. */
 const SLOW_CLIENT_BYTES = 1024 * 1024;
 
-export function watchRoutes(router: Router, runtime: Runtime): void {
-  router.get('/charts/:chart/instances/:id/events', (ctx) => {
+export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): void {
+  routes.get('/charts/:chart/instances/:id/events', READ, (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
     const snapshot = runtime.snapshot(chart, id);
     const states = runtime.chartOf(snapshot).states;

@@ -2,6 +2,7 @@
 
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer, type ServerOptions as TlsOptions } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import type Router from '@koa/router';
 import type Koa from 'koa';
@@ -16,11 +17,15 @@ import { createApp } from './http/app.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
 import { packageVersion } from './version.js';
+import { isLoopback } from './net/loopback.js';
+import { loadServerTls, type OutgoingTls, type ServerTls } from './net/tlsFiles.js';
 
 export interface ServeConfig extends RuntimeConfig {
   readonly port: number;
   readonly host: string;
   readonly defaultChart?: string;
+  /** --tls-cert/--tls-key[/--tls-client-ca]: serve https. */
+  readonly tls?: ServerTls;
 }
 
 export interface RunningServer {
@@ -31,6 +36,7 @@ export interface RunningServer {
 }
 
 export async function startServer(config: ServeConfig): Promise<RunningServer> {
+  const tls = await serverTls(config.tls);
   const engine = await startEngine(config);
   const names = engine.charts.map((chart) => chart.name).sort();
   if (config.defaultChart && !names.includes(config.defaultChart)) {
@@ -39,7 +45,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   }
   const mount: ((router: Router) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller, engine.backup.config.resultsToken)] : [];
   const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, version: packageVersion(), mount });
-  const { server, url, port } = await serve(app, config, () => engine.close());
+  const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup) }, 'chartd is serving');
   return {
     url, port, engine,
@@ -67,6 +73,9 @@ export interface ZoneServeConfig {
   readonly chartFile?: string;
   /** Cap of the delay between attempts to deliver a result (default 1m). */
   readonly resendMaxDelayMs?: number;
+  readonly tls?: ServerTls;
+  /** TLS of the result deliveries to an https:// controller. */
+  readonly outgoing?: OutgoingTls;
   readonly log: Logger;
   readonly clock?: Clock;
 }
@@ -90,7 +99,10 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   });
   const log = config.log.child({ zone: config.name });
   const clock = config.clock ?? systemClock;
-  const engine = await startEngine({ chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock });
+  const tls = await serverTls(config.tls);
+  const engine = await startEngine({
+    chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock, ...(config.outgoing ? { outgoing: config.outgoing } : {}),
+  });
   const chart = engine.charts.find((each) => each.name === ZONE_CHART);
   if (chart?.states[MOVE_STATE]?.kind !== 'step') {
     await engine.close();
@@ -98,7 +110,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   }
   const now = (): string => new Date(clock.now()).toISOString();
   const outbox = new ZoneOutbox({
-    store: engine.store, controllerUrl: config.controllerUrl.replace(/\/+$/, ''), token: controllerToken, log,
+    store: engine.store, controllerUrl: config.controllerUrl.replace(/\/+$/, ''), token: controllerToken, fetch: engine.fetch, log,
     maxDelayMs: config.resendMaxDelayMs ?? 60_000, timeoutMs: 10_000, onDelivered: deliveredWrites(engine.store, now),
   });
   const zone = new ZoneService({
@@ -111,13 +123,28 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   };
   await zone.start();
   const app = createZoneApp({ zone, name: config.name, token, outboxSize: () => outbox.size, log });
-  const { server, url, port } = await serve(app, config, shutdown);
+  const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, zone, outbox, close: () => closeServer(server, shutdown) };
 }
 
-async function serve(app: Koa, config: { port: number; host: string }, abandon: () => Promise<void>): Promise<{ server: Server; url: string; port: number }> {
-  const server = createServer(app.callback());
+/** Reads the certificate files before the engine starts, so a wrong file leaves no store open or lock taken. */
+async function serverTls(files: ServerTls | undefined): Promise<TlsOptions | undefined> {
+  if (!files) return undefined;
+  return loadServerTls(files).catch((error: Error) => {
+    throw new StartupError(error.message);
+  });
+}
+
+interface Listening {
+  readonly port: number;
+  readonly host: string;
+  readonly log: Logger;
+  readonly tls: TlsOptions | undefined;
+}
+
+async function serve(app: Koa, config: Listening, abandon: () => Promise<void>): Promise<{ server: Server | TlsServer; url: string; port: number }> {
+  const server = config.tls ? createTlsServer(config.tls, app.callback()) : createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   try {
     await listen(server, config.port, config.host);
@@ -126,10 +153,13 @@ async function serve(app: Koa, config: { port: number; host: string }, abandon: 
     throw new StartupError(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
   }
   const port = (server.address() as AddressInfo).port;
-  return { server, port, url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}` };
+  if (!config.tls && !isLoopback(config.host)) {
+    config.log.warn({ host: config.host }, 'serving plain HTTP on a non-loopback address: bearer tokens and data travel in clear; give --tls-cert and --tls-key, or put a TLS-terminating proxy in front');
+  }
+  return { server, port, url: `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}` };
 }
 
-async function closeServer(server: Server, shutdown: () => Promise<void>): Promise<void> {
+async function closeServer(server: Server | TlsServer, shutdown: () => Promise<void>): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   await shutdown();
@@ -137,7 +167,7 @@ async function closeServer(server: Server, shutdown: () => Promise<void>): Promi
   await closed;
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+function listen(server: Server | TlsServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

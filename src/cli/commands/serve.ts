@@ -4,6 +4,7 @@ import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../servers.js';
 import { parse, portNumber } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
+import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
 
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -15,6 +16,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'alert-webhook': { type: 'string' },
     'backup-config': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
+    ...TLS_OPTIONS,
   }, false);
   const log = createLogger(values['log-level'] as LogLevel);
   const server = await startServer({
@@ -26,6 +28,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
     ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
+    ...tlsConfig(values),
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
   await untilStopSignal(log);

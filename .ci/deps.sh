@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
-# compressors) on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is present.
+# compressors, curl and openssl) on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is present.
 set -euo pipefail
 
 # command -> Debian package that provides it
@@ -17,6 +17,7 @@ declare -A PACKAGE_OF=(
   [runuser]=util-linux
   [setpriv]=util-linux
   [curl]=curl
+  [openssl]=openssl
   [bash]=bash
   [awk]=gawk
 )

@@ -10,6 +10,8 @@ import type { Chart } from './chart/model.js';
 import { formatProblem } from './chart/problem.js';
 import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
+import { createHttpClient, type Fetch } from './net/httpClient.js';
+import type { OutgoingTls } from './net/tlsFiles.js';
 import { createAlerter } from './runtime/alerts.js';
 import { ChartCatalog } from './runtime/catalog.js';
 import { systemClock, type Clock } from './runtime/clock.js';
@@ -28,12 +30,16 @@ export interface RuntimeConfig {
   readonly clock?: Clock;
   /** --backup-config FILE: run the backup controller in this server. */
   readonly backupConfig?: string;
+  /** --ca-file, --client-cert/--client-key: TLS of the calls chartd makes (webhook, job service, zones, controller). */
+  readonly outgoing?: OutgoingTls;
 }
 
 export interface Engine {
   readonly runtime: Runtime;
   readonly charts: readonly Chart[];
   readonly store: Store;
+  /** The one outgoing client, built from `outgoing`. */
+  readonly fetch: Fetch;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
   close(): Promise<void>;
 }
@@ -69,27 +75,32 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
   if (backup) claimChart(charts, backup.module.REQUEST_CHART, 'backup-controller', '--backup-config', 'charts/backup-request.yaml');
 
+  const http = await createHttpClient(config.outgoing).catch((error: Error) => {
+    throw new StartupError(error.message);
+  });
   const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) });
   try {
     const clock = config.clock ?? systemClock;
     const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, chartLoadOptions(handlers)));
     await catalog.archiveCurrent(new Date(clock.now()));
-    const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook) });
+    const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, http.fetch, config.alertWebhook) });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
-    if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log });
+    if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
     await runtime.start();
     await controller?.start();
     return {
-      runtime, charts, store,
+      runtime, charts, store, fetch: http.fetch,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await controller?.inbox.stop();
         await runtime.stop();
         await store.close();
+        await http.close();
       },
     };
   } catch (error) {
     await store.close();
+    await http.close();
     throw error;
   }
 }

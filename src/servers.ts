@@ -2,11 +2,13 @@
 
 import type { AddressInfo } from 'node:net';
 import { createServer, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer, type ServerOptions as TlsOptions } from 'node:https';
 import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { loadAuthConfig, policyOf, type AuthConfig } from './access/authFile.js';
 import { describeAccess, exposureProblem } from './access/exposure.js';
+import { isLoopback } from './net/loopback.js';
 import { AccessPolicy, digestOf, type TokenEntry } from './access/policy.js';
 import { backupRoutes } from './http/routes/backupController.js';
 import { readSecret, type TokenSource } from './backup/secret.js';
@@ -19,6 +21,7 @@ import { Guard, type ChartOwner, type GuardedRoutes } from './http/guard.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { SERVICES, startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
 import { packageVersion } from './version.js';
+import { loadServerTls, type OutgoingTls, type ServerTls } from './net/tlsFiles.js';
 
 export interface ServeConfig extends RuntimeConfig {
   readonly port: number;
@@ -28,6 +31,8 @@ export interface ServeConfig extends RuntimeConfig {
   readonly authFile?: string;
   /** --insecure-no-auth: serve without tokens beyond loopback, with a warning. */
   readonly insecureNoAuth?: boolean;
+  /** --tls-cert/--tls-key[/--tls-client-ca]: serve https. */
+  readonly tls?: ServerTls;
 }
 
 export interface RunningServer {
@@ -46,6 +51,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const refusal = exposureProblem(exposure);
   if (refusal) throw new StartupError(refusal);
   const { access, warning } = describeAccess(exposure, auth?.reads);
+  const tls = await serverTls(config.tls);
   if (warning) config.log.warn(warning);
 
   const engine = await startEngine(config);
@@ -62,7 +68,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
   const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, version: packageVersion(), guard, access, mount });
-  const { server, url, port } = await serve(app, config, () => engine.close());
+  const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {
     url, port, engine, app,
@@ -108,6 +114,9 @@ export interface ZoneServeConfig {
   readonly chartFile?: string;
   /** Cap of the delay between attempts to deliver a result (default 1m). */
   readonly resendMaxDelayMs?: number;
+  readonly tls?: ServerTls;
+  /** TLS of the result deliveries to an https:// controller. */
+  readonly outgoing?: OutgoingTls;
   readonly log: Logger;
   readonly clock?: Clock;
 }
@@ -137,7 +146,10 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   const policy = AccessPolicy.withTokens([...(auth?.tokens ?? []), ...controller], auth?.reads ?? 'token');
   const log = config.log.child({ zone: config.name });
   const clock = config.clock ?? systemClock;
-  const engine = await startEngine({ chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock });
+  const tls = await serverTls(config.tls);
+  const engine = await startEngine({
+    chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock, ...(config.outgoing ? { outgoing: config.outgoing } : {}),
+  });
   const chart = engine.charts.find((each) => each.name === ZONE_CHART);
   if (chart?.states[MOVE_STATE]?.kind !== 'step') {
     await engine.close();
@@ -145,7 +157,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   }
   const now = (): string => new Date(clock.now()).toISOString();
   const outbox = new ZoneOutbox({
-    store: engine.store, controllerUrl: config.controllerUrl.replace(/\/+$/, ''), token: controllerToken, log,
+    store: engine.store, controllerUrl: config.controllerUrl.replace(/\/+$/, ''), token: controllerToken, fetch: engine.fetch, log,
     maxDelayMs: config.resendMaxDelayMs ?? 60_000, timeoutMs: 10_000, onDelivered: deliveredWrites(engine.store, now),
   });
   const zone = new ZoneService({
@@ -159,13 +171,28 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   await zone.start();
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
   const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log });
-  const { server, url, port } = await serve(app, config, shutdown);
+  const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };
 }
 
-async function serve(app: Koa, config: { port: number; host: string }, abandon: () => Promise<void>): Promise<{ server: Server; url: string; port: number }> {
-  const server = createServer(app.callback());
+/** Reads the certificate files before the engine starts, so a wrong file leaves no store open or lock taken. */
+async function serverTls(files: ServerTls | undefined): Promise<TlsOptions | undefined> {
+  if (!files) return undefined;
+  return loadServerTls(files).catch((error: Error) => {
+    throw new StartupError(error.message);
+  });
+}
+
+interface Listening {
+  readonly port: number;
+  readonly host: string;
+  readonly log: Logger;
+  readonly tls: TlsOptions | undefined;
+}
+
+async function serve(app: Koa, config: Listening, abandon: () => Promise<void>): Promise<{ server: Server | TlsServer; url: string; port: number }> {
+  const server = config.tls ? createTlsServer(config.tls, app.callback()) : createServer(app.callback());
   server.keepAliveTimeout = 65_000;
   try {
     await listen(server, config.port, config.host);
@@ -174,10 +201,13 @@ async function serve(app: Koa, config: { port: number; host: string }, abandon: 
     throw new StartupError(`cannot listen on ${config.host}:${config.port}: ${(error as Error).message}`);
   }
   const port = (server.address() as AddressInfo).port;
-  return { server, port, url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}` };
+  if (!config.tls && !isLoopback(config.host)) {
+    config.log.warn({ host: config.host }, 'serving plain HTTP on a non-loopback address: bearer tokens and data travel in clear; give --tls-cert and --tls-key, or put a TLS-terminating proxy in front');
+  }
+  return { server, port, url: `${config.tls ? 'https' : 'http'}://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}` };
 }
 
-async function closeServer(server: Server, shutdown: () => Promise<void>): Promise<void> {
+async function closeServer(server: Server | TlsServer, shutdown: () => Promise<void>): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   await shutdown();
@@ -185,7 +215,7 @@ async function closeServer(server: Server, shutdown: () => Promise<void>): Promi
   await closed;
 }
 
-function listen(server: Server, port: number, host: string): Promise<void> {
+function listen(server: Server | TlsServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

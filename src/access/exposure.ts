@@ -1,17 +1,6 @@
 // Safe by default: without authentication chartd listens only where no one else can reach it.
 
-import { isIPv4, isIPv6 } from 'node:net';
-
-/** Whether `host` is a loopback address (127.0.0.0/8, ::1) or the name localhost. */
-export function isLoopback(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
-  if (bare === 'localhost') return true;
-  if (isIPv4(bare)) return bare.startsWith('127.');
-  if (!isIPv6(bare)) return false;
-  // The URL parser writes every spelling of an IPv6 address one way: ::1, and ::ffff:7f.. for IPv4-mapped 127.x.
-  const canonical = new URL(`http://[${bare}]`).hostname;
-  return canonical === '[::1]' || canonical.startsWith('[::ffff:7f');
-}
+import { isLoopback } from '../net/loopback.js';
 
 export interface Exposure {
   readonly host: string;

@@ -1,6 +1,7 @@
 // One JSON exchange over HTTP, its failures sorted into "retry later" (plain Error) and "will not change" (Refused).
 
 import { TaskCancelledError } from 'cockatiel';
+import { describeFetchFailure, type Fetch, type FetchAnswer } from '../net/httpClient.js';
 import { Refused } from './errors.js';
 
 export interface JsonAnswer {
@@ -12,7 +13,7 @@ export interface JsonAnswer {
  * One HTTP exchange with JSON bodies. Resolves for 2xx and for the statuses in `accept`; throws Refused
  * for other 4xx (except 408/429) and a plain Error for everything else (network, 5xx): those are retried.
  */
-export async function callJson(url: string, init: {
+export async function callJson(fetch: Fetch, url: string, init: {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: unknown;
@@ -20,7 +21,7 @@ export async function callJson(url: string, init: {
   accept?: readonly number[];
   service: string;
 }): Promise<JsonAnswer> {
-  let response: Response;
+  let response: FetchAnswer;
   try {
     response = await fetch(url, {
       method: init.method,
@@ -30,8 +31,7 @@ export async function callJson(url: string, init: {
     });
   } catch (error) {
     if (init.signal.aborted) throw init.signal.reason instanceof Error ? init.signal.reason : new TaskCancelledError();
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`${init.service} cannot be reached at ${url}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new Error(`${init.service} cannot be reached at ${url}: ${describeFetchFailure(error)}`);
   }
   const text = await response.text();
   let body: unknown = text;

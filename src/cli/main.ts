@@ -10,6 +10,8 @@ Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
                [--auth FILE | --insecure-no-auth] [--log-level info]
+               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+               [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
   chartd diagram CHART [--format mermaid|dot|svg]
@@ -18,6 +20,8 @@ Usage:
               (--controller-token-env NAME | --controller-token-file FILE)
               [--name NAME] [--data DIR] [--host 127.0.0.1] [--gnupg-home DIR]
               [--chart FILE] [--resend-max-delay 1m] [--log-level info]
+              [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
+              [--ca-file FILE] [--client-cert FILE --client-key FILE] [--auth FILE]
   chartd token new NAME [--scope read|write|write:CHARTS|admin|results]... [--caller PATTERN]...
   chartd token hash < TOKEN-FILE
   chartd --help | --version
@@ -36,6 +40,14 @@ Commands:
   token      Make a bearer token for --auth FILE: prints the token once and the
              lines for the file (chartd keeps only its hash); 'hash' prints the
              hash of an existing token. See docs/security.md.
+
+TLS (serve and zone; see docs/tls.md):
+  --tls-cert FILE, --tls-key FILE   serve https with this certificate (chain) and key
+  --tls-client-ca FILE              also require client certificates signed by this CA
+  --ca-file FILE                    trust only these CAs for https:// peers chartd calls
+                                    (webhook, job service, zones, controller)
+  --client-cert FILE, --client-key FILE
+                                    the certificate chartd shows to peers that ask for one
 `;
 
 type Command = (args: string[]) => Promise<number>;

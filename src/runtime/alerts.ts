@@ -1,6 +1,7 @@
 // Failure reports for humans: an error log line with the chart's prefix, and an optional webhook.
 
 import type { Logger } from 'pino';
+import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
 
 export interface FailureReport {
   readonly chart: string;
@@ -21,7 +22,7 @@ export function formatFailure(report: Pick<FailureReport, 'prefix' | 'node' | 'e
   return `Failure: ${prefix ? `${prefix} ` : ''}${report.node}: ${report.error}`;
 }
 
-export function createAlerter(log: Logger, webhookUrl?: string): Alerter {
+export function createAlerter(log: Logger, fetch: Fetch, webhookUrl?: string): Alerter {
   return {
     async raise(report) {
       log.error({ chart: report.chart, instance: report.instance, node: report.node, at: report.at }, formatFailure(report));
@@ -33,10 +34,12 @@ export function createAlerter(log: Logger, webhookUrl?: string): Alerter {
           body: JSON.stringify({ type: 'chartd.failure', ...report, message: formatFailure(report) }),
           signal: AbortSignal.timeout(5000),
         });
+        // Read to the end, so the kept-alive connection is free for the next alert.
+        await response.text();
         if (!response.ok) log.warn({ status: response.status }, 'alert webhook answered with an error status');
       } catch (error) {
         // The failure is already recorded and logged; a dead webhook must not stop the instance.
-        log.warn({ err: (error as Error).message }, 'alert webhook could not be reached');
+        log.warn({ err: describeFetchFailure(error) }, 'alert webhook could not be reached');
       }
     },
   };

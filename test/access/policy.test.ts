@@ -2,7 +2,8 @@
 
 import { describe, expect, it } from 'vitest';
 import { parseAuthConfig, policyOf } from '../../src/access/authFile.js';
-import { isLoopback, exposureProblem } from '../../src/access/exposure.js';
+import { exposureProblem } from '../../src/access/exposure.js';
+import { isLoopback } from '../../src/net/loopback.js';
 import { allows, AccessPolicy, digestOf, impliedCaller, matchesPattern, maySpeakFor, type Principal } from '../../src/access/policy.js';
 import { hashOf, newToken, parseHash } from '../../src/access/tokens.js';
 

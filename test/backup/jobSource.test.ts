@@ -9,6 +9,7 @@ import { createFileJobSource } from '../../src/backup/controller/fileJobSource.j
 import { createHttpJobSource } from '../../src/backup/controller/httpJobSource.js';
 import { decideAllowed, parseJob, type BackupJob } from '../../src/backup/controller/job.js';
 import { Secret } from '../../src/backup/secret.js';
+import { createHttpClient, type HttpClient } from '../../src/net/httpClient.js';
 import { startFakeJobService, type FakeJobService } from './support/fakeJobService.js';
 import { freePort } from './support/world.js';
 
@@ -55,18 +56,21 @@ describe('parseJob', () => {
 
 describe('the job service over HTTP', () => {
   let service: FakeJobService;
+  let client: HttpClient;
   const policy = { timeoutMs: 500, retries: 1, retryDelayMs: 20, breakerFailures: 2, halfOpenAfterMs: 300 };
   const token = new Secret('t'.repeat(32), 'test');
 
   beforeAll(async () => {
     service = await startFakeJobService({ '123': { ...JOB, owner: 'finance' } });
+    client = await createHttpClient();
   });
   afterAll(async () => {
+    await client.close();
     await service.stop();
   });
 
   it('fetches a job with the request id and the bearer token; an unknown job is undefined', async () => {
-    const jobs = createHttpJobSource(service.url, policy, token);
+    const jobs = createHttpJobSource(service.url, policy, client.fetch, token);
     expect(await jobs.get('123', { requestId: 'req-1' })).toEqual(JOB);
     expect(service.seen.at(-1)).toEqual({ path: '/backup-jobs/123', requestId: 'req-1', authorization: `Bearer ${'t'.repeat(32)}` });
     expect(await jobs.get('999', { requestId: 'req-2' })).toBeUndefined();
@@ -74,7 +78,7 @@ describe('the job service over HTTP', () => {
   });
 
   it('retries a failing service, opens the circuit, fails fast while open, and closes once the service is back', async () => {
-    const jobs = createHttpJobSource(service.url, policy);
+    const jobs = createHttpJobSource(service.url, policy, client.fetch);
     service.failWith = 500;
     const calls = service.seen.length;
     await expect(jobs.get('123', { requestId: 'req-3' })).rejects.toThrow(/answered GET \/backup-jobs\/123 with 500: the job service is having a bad day/);
@@ -96,12 +100,12 @@ describe('the job service over HTTP', () => {
       });
     }));
     try {
-      await expect(createHttpJobSource(silent.url, { ...policy, timeoutMs: 100, retries: 0 }).get('123', { requestId: 'r' })).rejects.toThrow(/no answer within 100 ms/);
+      await expect(createHttpJobSource(silent.url, { ...policy, timeoutMs: 100, retries: 0 }, client.fetch).get('123', { requestId: 'r' })).rejects.toThrow(/no answer within 100 ms/);
     } finally {
       silent.close();
     }
     const closed = await freePort();
-    await expect(createHttpJobSource(`http://127.0.0.1:${closed}`, { ...policy, retries: 0 }).get('123', { requestId: 'r' }))
+    await expect(createHttpJobSource(`http://127.0.0.1:${closed}`, { ...policy, retries: 0 }, client.fetch).get('123', { requestId: 'r' }))
       .rejects.toThrow(`cannot be reached at http://127.0.0.1:${closed}/backup-jobs/123: ECONNREFUSED`);
   });
 });

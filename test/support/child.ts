@@ -23,7 +23,7 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): 
     let stdout = '';
     child.stdout!.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(stdout);
+      const match = /listening on (https?:\/\/\S+)/.exec(stdout);
       if (match) resolve(match[1]!);
     });
     child.once('exit', (code) => reject(new Error(`chartd exited with ${code} before listening:\n${stderr}`)));

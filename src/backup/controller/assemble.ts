@@ -1,6 +1,7 @@
 // Builds the backup controller from its configuration; loaded only when a server is started with --backup-config.
 
 import type { Logger } from 'pino';
+import type { Fetch } from '../../net/httpClient.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Store } from '../../store/store.js';
@@ -13,10 +14,10 @@ import { createHttpZone } from './httpZone.js';
 export { loadBackupConfig } from './config.js';
 export { REQUEST_CHART } from './controller.js';
 
-export function createBackupController(config: BackupConfig, parts: { runtime: Runtime; store: Store; clock: Clock; log: Logger }): BackupController {
+export function createBackupController(config: BackupConfig, { fetch, ...parts }: { runtime: Runtime; store: Store; clock: Clock; log: Logger; fetch: Fetch }): BackupController {
   const jobs = config.jobs.kind === 'http'
-    ? createHttpJobSource(config.jobs.url, config.jobCalls, config.jobs.token)
+    ? createHttpJobSource(config.jobs.url, config.jobCalls, fetch, config.jobs.token)
     : createFileJobSource(config.jobs.file);
-  const zones = new Map([...config.zones.values()].map((zone) => [zone.name, createHttpZone(zone, config.zoneCalls)] as const));
+  const zones = new Map([...config.zones.values()].map((zone) => [zone.name, createHttpZone(zone, config.zoneCalls, fetch)] as const));
   return new BackupController({ ...parts, log: parts.log.child({ component: 'backup-controller' }), jobs, zones, answerWithinMs: config.answerWithinMs });
 }

@@ -4,10 +4,11 @@ import type { CallPolicy } from '../resilience.js';
 import type { ZoneConfig } from './config.js';
 import { Unusable } from '../errors.js';
 import { callJson } from '../callJson.js';
+import type { Fetch } from '../../net/httpClient.js';
 import { createResilience } from '../resilience.js';
 import type { Zone, ZoneOrder, ZoneReceipt } from '../zone.js';
 
-export function createHttpZone(config: ZoneConfig, policy: CallPolicy): Zone {
+export function createHttpZone(config: ZoneConfig, policy: CallPolicy, fetch: Fetch): Zone {
   const service = `zone ${config.name} (${config.url})`;
   const resilient = createResilience(service, policy);
   return {
@@ -15,7 +16,7 @@ export function createHttpZone(config: ZoneConfig, policy: CallPolicy): Zone {
     url: config.url,
     circuit: () => resilient.circuit(),
     async dispatch(order: ZoneOrder, signal?: AbortSignal): Promise<ZoneReceipt> {
-      const answer = await resilient.execute((callSignal) => callJson(`${config.url}/orders`, {
+      const answer = await resilient.execute((callSignal) => callJson(fetch, `${config.url}/orders`, {
         method: 'POST',
         headers: { authorization: `Bearer ${config.token.reveal()}`, 'x-request-id': order.requestId },
         body: order,

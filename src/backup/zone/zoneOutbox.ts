@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Store, Write } from '../../store/store.js';
 import { Refused } from '../errors.js';
 import { callJson } from '../callJson.js';
+import type { Fetch } from '../../net/httpClient.js';
 import type { Secret } from '../secret.js';
 import type { ZoneResult } from '../zone.js';
 
@@ -21,6 +22,8 @@ export interface OutboxOptions {
   readonly store: Store;
   readonly controllerUrl: string;
   readonly token: Secret;
+  /** The outgoing client: https:// controllers are verified against the operator's CA. */
+  readonly fetch: Fetch;
   readonly log: Logger;
   /** Cap of the growing delay between attempts. */
   readonly maxDelayMs: number;
@@ -81,11 +84,11 @@ export class ZoneOutbox {
   }
 
   private async deliver(id: string): Promise<void> {
-    const { store, controllerUrl, token, log, timeoutMs } = this.options;
+    const { store, controllerUrl, token, log, timeoutMs, fetch } = this.options;
     const entry = store.get<OutboxEntry>(ZONE_OUTBOX, id);
     if (!entry) return;
     try {
-      await this.policy.execute(({ signal }) => callJson(`${controllerUrl}/zone-results`, {
+      await this.policy.execute(({ signal }) => callJson(fetch, `${controllerUrl}/zone-results`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token.reveal()}`, 'x-request-id': id },
         body: entry.result,

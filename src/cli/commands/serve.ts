@@ -4,6 +4,7 @@ import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../servers.js';
 import { parse, portNumber, UsageError } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
+import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
 
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -17,6 +18,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'log-level': { type: 'string', default: 'info' },
     auth: { type: 'string' },
     'insecure-no-auth': { type: 'boolean', default: false },
+    ...TLS_OPTIONS,
   }, false);
   if (values.auth !== undefined && values['insecure-no-auth']) throw new UsageError('--auth and --insecure-no-auth contradict each other; give one');
   const log = createLogger(values['log-level'] as LogLevel);
@@ -31,6 +33,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
     ...(values.auth !== undefined ? { authFile: values.auth } : {}),
     insecureNoAuth: values['insecure-no-auth'],
+    ...tlsConfig(values),
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
   await untilStopSignal(log);

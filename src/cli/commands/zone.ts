@@ -8,6 +8,7 @@ import { createLogger, type LogLevel } from '../../log.js';
 import { startZoneServer } from '../../servers.js';
 import { parse, portNumber, UsageError } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
+import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
 
 export async function zoneCommand(args: string[]): Promise<number> {
   const { values } = parse(args, {
@@ -26,6 +27,7 @@ export async function zoneCommand(args: string[]): Promise<number> {
     'resend-max-delay': { type: 'string', default: '1m' },
     'log-level': { type: 'string', default: 'info' },
     auth: { type: 'string' },
+    ...TLS_OPTIONS,
   }, false);
   if (!values.storage) throw new UsageError('zone needs --storage DIR, where backups are made and kept');
   if (values.port === undefined) throw new UsageError('zone needs --port N');
@@ -52,6 +54,7 @@ export async function zoneCommand(args: string[]): Promise<number> {
     ...(values['gnupg-home'] ? { gnupgHome: resolve(values['gnupg-home']) } : {}),
     ...(values.chart ? { chartFile: values.chart } : {}),
     resendMaxDelayMs,
+    ...tlsConfig(values),
     log,
   });
   process.stdout.write(`chartd zone ${values.name} listening on ${zone.url}\n`);

@@ -1,6 +1,7 @@
 // Test fixture: a small stand-in for the UI's job service on loopback — GET /backup-jobs/:id — that can be stopped and restarted on its port.
 
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer, type Server as TlsServer, type ServerOptions as TlsOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface SeenCall {
@@ -20,16 +21,17 @@ export interface FakeJobService {
   start(): Promise<void>;
 }
 
-export async function startFakeJobService(jobs: Record<string, unknown> = {}): Promise<FakeJobService> {
+/** With `tls`, it serves https (and asks for client certificates if `tls` says so). */
+export async function startFakeJobService(jobs: Record<string, unknown> = {}, tls?: TlsOptions): Promise<FakeJobService> {
   const state = {
     jobs: new Map(Object.entries(jobs)),
     seen: [] as SeenCall[],
     failWith: undefined as number | undefined,
   };
-  let server: Server | undefined;
+  let server: Server | TlsServer | undefined;
   let port = 0;
   const listen = async (): Promise<void> => {
-    server = createServer((req, res) => {
+    const answer: RequestListener = (req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       state.seen.push({ path, requestId: req.headers['x-request-id'] as string | undefined, authorization: req.headers.authorization });
       res.setHeader('content-type', 'application/json');
@@ -42,7 +44,8 @@ export async function startFakeJobService(jobs: Record<string, unknown> = {}): P
       const job = match ? state.jobs.get(decodeURIComponent(match[1]!)) : undefined;
       res.statusCode = job === undefined ? 404 : 200;
       res.end(JSON.stringify(job ?? { error: { code: 'not_found', message: 'no such job' } }));
-    });
+    };
+    server = tls ? createTlsServer(tls, answer) : createServer(answer);
     await new Promise<void>((resolve, reject) => {
       server!.once('error', reject);
       server!.listen(port, '127.0.0.1', () => resolve());
@@ -51,7 +54,7 @@ export async function startFakeJobService(jobs: Record<string, unknown> = {}): P
   };
   await listen();
   const service: FakeJobService = {
-    url: `http://127.0.0.1:${port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     jobs: state.jobs,
     seen: state.seen,
     get failWith() {

@@ -6,7 +6,9 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createLogger } from '../../../src/log.js';
+import { loadServerTls } from '../../../src/net/tlsFiles.js';
 import { startServer, startZoneServer, ZONE_CHART_FILE, type RunningServer, type RunningZone } from '../../../src/servers.js';
+import type { Certificates } from '../../support/certs.js';
 import { CLI } from '../../support/child.js';
 import { makeGpgHome, type GpgHome } from '../../support/gpg.js';
 import { createSampleDatabase, freePort, startPostgres, type PostgresServer } from '../../support/postgres.js';
@@ -30,6 +32,8 @@ export interface World {
   readonly zonePort: number;
   /** The tokens, also set in process.env (and to be passed to spawned children). */
   readonly env: Record<string, string>;
+  /** With `tls`: the flags both sides are started with (https, client certificates required and presented); else none. */
+  readonly tlsFlags: readonly string[];
   readonly configFile: string;
   /** A backup job of the fake job service, in the documented shape. */
   job(id: string, overrides?: Record<string, unknown>): Record<string, unknown>;
@@ -44,17 +48,25 @@ export interface World {
 
 const log = () => createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent');
 
-export async function makeWorld(options: { database?: string; calls?: string } = {}): Promise<World> {
+/** With `tls`, every link (job service, zone, controller) is https with client certificates, all signed by its CA. */
+export async function makeWorld(options: { database?: string; calls?: string; tls?: Certificates } = {}): Promise<World> {
   const database = options.database ?? 'sales';
-  const [pg, gpg, jobs, controllerPort, zonePort] = await Promise.all([startPostgres(), makeGpgHome(), startFakeJobService(), freePort(), freePort()]);
+  const { tls } = options;
+  const jobServiceTls = tls ? await loadServerTls({ ...tls.server, clientCa: tls.ca }) : undefined;
+  const [pg, gpg, jobs, controllerPort, zonePort] = await Promise.all([startPostgres(), makeGpgHome(), startFakeJobService({}, jobServiceTls), freePort(), freePort()]);
   await createSampleDatabase(pg, database);
   const root = await mkdtemp(join(tmpdir(), 'chartd-bc-'));
   const storage = join(root, 'storage');
   await mkdir(storage);
   const env = { [ZONE_TOKEN_ENV]: randomBytes(16).toString('hex'), [RESULTS_TOKEN_ENV]: randomBytes(16).toString('hex') };
   Object.assign(process.env, env);
-  const controllerUrl = `http://127.0.0.1:${controllerPort}`;
-  const zoneUrl = `http://127.0.0.1:${zonePort}`;
+  const scheme = tls ? 'https' : 'http';
+  const controllerUrl = `${scheme}://127.0.0.1:${controllerPort}`;
+  const zoneUrl = `${scheme}://127.0.0.1:${zonePort}`;
+  const serverTls = tls ? { tls: { ...tls.server, clientCa: tls.ca }, outgoing: { ca: tls.ca, client: tls.client } } : {};
+  const tlsFlags = tls
+    ? ['--tls-cert', tls.server.cert, '--tls-key', tls.server.key, '--tls-client-ca', tls.ca, '--ca-file', tls.ca, '--client-cert', tls.client.cert, '--client-key', tls.client.key]
+    : [];
   // The real chart with its retry delays cut to 100ms, so a failing backup unwinds in a moment.
   const zoneChart = join(root, 'backup-and-encrypt.yaml');
   await writeFile(zoneChart, (await readFile(ZONE_CHART_FILE, 'utf8')).replace(/delay: \d+[sm]\b/g, 'delay: 100ms'));
@@ -71,7 +83,7 @@ timeouts: { job_service: 2s, zone: 5s, answer: 10s }
 calls: ${options.calls ?? '{ retries: 1, retry_delay: 50ms, breaker_failures: 2, half_open_after: 500ms }'}
 `);
   return {
-    pg, gpg, jobs, root, storage, controllerUrl, controllerPort, zoneUrl, zonePort, env, configFile,
+    pg, gpg, jobs, root, storage, controllerUrl, controllerPort, zoneUrl, zonePort, env, tlsFlags, configFile,
     job(id, overrides = {}) {
       return {
         id, status: 'approved', inForce: { from: '2026-01-01', to: null }, zone: ZONE_NAME, client: 'acme', eoyMonth: 6,
@@ -84,17 +96,17 @@ calls: ${options.calls ?? '{ retries: 1, retry_delay: 50ms, breaker_failures: 2,
       return startZoneServer({
         name: ZONE_NAME, storageRoot: storage, dataDir: join(root, 'zone-data'), port: zonePort, host: '127.0.0.1',
         controllerUrl, token: { env: ZONE_TOKEN_ENV }, controllerToken: { env: RESULTS_TOKEN_ENV }, gnupgHome: gpg.home,
-        resendMaxDelayMs: 300, chartFile: zoneChart, log: log(),
+        resendMaxDelayMs: 300, chartFile: zoneChart, log: log(), ...serverTls,
       });
     },
     spawnZone() {
       return spawnZone(['--name', ZONE_NAME, '--storage', storage, '--data', join(root, 'zone-data'), '--port', String(zonePort),
         '--controller', controllerUrl, '--token-env', ZONE_TOKEN_ENV, '--controller-token-env', RESULTS_TOKEN_ENV,
-        '--gnupg-home', gpg.home, '--chart', zoneChart, '--resend-max-delay', '300ms', '--log-level', 'warn'], env);
+        '--gnupg-home', gpg.home, '--chart', zoneChart, '--resend-max-delay', '300ms', '--log-level', 'warn', ...tlsFlags], env);
     },
     startController(dataDir = join(root, 'controller-data'), chartPath = 'charts/backup-request.yaml') {
       return startServer({
-        chartPaths: [chartPath], dataDir, port: controllerPort, host: '127.0.0.1', log: log(), backupConfig: configFile,
+        chartPaths: [chartPath], dataDir, port: controllerPort, host: '127.0.0.1', log: log(), backupConfig: configFile, ...serverTls,
       });
     },
     async storedBackups() {

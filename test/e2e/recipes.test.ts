@@ -1,11 +1,14 @@
 // Every runnable recipe in docs/recipes.md, executed against a real server: bash for shell, a Chef converge for
 // the Ruby recipe, an Ansible run for the playbook. If the docs and chartd disagree, this fails.
 
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashOf, newToken } from '../../src/access/tokens.js';
 import { runPlaybook } from '../support/ansible.js';
 import { compileChefRecipe, converge, sh, type ChefResource } from '../support/chef.js';
 import {
-  createRun, fakeTooling, getRun, NODES, readRecipes, recipe, rollingUpgradeChart, runScript, waitForRun, waitForState,
+  client, createRun, fakeTooling, getRun, NODES, readRecipes, recipe, rollingUpgradeChart, runScript, waitForRun, waitForState,
   type FakeTooling, type Recipe, type Snapshot,
 } from '../support/recipes.js';
 import { restartOnSamePort } from '../support/restart.js';
@@ -16,13 +19,27 @@ let workDir: string;
 let recipes: Map<string, Recipe>;
 let tooling: FakeTooling;
 let runs = 0;
+// As the recipes say: the operator starts runs with its own token; the nodes share one bound to their names.
+const operatorToken = newToken();
+const fleetToken = newToken();
+let operatorCurl: string;
+let fleetCurl: string;
 
 beforeAll(async () => {
   const chartDir = await tempDir('chartd-recipes-charts-');
   workDir = await tempDir('chartd-recipes-work-');
   // The real chart, with a short window; its timeouts stay long, so no test here trips one by accident.
   await writeCharts(chartDir, { 'rolling-upgrade.yaml': await rollingUpgradeChart({ window: '300ms' }) });
-  server = await startTestServer({ chartDir, dataDir: await tempDir('chartd-recipes-data-') });
+  await writeFile(join(workDir, 'auth.yaml'), `reads: token
+tokens:
+  operator: { hash: '${hashOf(operatorToken)}', scopes: [read, { write: [rolling-upgrade] }] }
+  web-fleet: { hash: '${hashOf(fleetToken)}', scopes: [read, { write: [rolling-upgrade] }], callers: ['web*'] }
+`);
+  [operatorCurl, fleetCurl] = [join(workDir, 'operator.curl'), join(workDir, 'web-fleet.curl')];
+  await writeFile(operatorCurl, `header = "Authorization: Bearer ${operatorToken}"\n`, { mode: 0o600 });
+  await writeFile(fleetCurl, `header = "Authorization: Bearer ${fleetToken}"\n`, { mode: 0o600 });
+  client.headers = { authorization: `Bearer ${operatorToken}` };
+  server = await startTestServer({ chartDir, dataDir: await tempDir('chartd-recipes-data-'), authFile: join(workDir, 'auth.yaml') });
   recipes = await readRecipes();
   tooling = await fakeTooling(workDir);
 });
@@ -39,7 +56,7 @@ function newRun(): { run: string; release: string } {
 }
 
 function operatorEnv(run: string, release: string): NodeJS.ProcessEnv {
-  return { CHARTD: server.url, RUN: run, RELEASE: release };
+  return { CHARTD: server.url, CHARTD_CURL: operatorCurl, RUN: run, RELEASE: release };
 }
 
 async function callsFor(release: string): Promise<string[]> {
@@ -49,7 +66,7 @@ async function callsFor(release: string): Promise<string[]> {
 const everyPhase = (phases: string[]) => NODES.flatMap((node) => phases.map((phase) => `${node} ${phase}`)).sort();
 
 async function checkIn(run: string, state: string, node: string): Promise<number> {
-  const answer = await fetch(`${server.url}/charts/rolling-upgrade/instances/${run}/state?state=${state}&by=${node}`, { method: 'PUT' });
+  const answer = await fetch(`${server.url}/charts/rolling-upgrade/instances/${run}/state?state=${state}&by=${node}`, { method: 'PUT', headers: { authorization: `Bearer ${fleetToken}` } });
   await answer.arrayBuffer();
   return answer.status;
 }
@@ -118,7 +135,7 @@ describe('starting and watching a run', () => {
 describe('the node agent in plain shell', () => {
   const agent = () => recipe(recipes, 'node-agent', 'bash').code;
   const startAgents = (run: string, release: string, extra: NodeJS.ProcessEnv = {}, fail: string[] = [], hold: string[] = []) =>
-    NODES.map((node) => runScript(agent(), { ...operatorEnv(run, release), NODE: node, ...tooling.env(node, fail, hold), ...extra }));
+    NODES.map((node) => runScript(agent(), { ...operatorEnv(run, release), CHARTD_CURL: fleetCurl, NODE: node, ...tooling.env(node, fail, hold), ...extra }));
 
   it('takes three nodes through every phase to done, each doing each phase once', async () => {
     const { run, release } = newRun();
@@ -169,7 +186,7 @@ describe('the node agent in plain shell', () => {
 describe('Chef', () => {
   const compile = (run: string, release: string, node: string): ChefResource[] =>
     compileChefRecipe(recipe(recipes, 'chef', 'ruby').code, {
-      "node['chartd']['url']": server.url, "node['chartd']['run']": run, "node['chartd']['release']": release,
+      "node['chartd']['url']": server.url, "node['chartd']['curl_config']": fleetCurl, "node['chartd']['run']": run, "node['chartd']['release']": release,
       "node['hostname']": node, 'Chef::Config[:file_cache_path]': `${workDir}/chef-${node}`,
     });
 
@@ -238,7 +255,7 @@ describe('Chef', () => {
 describe('Ansible', () => {
   const play = (run: string, release: string, fail: string[] = []) =>
     runPlaybook(recipe(recipes, 'ansible', 'yaml').code, {
-      hosts: NODES, extraVars: { chartd: server.url, run, release }, env: (host) => tooling.env(host, fail), timeScale: 1 / 50,
+      hosts: NODES, extraVars: { chartd: server.url, chartd_token: fleetToken, run, release }, env: (host) => tooling.env(host, fail), timeScale: 1 / 50,
     });
 
   it('runs the playbook on three hosts, polling then long-polling, to done', async () => {

@@ -1,5 +1,6 @@
 // Just enough Ansible to run the playbook in docs/recipes.md against a real chartd: `uri` through fetch, `command`
-// through execFile, `fail`, block/rescue, register, until/retries/delay, failed_when, when. Anything else is refused.
+// through execFile, `fail`, block/rescue, register, until/retries/delay, failed_when, when, the uri module's
+// module_defaults. Anything else is refused.
 
 import { spawn } from 'node:child_process';
 import yaml from 'js-yaml';
@@ -38,7 +39,7 @@ const COMMAND = ['ansible.builtin.command', 'command'];
 const FAIL = ['ansible.builtin.fail', 'fail'];
 const TASK_KEYS = new Set(['name', 'block', 'rescue', 'register', 'until', 'retries', 'delay', 'failed_when', 'when', ...URI, ...COMMAND, ...FAIL]);
 const URI_KEYS = new Set(['url', 'method', 'status_code', 'timeout', 'return_content', 'headers']);
-const PLAY_KEYS = new Set(['name', 'hosts', 'strategy', 'gather_facts', 'vars', 'tasks']);
+const PLAY_KEYS = new Set(['name', 'hosts', 'strategy', 'gather_facts', 'module_defaults', 'vars', 'tasks']);
 const DEFAULT_URI_TIMEOUT_S = 30;
 
 export async function runPlaybook(source: string, options: PlaybookOptions): Promise<Map<string, HostOutcome>> {
@@ -104,9 +105,16 @@ class Host {
   private async runModule(task: Task): Promise<Result> {
     const module = Object.keys(task).find((key) => [...URI, ...COMMAND, ...FAIL].includes(key))!;
     const args = task[module];
-    if (URI.includes(module)) return this.uri(args as Record<string, unknown>);
+    if (URI.includes(module)) return this.uri({ ...this.uriDefaults(), ...(args as Record<string, unknown>) });
     if (COMMAND.includes(module)) return this.command(this.render(String(args)));
     return { failed: true, msg: this.render(String((args as Record<string, unknown>)['msg'] ?? 'Failed as requested from task')) };
+  }
+
+  /** The play's module_defaults for uri, under either of its names. */
+  private uriDefaults(): Record<string, unknown> {
+    const defaults = (this.play['module_defaults'] ?? {}) as Record<string, Record<string, unknown>>;
+    for (const key of Object.keys(defaults)) if (!URI.includes(key)) throw new Error(`module_defaults for ${key} are not supported`);
+    return { ...defaults['uri'], ...defaults['ansible.builtin.uri'] };
   }
 
   private async uri(args: Record<string, unknown>): Promise<Result> {
@@ -121,7 +129,8 @@ class Host {
     }
     const sent = wait === undefined ? url : url.replace(/([?&]wait=)[^&]+/, `$1${Math.max(1, Math.round(parseDuration(wait) * this.options.timeScale))}ms`);
     try {
-      const headers = args['headers'] as Record<string, string> | undefined;
+      const given = args['headers'] as Record<string, string> | undefined;
+      const headers = given && Object.fromEntries(Object.entries(given).map(([name, value]) => [name, this.render(String(value))]));
       const answer = await fetch(sent, { method, signal: AbortSignal.timeout(timeoutS * 1000), ...(headers ? { headers } : {}) });
       const body = await answer.text();
       const result: Result = { failed: !accepted.includes(answer.status), status: answer.status, url, msg: `OK (${body.length} bytes)` };

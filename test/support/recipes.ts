@@ -172,15 +172,18 @@ export interface Snapshot {
   readonly failures: { node: string; error: string; at: string }[];
 }
 
+/** Headers every helper below sends: the token of the operator, where the server wants one. */
+export const client: { headers: Record<string, string> } = { headers: {} };
+
 export async function getRun(url: string, run: string, chart = 'rolling-upgrade'): Promise<Snapshot> {
-  const answer = await fetch(`${url}/charts/${chart}/instances/${run}`);
+  const answer = await fetch(`${url}/charts/${chart}/instances/${run}`, { headers: client.headers });
   if (answer.status !== 200) throw new Error(`GET run ${run}: ${answer.status} ${await answer.text()}`);
   return (await answer.json()) as Snapshot;
 }
 
 export async function createRun(url: string, run: string, context: Record<string, unknown> = {}, chart = 'rolling-upgrade'): Promise<Snapshot> {
   const answer = await fetch(`${url}/charts/${chart}/instances`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: run, context }),
+    method: 'POST', headers: { ...client.headers, 'content-type': 'application/json' }, body: JSON.stringify({ id: run, context }),
   });
   if (answer.status !== 201) throw new Error(`POST run ${run}: ${answer.status} ${await answer.text()}`);
   return (await answer.json()) as Snapshot;
@@ -192,7 +195,7 @@ export async function waitForState(url: string, run: string, state: string, ms =
   for (;;) {
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`run ${run} did not reach ${state} within ${ms} ms; it is in ${(await getRun(url, run, chart)).state}`);
-    const answer = await fetch(`${url}/charts/${chart}/instances/${run}/state?state=${state}&wait=${Math.max(1, Math.min(left, 5000))}ms`);
+    const answer = await fetch(`${url}/charts/${chart}/instances/${run}/state?state=${state}&wait=${Math.max(1, Math.min(left, 5000))}ms`, { headers: client.headers });
     await answer.arrayBuffer();
     if (answer.status === 200) return;
     if (answer.status !== 406) throw new Error(`waiting for ${state}: ${answer.status}`);
@@ -206,7 +209,7 @@ export async function waitForRun(url: string, run: string, test: (snapshot: Snap
   while (!test(snapshot)) {
     const left = deadline - Date.now();
     if (left <= 0) throw new Error(`run ${run} did not reach the expected condition within ${ms} ms; it is ${JSON.stringify({ state: snapshot.state, callers: snapshot.callers, revision: snapshot.revision })}`);
-    const answer = await fetch(`${url}/charts/${chart}/instances/${run}?index=${snapshot.revision}&wait=${Math.max(1, Math.min(left, 5000))}ms`);
+    const answer = await fetch(`${url}/charts/${chart}/instances/${run}?index=${snapshot.revision}&wait=${Math.max(1, Math.min(left, 5000))}ms`, { headers: client.headers });
     if (answer.status !== 200) throw new Error(`GET run ${run}: ${answer.status} ${await answer.text()}`);
     snapshot = (await answer.json()) as Snapshot;
   }

@@ -9,6 +9,8 @@ import { startServer, type RunningServer, type ServeConfig } from '../../src/ser
 export interface TestServer extends RunningServer {
   readonly dataDir: string;
   readonly chartDir: string;
+  /** What it was started with, so a restart can start it the same way. */
+  readonly config: ServeConfig;
 }
 
 export async function tempDir(prefix = 'chartd-test-'): Promise<string> {
@@ -23,11 +25,12 @@ export async function writeCharts(chartDir: string, charts: Record<string, strin
 /** Serves `chartDir` from `dataDir` on a loopback port; any other option of `chartd serve` may be given too. */
 export async function startTestServer(options: { chartDir: string; dataDir: string } & Partial<Omit<ServeConfig, 'chartPaths'>>): Promise<TestServer> {
   const { chartDir, ...rest } = options;
-  const server = await startServer({
+  const config: ServeConfig = {
     port: 0, host: '127.0.0.1', log: createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent'),
     ...rest, chartPaths: [chartDir],
-  });
-  return Object.assign(server, { dataDir: options.dataDir, chartDir: options.chartDir });
+  };
+  const server = await startServer(config);
+  return Object.assign(server, { dataDir: options.dataDir, chartDir: options.chartDir, config });
 }
 
 export async function removeDir(dir: string): Promise<void> {

@@ -13,6 +13,9 @@ import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createAlerter } from './runtime/alerts.js';
 import { ChartCatalog } from './runtime/catalog.js';
 import { systemClock, type Clock } from './runtime/clock.js';
+import { Environment } from './runtime/environment.js';
+import { InputChecker } from './runtime/inputChecker.js';
+import { checkOperatorValues, loadOperatorValues, NO_VALUES, type OperatorValues } from './runtime/operatorValues.js';
 import { Runtime } from './runtime/runtime.js';
 import { openLowdbStore } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
@@ -28,12 +31,18 @@ export interface RuntimeConfig {
   readonly clock?: Clock;
   /** --backup-config FILE: run the backup controller in this server. */
   readonly backupConfig?: string;
+  /** --values FILE: the operator's settings for the charts and the environment variables handlers may read. */
+  readonly valuesFile?: string;
+  /** Handlers may read any environment variable: `chartd run`, where the operator names them at the shell. */
+  readonly anyEnvironment?: boolean;
 }
 
 export interface Engine {
   readonly runtime: Runtime;
   readonly charts: readonly Chart[];
   readonly store: Store;
+  readonly values: OperatorValues;
+  readonly environment: Environment;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
   close(): Promise<void>;
 }
@@ -52,6 +61,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   let controller: BackupController | undefined;
   const handlers = handlerRegistry(() => controller);
   const backup = config.backupConfig ? await loadBackup(config.backupConfig) : undefined;
+  const values = config.valuesFile ? await loadValues(config.valuesFile) : NO_VALUES;
 
   const { charts, problems } = await loadChartPaths([...config.chartPaths], { handlers });
   if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
@@ -60,19 +70,25 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   if (backup && !charts.some((chart) => chart.name === backup.module.REQUEST_CHART)) {
     throw new StartupError(`--backup-config needs the chart ${backup.module.REQUEST_CHART}; serve charts/backup-request.yaml too (e.g. --chart charts)`);
   }
+  const inputs = new InputChecker();
+  const valueProblems = checkOperatorValues(values, charts, inputs, handlers);
+  if (valueProblems.length) throw new StartupError(`values file has problems:\n${valueProblems.map(formatProblem).join('\n')}`);
+  const environment = new Environment(config.anyEnvironment ? 'any' : new Set(values.environment));
 
   const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) });
   try {
     const clock = config.clock ?? systemClock;
     const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, { handlers }));
     await catalog.archiveCurrent(new Date(clock.now()));
-    const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook) });
+    const runtime = new Runtime({
+      store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook), inputs, environment, settings: values.charts,
+    });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log });
     await runtime.start();
     await controller?.start();
     return {
-      runtime, charts, store,
+      runtime, charts, store, values, environment,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await controller?.inbox.stop();
@@ -93,4 +109,10 @@ async function loadBackup(file: string): Promise<{ module: typeof import('./back
     throw new StartupError(error.message);
   });
   return { module, config };
+}
+
+async function loadValues(file: string): Promise<OperatorValues> {
+  return loadOperatorValues(file).catch((error: Error) => {
+    throw new StartupError(error.message);
+  });
 }

@@ -11,7 +11,7 @@ import { readSecret, type TokenSource } from './backup/secret.js';
 import { createZoneApp } from './http/zoneApp.js';
 import { ZoneOutbox } from './backup/zone/zoneOutbox.js';
 import { MOVE_STATE } from './backup/zone/zoneResult.js';
-import { deliveredWrites, ZONE_CHART, ZoneService } from './backup/zone/zoneService.js';
+import { deliveredWrites, ZONE_CHART, ZONE_SETTINGS, ZoneService } from './backup/zone/zoneService.js';
 import { createApp } from './http/app.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
@@ -37,6 +37,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     await engine.close();
     throw new StartupError(`--default-chart ${config.defaultChart} is not among the charts served (${names.join(', ')})`);
   }
+  warnUnconfigured(engine, config.log);
   const mount: ((router: Router) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller, engine.backup.config.resultsToken)] : [];
   const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, version: packageVersion(), mount });
   const { server, url, port } = await serve(app, config, () => engine.close());
@@ -45,6 +46,16 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     url, port, engine,
     close: () => closeServer(server, () => engine.close()),
   };
+}
+
+/** One line per chart that cannot start instances until the operator binds its settings; it is served all the same. */
+function warnUnconfigured(engine: Engine, log: Logger): void {
+  for (const chart of engine.charts) {
+    const missing = engine.runtime.missingSettings(chart.name);
+    if (missing.length) {
+      log.warn({ chart: chart.name, missing }, `chart ${chart.name} creates no instances until its settings ${missing.join(', ')} are bound: --values FILE, under charts: ${chart.name}:`);
+    }
+  }
 }
 
 /** The chart the built-in zone runs unless told otherwise: charts/backup-and-encrypt.yaml of this package. */
@@ -64,6 +75,8 @@ export interface ZoneServeConfig {
   /** The token this zone presents with results. */
   readonly controllerToken: TokenSource;
   readonly gnupgHome?: string;
+  /** --values FILE: the zone's allow-list of environment variables (orders' passwordEnv) and chart settings. */
+  readonly valuesFile?: string;
   readonly chartFile?: string;
   /** Cap of the delay between attempts to deliver a result (default 1m). */
   readonly resendMaxDelayMs?: number;
@@ -90,11 +103,19 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   });
   const log = config.log.child({ zone: config.name });
   const clock = config.clock ?? systemClock;
-  const engine = await startEngine({ chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock });
+  const engine = await startEngine({
+    chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock, ...(config.valuesFile !== undefined && { valuesFile: config.valuesFile }),
+  });
   const chart = engine.charts.find((each) => each.name === ZONE_CHART);
   if (chart?.states[MOVE_STATE]?.kind !== 'step') {
     await engine.close();
     throw new StartupError(`the zone runs the chart ${ZONE_CHART}, with a ${MOVE_STATE} step that puts the backup in long-term storage; ${config.chartFile ?? ZONE_CHART_FILE} is not it`);
+  }
+  const declared = Object.keys((chart.settings?.['properties'] ?? {}) as object);
+  const undeclared = ZONE_SETTINGS.filter((key) => !declared.includes(key));
+  if (undeclared.length) {
+    await engine.close();
+    throw new StartupError(`the zone gives each backup the settings ${ZONE_SETTINGS.join(', ')}; ${config.chartFile ?? ZONE_CHART_FILE} does not declare ${undeclared.join(', ')} under settings:`);
   }
   const now = (): string => new Date(clock.now()).toISOString();
   const outbox = new ZoneOutbox({
@@ -102,7 +123,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
     maxDelayMs: config.resendMaxDelayMs ?? 60_000, timeoutMs: 10_000, onDelivered: deliveredWrites(engine.store, now),
   });
   const zone = new ZoneService({
-    runtime: engine.runtime, store: engine.store, clock, log, outbox, name: config.name, storageRoot: config.storageRoot,
+    runtime: engine.runtime, store: engine.store, clock, log, outbox, name: config.name, storageRoot: config.storageRoot, environment: engine.environment,
     ...(config.gnupgHome !== undefined ? { gnupgHome: config.gnupgHome } : {}),
   });
   const shutdown = async (): Promise<void> => {

@@ -70,6 +70,7 @@ const chartdSchema = {
     description: { type: 'string' },
     initial: stateRef,
     context: { type: 'object' },
+    settings: { type: 'object' },
     failure_prefix: { type: 'string' },
     states: {
       type: 'object',

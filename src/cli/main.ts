@@ -9,7 +9,7 @@ const USAGE = `chartd — state charts in YAML, served over HTTP
 Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
-               [--log-level info]
+               [--values FILE] [--log-level info]
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
   chartd diagram CHART [--format mermaid|dot|svg]
@@ -17,11 +17,13 @@ Usage:
               (--token-env NAME | --token-file FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
               [--name NAME] [--data DIR] [--host 127.0.0.1] [--gnupg-home DIR]
-              [--chart FILE] [--resend-max-delay 1m] [--log-level info]
+              [--values FILE] [--chart FILE] [--resend-max-delay 1m] [--log-level info]
   chartd --help | --version
 
 Commands:
   serve      Serve charts over HTTP (StateService-compatible GET/PUT /state).
+             --values FILE binds the operator's settings of each chart (hosts,
+             storage roots, ...) and lists the environment variables steps may read.
   validate   Check chart files; prints every problem, exits 1 if there are any.
   run        Run one instance of a chart to a final state in this process; prints
              each failure as "Failure: <prefix> <node>: <message>" and exits with

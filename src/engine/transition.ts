@@ -31,10 +31,10 @@ export interface Outcome {
 const MAX_CALLERS = 1000;
 
 /** A new instance, already entered into the chart's initial state. */
-export function createSnapshot(chart: Chart, id: string, context: Context, now: number): Outcome {
+export function createSnapshot(chart: Chart, id: string, context: Context, now: number, settings?: Context): Outcome {
   const at = iso(now);
   const blank: Snapshot = {
-    chart: chart.name, version: chart.version, id, state: '', status: 'active', context,
+    chart: chart.name, version: chart.version, id, state: '', status: 'active', context, ...(settings && { settings }),
     counter: 0, callers: [], deadline: null, attempt: 0, revision: 0,
     enteredAt: at, createdAt: at, updatedAt: at, history: [], failures: [],
   };

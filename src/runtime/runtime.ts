@@ -4,14 +4,15 @@ import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
 import { createSnapshot, transition, type Input, type Outcome } from '../engine/transition.js';
-import type { Context, Snapshot } from '../engine/snapshot.js';
-import { BadRequest, NotFound } from '../errors.js';
+import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
+import { BadRequest, NotConfigured, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
 import { StoreError, type Store, type StoreHealth } from '../store/store.js';
 import type { Alerter } from './alerts.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
-import { ContextChecker } from './context.js';
+import type { Environment } from './environment.js';
+import { formatInputProblem, type InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
 import { StepRunner } from './steps.js';
 import { Timers } from './timers.js';
@@ -31,9 +32,22 @@ export interface RuntimeOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly alerter: Alerter;
+  readonly inputs: InputChecker;
+  /** The server environment variables handlers may read. */
+  readonly environment: Environment;
+  /** Each chart's settings as the operator bound them (--values FILE), by chart name. */
+  readonly settings?: Readonly<Record<string, Context>>;
 }
 
-type Work = { readonly kind: 'input'; readonly input: Input } | { readonly kind: 'create'; readonly context: Context };
+/** How an instance is created besides its context. */
+export interface CreateOptions {
+  /** Settings for this instance from an in-process service (the zone), over the operator's bound values; never from HTTP. */
+  readonly settings?: Context;
+}
+
+type Work =
+  | { readonly kind: 'input'; readonly input: Input }
+  | { readonly kind: 'create'; readonly context: Context; readonly settings: Context | undefined };
 type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
 
 /** What one instance's committed change means for listeners (watch streams, metrics). */
@@ -47,7 +61,6 @@ export class Runtime {
   private readonly queue: KeyedQueue<Work, Done>;
   private readonly timers: Timers;
   private readonly steps: StepRunner;
-  private readonly contexts = new ContextChecker();
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
@@ -64,7 +77,7 @@ export class Runtime {
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
     this.timers = new Timers(() => options.clock.now(), (key, at) =>
       this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
-    this.steps = new StepRunner(options.handlers, options.log, (key, result) =>
+    this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
       this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'));
   }
 
@@ -179,16 +192,42 @@ export class Runtime {
   }
 
   /** Creates the instance, or returns the existing one with `created: false`. */
-  async create(chart: string, id: string, context: Context): Promise<{ snapshot: Snapshot; created: boolean }> {
-    const checked = this.contexts.check(this.chart(chart), context);
-    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'create', context: checked });
+  async create(chart: string, id: string, context: Context, options: CreateOptions = {}): Promise<{ snapshot: Snapshot; created: boolean }> {
+    const checked = this.options.inputs.check(this.chart(chart), context);
+    const settings = this.checkSettings(chart, options.settings);
+    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'create', context: checked, settings });
     if ('error' in done) throw done.error;
     return { snapshot: done.outcome.snapshot, created: done.created };
   }
 
   /** The context as it would be stored: validated, with schema defaults filled in. */
   checkContext(chart: string, context: unknown): Context {
-    return this.contexts.check(this.chart(chart), context);
+    return this.options.inputs.check(this.chart(chart), context);
+  }
+
+  /**
+   * The settings an instance would be stored with: the operator's bound values with `extra` over them, checked
+   * against the chart's settings schema, defaults filled in; undefined for a chart without settings.
+   * Throws NotConfigured naming what is missing or wrong and where the operator binds it.
+   */
+  checkSettings(chart: string, extra: Context = {}): Context | undefined {
+    const def = this.chart(chart);
+    if (!def.settings && Object.keys(extra).length === 0) return undefined;
+    const { settings, missing, problems } = this.options.inputs.settings(def, { ...this.options.settings?.[chart], ...extra });
+    const fix = `(chartd serve and chartd zone: --values FILE, under charts: ${chart}:; chartd run: --set KEY=VALUE)`;
+    const wrong = problems.map((problem) => formatInputProblem('settings', problem)).join('; ');
+    if (missing.length) {
+      throw new NotConfigured(`chart ${chart} is not configured: it needs the operator's settings ${missing.join(', ')}${wrong ? `, and ${wrong}` : ''}; bind them ${fix}`);
+    }
+    if (wrong) throw new NotConfigured(`chart ${chart}'s settings are wrong: ${wrong}; fix them ${fix}`);
+    return settings;
+  }
+
+  /** Required settings of `chart` that the operator's bound values leave out (the server still serves it). */
+  missingSettings(chart: string): readonly string[] {
+    const def = this.chart(chart);
+    if (!def.settings) return [];
+    return this.options.inputs.settings(def, this.options.settings?.[chart] ?? {}).missing;
   }
 
   onChange(listener: (change: Change) => void): () => void {
@@ -206,7 +245,7 @@ export class Runtime {
     const template = this.chartOf(snapshot).failurePrefix;
     if (!template) return '';
     try {
-      return String(renderValue(template, { context: snapshot.context, instance: { id: snapshot.id, created: snapshot.createdAt } }));
+      return String(renderValue(template, templateScope(snapshot)));
     } catch {
       return template;
     }
@@ -214,7 +253,7 @@ export class Runtime {
 
   /** Charts whose default instance exists from the start: no work to run and no required inputs. */
   private startsByItself(chart: Chart): boolean {
-    return !Object.values(chart.states).some((state) => state.kind === 'step') && this.contexts.accepts(chart, {});
+    return !Object.values(chart.states).some((state) => state.kind === 'step') && this.options.inputs.accepts(chart, {}) && this.missingSettings(chart.name).length === 0;
   }
 
   /**
@@ -261,7 +300,7 @@ export class Runtime {
           continue;
         }
         const [chartName, id] = splitKey(key);
-        const outcome = createSnapshot(this.chart(chartName), id, item.context, now);
+        const outcome = createSnapshot(this.chart(chartName), id, item.context, now, item.settings);
         current = outcome.snapshot;
         outcomes.push(outcome);
         done.push({ outcome, created: true });

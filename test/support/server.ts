@@ -20,12 +20,13 @@ export async function writeCharts(chartDir: string, charts: Record<string, strin
   for (const [file, yaml] of Object.entries(charts)) await writeFile(join(chartDir, file), yaml);
 }
 
-export async function startTestServer(options: { chartDir: string; dataDir: string; defaultChart?: string; alertWebhook?: string }): Promise<TestServer> {
+export async function startTestServer(options: { chartDir: string; dataDir: string; defaultChart?: string; alertWebhook?: string; valuesFile?: string }): Promise<TestServer> {
   const server = await startServer({
     chartPaths: [options.chartDir], dataDir: options.dataDir, port: 0, host: '127.0.0.1',
     log: createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent'),
     ...(options.defaultChart ? { defaultChart: options.defaultChart } : {}),
     ...(options.alertWebhook ? { alertWebhook: options.alertWebhook } : {}),
+    ...(options.valuesFile ? { valuesFile: options.valuesFile } : {}),
   });
   return Object.assign(server, { dataDir: options.dataDir, chartDir: options.chartDir });
 }

@@ -14,6 +14,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'default-chart': { type: 'string' },
     'alert-webhook': { type: 'string' },
     'backup-config': { type: 'string' },
+    values: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   }, false);
   const log = createLogger(values['log-level'] as LogLevel);
@@ -26,6 +27,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
     ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
+    ...(values.values ? { valuesFile: values.values } : {}),
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
   await untilStopSignal(log);

@@ -3,6 +3,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Chart } from '../chart/model.js';
+import { didYouMean, listNames } from '../chart/problem.js';
 import type { Context } from '../engine/snapshot.js';
 import { ContextInvalid } from '../errors.js';
 
@@ -23,7 +24,7 @@ export interface SettingsCheck {
 
 export class InputChecker {
   // Charts' schemas were checked against the meta-schema when the chart loaded (chart/schema.ts).
-  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, validateSchema: false });
+  private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, validateSchema: false, verbose: true });
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor() {
@@ -86,8 +87,13 @@ export function formatInputProblem(section: Section, problem: InputProblem): str
 }
 
 function problemOf(error: ErrorObject): InputProblem {
-  const extra = error.keyword === 'additionalProperties' ? ` (${String(error.params['additionalProperty'])})` : '';
-  return { path: dotted(error.instancePath), message: `${error.message ?? 'is invalid'}${extra}` };
+  const path = dotted(error.instancePath);
+  if (error.keyword === 'additionalProperties') {
+    const key = String(error.params['additionalProperty']);
+    const declared = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
+    return { path: join(path, key), message: `is not declared${didYouMean(key, declared)}; declared: ${listNames(declared)}` };
+  }
+  return { path, message: error.message ?? 'is invalid' };
 }
 
 function dotted(pointer: string): string {

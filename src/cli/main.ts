@@ -27,7 +27,8 @@ Commands:
   validate   Check chart files; prints every problem, exits 1 if there are any.
   run        Run one instance of a chart to a final state in this process; prints
              each failure as "Failure: <prefix> <node>: <message>" and exits with
-             the number of failures (1 if the runner itself crashed).
+             the number of failures (1 if the runner itself crashed). Each --set
+             key goes to the chart's settings or context, whichever declares it.
   diagram    Print a chart's diagram (happy paths green, unhappy paths red).
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,

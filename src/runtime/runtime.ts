@@ -93,7 +93,8 @@ export class Runtime {
     let armed = 0;
     let resumed = 0;
     for (const snapshot of store.list<Snapshot>(INSTANCES)) {
-      const chart = catalog.version(snapshot.chart, snapshot.version);
+      const chart = this.versionOrWarn(snapshot);
+      if (chart === null) continue;
       if (!chart) {
         log.warn({ chart: snapshot.chart, instance: snapshot.id }, 'instance belongs to a chart that is no longer served; left as it is');
         continue;
@@ -254,6 +255,20 @@ export class Runtime {
   /** Charts whose default instance exists from the start: no work to run and no required inputs. */
   private startsByItself(chart: Chart): boolean {
     return !Object.values(chart.states).some((state) => state.kind === 'step') && this.options.inputs.accepts(chart, {}) && this.missingSettings(chart.name).length === 0;
+  }
+
+  /**
+   * The chart version an instance runs on; null (after a warning) when its archived text no longer loads, e.g. a
+   * version that let a client choose a host: such an instance is left as it is rather than resumed or stopping start-up.
+   */
+  private versionOrWarn(snapshot: Snapshot): Chart | undefined | null {
+    try {
+      return this.options.catalog.version(snapshot.chart, snapshot.version);
+    } catch (error) {
+      this.options.log.warn({ chart: snapshot.chart, version: snapshot.version, instance: snapshot.id, err: (error as Error).message },
+        'instance runs on a chart version that no longer loads; left as it is');
+      return null;
+    }
   }
 
   /**

@@ -2,7 +2,14 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chartVersion } from '../../src/chart/load.js';
+import { CHART_VERSIONS } from '../../src/runtime/catalog.js';
+import { INSTANCES } from '../../src/runtime/runtime.js';
+import { startServer } from '../../src/servers.js';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
 import { until } from '../support/wait.js';
 
@@ -209,5 +216,54 @@ charts:
     // The same chart with an allowed variable does start pg_dump, so the count above could have moved.
     expect((await post(server, 'peek', { id: 'allowed', context: { variable: 'CHARTD_TEST_ALLOWED_PASSWORD' } })).status).toBe(201);
     await until(() => postgres.connections() > 0, "pg_dump's connection", 10_000);
+  });
+});
+
+describe('an instance stored by an earlier chartd on a version that let a client choose its host', () => {
+  const OLD = `chart: dump
+initial: dump
+context: { type: object, properties: { host: { type: string } } }
+states:
+  dump:
+    run: pg.dumpSchema
+    with: { host: "{{host}}", database: sales, file: /tmp/chartd-never-written.sql }
+    on_success: done
+    on_failure: done
+  done: { final: true }
+`;
+  const NEW = OLD.replace('properties: { host: { type: string } } }', 'properties: {} }\nsettings: { type: object, properties: { host: { type: string } } }').replace('"{{host}}"', '"{{settings.host}}"');
+
+  it('is left as it is, with a warning, and the server starts without running its step', async () => {
+    const [chartDir, dataDir] = await Promise.all([tempDir('chartd-inputs-charts-'), tempDir('chartd-inputs-data-')]);
+    const postgres = await fakePostgres();
+    try {
+      const store = await openLowdbStore(dataDir);
+      const version = chartVersion(OLD);
+      const at = new Date().toISOString();
+      await store.commit([
+        { collection: CHART_VERSIONS, key: `dump@${version}`, value: { name: 'dump', version, file: 'dump.yaml', source: OLD, archivedAt: at } },
+        { collection: INSTANCES, key: 'dump/old', value: {
+          chart: 'dump', version, id: 'old', state: 'dump', status: 'active', context: { host: `127.0.0.1 port=${postgres.port}` }, counter: 0, callers: [],
+          deadline: null, attempt: 1, revision: 1, enteredAt: at, createdAt: at, updatedAt: at, history: [], failures: [],
+        } },
+      ]);
+      await store.close();
+      await writeCharts(chartDir, { 'dump.yaml': NEW });
+      const lines: string[] = [];
+      const log = pino({ level: 'warn' }, new Writable({ write: (chunk: Buffer, _, done) => done(void lines.push(chunk.toString())) }));
+      const server = await startServer({ chartPaths: [chartDir], dataDir, port: 0, host: '127.0.0.1', log });
+      try {
+        expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>)).toContainEqual(expect.objectContaining({
+          chart: 'dump', instance: 'old', version, msg: 'instance runs on a chart version that no longer loads; left as it is',
+          err: expect.stringContaining('host is operator-owned (target: where chartd connects)'),
+        }));
+        expect(server.engine.store.get<{ state: string; revision: number }>(INSTANCES, 'dump/old')).toMatchObject({ state: 'dump', revision: 1 });
+        expect(postgres.connections()).toBe(0);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await Promise.all([postgres.close(), removeDir(chartDir), removeDir(dataDir)]);
+    }
   });
 });

@@ -12,6 +12,7 @@ import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createAlerter } from './runtime/alerts.js';
 import { ChartCatalog } from './runtime/catalog.js';
+import { BoundSettings } from './runtime/boundSettings.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
@@ -81,7 +82,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, { handlers }));
     await catalog.archiveCurrent(new Date(clock.now()));
     const runtime = new Runtime({
-      store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook), inputs, environment, settings: values.charts,
+      store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook), inputs, environment, settings: new BoundSettings(inputs, values.charts),
     });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log });

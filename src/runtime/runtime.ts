@@ -5,14 +5,15 @@ import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
 import { createSnapshot, transition, type Input, type Outcome } from '../engine/transition.js';
 import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
-import { BadRequest, NotConfigured, NotFound } from '../errors.js';
+import { BadRequest, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
 import { StoreError, type Store, type StoreHealth } from '../store/store.js';
 import type { Alerter } from './alerts.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
-import { formatInputProblem, type InputChecker } from './inputChecker.js';
+import type { BoundSettings } from './boundSettings.js';
+import type { InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
 import { StepRunner } from './steps.js';
 import { Timers } from './timers.js';
@@ -33,10 +34,9 @@ export interface RuntimeOptions {
   readonly log: Logger;
   readonly alerter: Alerter;
   readonly inputs: InputChecker;
+  readonly settings: BoundSettings;
   /** The server environment variables handlers may read. */
   readonly environment: Environment;
-  /** Each chart's settings as the operator bound them (--values FILE), by chart name. */
-  readonly settings?: Readonly<Record<string, Context>>;
 }
 
 /** How an instance is created besides its context. */
@@ -206,29 +206,14 @@ export class Runtime {
     return this.options.inputs.check(this.chart(chart), context);
   }
 
-  /**
-   * The settings an instance would be stored with: the operator's bound values with `extra` over them, checked
-   * against the chart's settings schema, defaults filled in; undefined for a chart without settings.
-   * Throws NotConfigured naming what is missing or wrong and where the operator binds it.
-   */
-  checkSettings(chart: string, extra: Context = {}): Context | undefined {
-    const def = this.chart(chart);
-    if (!def.settings && Object.keys(extra).length === 0) return undefined;
-    const { settings, missing, problems } = this.options.inputs.settings(def, { ...this.options.settings?.[chart], ...extra });
-    const fix = `(chartd serve and chartd zone: --values FILE, under charts: ${chart}:; chartd run: --set KEY=VALUE)`;
-    const wrong = problems.map((problem) => formatInputProblem('settings', problem)).join('; ');
-    if (missing.length) {
-      throw new NotConfigured(`chart ${chart} is not configured: it needs the operator's settings ${missing.join(', ')}${wrong ? `, and ${wrong}` : ''}; bind them ${fix}`);
-    }
-    if (wrong) throw new NotConfigured(`chart ${chart}'s settings are wrong: ${wrong}; fix them ${fix}`);
-    return settings;
+  /** The settings an instance would be stored with (see BoundSettings.forInstance); throws NotConfigured. */
+  checkSettings(chart: string, extra?: Context): Context | undefined {
+    return this.options.settings.forInstance(this.chart(chart), extra);
   }
 
   /** Required settings of `chart` that the operator's bound values leave out (the server still serves it). */
   missingSettings(chart: string): readonly string[] {
-    const def = this.chart(chart);
-    if (!def.settings) return [];
-    return this.options.inputs.settings(def, this.options.settings?.[chart] ?? {}).missing;
+    return this.options.settings.missing(this.chart(chart));
   }
 
   onChange(listener: (change: Change) => void): () => void {
@@ -254,7 +239,7 @@ export class Runtime {
 
   /** Charts whose default instance exists from the start: no work to run and no required inputs. */
   private startsByItself(chart: Chart): boolean {
-    return !Object.values(chart.states).some((state) => state.kind === 'step') && this.options.inputs.accepts(chart, {}) && this.missingSettings(chart.name).length === 0;
+    return !Object.values(chart.states).some((state) => state.kind === 'step') && this.options.inputs.accepts(chart, {}) && this.options.settings.missing(chart).length === 0;
   }
 
   /**

@@ -11,8 +11,8 @@ import { formatProblem } from './chart/problem.js';
 import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createAlerter } from './runtime/alerts.js';
-import { ChartCatalog } from './runtime/catalog.js';
 import { BoundSettings } from './runtime/boundSettings.js';
+import { ChartCatalog } from './runtime/catalog.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
@@ -42,7 +42,7 @@ export interface Engine {
   readonly runtime: Runtime;
   readonly charts: readonly Chart[];
   readonly store: Store;
-  readonly values: OperatorValues;
+  /** The server environment variables handlers may read. */
   readonly environment: Environment;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
   close(): Promise<void>;
@@ -89,7 +89,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await runtime.start();
     await controller?.start();
     return {
-      runtime, charts, store, values, environment,
+      runtime, charts, store, environment,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await controller?.inbox.stop();

@@ -44,7 +44,7 @@ export function checkOperatorArgs(handler: Handler, args: Readonly<Record<string
         problems.push({
           path,
           message: `${name} is operator-owned (${kind}: ${KIND_MEANING[kind]}), but ${placeholder.text} is a client's context value without a pattern; ` +
-            `bind it from the operator's settings (${fromSettings}), or give context property '${placeholder.key}' a pattern: that allows only safe values`,
+            `bind it from the operator's settings (${fromSettings}), or give context property '${placeholder.key}' type: string and a pattern: that allows only safe values`,
         });
       }
       if (kind === 'path' && clientParts.length > 0 && !startsAtOperatorRoot(segments)) {
@@ -59,7 +59,7 @@ export function checkOperatorArgs(handler: Handler, args: Readonly<Record<string
   return problems;
 }
 
-/** The instance id is a name (letters, digits, . _ - : @); a context value is patterned when its property says so. */
+/** The instance id is a name (letters, digits, . _ - : @); a context value is patterned when its property is a string with a pattern. */
 function isPatterned(key: string, context: JsonSchema | undefined): boolean {
   if (key === 'instance.id') return true;
   let schema: unknown = context;
@@ -69,7 +69,9 @@ function isPatterned(key: string, context: JsonSchema | undefined): boolean {
   }
   // An undeclared key is the template check's "unknown template key".
   if (typeof schema !== 'object' || schema === null) return true;
-  return typeof (schema as { pattern?: unknown }).pattern === 'string';
+  // A pattern binds strings only: without type: string a client could send 2130706433 (127.0.0.1) as a host.
+  const { type, pattern } = schema as { type?: unknown; pattern?: unknown };
+  return type === 'string' && typeof pattern === 'string';
 }
 
 function startsAtOperatorRoot(segments: readonly TemplateSegment[]): boolean {

@@ -52,8 +52,15 @@ describe('operator-owned arguments', () => {
     // recipient is the client's to choose; homedir is not.
     expect(problems).toEqual([
       "8: states.work.with.homedir: homedir is operator-owned (path: a file or directory chartd reads or writes), but {{home}} is a client's context value without a pattern; " +
-        "bind it from the operator's settings ({{settings.home}}), or give context property 'home' a pattern: that allows only safe values",
+        "bind it from the operator's settings ({{settings.home}}), or give context property 'home' type: string and a pattern: that allows only safe values",
       '8: states.work.with.homedir: homedir holds the client-supplied {{home}}, so it must start at a root the operator fixes: an absolute literal such as /srv/backups/ or a {{settings.KEY}} placeholder',
+    ]);
+  });
+
+  it('count a pattern only on a string: without type: string a client could send a number, which a pattern does not check', () => {
+    // pg_dump reads host=2130706433 as 127.0.0.1.
+    expect(problemsOf(chart('pg.dumpSchema', '{ host: "{{host}}", database: x, file: /srv/x.sql }', '{ host: { pattern: "^db[0-9]+$" } }'))).toEqual([
+      expect.stringContaining("give context property 'host' type: string and a pattern:"),
     ]);
   });
 

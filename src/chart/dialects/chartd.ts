@@ -4,9 +4,9 @@ import type { HandlerLookup } from '../../handlers/handler.js';
 import { parseDuration, parseInstant } from '../duration.js';
 import type { ChartDraft, TargetRef } from '../graph.js';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, type JsonSchema, type RetryPolicy, type StateDef, type Timeout } from '../model.js';
+import { checkOperatorArgs } from '../operatorArgs.js';
 import { didYouMean, listNames, type ProblemLog } from '../problem.js';
 import { checkJsonSchema } from '../schema.js';
-import { checkOperatorArgs } from '../operatorArgs.js';
 import { findTemplateProblems, knownTemplateKeys } from '../template.js';
 import { emptyRecord, isRecord } from '../yamlSource.js';
 

@@ -65,6 +65,12 @@ export class ContextInvalid extends AppError {
   }
 }
 
+/** A chart's operator-owned settings are missing or wrong: the operator, not the caller, must bind them. */
+export class NotConfigured extends AppError {
+  override readonly status = 409;
+  override readonly code = 'not_configured';
+}
+
 /** The server is stopping; the caller should ask again shortly (answered with Retry-After). */
 export class ShuttingDown extends AppError {
   override readonly status = 503;

@@ -13,8 +13,12 @@ import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createHttpClient, type Fetch } from './net/httpClient.js';
 import type { OutgoingTls } from './net/tlsFiles.js';
 import { createAlerter } from './runtime/alerts.js';
+import { BoundSettings } from './runtime/boundSettings.js';
 import { ChartCatalog } from './runtime/catalog.js';
 import { systemClock, type Clock } from './runtime/clock.js';
+import { Environment } from './runtime/environment.js';
+import { InputChecker } from './runtime/inputChecker.js';
+import { checkOperatorValues, loadOperatorValues, NO_VALUES, type OperatorValues } from './runtime/operatorValues.js';
 import { Runtime } from './runtime/runtime.js';
 import { openLowdbStore } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
@@ -32,6 +36,10 @@ export interface RuntimeConfig {
   readonly backupConfig?: string;
   /** --ca-file, --client-cert/--client-key: TLS of the calls chartd makes (webhook, job service, zones, controller). */
   readonly outgoing?: OutgoingTls;
+  /** --values FILE: the operator's settings for the charts and the environment variables handlers may read. */
+  readonly valuesFile?: string;
+  /** Handlers may read any environment variable: `chartd run`, where the operator names them at the shell. */
+  readonly anyEnvironment?: boolean;
 }
 
 export interface Engine {
@@ -40,6 +48,8 @@ export interface Engine {
   readonly store: Store;
   /** The one outgoing client, built from `outgoing`. */
   readonly fetch: Fetch;
+  /** The server environment variables handlers may read. */
+  readonly environment: Environment;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
   close(): Promise<void>;
 }
@@ -68,12 +78,17 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   let controller: BackupController | undefined;
   const handlers = handlerRegistry(() => controller);
   const backup = config.backupConfig ? await loadBackup(config.backupConfig) : undefined;
+  const values = config.valuesFile ? await loadValues(config.valuesFile) : NO_VALUES;
 
   const { charts, problems } = await loadChartPaths([...config.chartPaths], chartLoadOptions(handlers));
   if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
   if (!charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
   log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
   if (backup) claimChart(charts, backup.module.REQUEST_CHART, 'backup-controller', '--backup-config', 'charts/backup-request.yaml');
+  const inputs = new InputChecker();
+  const valueProblems = checkOperatorValues(values, charts, inputs, handlers);
+  if (valueProblems.length) throw new StartupError(`values file has problems:\n${valueProblems.map(formatProblem).join('\n')}`);
+  const environment = new Environment(config.anyEnvironment ? 'any' : new Set(values.environment));
 
   const http = await createHttpClient(config.outgoing).catch((error: Error) => {
     throw new StartupError(error.message);
@@ -83,13 +98,15 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const clock = config.clock ?? systemClock;
     const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, chartLoadOptions(handlers)));
     await catalog.archiveCurrent(new Date(clock.now()));
-    const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, http.fetch, config.alertWebhook) });
+    const runtime = new Runtime({
+      store, catalog, handlers, clock, log, alerter: createAlerter(log, http.fetch, config.alertWebhook), inputs, environment, settings: new BoundSettings(inputs, values.charts),
+    });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
     await runtime.start();
     await controller?.start();
     return {
-      runtime, charts, store, fetch: http.fetch,
+      runtime, charts, store, fetch: http.fetch, environment,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await controller?.inbox.stop();
@@ -124,4 +141,10 @@ async function loadBackup(file: string): Promise<{ module: typeof import('./back
     throw new StartupError(error.message);
   });
   return { module, config };
+}
+
+async function loadValues(file: string): Promise<OperatorValues> {
+  return loadOperatorValues(file).catch((error: Error) => {
+    throw new StartupError(error.message);
+  });
 }

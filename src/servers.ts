@@ -15,7 +15,7 @@ import { readSecret, type TokenSource } from './backup/secret.js';
 import { createZoneApp } from './http/zoneApp.js';
 import { ZoneOutbox } from './backup/zone/zoneOutbox.js';
 import { MOVE_STATE } from './backup/zone/zoneResult.js';
-import { deliveredWrites, ZONE_CHART, ZoneService } from './backup/zone/zoneService.js';
+import { deliveredWrites, ZONE_CHART, ZONE_SETTINGS, ZoneService } from './backup/zone/zoneService.js';
 import { createApp } from './http/app.js';
 import { Guard, type ChartOwner, type GuardedRoutes } from './http/guard.js';
 import { systemClock, type Clock } from './runtime/clock.js';
@@ -60,6 +60,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     await engine.close();
     throw new StartupError(`--default-chart ${config.defaultChart} is not among the charts served (${names.join(', ')})`);
   }
+  warnUnconfigured(engine, config.log);
   const running = new Set(engine.backup ? ['backup-controller'] : []);
   const owners = new Map(engine.charts.filter((chart) => chart.owner).map((chart) => [chart.name, ownerInfo(chart.owner!, running)] as const));
   // Zones deliver results with the results token of the backup config, whatever the auth file says.
@@ -92,6 +93,16 @@ function ownerInfo(service: string, running: ReadonlySet<string>): ChartOwner {
   return { service, ...(running.has(service) && known ? { route: known.route } : {}), ...(known ? { enable: known.enable } : {}) };
 }
 
+/** One line per chart that cannot start instances until the operator binds its settings; it is served all the same. */
+function warnUnconfigured(engine: Engine, log: Logger): void {
+  for (const chart of engine.charts) {
+    const missing = engine.runtime.missingSettings(chart.name);
+    if (missing.length) {
+      log.warn({ chart: chart.name, missing }, `chart ${chart.name} creates no instances until its settings ${missing.join(', ')} are bound: --values FILE, under charts: ${chart.name}:`);
+    }
+  }
+}
+
 /** The chart the built-in zone runs unless told otherwise: charts/backup-and-encrypt.yaml of this package. */
 export const ZONE_CHART_FILE = fileURLToPath(new URL('../charts/backup-and-encrypt.yaml', import.meta.url));
 
@@ -111,6 +122,8 @@ export interface ZoneServeConfig {
   /** The token this zone presents with results. */
   readonly controllerToken: TokenSource;
   readonly gnupgHome?: string;
+  /** --values FILE: the zone's allow-list of environment variables (orders' passwordEnv) and chart settings. */
+  readonly valuesFile?: string;
   readonly chartFile?: string;
   /** Cap of the delay between attempts to deliver a result (default 1m). */
   readonly resendMaxDelayMs?: number;
@@ -148,12 +161,18 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   const clock = config.clock ?? systemClock;
   const tls = await serverTls(config.tls);
   const engine = await startEngine({
-    chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock, ...(config.outgoing ? { outgoing: config.outgoing } : {}),
+    chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock, ...(config.outgoing ? { outgoing: config.outgoing } : {}), ...(config.valuesFile !== undefined && { valuesFile: config.valuesFile }),
   });
   const chart = engine.charts.find((each) => each.name === ZONE_CHART);
   if (chart?.states[MOVE_STATE]?.kind !== 'step') {
     await engine.close();
     throw new StartupError(`the zone runs the chart ${ZONE_CHART}, with a ${MOVE_STATE} step that puts the backup in long-term storage; ${config.chartFile ?? ZONE_CHART_FILE} is not it`);
+  }
+  const declared = Object.keys((chart.settings?.['properties'] ?? {}) as object);
+  const undeclared = ZONE_SETTINGS.filter((key) => !declared.includes(key));
+  if (undeclared.length) {
+    await engine.close();
+    throw new StartupError(`the zone gives each backup the settings ${ZONE_SETTINGS.join(', ')}; ${config.chartFile ?? ZONE_CHART_FILE} does not declare ${undeclared.join(', ')} under settings:`);
   }
   const now = (): string => new Date(clock.now()).toISOString();
   const outbox = new ZoneOutbox({
@@ -161,7 +180,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
     maxDelayMs: config.resendMaxDelayMs ?? 60_000, timeoutMs: 10_000, onDelivered: deliveredWrites(engine.store, now),
   });
   const zone = new ZoneService({
-    runtime: engine.runtime, store: engine.store, clock, log, outbox, name: config.name, storageRoot: config.storageRoot,
+    runtime: engine.runtime, store: engine.store, clock, log, outbox, name: config.name, storageRoot: config.storageRoot, environment: engine.environment,
     ...(config.gnupgHome !== undefined ? { gnupgHome: config.gnupgHome } : {}),
   });
   const shutdown = async (): Promise<void> => {

@@ -20,6 +20,7 @@ export interface ChartDraft {
   readonly statePaths: Record<string, string>;
   readonly refs: TargetRef[];
   readonly context?: JsonSchema;
+  readonly settings?: JsonSchema;
   readonly failurePrefix?: string;
   readonly owner?: string;
   /** How this dialect marks a final state, for the "no final state" message. */

@@ -105,6 +105,7 @@ function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: s
     initial: draft.initial ?? '',
     states: draft.states,
     ...(draft.context !== undefined && { context: draft.context }),
+    ...(draft.settings !== undefined && { settings: draft.settings }),
     ...(draft.failurePrefix !== undefined && { failurePrefix: draft.failurePrefix }),
     ...(draft.owner !== undefined && { owner: draft.owner }),
     file,

@@ -15,6 +15,8 @@ export interface Chart {
   readonly states: Readonly<Record<string, StateDef>>;
   /** JSON Schema of an instance's context; absent = any object. */
   readonly context?: JsonSchema;
+  /** JSON Schema of the operator's values the steps need (hosts, roots, variable names); never from a client. */
+  readonly settings?: JsonSchema;
   /** Template prepended to every failure report, e.g. "{{client}} {{database}}". */
   readonly failurePrefix?: string;
   /** The built-in service that drives this chart's instances; the generic HTTP routes may not create or move them. */

@@ -70,6 +70,7 @@ const chartdSchema = {
     description: { type: 'string' },
     initial: stateRef,
     context: { type: 'object' },
+    settings: { type: 'object' },
     failure_prefix: { type: 'string' },
     owner: { type: 'string', pattern: CHART_NAME.source, hint: 'owner names a built-in service, e.g. backup-controller' },
     states: {

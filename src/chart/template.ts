@@ -5,6 +5,8 @@ import type { JsonSchema } from './model.js';
 
 export interface TemplateScope {
   context: Record<string, unknown>;
+  /** The operator's values the instance was created with; absent = none. */
+  settings?: Record<string, unknown>;
   instance: { id: string; created: string /* ISO */ };
 }
 
@@ -26,6 +28,8 @@ export interface TemplateProblem {
 }
 
 export const BUILTIN_KEYS: readonly string[] = ['instance.id', 'instance.created'];
+/** Templates read the operator's settings as {{settings.KEY}}. */
+export const SETTINGS_PREFIX = 'settings.';
 export const FILTERS: readonly string[] = ['stamp', 'date', 'year', 'month', 'fiscal_year'];
 
 const KEY = '[A-Za-z_][A-Za-z0-9_-]*(?:\\.[A-Za-z_][A-Za-z0-9_-]*)*';
@@ -57,8 +61,8 @@ export function templateKeys(text: string): string[] {
   return parseTemplate(text).flatMap((segment) => (typeof segment === 'string' ? [] : [segment.key, ...(segment.arg ? [segment.arg] : [])]));
 }
 
-/** Keys a chart's templates may use: its context properties (dotted for nested ones) and the built-ins. */
-export function knownTemplateKeys(context: JsonSchema | undefined): Set<string> {
+/** Keys a chart's templates may use: its context properties, its settings as settings.KEY (dotted for nested ones) and the built-ins. */
+export function knownTemplateKeys(context: JsonSchema | undefined, settings?: JsonSchema): Set<string> {
   const known = new Set(BUILTIN_KEYS);
   const walk = (schema: unknown, prefix: string): void => {
     if (typeof schema !== 'object' || schema === null) return;
@@ -70,6 +74,7 @@ export function knownTemplateKeys(context: JsonSchema | undefined): Set<string> 
     }
   };
   walk(context, '');
+  walk(settings, SETTINGS_PREFIX);
   return known;
 }
 
@@ -98,7 +103,8 @@ function checkText(text: string, known: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   const checkKey = (key: string, placeholder: Placeholder): void => {
     if (!known.has(key)) {
-      problems.push(`unknown template key '${key}' in ${placeholder.text}${didYouMean(key, known)}; declare it under the chart's context properties (built-ins: ${BUILTIN_KEYS.join(', ')})`);
+      const where = key.startsWith(SETTINGS_PREFIX) ? 'settings' : 'context';
+      problems.push(`unknown template key '${key}' in ${placeholder.text}${didYouMean(key, known)}; declare it under the chart's ${where} properties (built-ins: ${BUILTIN_KEYS.join(', ')})`);
     }
   };
   for (const segment of segments) {
@@ -139,12 +145,14 @@ function renderText(text: string, scope: TemplateScope): unknown {
 function lookup(key: string, placeholder: Placeholder, scope: TemplateScope): unknown {
   if (key === 'instance.id') return scope.instance.id;
   if (key === 'instance.created') return scope.instance.created;
-  let current: unknown = scope.context;
-  for (const part of key.split('.')) {
+  const setting = key.startsWith(SETTINGS_PREFIX);
+  let current: unknown = setting ? scope.settings : scope.context;
+  for (const part of (setting ? key.slice(SETTINGS_PREFIX.length) : key).split('.')) {
     current = typeof current === 'object' && current !== null ? (current as Record<string, unknown>)[part] : undefined;
   }
   if (current === undefined || current === null) {
-    throw new Error(`template ${placeholder.text} needs context value '${key}', which this instance does not have`);
+    const what = setting ? `setting '${key.slice(SETTINGS_PREFIX.length)}'` : `context value '${key}'`;
+    throw new Error(`template ${placeholder.text} needs ${what}, which this instance does not have`);
   }
   return current;
 }

@@ -1,5 +1,6 @@
-// Safe YAML parsing for chart files: one plain document, no custom tags, no alias bombs, and a line for every YAML path.
+// Safe YAML parsing for chart and configuration files: one plain document, no custom tags, no alias bombs, and a line for every YAML path.
 
+import { readFile } from 'node:fs/promises';
 import yaml from 'js-yaml';
 import { ChartInvalid } from './problem.js';
 
@@ -34,6 +35,22 @@ export function emptyRecord<T>(): Record<string, T> {
 export function joinPath(base: string, key: string | number): string {
   if (typeof key === 'number') return `${base}[${key}]`;
   return base === '' ? key : `${base}.${key}`;
+}
+
+/** Reads and parses an operator's YAML file; throws one Error saying why it cannot be read or parsed, e.g. "values file has problems: …". */
+export async function readYamlFile(file: string, what: string): Promise<YamlDocument> {
+  let source: string;
+  try {
+    source = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+  try {
+    return parseYaml(source, file);
+  } catch (error) {
+    if (error instanceof ChartInvalid) throw new Error(`${what} has problems:\n${error.message}`);
+    throw error;
+  }
 }
 
 /** Parses `source`; throws ChartInvalid (one problem, with its line) when it is not a safe single mapping. */

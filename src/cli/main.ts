@@ -9,7 +9,7 @@ const USAGE = `chartd — state charts in YAML, served over HTTP
 Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
-               [--auth FILE | --insecure-no-auth] [--log-level info]
+               [--auth FILE | --insecure-no-auth] [--values FILE] [--log-level info]
                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...
@@ -19,7 +19,7 @@ Usage:
               (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
               [--name NAME] [--data DIR] [--host 127.0.0.1] [--gnupg-home DIR]
-              [--chart FILE] [--resend-max-delay 1m] [--log-level info]
+              [--values FILE] [--chart FILE] [--resend-max-delay 1m] [--log-level info]
               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
               [--ca-file FILE] [--client-cert FILE --client-key FILE] [--auth FILE]
   chartd token new NAME [--scope read|write|write:CHARTS|admin|results]... [--caller PATTERN]...
@@ -28,10 +28,13 @@ Usage:
 
 Commands:
   serve      Serve charts over HTTP (StateService-compatible GET/PUT /state).
+             --values FILE binds the operator's settings of each chart (hosts,
+             storage roots, ...) and lists the environment variables steps may read.
   validate   Check chart files; prints every problem, exits 1 if there are any.
   run        Run one instance of a chart to a final state in this process; prints
              each failure as "Failure: <prefix> <node>: <message>" and exits with
-             the number of failures (1 if the runner itself crashed).
+             the number of failures (1 if the runner itself crashed). Each --set
+             key goes to the chart's settings or context, whichever declares it.
   diagram    Print a chart's diagram (happy paths green, unhappy paths red).
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,

@@ -1,5 +1,7 @@
 // The state of one instance of a chart: plain JSON, stored exactly as it is.
 
+import type { TemplateScope } from '../chart/template.js';
+
 export type Context = Record<string, unknown>;
 
 /** A stored deadline; `kind` says what happens when it comes due. */
@@ -37,6 +39,11 @@ export interface Snapshot {
   readonly state: string;
   readonly status: 'active' | 'done';
   readonly context: Context;
+  /**
+   * The operator's values for the chart's settings, frozen at creation like the context, so a cleanup step after
+   * a restart uses the paths the run created. Absent for charts without settings (and instances stored before them).
+   */
+  readonly settings?: Context;
   /** Gate counter of the current state. */
   readonly counter: number;
   /** Callers counted by the current gate (distinct gates) or seen by it. */
@@ -57,3 +64,8 @@ export interface Snapshot {
 
 export const HISTORY_LIMIT = 50;
 export const FAILURE_LIMIT = 50;
+
+/** What the instance's templates read: its context, its settings and the built-ins. */
+export function templateScope(snapshot: Snapshot): TemplateScope {
+  return { context: snapshot.context, settings: snapshot.settings ?? {}, instance: { id: snapshot.id, created: snapshot.createdAt } };
+}

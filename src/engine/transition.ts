@@ -30,11 +30,17 @@ export interface Outcome {
 /** Callers listed on a gate that counts every PUT; a distinct gate lists all of them (at most its count). */
 const MAX_CALLERS = 1000;
 
-/** A new instance, already entered into the chart's initial state; `token` names the bearer token that created it. */
-export function createSnapshot(chart: Chart, id: string, context: Context, now: number, token?: string): Outcome {
+/** How an instance begins besides its context: the operator's settings, and the bearer token (its name) that created it. */
+export interface Origin {
+  readonly settings?: Context;
+  readonly token?: string;
+}
+
+/** A new instance, already entered into the chart's initial state. */
+export function createSnapshot(chart: Chart, id: string, context: Context, now: number, { settings, token }: Origin = {}): Outcome {
   const at = iso(now);
   const blank: Snapshot = {
-    chart: chart.name, version: chart.version, id, state: '', status: 'active', context,
+    chart: chart.name, version: chart.version, id, state: '', status: 'active', context, ...(settings && { settings }),
     counter: 0, callers: [], deadline: null, attempt: 0, revision: 0,
     enteredAt: at, createdAt: at, updatedAt: at, history: [], failures: [],
   };

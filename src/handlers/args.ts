@@ -2,7 +2,7 @@
 
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { JsonSchema } from '../chart/model.js';
-import { FinalFailure, type Handler, type StepContext } from './handler.js';
+import { FinalFailure, type ArgumentKind, type Handler, type StepContext } from './handler.js';
 
 // One compiler for all handlers; useDefaults fills `default:` values (e.g. compression: gzip). The schemas are
 // ours and strict mode checks them as they compile, so the meta-schema is not compiled at start-up as well.
@@ -13,6 +13,7 @@ export interface HandlerSpec<T> {
   readonly name: string;
   readonly description: string;
   readonly params: JsonSchema;
+  readonly operatorOwned?: Readonly<Record<string, ArgumentKind>>;
   run(args: T, ctx: StepContext): Promise<void>;
 }
 
@@ -25,6 +26,7 @@ export function defineHandler<T>(spec: HandlerSpec<T>): Handler {
     name: spec.name,
     description: spec.description,
     params: spec.params,
+    ...(spec.operatorOwned && { operatorOwned: spec.operatorOwned }),
     async run(args, ctx) {
       try {
         await spec.run(checkArgs<T>(spec.params, args), ctx);

@@ -166,6 +166,7 @@ export const makeDirHandler = defineHandler<{ path: string }>({
   name: 'fs.makeDir',
   description: 'Create a directory and its parents; succeeds if it already exists.',
   params: pathOnly,
+  operatorOwned: { path: 'path' },
   run: ({ path }) => makeDirIfMissing(path),
 });
 
@@ -173,6 +174,7 @@ export const removeDirHandler = defineHandler<{ path: string }>({
   name: 'fs.removeDir',
   description: 'Remove a directory and everything in it; succeeds if it is already gone.',
   params: pathOnly,
+  operatorOwned: { path: 'path' },
   run: ({ path }) => removeDirIfExists(path),
 });
 
@@ -180,6 +182,7 @@ export const removeFileHandler = defineHandler<{ path: string }>({
   name: 'fs.removeFile',
   description: 'Remove a file; succeeds if it is already gone; refuses to remove a directory.',
   params: pathOnly,
+  operatorOwned: { path: 'path' },
   run: ({ path }) => removeFileIfExists(path),
 });
 
@@ -195,6 +198,7 @@ export const moveHandler = defineHandler<{ from: string; to: string }>({
     required: ['from', 'to'],
     additionalProperties: false,
   },
+  operatorOwned: { from: 'path', to: 'path' },
   async run({ from, to }, ctx) {
     const target = await moveFile(from, to);
     ctx.log.info({ from: resolve(from), to: target }, 'moved file');

@@ -43,7 +43,7 @@ export async function encryptFile(args: EncryptArgs, ctx: StepContext): Promise<
 
   const temp = partialPathFor(output);
   try {
-    await runCommand('gpg', buildEncryptArgs(args, temp), { signal: ctx.signal }).catch((error: Error) => {
+    await runCommand('gpg', buildEncryptArgs(args, temp), { env: ctx.childEnv(), signal: ctx.signal }).catch((error: Error) => {
       throw explainGpgFailure(error, args);
     });
     await renameDurably(temp, output);
@@ -83,5 +83,6 @@ export const encryptHandler = defineHandler<EncryptArgs>({
     required: ['file', 'output', 'recipient'],
     additionalProperties: false,
   },
+  operatorOwned: { file: 'path', output: 'path', homedir: 'path' },
   run: encryptFile,
 });

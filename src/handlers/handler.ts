@@ -13,7 +13,20 @@ export interface StepContext {
   readonly signal: AbortSignal;
   readonly log: StepLog;
   readonly instance: { readonly chart: string; readonly id: string; readonly state: string; readonly attempt: number };
+  /**
+   * The value of a server environment variable the operator lets handlers read; throws a FinalFailure for a
+   * name off the allow-list or unset. `purpose` names the argument in the message, e.g. "password_env".
+   */
+  env(name: string, purpose?: string): string;
+  /** The environment for a child process: the server's, without the variables handlers may read. */
+  childEnv(): NodeJS.ProcessEnv;
 }
+
+/**
+ * What an operator-owned argument decides: a file or directory chartd reads or writes (`path`), where chartd
+ * connects (`target`: host, port, user), or which server environment variable it reads (`env`).
+ */
+export type ArgumentKind = 'path' | 'target' | 'env';
 
 export interface Handler {
   /** Dotted name charts use in `run:`, e.g. "fs.makeDir". */
@@ -21,6 +34,8 @@ export interface Handler {
   readonly description: string;
   /** JSON Schema of the resolved `with:` arguments; required keys are checked at chart load. */
   readonly params: JsonSchema;
+  /** Arguments the operator decides, by kind; a chart may fill them from client context only through a pattern. */
+  readonly operatorOwned?: Readonly<Record<string, ArgumentKind>>;
   /**
    * Does the work; resolves on success, throws an Error whose message is the failure report.
    * Must be idempotent: after a crash the same step runs again with the same arguments.

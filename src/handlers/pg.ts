@@ -44,18 +44,18 @@ export function buildDumpArgs(part: DumpPart, args: DumpArgs, outputFile: string
   return argv;
 }
 
-/** The child's environment: the server's, minus inherited connection settings, plus this step's secret. */
-export function buildDumpEnv(args: DumpArgs, source: NodeJS.ProcessEnv = process.env): { env: NodeJS.ProcessEnv; secrets: string[] } {
-  const env: NodeJS.ProcessEnv = { ...source };
+/**
+ * The child's environment: what the step may pass to children, minus inherited connection settings, plus this
+ * step's password, read through the operator's allow-list.
+ */
+export function buildDumpEnv(args: DumpArgs, ctx: Pick<StepContext, 'env' | 'childEnv'>): { env: NodeJS.ProcessEnv; secrets: string[] } {
+  const env = ctx.childEnv();
   for (const name of INHERITED_PG_VARIABLES) delete env[name];
   env['PGCONNECT_TIMEOUT'] ??= '30';
   const secrets: string[] = [];
-  // "" means no password, so a chart can pass an optional context value straight through.
+  // "" means no password, so a chart can pass an optional setting straight through.
   if (args.password_env !== undefined && args.password_env !== '') {
-    const password = source[args.password_env];
-    if (password === undefined || password === '') {
-      throw new FinalFailure(`environment variable ${args.password_env} (password_env) is not set on the server`);
-    }
+    const password = ctx.env(args.password_env, 'password_env');
     env['PGPASSWORD'] = password;
     secrets.push(password);
   }
@@ -69,7 +69,7 @@ export async function dumpDatabase(part: DumpPart, args: DumpArgs, ctx: StepCont
   const existing = await statIfExists(file);
   if (existing?.isDirectory()) throw new FinalFailure(`${file} is a directory`);
   await assertDirectoryExists(dirname(file));
-  const { env, secrets } = buildDumpEnv(args);
+  const { env, secrets } = buildDumpEnv(args, ctx);
   const temp = partialPathFor(file);
   try {
     await runCommand('pg_dump', buildDumpArgs(part, args, temp), { env, secrets, signal: ctx.signal }).catch((error: Error) => {
@@ -117,10 +117,13 @@ const dumpParams = {
   additionalProperties: false,
 } as const;
 
+const DUMP_OPERATOR_OWNED = { host: 'target', port: 'target', user: 'target', password_env: 'env', passfile: 'path', file: 'path' } as const;
+
 export const dumpSchemaHandler = defineHandler<DumpArgs>({
   name: 'pg.dumpSchema',
   description: 'pg_dump --schema-only of one database to a file (written whole or not at all).',
   params: dumpParams,
+  operatorOwned: DUMP_OPERATOR_OWNED,
   run: (args, ctx) => dumpDatabase('schema', args, ctx),
 });
 
@@ -128,5 +131,6 @@ export const dumpDataHandler = defineHandler<DumpArgs>({
   name: 'pg.dumpData',
   description: 'pg_dump --data-only of one database to a file (written whole or not at all).',
   params: dumpParams,
+  operatorOwned: DUMP_OPERATOR_OWNED,
   run: (args, ctx) => dumpDatabase('data', args, ctx),
 });

@@ -60,7 +60,7 @@ export async function archiveDirectory(args: ArchiveArgs, ctx: StepContext): Pro
 
   const temp = partialPathFor(file);
   try {
-    await runCommand('tar', buildTarArgs(directory, temp, args.compression), { signal: ctx.signal });
+    await runCommand('tar', buildTarArgs(directory, temp, args.compression), { env: ctx.childEnv(), signal: ctx.signal });
     await renameDurably(temp, file);
   } catch (error) {
     await discardPartial(temp);
@@ -83,5 +83,6 @@ export const createArchiveHandler = defineHandler<ArchiveArgs>({
     required: ['directory', 'file'],
     additionalProperties: false,
   },
+  operatorOwned: { directory: 'path', file: 'path' },
   run: archiveDirectory,
 });

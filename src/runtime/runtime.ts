@@ -3,15 +3,17 @@
 import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
-import { createSnapshot, transition, type Input, type Outcome } from '../engine/transition.js';
-import type { Context, Snapshot } from '../engine/snapshot.js';
+import { createSnapshot, transition, type Input, type Origin, type Outcome } from '../engine/transition.js';
+import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
 import { BadRequest, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
 import { StoreError, type Store, type StoreHealth } from '../store/store.js';
 import type { Alerter } from './alerts.js';
+import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
-import { ContextChecker } from './context.js';
+import type { Environment } from './environment.js';
+import type { InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
 import { StepRunner } from './steps.js';
 import { Timers } from './timers.js';
@@ -31,15 +33,23 @@ export interface RuntimeOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly alerter: Alerter;
+  readonly inputs: InputChecker;
+  readonly settings: BoundSettings;
+  /** The server environment variables handlers may read. */
+  readonly environment: Environment;
 }
 
-/** How an instance is created, besides its context. */
+/** How an instance is created besides its context. */
 export interface CreateOptions {
+  /** Settings for this instance from an in-process service (the zone), over the operator's bound values; never from HTTP. */
+  readonly settings?: Context;
   /** The bearer token (its name) that asked for it, recorded in the creation's history entry. */
   readonly token?: string;
 }
 
-type Work = { readonly kind: 'input'; readonly input: Input } | { readonly kind: 'create'; readonly context: Context; readonly token?: string };
+type Work =
+  | { readonly kind: 'input'; readonly input: Input }
+  | { readonly kind: 'create'; readonly context: Context; readonly origin: Origin };
 type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
 
 /** What one instance's committed change means for listeners (watch streams, metrics). */
@@ -53,7 +63,6 @@ export class Runtime {
   private readonly queue: KeyedQueue<Work, Done>;
   private readonly timers: Timers;
   private readonly steps: StepRunner;
-  private readonly contexts = new ContextChecker();
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
@@ -70,7 +79,7 @@ export class Runtime {
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
     this.timers = new Timers(() => options.clock.now(), (key, at) =>
       this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
-    this.steps = new StepRunner(options.handlers, options.log, (key, result) =>
+    this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
       this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'));
   }
 
@@ -86,7 +95,8 @@ export class Runtime {
     let armed = 0;
     let resumed = 0;
     for (const snapshot of store.list<Snapshot>(INSTANCES)) {
-      const chart = catalog.version(snapshot.chart, snapshot.version);
+      const chart = this.versionOrWarn(snapshot);
+      if (chart === null) continue;
       if (!chart) {
         log.warn({ chart: snapshot.chart, instance: snapshot.id }, 'instance belongs to a chart that is no longer served; left as it is');
         continue;
@@ -186,15 +196,27 @@ export class Runtime {
 
   /** Creates the instance, or returns the existing one with `created: false`. */
   async create(chart: string, id: string, context: Context, options: CreateOptions = {}): Promise<{ snapshot: Snapshot; created: boolean }> {
-    const checked = this.contexts.check(this.chart(chart), context);
-    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'create', context: checked, ...(options.token ? { token: options.token } : {}) });
+    const checked = this.options.inputs.check(this.chart(chart), context);
+    const settings = this.checkSettings(chart, options.settings);
+    const origin = { ...(settings ? { settings } : {}), ...(options.token ? { token: options.token } : {}) };
+    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'create', context: checked, origin });
     if ('error' in done) throw done.error;
     return { snapshot: done.outcome.snapshot, created: done.created };
   }
 
   /** The context as it would be stored: validated, with schema defaults filled in. */
   checkContext(chart: string, context: unknown): Context {
-    return this.contexts.check(this.chart(chart), context);
+    return this.options.inputs.check(this.chart(chart), context);
+  }
+
+  /** The settings an instance would be stored with (see BoundSettings.forInstance); throws NotConfigured. */
+  checkSettings(chart: string, extra?: Context): Context | undefined {
+    return this.options.settings.forInstance(this.chart(chart), extra);
+  }
+
+  /** Required settings of `chart` that the operator's bound values leave out (the server still serves it). */
+  missingSettings(chart: string): readonly string[] {
+    return this.options.settings.missing(this.chart(chart));
   }
 
   onChange(listener: (change: Change) => void): () => void {
@@ -212,7 +234,7 @@ export class Runtime {
     const template = this.chartOf(snapshot).failurePrefix;
     if (!template) return '';
     try {
-      return String(renderValue(template, { context: snapshot.context, instance: { id: snapshot.id, created: snapshot.createdAt } }));
+      return String(renderValue(template, templateScope(snapshot)));
     } catch {
       return template;
     }
@@ -220,7 +242,21 @@ export class Runtime {
 
   /** Charts whose default instance exists from the start: no work to run and no required inputs. */
   private startsByItself(chart: Chart): boolean {
-    return !Object.values(chart.states).some((state) => state.kind === 'step') && this.contexts.accepts(chart, {});
+    return !Object.values(chart.states).some((state) => state.kind === 'step') && this.options.inputs.accepts(chart, {}) && this.options.settings.missing(chart).length === 0;
+  }
+
+  /**
+   * The chart version an instance runs on; null (after a warning) when its archived text no longer loads, e.g. a
+   * version that let a client choose a host: such an instance is left as it is rather than resumed or stopping start-up.
+   */
+  private versionOrWarn(snapshot: Snapshot): Chart | undefined | null {
+    try {
+      return this.options.catalog.version(snapshot.chart, snapshot.version);
+    } catch (error) {
+      this.options.log.warn({ chart: snapshot.chart, version: snapshot.version, instance: snapshot.id, err: (error as Error).message },
+        'instance runs on a chart version that no longer loads; left as it is');
+      return null;
+    }
   }
 
   /**
@@ -267,7 +303,7 @@ export class Runtime {
           continue;
         }
         const [chartName, id] = splitKey(key);
-        const outcome = createSnapshot(this.chart(chartName), id, item.context, now, item.token);
+        const outcome = createSnapshot(this.chart(chartName), id, item.context, now, item.origin);
         current = outcome.snapshot;
         outcomes.push(outcome);
         done.push({ outcome, created: true });

@@ -3,8 +3,10 @@
 import type { Logger } from 'pino';
 import type { Chart, StepState } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
-import type { Snapshot } from '../engine/snapshot.js';
+import { templateScope, type Snapshot } from '../engine/snapshot.js';
 import { FinalFailure, type HandlerLookup } from '../handlers/handler.js';
+import type { Environment } from './environment.js';
+import { confinePaths } from './pathRoots.js';
 
 export interface StepResult {
   readonly state: string;
@@ -20,6 +22,7 @@ export class StepRunner {
 
   constructor(
     private readonly handlers: HandlerLookup,
+    private readonly environment: Environment,
     private readonly log: Logger,
     private readonly report: (key: string, result: StepResult) => void,
   ) {}
@@ -55,10 +58,14 @@ export class StepRunner {
     try {
       const handler = this.handlers.get(def.run);
       if (!handler) throw new Error(`handler ${def.run} is not registered`);
-      const args = renderValue(def.with, { context: snapshot.context, instance: { id: snapshot.id, created: snapshot.createdAt } });
+      const scope = templateScope(snapshot);
+      const args = confinePaths(handler, def.with, renderValue(def.with, scope) as Record<string, unknown>, scope);
       log.info({ handler: def.run }, 'step started');
-      await handler.run(args as Record<string, unknown>, {
+      const { environment } = this;
+      await handler.run(args, {
         signal, log, instance: { chart: snapshot.chart, id: snapshot.id, state: def.name, attempt: snapshot.attempt },
+        env: (name, purpose) => environment.read(name, purpose),
+        childEnv: () => environment.forChild(),
       });
       log.info({ ms: Date.now() - started }, 'step succeeded');
       return base;

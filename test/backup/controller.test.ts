@@ -132,6 +132,20 @@ describe('refused for good', () => {
       expect(view.times.sentToZone).toBeUndefined();
     }
   });
+
+  it('an order whose password variable is off the zone\'s allow-list (here the zone\'s own token) is refused with 422 and stored nowhere', async () => {
+    const source = { host: world.pg.host, port: world.pg.port, database: 'sales', passwordEnv: 'CHARTD_TEST_ZONE_TOKEN' };
+    world.jobs.jobs.set('peeking', world.job('peeking', { source }));
+    const answer = await postRequest(controller.url, { apiVersion: 'v1', backupJobId: 'peeking', dataDate: '2026-11-21' });
+    const view = await until(() => request(answer.body.id), (each) => each.final);
+    expect(view.state).toBe('Failed');
+    expect(view.failures).toEqual([expect.objectContaining({
+      node: 'Allowed',
+      error: expect.stringMatching(/answered POST \/orders with 422: zone local does not let backups read the environment variable CHARTD_TEST_ZONE_TOKEN \(source\.passwordEnv\): its operator adds it to environment: in the zone's --values FILE$/),
+    })]);
+    expect((await fetch(`${world.zoneUrl}/orders/${answer.body.id}`, { headers: zoneAuth() })).status).toBe(404);
+    expect(zone.engine.runtime.instances('backup-and-encrypt').filter((snapshot) => snapshot.id === answer.body.id)).toEqual([]);
+  });
 });
 
 describe('Idempotency-Key', () => {

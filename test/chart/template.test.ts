@@ -102,3 +102,25 @@ describe('renderValue', () => {
     expect(() => renderValue('{{created | fiscal_year:fy_end}}', badMonth)).toThrow("'fy_end' must be the fiscal year's last month, 1-12");
   });
 });
+
+describe('settings', () => {
+  const settingsSchema = { properties: { root: { type: 'string' }, db: { properties: { port: { type: 'integer' } } } } };
+
+  it('are known as settings.KEY, nested ones dotted, beside the context keys', () => {
+    const keys = knownTemplateKeys({ properties: { client: { type: 'string' } } }, settingsSchema);
+    expect([...keys].sort()).toEqual(['client', 'instance.created', 'instance.id', 'settings.db', 'settings.db.port', 'settings.root']);
+    expect(checkTemplates('{{settings.rot}}', keys)).toEqual([
+      "unknown template key 'settings.rot' in {{settings.rot}} (did you mean 'settings.root'?); declare it under the chart's settings properties (built-ins: instance.id, instance.created)",
+    ]);
+    // A context key is not a setting, and a setting is not a context key.
+    expect(checkTemplates('{{root}} {{settings.client}}', keys)).toHaveLength(2);
+  });
+
+  it('render from the instance\'s settings, never from its context', () => {
+    const withSettings: TemplateScope = { ...scope, context: { ...scope.context, root: '/from/the/client' }, settings: { root: '/srv', db: { port: 5433 } } };
+    expect(renderValue('{{settings.root}}/{{client}}', withSettings)).toBe('/srv/acme');
+    expect(renderValue('{{settings.db.port}}', withSettings)).toBe(5433);
+    expect(() => renderValue('{{settings.gone}}', withSettings)).toThrow("template {{settings.gone}} needs setting 'gone', which this instance does not have");
+    expect(() => renderValue('{{settings.root}}', scope)).toThrow("needs setting 'root'");
+  });
+});

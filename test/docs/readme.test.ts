@@ -9,6 +9,7 @@ describe('README chart examples', () => {
   it('load without problems', async () => {
     const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
     const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    // Chart examples are fenced as yaml; other YAML (a values file) as yml.
     expect(blocks.length).toBeGreaterThanOrEqual(2);
     const handlers = createRegistry(builtinHandlers());
     for (const [index, block] of blocks.entries()) {

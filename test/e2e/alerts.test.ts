@@ -1,5 +1,7 @@
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
@@ -11,14 +13,19 @@ initial: remove
 context:
   type: object
   properties:
-    target: { type: string }
+    target: { type: string, pattern: "^[A-Za-z0-9._-]+$" }
     client: { type: string }
   required: [target, client]
+settings:
+  type: object
+  properties:
+    root: { type: string }
+  required: [root]
 failure_prefix: "nightly {{client}}"
 states:
   remove:
     run: fs.removeFile
-    with: { path: "{{target}}" }
+    with: { path: "{{settings.root}}/{{target}}" }
     on_success: confirm
     on_failure: failed
   confirm:
@@ -30,6 +37,8 @@ states:
 
 let chartDir: string;
 let dataDir: string;
+/** The chart's root, bound by the operator's values file; it holds a directory the step cannot remove. */
+let root: string;
 let server: TestServer | undefined;
 let hook: Server;
 let received: Record<string, unknown>[];
@@ -48,7 +57,12 @@ beforeEach(async () => {
   });
   await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
   await writeCharts(chartDir, { 'alerting.yaml': CHART });
-  server = await startTestServer({ chartDir, dataDir, alertWebhook: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts` });
+  root = await tempDir('chartd-root-');
+  await mkdir(join(root, 'a-directory'));
+  await writeFile(join(root, 'values.yaml'), `charts: { alerting: { root: ${root} } }\n`);
+  server = await startTestServer({
+    chartDir, dataDir, alertWebhook: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts`, valuesFile: join(root, 'values.yaml'),
+  });
 });
 
 afterEach(async () => {
@@ -56,12 +70,13 @@ afterEach(async () => {
   await new Promise((resolve) => hook.close(resolve));
   await removeDir(chartDir);
   await removeDir(dataDir);
+  await removeDir(root);
 });
 
 describe('failure reports', () => {
   it('records a failed step and POSTs it to the webhook with the failure prefix', async () => {
     const { url } = server!;
-    await request(url).post('/charts/alerting/instances').send({ id: 'dir', context: { target: dataDir, client: 'acme' } }).expect(201);
+    await request(url).post('/charts/alerting/instances').send({ id: 'dir', context: { target: 'a-directory', client: 'acme' } }).expect(201);
     await until(() => received.length === 1);
     expect(received[0]).toMatchObject({ type: 'chartd.failure', chart: 'alerting', instance: 'dir', node: 'remove', prefix: 'nightly acme' });
     expect(String(received[0]!['message'])).toMatch(/^Failure: nightly acme remove: /);
@@ -73,7 +88,7 @@ describe('failure reports', () => {
 
   it('reports a waiting state that timed out', async () => {
     const { url } = server!;
-    await request(url).post('/charts/alerting/instances').send({ id: 'gone', context: { target: `${dataDir}/missing-file`, client: 'acme' } }).expect(201);
+    await request(url).post('/charts/alerting/instances').send({ id: 'gone', context: { target: 'missing-file', client: 'acme' } }).expect(201);
     await until(() => received.length === 1);
     expect(received[0]).toMatchObject({ node: 'confirm', instance: 'gone' });
     expect(String(received[0]!['error'])).toMatch(/timed out/);

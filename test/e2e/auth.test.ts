@@ -211,10 +211,11 @@ describe('the backup-request chart belongs to the controller', () => {
       call('PUT', `/charts/backup-request/instances/${id}/state?state=Sent&event=failed`, tokens.ops),
       call('PUT', `/charts/backup-request/instances/${id}/state?state=Sent&event=succeeded`, tokens.ops),
       call('POST', '/charts/backup-request/instances', tokens.ops, { id: 'forged', context: { apiVersion: 'v1', backupJobId: 'nightly', dataDate: '2026-11-22', transport: 'http' } }),
+      call('PUT', '/charts/backup-request/state?state=Received', tokens.ops),
       call('POST', `/charts/backup-request/instances/${id}/events/succeeded`),
     ];
     const answers = await Promise.all(forgeries);
-    expect(answers.map((answer) => answer.status)).toEqual([403, 403, 403, 403, 401]);
+    expect(answers.map((answer) => answer.status)).toEqual([403, 403, 403, 403, 403, 401]);
     const refusal = (await body(answers[0]!)).error;
     expect(refusal).toEqual({
       code: 'owned_by_service',

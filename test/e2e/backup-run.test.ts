@@ -72,6 +72,9 @@ function backupArgs(root: string, overrides: Record<string, string | number> = {
   return [CHART, ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`])];
 }
 
+const CONTEXT_REFUSED = /^Critical failure: context does not match chart backup-and-encrypt's schema: /;
+const SETTINGS_REFUSED = /^Critical failure: chart backup-and-encrypt's settings are wrong: /;
+
 function failureLines(stdout: string): string[] {
   return stdout.split('\n').filter((line) => line.startsWith('Failure: '));
 }
@@ -307,16 +310,16 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
     });
 
     it.each([
-      ['a client name with a leading "-"', { client_name: '-rf' }, 'context.client_name must match pattern'],
-      ['a client name with shell syntax', { client_name: 'acme;touch pwned' }, 'context.client_name must match pattern'],
-      ['a database name with a "/"', { database: '../../etc' }, 'context.database must match pattern'],
-      ['a database named ".."', { database: '..' }, 'context.database must match pattern'],
-      ['a relative storage root', { storage_root: 'relative/dir' }, 'context.storage_root must match pattern'],
-    ])('%s is refused by the context schema: exit 1, a clear message, nothing touched', async (_, overrides, message) => {
+      ['a client name with a leading "-"', { client_name: '-rf' }, CONTEXT_REFUSED, 'context.client_name must match pattern'],
+      ['a client name with shell syntax', { client_name: 'acme;touch pwned' }, CONTEXT_REFUSED, 'context.client_name must match pattern'],
+      ['a database name with a "/"', { database: '../../etc' }, CONTEXT_REFUSED, 'context.database must match pattern'],
+      ['a database named ".."', { database: '..' }, CONTEXT_REFUSED, 'context.database must match pattern'],
+      ['a relative storage root', { storage_root: 'relative/dir' }, SETTINGS_REFUSED, 'settings.storage_root must match pattern'],
+    ])('%s is refused by the chart\'s schema: exit 1, a clear message, nothing touched', async (_, overrides, headline, message) => {
       const root = join(work, `refused-${Object.values(overrides)[0]!.replace(/\W/g, '_')}`);
       const result = await run(backupArgs(root, overrides));
       expect(result.code).toBe(1);
-      expect(result.stdout).toMatch(/^Critical failure: context does not match chart backup-and-encrypt's schema: /);
+      expect(result.stdout).toMatch(headline);
       expect(result.stdout).toContain(message);
       expect(failureLines(result.stdout)).toEqual([]);
       expect(await listTree(root)).toEqual([]);
@@ -331,11 +334,12 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
       expect(result.stdout).toMatch(/^Critical failure: .*\n.*charts\/no-such-chart\.yaml: .*no such file or directory/);
     });
 
-    it('a required value missing and one out of range: exit 1, every problem named at once', async () => {
+    it('a required value missing, one out of range and settings missing: exit 1, every problem named at once', async () => {
       const result = await run([CHART, '--set', 'client_name=acme', '--set', 'database=sales', '--set', 'eoy_month=13']);
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(/^Critical failure: context does not match/);
-      for (const problem of ["required property 'postgresql_host'", "required property 'storage_root'", "required property 'key_name'", 'context.eoy_month must be <= 12']) {
+      expect(result.stdout).toContain('chart backup-and-encrypt is not configured: it needs the operator\'s settings storage_root, postgresql_host');
+      for (const problem of ["required property 'key_name'", 'context.eoy_month must be <= 12']) {
         expect(result.stdout).toContain(problem);
       }
     });
@@ -350,6 +354,15 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
       expect(result.stderr).toMatch(/^chartd: .+\nRun 'chartd --help' for usage\.\n$/);
+    });
+
+    it('--set of a key neither the settings nor the context declare: a usage error naming both lists', async () => {
+      const result = await run([CHART, '--set', 'postgres_host=db']);
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+      expect(result.stderr).toBe("chartd: --set postgres_host=db: chart backup-and-encrypt has no setting or context key 'postgres_host' (did you mean 'postgresql_host'?); " +
+        'settings: storage_root, postgresql_host, postgresql_port, postgresql_user, password_env, gnupg_home; context: client_name, database, eoy_month, key_name\n' +
+        "Run 'chartd --help' for usage.\n");
     });
   });
 

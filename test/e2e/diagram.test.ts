@@ -178,7 +178,9 @@ describe('diagrams from a real server serving charts/', () => {
       socket.on('close', () => sockets.delete(socket));
     });
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    server = await startTestServer({ chartDir: 'charts', dataDir });
+    const valuesFile = join(storage, 'values.yaml');
+    await writeFile(valuesFile, `charts:\n  backup-and-encrypt:\n    storage_root: ${storage}\n    postgresql_host: 127.0.0.1\n    postgresql_port: ${(silent.address() as { port: number }).port}\n`);
+    server = await startTestServer({ chartDir: 'charts', dataDir, valuesFile });
   });
 
   afterAll(async () => {
@@ -209,11 +211,9 @@ describe('diagrams from a real server serving charts/', () => {
     throw new Error(`instance ${id} never got there`);
   }
 
-  function context(root: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-    return {
-      client_name: 'acme', database: 'sales', postgresql_host: '127.0.0.1', postgresql_port: (silent.address() as { port: number }).port,
-      storage_root: root, eoy_month: 6, key_name: 'nobody@chartd.invalid', ...overrides,
-    };
+  /** Each instance backs up its own client, so their paths under the one storage root never meet. */
+  function context(client: string): Record<string, unknown> {
+    return { client_name: client, database: 'sales', eoy_month: 6, key_name: 'nobody@chartd.invalid' };
   }
 
   it('GET /charts/backup-and-encrypt/diagram.svg and .mmd answer 200 with their content types and the whole machine', async () => {
@@ -237,7 +237,7 @@ describe('diagrams from a real server serving charts/', () => {
   });
 
   it('an instance diagram fills the state it is in (a step still running) and nothing else', async () => {
-    await createInstance('live', context(join(storage, 'live')));
+    await createInstance('live', context('live'));
     await waitForState('live', (snapshot) => snapshot.state === 'backup_schema');
     const [svg, mermaid] = await Promise.all([get('/charts/backup-and-encrypt/instances/live/diagram.svg'), get('/charts/backup-and-encrypt/instances/live/diagram.mmd')]);
     expect([svg.status, svg.type, mermaid.status]).toEqual([200, 'image/svg+xml', 200]);
@@ -249,10 +249,9 @@ describe('diagrams from a real server serving charts/', () => {
   });
 
   it('a finished instance fills its final state and outlines in red the nodes that failed', async () => {
-    const root = join(storage, 'blocked');
-    await mkdir(join(root, 'intermediate', 'acme'), { recursive: true });
-    await writeFile(join(root, 'intermediate', 'acme', 'sales'), 'a file where the intermediate directory must go\n');
-    await createInstance('blocked', context(root));
+    await mkdir(join(storage, 'intermediate', 'blocked'), { recursive: true });
+    await writeFile(join(storage, 'intermediate', 'blocked', 'sales'), 'a file where the intermediate directory must go\n');
+    await createInstance('blocked', context('blocked'));
     expect(await waitForState('blocked', (snapshot) => snapshot.status === 'done')).toMatchObject({ state: FINAL });
     const drawing = readSvg((await get('/charts/backup-and-encrypt/instances/blocked/diagram.svg')).body);
     expectSeedMachine(drawing);

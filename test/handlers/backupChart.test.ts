@@ -36,17 +36,28 @@ afterAll(async () => {
 
 const CLEANUP = ['remove_encrypted_backup', 'remove_tarball', 'remove_data_file', 'remove_schema_file', 'remove_pg_dump_directory', 'remove_intermediate_directory', 'report_results'];
 
-/** Validates the context as an instance would be (schema defaults filled in). */
-function makeContext(storageRoot: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const context = { client_name: 'acme', database: 'sales', postgresql_host: pg.host, postgresql_port: pg.port, postgresql_user: pg.user,
+interface Inputs {
+  readonly context: Record<string, unknown>;
+  readonly settings: Record<string, unknown>;
+}
+
+/** The client's context and the operator's settings of one backup, each validated as an instance's would be (defaults filled in). */
+function makeInputs(storageRoot: string, overrides: Record<string, unknown> = {}): Inputs {
+  const values: Record<string, unknown> = { client_name: 'acme', database: 'sales', postgresql_host: pg.host, postgresql_port: pg.port, postgresql_user: pg.user,
     storage_root: storageRoot, eoy_month: 6, key_name: gpg.recipient, gnupg_home: gpg.home, ...overrides };
-  const validate = new Ajv({ useDefaults: true, strict: false }).compile(chart.context ?? {});
-  if (!validate(context)) throw new Error(JSON.stringify(validate.errors));
-  return context;
+  const ajv = new Ajv({ useDefaults: true, strict: false });
+  const pick = (schema: Record<string, unknown> | undefined): Record<string, unknown> => {
+    const keys = Object.keys((schema?.['properties'] ?? {}) as object);
+    const picked = Object.fromEntries(Object.entries(values).filter(([key]) => keys.includes(key)));
+    const validate = ajv.compile(schema ?? {});
+    if (!validate(picked)) throw new Error(JSON.stringify(validate.errors));
+    return picked;
+  };
+  return { context: pick(chart.context), settings: pick(chart.settings) };
 }
 
 /** Runs the chart from its initial state to a final one, as the runtime would, without retries. */
-async function walk(context: Record<string, unknown>): Promise<{ visited: string[]; failures: string[] }> {
+async function walk({ context, settings }: Inputs): Promise<{ visited: string[]; failures: string[] }> {
   const visited: string[] = [];
   const failures: string[] = [];
   for (let name = chart.initial; ;) {
@@ -54,7 +65,7 @@ async function walk(context: Record<string, unknown>): Promise<{ visited: string
     const state = chart.states[name];
     if (!state || state.kind === 'final') return { visited, failures };
     if (state.kind !== 'step') throw new Error(`${name} is not a step`);
-    const args = renderValue(state.with, { context, instance: { id: 'default', created: CREATED } }) as Record<string, unknown>;
+    const args = renderValue(state.with, { context, settings, instance: { id: 'default', created: CREATED } }) as Record<string, unknown>;
     try {
       await registry.get(state.run)!.run(args, makeStepContext({ state: name }));
       name = state.onSuccess;
@@ -82,13 +93,19 @@ describe('charts/backup-and-encrypt.yaml', () => {
     for (const state of Object.values(chart.states)) expect(state.description, state.name).toBeTruthy();
   });
 
+  it('takes only what a backup is of from the client; where it connects, reads and writes comes from the operator', () => {
+    expect(Object.keys((chart.context?.['properties'] ?? {}) as object)).toEqual(['client_name', 'database', 'eoy_month', 'key_name']);
+    expect(Object.keys((chart.settings?.['properties'] ?? {}) as object).sort())
+      .toEqual(['gnupg_home', 'password_env', 'postgresql_host', 'postgresql_port', 'postgresql_user', 'storage_root']);
+  });
+
   it('prefixes failures with client, host and database', () => {
-    expect(renderValue(chart.failurePrefix, { context: makeContext('/srv'), instance: { id: 'default', created: CREATED } })).toBe(`acme ${pg.host} sales`);
+    expect(renderValue(chart.failurePrefix, { ...makeInputs('/srv'), instance: { id: 'default', created: CREATED } })).toBe(`acme ${pg.host} sales`);
   });
 
   it('happy path: leaves only the encrypted backup, in its fiscal-year directory, and it restores', async () => {
     const root = await mkdtemp(join(work, 'happy-'));
-    const { visited, failures } = await walk(makeContext(root));
+    const { visited, failures } = await walk(makeInputs(root));
     expect(failures).toEqual([]);
     expect(visited).toEqual(['create_intermediate_directory', 'create_pg_dump_directory', 'backup_schema', 'backup_data', 'compress', 'encrypt',
       'create_storage_directory', 'move_backup', ...CLEANUP]);
@@ -109,7 +126,7 @@ describe('charts/backup-and-encrypt.yaml', () => {
 
   it('unknown key: encryption fails, and the cleanup chain leaves no unencrypted data behind', async () => {
     const root = await mkdtemp(join(work, 'nokey-'));
-    const { visited, failures } = await walk(makeContext(root, { key_name: 'nobody@chartd.invalid' }));
+    const { visited, failures } = await walk(makeInputs(root, { key_name: 'nobody@chartd.invalid' }));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatch(/^encrypt: gpg\.encrypt: no usable public key for recipient "nobody@chartd\.invalid"/);
     expect(visited.slice(visited.indexOf('encrypt'))).toEqual(['encrypt', ...CLEANUP]);
@@ -118,7 +135,7 @@ describe('charts/backup-and-encrypt.yaml', () => {
 
   it('unknown database: the schema dump fails and the run unwinds from there', async () => {
     const root = await mkdtemp(join(work, 'nodb-'));
-    const { visited, failures } = await walk(makeContext(root, { database: 'no_such_db' }));
+    const { visited, failures } = await walk(makeInputs(root, { database: 'no_such_db' }));
     expect(failures).toHaveLength(1);
     expect(failures[0]).toContain('backup_schema: pg.dumpSchema: pg_dump exited with code 1');
     expect(failures[0]).toContain('database "no_such_db" does not exist');

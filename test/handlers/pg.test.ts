@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FinalFailure } from '../../src/handlers/handler.js';
 import { buildDumpArgs, dumpDataHandler, dumpSchemaHandler } from '../../src/handlers/pg.js';
+import { Environment } from '../../src/runtime/environment.js';
 import {
   compareTables, createDatabase, createSampleDatabase, PASSWORD_ROLE, restoreFile, startPostgres, type PostgresServer,
 } from '../support/postgres.js';
@@ -105,6 +106,20 @@ describe('pg.dumpSchema and pg.dumpData', () => {
       .rejects.toThrow(`pg.dumpSchema: directory ${join(work, 'missing')} does not exist`);
   });
 
+  it('reads a password variable only through the allow-list, and fails at once for one off it, before pg_dump starts', async () => {
+    process.env['CHARTD_TEST_OFF_LIST'] = 'not for pg_dump';
+    try {
+      const ctx = makeStepContext({ environment: new Environment(new Set()) });
+      const error = (await dumpSchemaHandler.run({ ...pg.connectionArgs, database: 'sales', file: join(work, 'schema.sql'), password_env: 'CHARTD_TEST_OFF_LIST' }, ctx)
+        .catch((caught: Error) => caught)) as Error;
+      expect(error).toBeInstanceOf(FinalFailure);
+      expect(error.message).toBe('pg.dumpSchema: environment variable CHARTD_TEST_OFF_LIST (password_env) is not on the allow-list: add it to environment: in the --values file');
+      expect(await readdir(work)).toEqual([]);
+    } finally {
+      delete process.env['CHARTD_TEST_OFF_LIST'];
+    }
+  });
+
   it('names, but does not invent, a password variable that is not set', async () => {
     delete process.env['CHARTD_TEST_UNSET_PASSWORD'];
     await expect(dumpBoth('sales', { password_env: 'CHARTD_TEST_UNSET_PASSWORD' }))
@@ -166,13 +181,17 @@ describe('pg passwords', () => {
         .toBe('1\n');
       const controller = new AbortController();
       const file = join(work, 'data.sql');
-      const dumping = dumpDataHandler.run({ ...args, database: 'sales', file }, makeStepContext({ signal: controller.signal }));
+      // The password variable is on the allow-list: the child gets it as PGPASSWORD only, not under its own name.
+      const environment = new Environment(new Set(['CHARTD_TEST_PASSWORD']));
+      const dumping = dumpDataHandler.run({ ...args, database: 'sales', file }, makeStepContext({ signal: controller.signal, environment }));
       const pid = await findProcess('pg_dump', work);
       const commandLine = await readFile(`/proc/${pid}/cmdline`, 'utf8');
       expect(commandLine).toContain('--data-only');
       if (managed) {
         expect(commandLine).not.toContain(goodPassword);
-        expect((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0')).toContain(`PGPASSWORD=${goodPassword}`);
+        const environ = (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0');
+        expect(environ).toContain(`PGPASSWORD=${goodPassword}`);
+        expect(environ.filter((entry) => entry.startsWith('CHARTD_TEST_PASSWORD='))).toEqual([]);
       }
       controller.abort();
       await expect(dumping).rejects.toThrow(/^pg\.dumpData: pg_dump aborted; killed/);

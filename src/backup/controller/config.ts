@@ -1,11 +1,10 @@
 // The backup controller's configuration file (--backup-config): job source, zones, tokens, timeouts.
 
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDuration } from '../../chart/duration.js';
-import { ChartInvalid, formatProblem, ProblemLog } from '../../chart/problem.js';
-import { parseYaml } from '../../chart/yamlSource.js';
+import { formatProblem, ProblemLog } from '../../chart/problem.js';
+import { readYamlFile } from '../../chart/yamlSource.js';
 import type { CallPolicy } from '../resilience.js';
 import { readSecret, type Secret, type TokenSource } from '../secret.js';
 import { lazy } from '../../lazy.js';
@@ -96,19 +95,7 @@ interface RawConfig {
 
 /** Reads and checks the file; throws one Error listing every problem (file:line: path: message). */
 export async function loadBackupConfig(file: string): Promise<BackupConfig> {
-  let source: string;
-  try {
-    source = await readFile(file, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read the backup config ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  let doc;
-  try {
-    doc = parseYaml(source, file);
-  } catch (error) {
-    if (error instanceof ChartInvalid) throw new Error(`backup config has problems:\n${error.message}`);
-    throw error;
-  }
+  const doc = await readYamlFile(file, 'backup config');
   const log = new ProblemLog(file, doc.lineOf);
   const validate = validator();
   if (!validate(doc.value)) {

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Chart } from '../../chart/model.js';
 import { renderValue } from '../../chart/template.js';
-import type { Snapshot } from '../../engine/snapshot.js';
+import { templateScope, type Snapshot } from '../../engine/snapshot.js';
 import { formatFailure } from '../../runtime/alerts.js';
 import type { ZoneResult } from '../zone.js';
 
@@ -38,7 +38,7 @@ export function backupFile(chart: Chart, snapshot: Snapshot): string {
   if (state?.kind !== 'step' || typeof state.with['to'] !== 'string') {
     throw new Error(`chart ${chart.name} has no ${MOVE_STATE} step with a to: path; the zone runs charts/backup-and-encrypt.yaml`);
   }
-  return String(renderValue(state.with['to'], { context: snapshot.context, instance: { id: snapshot.id, created: snapshot.createdAt } }));
+  return String(renderValue(state.with['to'], templateScope(snapshot)));
 }
 
 function sha256Of(file: string): Promise<string> {

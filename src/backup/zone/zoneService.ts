@@ -6,6 +6,7 @@ import { Conflict, NotFound } from '../../errors.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { Store } from '../../store/store.js';
+import { Unprocessable } from '../errors.js';
 import { KeyedMutex } from '../keyedMutex.js';
 import { ZONE_OUTBOX, type ZoneOutbox } from './zoneOutbox.js';
 import { buildResult } from './zoneResult.js';
@@ -13,6 +14,8 @@ import type { ZoneOrder, ZoneReceipt } from '../zone.js';
 
 export const ZONE_ORDERS = 'zone-orders';
 export const ZONE_CHART = 'backup-and-encrypt';
+/** The settings the zone supplies for each backup; the chart it runs must declare them all. */
+export const ZONE_SETTINGS: readonly string[] = ['storage_root', 'gnupg_home', 'postgresql_host', 'postgresql_port', 'postgresql_user', 'password_env'];
 
 export interface OrderRecord {
   readonly order: ZoneOrder;
@@ -36,6 +39,8 @@ export interface ZoneServiceOptions {
   readonly storageRoot: string;
   /** GnuPG home with the recipients' public keys; undefined = the default keyring. */
   readonly gnupgHome?: string;
+  /** The variables the zone's operator lets handlers read (--values FILE): an order's passwordEnv must be one. */
+  readonly environment: { allows(name: string): boolean };
 }
 
 export class ZoneService {
@@ -85,7 +90,13 @@ export class ZoneService {
         if (canonical(existing.order) !== canonical(order)) throw new Conflict(`order ${id} was received before with different contents`);
         return { requestId: id, zone: this.options.name, created: false };
       }
-      this.options.runtime.checkContext(ZONE_CHART, this.contextFor(order));
+      const { passwordEnv } = order.source;
+      if (passwordEnv !== undefined && !this.options.environment.allows(passwordEnv)) {
+        throw new Unprocessable(`zone ${this.options.name} does not let backups read the environment variable ${passwordEnv} (source.passwordEnv): ` +
+          `its operator adds it to environment: in the zone's --values FILE`);
+      }
+      this.options.runtime.checkContext(ZONE_CHART, contextFor(order));
+      this.options.runtime.checkSettings(ZONE_CHART, this.settingsFor(order));
       const record: OrderRecord = { order, receivedAt: this.now() };
       await this.options.store.commit([{ collection: ZONE_ORDERS, key: id, value: record }]);
       this.open.set(id, sourceOf(order));
@@ -144,7 +155,7 @@ export class ZoneService {
     const started: OrderRecord = { ...next, startedAt: this.now() };
     await store.commit([{ collection: ZONE_ORDERS, key: id, value: started }]);
     try {
-      await runtime.create(ZONE_CHART, id, this.contextFor(next.order));
+      await runtime.create(ZONE_CHART, id, contextFor(next.order), { settings: this.settingsFor(next.order) });
     } catch (error) {
       // E.g. the chart changed and no longer takes this order: report it failed rather than block the source.
       const at = this.now();
@@ -175,15 +186,16 @@ export class ZoneService {
     this.pumpLater(sourceOf(record.order));
   }
 
-  private contextFor(order: ZoneOrder): Record<string, unknown> {
+  /** Where the backup connects and writes: the zone's own storage and keyring, and the source the controller vouches for. */
+  private settingsFor(order: ZoneOrder): Record<string, unknown> {
     const { source } = order;
     return {
-      client_name: order.client, database: source.database, postgresql_host: source.host,
+      storage_root: this.options.storageRoot,
+      ...(this.options.gnupgHome !== undefined ? { gnupg_home: this.options.gnupgHome } : {}),
+      postgresql_host: source.host,
       ...(source.port !== undefined ? { postgresql_port: source.port } : {}),
       ...(source.user !== undefined ? { postgresql_user: source.user } : {}),
       ...(source.passwordEnv !== undefined ? { password_env: source.passwordEnv } : {}),
-      storage_root: this.options.storageRoot, eoy_month: order.eoyMonth, key_name: order.keyName,
-      ...(this.options.gnupgHome !== undefined ? { gnupg_home: this.options.gnupgHome } : {}),
     };
   }
 
@@ -198,6 +210,11 @@ export class ZoneService {
   private now(): string {
     return new Date(this.options.clock.now()).toISOString();
   }
+}
+
+/** What the backup is of: the client's name, database, fiscal year end and key. */
+function contextFor(order: ZoneOrder): Record<string, unknown> {
+  return { client_name: order.client, database: order.source.database, eoy_month: order.eoyMonth, key_name: order.keyName };
 }
 
 function sourceOf(order: ZoneOrder): string {

@@ -4,6 +4,7 @@ import type { HandlerLookup } from '../../handlers/handler.js';
 import { parseDuration, parseInstant } from '../duration.js';
 import type { ChartDraft, TargetRef } from '../graph.js';
 import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, type JsonSchema, type RetryPolicy, type StateDef, type Timeout } from '../model.js';
+import { checkOperatorArgs } from '../operatorArgs.js';
 import { didYouMean, listNames, type ProblemLog } from '../problem.js';
 import { checkJsonSchema } from '../schema.js';
 import { findTemplateProblems, knownTemplateKeys } from '../template.js';
@@ -33,14 +34,18 @@ interface Scope {
   readonly log: ProblemLog;
   readonly handlers: HandlerLookup;
   readonly templateKeys: ReadonlySet<string>;
+  readonly context: JsonSchema | undefined;
   readonly refs: TargetRef[];
 }
 
 /** Compiles what it can and logs the rest; the shape check (schema.ts) has already logged wrong types and unknown keys. */
 export function compileChartd(doc: Record<string, unknown>, log: ProblemLog, handlers: HandlerLookup, services?: readonly string[]): ChartDraft {
   const context = isRecord(doc['context']) ? (doc['context'] as JsonSchema) : undefined;
-  if (context) checkContext(context, log);
-  const scope: Scope = { log, handlers, templateKeys: knownTemplateKeys(context), refs: [] };
+  const settings = isRecord(doc['settings']) ? (doc['settings'] as JsonSchema) : undefined;
+  if (context) checkInputSchema('context', context, log);
+  if (settings) checkInputSchema('settings', settings, log);
+  if (context && settings) checkNoOverlap(context, settings, log);
+  const scope: Scope = { log, handlers, templateKeys: knownTemplateKeys(context, settings), context, refs: [] };
   const failurePrefix = typeof doc['failure_prefix'] === 'string' ? doc['failure_prefix'] : undefined;
   if (failurePrefix !== undefined) checkTemplatesAt(failurePrefix, 'failure_prefix', scope);
   const owner = typeof doc['owner'] === 'string' ? doc['owner'] : undefined;
@@ -66,20 +71,40 @@ export function compileChartd(doc: Record<string, unknown>, log: ProblemLog, han
     statePaths,
     refs: scope.refs,
     ...(context && { context }),
+    ...(settings && { settings }),
     ...(failurePrefix !== undefined && { failurePrefix }),
     ...(owner !== undefined && { owner }),
     finalHint: 'mark at least one state final: true',
   };
 }
 
-function checkContext(context: JsonSchema, log: ProblemLog): void {
-  for (const problem of checkJsonSchema(context)) {
-    log.add(problem.path ? `context.${problem.path}` : 'context', `not a valid JSON Schema: ${problem.message}`);
+const DESCRIBES = { context: "an instance's inputs", settings: "the operator's values the steps need" } as const;
+/** Context names that templates read as something else. */
+const RESERVED: Readonly<Record<string, string>> = {
+  instance: "'instance' is reserved for the built-in {{instance.id}} and {{instance.created}}; rename this property",
+  settings: "'settings' is reserved for the operator's values ({{settings.KEY}}); rename this property",
+};
+
+/** context: and settings: are both JSON Schemas of an object. */
+function checkInputSchema(section: keyof typeof DESCRIBES, schema: JsonSchema, log: ProblemLog): void {
+  for (const problem of checkJsonSchema(schema)) {
+    log.add(problem.path ? `${section}.${problem.path}` : section, `not a valid JSON Schema: ${problem.message}`);
   }
-  const type = context['type'];
-  if (type !== undefined && type !== 'object') log.add('context.type', `context describes an instance's inputs, so its type must be object, not ${JSON.stringify(type)}`);
-  if (isRecord(context['properties']) && 'instance' in context['properties']) {
-    log.add('context.properties.instance', "'instance' is reserved for the built-in {{instance.id}} and {{instance.created}}; rename this property");
+  const type = schema['type'];
+  if (type !== undefined && type !== 'object') log.add(`${section}.type`, `${section} describes ${DESCRIBES[section]}, so its type must be object, not ${JSON.stringify(type)}`);
+  if (section !== 'context' || !isRecord(schema['properties'])) return;
+  for (const [name, message] of Object.entries(RESERVED)) {
+    if (Object.hasOwn(schema['properties'], name)) log.add(`context.properties.${name}`, message);
+  }
+}
+
+/** A key is either the client's (context) or the operator's (settings), never both. */
+function checkNoOverlap(context: JsonSchema, settings: JsonSchema, log: ProblemLog): void {
+  if (!isRecord(context['properties']) || !isRecord(settings['properties'])) return;
+  for (const name of Object.keys(settings['properties'])) {
+    if (Object.hasOwn(context['properties'], name)) {
+      log.add(`settings.properties.${name}`, `'${name}' is declared in both context and settings; a value comes from the client (context) or from the operator (settings): keep one`);
+    }
   }
 }
 
@@ -139,6 +164,8 @@ function compileState(name: string, raw: Record<string, unknown>, path: string, 
       const args = isRecord(raw['with']) ? raw['with'] : {};
       if (run) checkHandler(run, args, path, scope);
       checkTemplatesAt(args, `${path}.with`, scope);
+      const handler = run ? scope.handlers.get(run) : undefined;
+      if (handler) for (const problem of checkOperatorArgs(handler, args, scope.context)) log.add(`${path}.with${problem.path}`, problem.message);
       const retry = retryPolicy(raw['retry'], `${path}.retry`, log);
       const timeoutMs = stepTimeout(raw['timeout'], `${path}.timeout`, log);
       if (!run || onSuccess === undefined || onFailure === undefined || !retry || timeoutMs === undefined) return undefined;

@@ -4,8 +4,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDuration } from '../../chart/duration.js';
-import type { Chart } from '../../chart/model.js';
+import type { Chart, JsonSchema } from '../../chart/model.js';
+import { didYouMean, listNames } from '../../chart/problem.js';
 import type { Snapshot } from '../../engine/snapshot.js';
+import { AppError } from '../../errors.js';
 import { createLogger, type LogLevel } from '../../log.js';
 import { startEngine } from '../../main.js';
 import { formatFailure } from '../../runtime/alerts.js';
@@ -25,7 +27,8 @@ export async function runCommand(args: string[]): Promise<number> {
   const dataDir = values.data ?? (await mkdtemp(join(tmpdir(), 'chartd-run-')));
   const log = createLogger(values['log-level'] as LogLevel);
   try {
-    const engine = await startEngine({ chartPaths: [positionals[0]!], dataDir, log });
+    // The operator at the shell names the variables a handler reads (e.g. --set password_env=PGPASSWORD).
+    const engine = await startEngine({ chartPaths: [positionals[0]!], dataDir, log, anyEnvironment: true });
     try {
       const chart = engine.charts[0]!;
       const id = values.id ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
@@ -56,13 +59,27 @@ export async function runCommand(args: string[]): Promise<number> {
  * the engine has already resumed its step, so this run waits for it instead of starting another.
  */
 async function createOrResume(runtime: Runtime, chart: Chart, id: string, pairs: string[]): Promise<Snapshot> {
-  const context = contextFrom(chart, pairs);
+  const { context, settings } = inputsFrom(chart, pairs);
   const existing = runtime.find(chart.name, id);
-  if (!existing) return (await runtime.create(chart.name, id, context)).snapshot;
-  // Its context is frozen: a differing --set would be silently ignored, so refuse it.
-  const conflicts = Object.entries(context)
-    .filter(([key, value]) => JSON.stringify(existing.context[key]) !== JSON.stringify(value))
-    .map(([key, value]) => `${key}=${String(value)} (it has ${JSON.stringify(existing.context[key])})`);
+  if (!existing) {
+    // Both come from this command line, so a wrong context and missing settings are reported together.
+    const problems = [() => runtime.checkContext(chart.name, context), () => runtime.checkSettings(chart.name, settings)].flatMap((check) => {
+      try {
+        check();
+        return [];
+      } catch (error) {
+        if (error instanceof AppError) return [error.message];
+        throw error;
+      }
+    });
+    if (problems.length) throw new Error(problems.join('\n'));
+    return (await runtime.create(chart.name, id, context, { settings })).snapshot;
+  }
+  // Its context and settings are frozen: a differing --set would be silently ignored, so refuse it.
+  const differing = (given: Record<string, unknown>, stored: Record<string, unknown> = {}): string[] => Object.entries(given)
+    .filter(([key, value]) => JSON.stringify(stored[key]) !== JSON.stringify(value))
+    .map(([key, value]) => `${key}=${String(value)} (it has ${JSON.stringify(stored[key])})`);
+  const conflicts = [...differing(context, existing.context), ...differing(settings, existing.settings)];
   if (conflicts.length) {
     throw new Error(`instance ${id} of ${chart.name} already exists with other values: ${conflicts.join(', ')}; use another --id for a new run`);
   }
@@ -83,26 +100,44 @@ async function untilDone(runtime: Runtime, chart: string, snapshot: Snapshot, ms
   return latest;
 }
 
-/** `--set key=value`, typed by the chart's context schema (integer, number, boolean, else string). */
-export function contextFrom(chart: Chart, pairs: string[]): Record<string, unknown> {
-  const properties = (chart.context?.['properties'] ?? {}) as Record<string, { type?: string }>;
-  const context: Record<string, unknown> = {};
+/**
+ * `--set key=value`, each to the schema that declares it: the chart's settings (on the command line the operator
+ * is the one choosing) or its context; typed by it (integer, number, boolean, else string). A chart without a
+ * context schema takes any other key as context.
+ */
+export function inputsFrom(chart: Chart, pairs: string[]): { context: Record<string, unknown>; settings: Record<string, unknown> } {
+  const settingsKeys = propertiesOf(chart.settings);
+  const contextKeys = propertiesOf(chart.context);
+  const inputs = { context: {} as Record<string, unknown>, settings: {} as Record<string, unknown> };
   for (const pair of pairs) {
     const equals = pair.indexOf('=');
     if (equals < 1) throw new UsageError(`--set ${pair}: write key=value`);
     const key = pair.slice(0, equals);
     const text = pair.slice(equals + 1);
-    const type = properties[key]?.type;
-    if (type === 'integer' || type === 'number') {
-      const number = Number(text);
-      if (text.trim() === '' || Number.isNaN(number)) throw new UsageError(`--set ${key}=${text}: ${key} must be a number`);
-      context[key] = number;
-    } else if (type === 'boolean') {
-      if (text !== 'true' && text !== 'false') throw new UsageError(`--set ${key}=${text}: ${key} must be true or false`);
-      context[key] = text === 'true';
-    } else {
-      context[key] = text;
+    const section = Object.hasOwn(settingsKeys, key) ? 'settings' : Object.hasOwn(contextKeys, key) || !chart.context ? 'context' : undefined;
+    if (!section) {
+      const known = [...Object.keys(settingsKeys), ...Object.keys(contextKeys)];
+      throw new UsageError(`--set ${key}=${text}: chart ${chart.name} has no setting or context key '${key}'${didYouMean(key, known)}; ` +
+        `settings: ${listNames(Object.keys(settingsKeys))}; context: ${listNames(Object.keys(contextKeys))}`);
     }
+    inputs[section][key] = typed(key, text, (section === 'settings' ? settingsKeys : contextKeys)[key]?.type);
   }
-  return context;
+  return inputs;
+}
+
+function typed(key: string, text: string, type: string | undefined): unknown {
+  if (type === 'integer' || type === 'number') {
+    const number = Number(text);
+    if (text.trim() === '' || Number.isNaN(number)) throw new UsageError(`--set ${key}=${text}: ${key} must be a number`);
+    return number;
+  }
+  if (type === 'boolean') {
+    if (text !== 'true' && text !== 'false') throw new UsageError(`--set ${key}=${text}: ${key} must be true or false`);
+    return text === 'true';
+  }
+  return text;
+}
+
+function propertiesOf(schema: JsonSchema | undefined): Record<string, { type?: string }> {
+  return (schema?.['properties'] ?? {}) as Record<string, { type?: string }>;
 }

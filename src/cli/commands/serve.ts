@@ -15,6 +15,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'default-chart': { type: 'string' },
     'alert-webhook': { type: 'string' },
     'backup-config': { type: 'string' },
+    values: { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     auth: { type: 'string' },
     'insecure-no-auth': { type: 'boolean', default: false },
@@ -34,6 +35,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values.auth !== undefined ? { authFile: values.auth } : {}),
     insecureNoAuth: values['insecure-no-auth'],
     ...tlsConfig(values),
+    ...(values.values ? { valuesFile: values.values } : {}),
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
   await untilStopSignal(log);

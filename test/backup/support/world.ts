@@ -35,6 +35,8 @@ export interface World {
   /** With `tls`: the flags both sides are started with (https, client certificates required and presented); else none. */
   readonly tlsFlags: readonly string[];
   readonly configFile: string;
+  /** The zone's --values file: its environment allow-list (the password variable of a PGURL with one). */
+  readonly zoneValues: string;
   /** A backup job of the fake job service, in the documented shape. */
   job(id: string, overrides?: Record<string, unknown>): Record<string, unknown>;
   startZone(): Promise<RunningZone>;
@@ -70,6 +72,8 @@ export async function makeWorld(options: { database?: string; calls?: string; tl
   // The real chart with its retry delays cut to 100ms, so a failing backup unwinds in a moment.
   const zoneChart = join(root, 'backup-and-encrypt.yaml');
   await writeFile(zoneChart, (await readFile(ZONE_CHART_FILE, 'utf8')).replace(/delay: \d+[sm]\b/g, 'delay: 100ms'));
+  const zoneValues = join(root, 'zone-values.yaml');
+  await writeFile(zoneValues, `environment: [${pg.connectionArgs.password_env ?? ''}]\n`);
   const configFile = join(root, 'backup-controller.yaml');
   await writeFile(configFile, `# written by test/backup/support/world.ts
 jobs:
@@ -83,7 +87,7 @@ timeouts: { job_service: 2s, zone: 5s, answer: 10s }
 calls: ${options.calls ?? '{ retries: 1, retry_delay: 50ms, breaker_failures: 2, half_open_after: 500ms }'}
 `);
   return {
-    pg, gpg, jobs, root, storage, controllerUrl, controllerPort, zoneUrl, zonePort, env, tlsFlags, configFile,
+    pg, gpg, jobs, root, storage, controllerUrl, controllerPort, zoneUrl, zonePort, env, tlsFlags, configFile, zoneValues,
     job(id, overrides = {}) {
       return {
         id, status: 'approved', inForce: { from: '2026-01-01', to: null }, zone: ZONE_NAME, client: 'acme', eoyMonth: 6,
@@ -96,13 +100,13 @@ calls: ${options.calls ?? '{ retries: 1, retry_delay: 50ms, breaker_failures: 2,
       return startZoneServer({
         name: ZONE_NAME, storageRoot: storage, dataDir: join(root, 'zone-data'), port: zonePort, host: '127.0.0.1',
         controllerUrl, token: { env: ZONE_TOKEN_ENV }, controllerToken: { env: RESULTS_TOKEN_ENV }, gnupgHome: gpg.home,
-        resendMaxDelayMs: 300, chartFile: zoneChart, log: log(), ...serverTls,
+        resendMaxDelayMs: 300, chartFile: zoneChart, valuesFile: zoneValues, log: log(), ...serverTls,
       });
     },
     spawnZone() {
       return spawnZone(['--name', ZONE_NAME, '--storage', storage, '--data', join(root, 'zone-data'), '--port', String(zonePort),
         '--controller', controllerUrl, '--token-env', ZONE_TOKEN_ENV, '--controller-token-env', RESULTS_TOKEN_ENV,
-        '--gnupg-home', gpg.home, '--chart', zoneChart, '--resend-max-delay', '300ms', '--log-level', 'warn', ...tlsFlags], env);
+        '--gnupg-home', gpg.home, '--chart', zoneChart, '--values', zoneValues, '--resend-max-delay', '300ms', '--log-level', 'warn', ...tlsFlags], env);
     },
     startController(dataDir = join(root, 'controller-data'), chartPath = 'charts/backup-request.yaml') {
       return startServer({

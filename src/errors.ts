@@ -60,3 +60,9 @@ export class ShuttingDown extends AppError {
   override readonly code = 'shutting_down';
   readonly retryAfterSeconds = 2;
 }
+
+/** JSON nested deeper than chartd takes; refused before anything walks it recursively. */
+export class TooDeep extends AppError {
+  override readonly status = 400;
+  override readonly code = 'too_deep';
+}

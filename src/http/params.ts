@@ -3,9 +3,12 @@
 import type { Context } from 'koa';
 import { parseDuration } from '../chart/duration.js';
 import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.js';
+import { checkDepth } from '../jsonDepth.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 export const BODY_LIMIT = 64 * 1024;
+/** Room for a context at its own limit (MAX_CONTEXT_DEPTH) inside a request's envelope, and far below the stack's. */
+export const BODY_DEPTH_LIMIT = 64;
 export const MAX_WAIT_MS = 10 * 60 * 1000;
 /** Items a list answers with unless `limit` says otherwise, and the most one page holds. */
 export const DEFAULT_PAGE = 1000;
@@ -97,7 +100,7 @@ export function nextPage(ctx: Context, path: string, keep: readonly string[], af
   return `${path}?${query}`;
 }
 
-/** Reads a JSON body of at most BODY_LIMIT bytes; an absent body reads as `{}`. */
+/** Reads a JSON body of at most BODY_LIMIT bytes nesting at most BODY_DEPTH_LIMIT levels; an absent body reads as `{}`. */
 export async function readJson(ctx: Context): Promise<unknown> {
   const length = Number(ctx.get('content-length') || 0);
   if (length > BODY_LIMIT) throw new PayloadTooLarge(`request body is ${length} bytes; the limit is ${BODY_LIMIT}`);
@@ -112,9 +115,13 @@ export async function readJson(ctx: Context): Promise<unknown> {
   if (!ctx.is('application/json', '+json')) {
     throw new UnsupportedMediaType('send the body as JSON with Content-Type: application/json');
   }
+  let body: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    // JSON.parse does not recurse, however deep the text nests; what reads the value afterwards may.
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (error) {
     throw new BadRequest(`request body is not valid JSON: ${(error as Error).message}`, 'invalid_json');
   }
+  checkDepth(body, BODY_DEPTH_LIMIT, 'request body', 'send flatter JSON');
+  return body;
 }

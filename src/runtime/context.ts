@@ -5,6 +5,13 @@ import addFormats from 'ajv-formats';
 import type { Chart } from '../chart/model.js';
 import type { Context } from '../engine/snapshot.js';
 import { ContextInvalid } from '../errors.js';
+import { checkDepth } from '../jsonDepth.js';
+
+/**
+ * Real contexts are a few named inputs, two or three levels deep; 32 is ten times that, and far below the ~2,000
+ * levels at which writing a snapshot to the journal (JSON.stringify, which recurses) runs out of stack.
+ */
+export const MAX_CONTEXT_DEPTH = 32;
 
 export class ContextChecker {
   // Charts' context schemas were checked against the meta-schema when the chart loaded (chart/schema.ts).
@@ -20,6 +27,7 @@ export class ContextChecker {
     if (typeof context !== 'object' || context === null || Array.isArray(context)) {
       throw new ContextInvalid('context must be a JSON object', ['context must be a JSON object']);
     }
+    checkDepth(context, MAX_CONTEXT_DEPTH, 'context', 'an instance\'s context holds its inputs; pass them flatter');
     const copy = structuredClone(context) as Context;
     const validate = this.validator(chart);
     if (validate && !validate(copy)) {

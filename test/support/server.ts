@@ -3,6 +3,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer } from '../../src/servers.js';
 
@@ -20,15 +22,45 @@ export async function writeCharts(chartDir: string, charts: Record<string, strin
   for (const [file, yaml] of Object.entries(charts)) await writeFile(join(chartDir, file), yaml);
 }
 
-export async function startTestServer(options: { chartDir: string; dataDir: string; defaultChart?: string; alertWebhook?: string }): Promise<TestServer> {
+export interface TestServerOptions {
+  readonly chartDir: string;
+  readonly dataDir: string;
+  readonly defaultChart?: string;
+  readonly alertWebhook?: string;
+  /** Where the server logs; silent (or CHARTD_TEST_LOG's level, on standard error) unless given. */
+  readonly log?: Logger;
+}
+
+export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   const server = await startServer({
     chartPaths: [options.chartDir], dataDir: options.dataDir, port: 0, host: '127.0.0.1',
-    log: createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent'),
+    log: options.log ?? createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent'),
     ...(options.defaultChart ? { defaultChart: options.defaultChart } : {}),
     ...(options.alertWebhook ? { alertWebhook: options.alertWebhook } : {}),
   });
   return Object.assign(server, { dataDir: options.dataDir, chartDir: options.chartDir });
 }
+
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+/** A logger at `level` that keeps every line it writes, parsed, for a test to read. */
+export function capturingLogger(level: 'debug' | 'info' = 'debug'): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as LogLine);
+      done();
+    },
+  });
+  return { log: pino({ level, base: { service: 'chartd' } }, sink), lines };
+}
+
+/** Pino's number for the error level: lines at it or above are server faults. */
+export const ERROR_LEVEL = 50;
 
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });

@@ -1,0 +1,81 @@
+// What the server refuses of hostile input, and that refusing it costs the server nothing: nesting depth,
+// methods no route takes, clients that hang up mid-body, and a chart's instance quota.
+
+import request from 'supertest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BODY_DEPTH_LIMIT } from '../../src/http/params.js';
+import { MAX_CONTEXT_DEPTH } from '../../src/runtime/context.js';
+import { capturingLogger, ERROR_LEVEL, removeDir, startTestServer, tempDir, writeCharts, type LogLine, type TestServer } from '../support/server.js';
+
+const GATE = `chart: gate
+initial: wait
+states:
+  wait:
+    gate: { count: 3 }
+    next: open
+  open:
+    final: true
+`;
+
+let chartDir: string;
+let dataDir: string;
+let server: TestServer | undefined;
+let logged: LogLine[];
+
+beforeEach(async () => {
+  chartDir = await tempDir('chartd-charts-');
+  dataDir = await tempDir('chartd-data-');
+  await writeCharts(chartDir, { 'gate.yaml': GATE });
+});
+
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  await removeDir(chartDir);
+  await removeDir(dataDir);
+});
+
+async function serve(options: { maxInstances?: number } = {}): Promise<TestServer> {
+  const { log, lines } = capturingLogger();
+  logged = lines;
+  server = await startTestServer({ chartDir, dataDir, log, ...options });
+  return server;
+}
+
+const faults = (): LogLine[] => logged.filter((line) => line.level >= ERROR_LEVEL);
+
+/** `{"a":[[…]]}`: a context whose arrays make it nest `levels` deep. */
+const contextNesting = (levels: number): string => `{"a":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+
+const create = (url: string, id: string, context: string) =>
+  request(url).post('/charts/gate/instances').set('content-type', 'application/json').send(`{"id":"${id}","context":${context}}`);
+
+describe('nesting depth', () => {
+  it('keeps a context at the limit working through every later change, and refuses one level more with too_deep', async () => {
+    const { url } = await serve();
+    await create(url, 'at-limit', contextNesting(MAX_CONTEXT_DEPTH)).expect(201);
+    // A PUT commits from deeper in the stack than a creation does: it is where a deep context used to fail.
+    for (const by of ['a', 'b']) await request(url).put(`/charts/gate/instances/at-limit/state?state=wait&by=${by}`).expect(200);
+
+    const refused = await create(url, 'over', contextNesting(MAX_CONTEXT_DEPTH + 1)).expect(400);
+    expect(refused.body.error).toEqual({
+      code: 'too_deep',
+      message: `context nests objects and arrays more than ${MAX_CONTEXT_DEPTH} levels deep; the limit is ${MAX_CONTEXT_DEPTH}: an instance's context holds its inputs; pass them flatter`,
+    });
+    await request(url).get('/charts/gate/instances/over').expect(404);
+    expect(faults()).toEqual([]);
+  });
+
+  it('refuses the 2,200-deep context that was stored and then failed every PUT with 500, and a body deeper than its own limit', async () => {
+    const { url } = await serve();
+    const reported = await create(url, 'reported', contextNesting(2200)).expect(400);
+    expect(reported.body.error.code).toBe('too_deep');
+    const body = await request(url).post('/charts/gate/instances').set('content-type', 'application/json')
+      .send(`{"id":"x","context":{}, "deep": ${'['.repeat(BODY_DEPTH_LIMIT)}${']'.repeat(BODY_DEPTH_LIMIT)}}`).expect(400);
+    expect(body.body.error).toEqual({
+      code: 'too_deep', message: `request body nests objects and arrays more than ${BODY_DEPTH_LIMIT} levels deep; the limit is ${BODY_DEPTH_LIMIT}: send flatter JSON`,
+    });
+    await request(url).put('/charts/gate/state?state=wait&by=a').expect(200);
+    expect(faults()).toEqual([]);
+  });
+});

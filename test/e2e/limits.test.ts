@@ -5,17 +5,7 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BODY_DEPTH_LIMIT } from '../../src/http/params.js';
 import { MAX_CONTEXT_DEPTH } from '../../src/runtime/context.js';
-import { capturingLogger, ERROR_LEVEL, removeDir, startTestServer, tempDir, writeCharts, type LogLine, type TestServer } from '../support/server.js';
-
-const GATE = `chart: gate
-initial: wait
-states:
-  wait:
-    gate: { count: 3 }
-    next: open
-  open:
-    final: true
-`;
+import { capturingLogger, ERROR_LEVEL, gateChart, removeDir, startTestServer, tempDir, writeCharts, type LogLine, type TestServer } from '../support/server.js';
 
 let chartDir: string;
 let dataDir: string;
@@ -25,7 +15,7 @@ let logged: LogLine[];
 beforeEach(async () => {
   chartDir = await tempDir('chartd-charts-');
   dataDir = await tempDir('chartd-data-');
-  await writeCharts(chartDir, { 'gate.yaml': GATE });
+  await writeCharts(chartDir, { 'gates.yaml': gateChart(3) });
 });
 
 afterEach(async () => {
@@ -48,21 +38,21 @@ const faults = (): LogLine[] => logged.filter((line) => line.level >= ERROR_LEVE
 const contextNesting = (levels: number): string => `{"a":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
 
 const create = (url: string, id: string, context: string) =>
-  request(url).post('/charts/gate/instances').set('content-type', 'application/json').send(`{"id":"${id}","context":${context}}`);
+  request(url).post('/charts/gates/instances').set('content-type', 'application/json').send(`{"id":"${id}","context":${context}}`);
 
 describe('nesting depth', () => {
   it('keeps a context at the limit working through every later change, and refuses one level more with too_deep', async () => {
     const { url } = await serve();
     await create(url, 'at-limit', contextNesting(MAX_CONTEXT_DEPTH)).expect(201);
     // A PUT commits from deeper in the stack than a creation does: it is where a deep context used to fail.
-    for (const by of ['a', 'b']) await request(url).put(`/charts/gate/instances/at-limit/state?state=wait&by=${by}`).expect(200);
+    for (const by of ['a', 'b']) await request(url).put(`/charts/gates/instances/at-limit/state?state=wait&by=${by}`).expect(200);
 
     const refused = await create(url, 'over', contextNesting(MAX_CONTEXT_DEPTH + 1)).expect(400);
     expect(refused.body.error).toEqual({
       code: 'too_deep',
       message: `context nests objects and arrays more than ${MAX_CONTEXT_DEPTH} levels deep; the limit is ${MAX_CONTEXT_DEPTH}: an instance's context holds its inputs; pass them flatter`,
     });
-    await request(url).get('/charts/gate/instances/over').expect(404);
+    await request(url).get('/charts/gates/instances/over').expect(404);
     expect(faults()).toEqual([]);
   });
 
@@ -70,12 +60,12 @@ describe('nesting depth', () => {
     const { url } = await serve();
     const reported = await create(url, 'reported', contextNesting(2200)).expect(400);
     expect(reported.body.error.code).toBe('too_deep');
-    const body = await request(url).post('/charts/gate/instances').set('content-type', 'application/json')
+    const body = await request(url).post('/charts/gates/instances').set('content-type', 'application/json')
       .send(`{"id":"x","context":{}, "deep": ${'['.repeat(BODY_DEPTH_LIMIT)}${']'.repeat(BODY_DEPTH_LIMIT)}}`).expect(400);
     expect(body.body.error).toEqual({
       code: 'too_deep', message: `request body nests objects and arrays more than ${BODY_DEPTH_LIMIT} levels deep; the limit is ${BODY_DEPTH_LIMIT}: send flatter JSON`,
     });
-    await request(url).put('/charts/gate/state?state=wait&by=a').expect(200);
+    await request(url).put('/charts/gates/state?state=wait&by=a').expect(200);
     expect(faults()).toEqual([]);
   });
 });

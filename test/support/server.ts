@@ -91,4 +91,15 @@ states:
   - name: blue_state
 `;
 
+/** A chart `gates` whose `wait` state opens after `count` PUTs; `extra` is YAML added to the states. */
+export const gateChart = (count: number, extra = '') => `chart: gates
+initial: wait
+states:
+  wait:
+    gate: { count: ${count} }
+    next: open
+${extra}  open:
+    final: true
+`;
+
 export { sleep } from './wait.js';

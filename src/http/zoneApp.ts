@@ -3,11 +3,11 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { NotFound } from '../errors.js';
 import { errorMiddleware } from './errors.js';
 import { checkName, readJson } from './params.js';
 import type { Secret } from '../backup/secret.js';
 import { requireBearer } from './bearer.js';
+import { unroutedAnswers } from './unrouted.js';
 import { checkOrder } from '../backup/zone.js';
 import type { ZoneService } from '../backup/zone/zoneService.js';
 
@@ -25,10 +25,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   const app = new Koa();
   app.silent = true;
   app.use(errorMiddleware(options.log));
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 404 && ctx.body === undefined) throw new NotFound(`no route for ${ctx.method} ${ctx.path}`);
-  });
+  app.use(unroutedAnswers());
   const router = new Router();
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok', zone: options.name, openOrders: zone.openOrders, outbox: options.outboxSize() };
@@ -46,6 +43,6 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BODY_DEPTH_LIMIT } from '../../src/http/params.js';
 import { MAX_CONTEXT_DEPTH } from '../../src/runtime/context.js';
 import { capturingLogger, ERROR_LEVEL, gateChart, removeDir, startTestServer, tempDir, writeCharts, type LogLine, type TestServer } from '../support/server.js';
+import { exchange } from '../support/rawHttp.js';
 
 let chartDir: string;
 let dataDir: string;
@@ -66,6 +67,29 @@ describe('nesting depth', () => {
       code: 'too_deep', message: `request body nests objects and arrays more than ${BODY_DEPTH_LIMIT} levels deep; the limit is ${BODY_DEPTH_LIMIT}: send flatter JSON`,
     });
     await request(url).put('/charts/gates/state?state=wait&by=a').expect(200);
+    expect(faults()).toEqual([]);
+  });
+});
+
+describe('methods no route takes', () => {
+  it('answers a method the path does not take with 405, Allow and a JSON error, and any method on a missing path with 404', async () => {
+    const { port } = await serve();
+    for (const [method, target, allowed] of [
+      ['TRACE', '/state?state=wait', ['GET', 'HEAD', 'PUT']],
+      ['PROPFIND', '/charts/gates', ['GET', 'HEAD']],
+      ['DELETE', '/charts/gates/instances', ['GET', 'HEAD', 'POST']],
+      ['PATCH', '/charts/gates/instances/default/state?state=wait', ['GET', 'HEAD', 'PUT']],
+    ] as const) {
+      const answer = await exchange(port, { method, target });
+      expect(answer.status, `${method} ${target}`).toBe(405);
+      expect(answer.headers['allow']?.split(', ').sort()).toEqual([...allowed].sort());
+      expect(JSON.parse(answer.body)).toEqual({ error: { code: 'method_not_allowed', message: `${method} is not supported on ${target.split('?')[0]}; use ${answer.headers['allow']}` } });
+    }
+    for (const method of ['TRACE', 'PROPFIND', 'GET', 'DELETE', 'MKCOL']) {
+      const answer = await exchange(port, { method, target: '/nowhere' });
+      expect(answer.status, method).toBe(404);
+      expect(JSON.parse(answer.body).error).toEqual({ code: 'not_found', message: `no route for ${method} /nowhere; see GET /charts` });
+    }
     expect(faults()).toEqual([]);
   });
 });

@@ -45,6 +45,12 @@ export class UnsupportedMediaType extends AppError {
   override readonly code = 'unsupported_media_type';
 }
 
+/** The client broke off its request (hung up, reset, or sent a body that cannot be read) before its end; no answer reaches it. */
+export class ClientGone extends AppError {
+  override readonly status = 400;
+  override readonly code = 'client_gone';
+}
+
 /** The chart's context schema refused an instance's inputs. */
 export class ContextInvalid extends AppError {
   override readonly status = 400;

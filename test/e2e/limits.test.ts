@@ -7,6 +7,7 @@ import { BODY_DEPTH_LIMIT } from '../../src/http/params.js';
 import { MAX_CONTEXT_DEPTH } from '../../src/runtime/context.js';
 import { capturingLogger, ERROR_LEVEL, gateChart, removeDir, startTestServer, tempDir, writeCharts, type LogLine, type TestServer } from '../support/server.js';
 import { exchange } from '../support/rawHttp.js';
+import { until } from '../support/wait.js';
 
 let chartDir: string;
 let dataDir: string;
@@ -93,3 +94,27 @@ describe('methods no route takes', () => {
     expect(faults()).toEqual([]);
   });
 });
+
+describe('a client that hangs up mid-body', () => {
+  it('is logged at debug level, not as a server fault, and changes nothing', async () => {
+    const { port, url } = await serve();
+    const body = JSON.stringify({ id: 'never', context: { note: 'x'.repeat(2000) } });
+    const chunked = `${(body.length).toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const uploads = [
+      { headers: [['Content-Type', 'application/json']] as const, body, hangUp: { after: 100, how: 'end' } as const },
+      { headers: [['Content-Type', 'application/json']] as const, body, hangUp: { after: 1000, how: 'reset' } as const },
+      { headers: [['Content-Type', 'application/json'], ['Transfer-Encoding', 'chunked']] as const, body: chunked, hangUp: { after: 500, how: 'end' } as const },
+    ];
+    for (const [index, upload] of uploads.entries()) {
+      const answer = await exchange(port, { method: 'POST', target: '/charts/gates/instances', ...upload });
+      // Node's parser answers a body cut short by a close with its own 400; a reset leaves nobody to answer.
+      expect([0, 400], `upload ${index}`).toContain(answer.status);
+      await until(() => gone().length === index + 1, 'the hang-up to be logged');
+    }
+    expect(gone()[0]).toMatchObject({ level: 20, method: 'POST', url: '/charts/gates/instances', reason: expect.stringMatching(/^the request body broke off after \d+ bytes/) });
+    expect(faults()).toEqual([]);
+    await request(url).get('/charts/gates/instances/never').expect(404);
+  });
+});
+
+const gone = (): LogLine[] => logged.filter((line) => line.msg === 'the client went away mid-request');

@@ -35,6 +35,12 @@ export class Conflict extends AppError {
   override readonly code = 'conflict';
 }
 
+/** A chart has as many instances as --max-instances allows; creating another must wait for the operator to raise it. */
+export class InstanceQuotaReached extends AppError {
+  override readonly status = 409;
+  override readonly code = 'instance_quota';
+}
+
 export class PayloadTooLarge extends AppError {
   override readonly status = 413;
   override readonly code = 'payload_too_large';

@@ -28,6 +28,8 @@ export interface RuntimeConfig {
   readonly clock?: Clock;
   /** --backup-config FILE: run the backup controller in this server. */
   readonly backupConfig?: string;
+  /** --max-instances N: the most instances one chart may have. */
+  readonly maxInstances?: number;
 }
 
 export interface Engine {
@@ -66,7 +68,10 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const clock = config.clock ?? systemClock;
     const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, { handlers }));
     await catalog.archiveCurrent(new Date(clock.now()));
-    const runtime = new Runtime({ store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook) });
+    const runtime = new Runtime({
+      store, catalog, handlers, clock, log, alerter: createAlerter(log, config.alertWebhook),
+      ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
+    });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log });
     await runtime.start();

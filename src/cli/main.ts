@@ -9,7 +9,7 @@ const USAGE = `chartd — state charts in YAML, served over HTTP
 Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
-               [--log-level info]
+               [--max-instances 1000000] [--log-level info]
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
   chartd diagram CHART [--format mermaid|dot|svg]

@@ -1,11 +1,13 @@
 // What the server refuses of hostile input, and that refusing it costs the server nothing: nesting depth,
 // methods no route takes, clients that hang up mid-body, and a chart's instance quota.
 
+import { spawnSync } from 'node:child_process';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BODY_DEPTH_LIMIT } from '../../src/http/params.js';
 import { MAX_CONTEXT_DEPTH } from '../../src/runtime/context.js';
 import { capturingLogger, ERROR_LEVEL, gateChart, removeDir, startTestServer, tempDir, writeCharts, type LogLine, type TestServer } from '../support/server.js';
+import { CLI, spawnServer } from '../support/child.js';
 import { exchange } from '../support/rawHttp.js';
 import { until } from '../support/wait.js';
 
@@ -118,3 +120,48 @@ describe('a client that hangs up mid-body', () => {
 });
 
 const gone = (): LogLine[] => logged.filter((line) => line.msg === 'the client went away mid-request');
+
+describe('the instance quota', () => {
+  const refusal = (limit: number) => ({
+    code: 'instance_quota',
+    message: `chart gates has ${limit} instances, the most this server allows (--max-instances ${limit}); start chartd serve with a larger --max-instances to create more`,
+  });
+
+  it('refuses a new instance past --max-instances with 409, naming the chart, the limit and the fix; a retry of an existing one still answers', async () => {
+    const { url } = await serve({ maxInstances: 3 });
+    for (const id of ['a', 'b']) await create(url, id, '{}').expect(201);
+    const refused = await create(url, 'c', '{}').expect(409);
+    expect(refused.body.error).toEqual(refusal(3));
+    await create(url, 'a', '{}').expect(200);
+    await request(url).get('/charts/gates/instances/c').expect(404);
+    expect((await request(url).get('/charts/gates').expect(200)).body.instances).toBe(3);
+    expect(faults()).toEqual([]);
+  });
+
+  it('lets exactly as many concurrent creations through as places are left, and counts what is stored after a restart', async () => {
+    let { url } = await serve({ maxInstances: 10 });
+    const answers = await Promise.all(Array.from({ length: 30 }, (_, index) => create(url, `n${index}`, '{}')));
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(9);
+    expect(answers.filter((answer) => answer.status === 409)).toHaveLength(21);
+    await server!.close();
+    ({ url } = await serve({ maxInstances: 10 }));
+    expect((await create(url, 'after-restart', '{}').expect(409)).body.error).toEqual(refusal(10));
+    await server!.close();
+    ({ url } = await serve({ maxInstances: 11 }));
+    await create(url, 'after-restart', '{}').expect(201);
+    await create(url, 'one-more', '{}').expect(409);
+  });
+
+  it('is set with chartd serve --max-instances, which refuses a value below 1', async () => {
+    const child = await spawnServer(['--chart', chartDir, '--data', dataDir, '--max-instances', '2']);
+    try {
+      await create(child.url, 'second', '{}').expect(201);
+      expect((await create(child.url, 'third', '{}').expect(409)).body.error).toEqual(refusal(2));
+    } finally {
+      await child.kill();
+    }
+    const refused = spawnSync(process.execPath, [CLI, 'serve', '--chart', chartDir, '--data', dataDir, '--max-instances', '0'], { encoding: 'utf8', timeout: 20_000 });
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('--max-instances 0 is not a whole number of at least 1');
+  });
+});

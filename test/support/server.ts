@@ -29,6 +29,7 @@ export interface TestServerOptions {
   readonly alertWebhook?: string;
   /** Where the server logs; silent (or CHARTD_TEST_LOG's level, on standard error) unless given. */
   readonly log?: Logger;
+  readonly maxInstances?: number;
 }
 
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
@@ -37,6 +38,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
     log: options.log ?? createLogger((process.env['CHARTD_TEST_LOG'] as 'info' | undefined) ?? 'silent'),
     ...(options.defaultChart ? { defaultChart: options.defaultChart } : {}),
     ...(options.alertWebhook ? { alertWebhook: options.alertWebhook } : {}),
+    ...(options.maxInstances !== undefined ? { maxInstances: options.maxInstances } : {}),
   });
   return Object.assign(server, { dataDir: options.dataDir, chartDir: options.chartDir });
 }

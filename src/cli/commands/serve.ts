@@ -2,7 +2,8 @@
 
 import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../servers.js';
-import { parse, portNumber } from '../usage.js';
+import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
+import { parse, portNumber, positiveInteger } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
 
 export async function serveCommand(args: string[]): Promise<number> {
@@ -14,6 +15,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'default-chart': { type: 'string' },
     'alert-webhook': { type: 'string' },
     'backup-config': { type: 'string' },
+    'max-instances': { type: 'string', default: String(DEFAULT_MAX_INSTANCES) },
     'log-level': { type: 'string', default: 'info' },
   }, false);
   const log = createLogger(values['log-level'] as LogLevel);
@@ -23,6 +25,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     port: portNumber(values.port),
     host: values.host,
     log,
+    maxInstances: positiveInteger(values['max-instances'], '--max-instances'),
     ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
     ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),

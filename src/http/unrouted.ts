@@ -4,7 +4,7 @@ import type { Middleware } from 'koa';
 import { NotFound } from '../errors.js';
 
 /**
- * Goes before the router and after its allowedMethods() (which must not throw: its Allow header is wanted).
+ * Mounted ahead of the router and its allowedMethods(), which must not throw: the Allow header it sets is wanted.
  * allowedMethods answers 501 to a method the router does not know (TRACE, PROPFIND) even where no route has the
  * path; here that is a 404 when no route has the path, else a 405 like any other method the path does not take.
  */

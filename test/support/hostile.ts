@@ -105,11 +105,12 @@ export function hostileRequest(random: Random): Hostile {
   if (chance(random, 0.1)) headers.push(['X-Chartd-Caller', pick(random, ['a'.repeat(300), 'two words', '%00', 'ok-caller'])]);
   if (chance(random, 0.03)) headers.push(['X-Long', 'a'.repeat(20_000)]);
   if (chance(random, 0.05)) for (let index = 0; index < 200; index++) headers.push([`X-Junk-${index}`, String(index)]);
-  // Every instance-creating request carries a body it refuses: an absent one would create an instance.
-  const creates = method === 'POST' && path === '/charts/gates/instances';
+  // Every instance-creating request (the router takes a trailing slash too) carries a body it refuses: none would create one.
+  const creates = method === 'POST' && /^\/charts\/gates\/instances\/?$/.test(path);
   if (!creates && chance(random, 0.5)) return { label: `${method} ${target.slice(0, 120)}`, request: { method, target, headers }, answerOptional: false };
   const body = pick(random, BODIES)();
-  headers.push(['Content-Type', pick(random, CONTENT_TYPES)]);
+  const type = pick(random, [...CONTENT_TYPES, undefined]);
+  if (type !== undefined) headers.push(['Content-Type', type]);
   const framing = pick(random, ['length', 'length', 'chunked', 'hang-up', 'chunked-hang-up'] as const);
   const chunked = framing.startsWith('chunked');
   if (chunked) headers.push(['Transfer-Encoding', 'chunked']);

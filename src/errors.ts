@@ -46,6 +46,12 @@ export class Conflict extends AppError {
   override readonly code = 'conflict';
 }
 
+/** A chart has as many instances as --max-instances allows; creating another must wait for the operator to raise it. */
+export class InstanceQuotaReached extends AppError {
+  override readonly status = 409;
+  override readonly code = 'instance_quota';
+}
+
 export class PayloadTooLarge extends AppError {
   override readonly status = 413;
   override readonly code = 'payload_too_large';
@@ -54,6 +60,12 @@ export class PayloadTooLarge extends AppError {
 export class UnsupportedMediaType extends AppError {
   override readonly status = 415;
   override readonly code = 'unsupported_media_type';
+}
+
+/** The client broke off its request (hung up, reset, or sent a body that cannot be read) before its end; no answer reaches it. */
+export class ClientGone extends AppError {
+  override readonly status = 400;
+  override readonly code = 'client_gone';
 }
 
 /** The chart's context schema refused an instance's inputs. */
@@ -76,4 +88,10 @@ export class ShuttingDown extends AppError {
   override readonly status = 503;
   override readonly code = 'shutting_down';
   readonly retryAfterSeconds = 2;
+}
+
+/** JSON nested deeper than chartd takes; refused before anything walks it recursively. */
+export class TooDeep extends AppError {
+  override readonly status = 400;
+  override readonly code = 'too_deep';
 }

@@ -40,6 +40,8 @@ export interface RuntimeConfig {
   readonly valuesFile?: string;
   /** Handlers may read any environment variable: `chartd run`, where the operator names them at the shell. */
   readonly anyEnvironment?: boolean;
+  /** --max-instances N: the most instances one chart may have. */
+  readonly maxInstances?: number;
 }
 
 export interface Engine {
@@ -100,6 +102,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await catalog.archiveCurrent(new Date(clock.now()));
     const runtime = new Runtime({
       store, catalog, handlers, clock, log, alerter: createAlerter(log, http.fetch, config.alertWebhook), inputs, environment, settings: new BoundSettings(inputs, values.charts),
+      ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
     });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });

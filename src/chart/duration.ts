@@ -2,27 +2,46 @@
 
 const UNIT_MS: Readonly<Record<string, number>> = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
 const UNIT_ORDER = ['d', 'h', 'm', 's', 'ms'];
+/** Over twice as long as any duration that fits a safe integer of milliseconds, such as 104249990d23h59m59s999ms. */
+export const MAX_DURATION_LENGTH = 64;
+// Sticky: each part is matched where the previous one ended, so a long run of digits is read once, not once per start.
+const PART = /(\d+)(ms|d|h|m|s)/y;
 
 /** "500ms" "10s" "5m" "1h30m" "2d" -> milliseconds; throws an Error saying how to write it otherwise. */
 export function parseDuration(text: string): number {
   const trimmed = String(text).trim();
+  if (trimmed.length > MAX_DURATION_LENGTH) {
+    throw new Error(`duration '${trimmed.slice(0, 20)}…' is ${trimmed.length} characters long; the limit is ${MAX_DURATION_LENGTH}: write it with larger units, e.g. 1h30m`);
+  }
   if (/^\d+(\.\d+)?$/.test(trimmed)) {
     throw new Error(`duration '${trimmed}' has no unit: write 10s, 5m or 1h`);
   }
-  const parts = [...trimmed.matchAll(/(\d+)(ms|d|h|m|s)/g)];
-  if (trimmed === '' || parts.map((part) => part[0]).join('') !== trimmed) {
+  const parts = durationParts(trimmed);
+  if (!parts) {
     throw new Error(`'${trimmed}' is not a duration: write a whole number and a unit (ms, s, m, h, d), e.g. 500ms, 10s, 5m, 1h30m, 2d`);
   }
   let total = 0;
   let lastRank = -1;
-  for (const [, amount, unit] of parts) {
-    const rank = UNIT_ORDER.indexOf(unit ?? '');
+  for (const [amount, unit] of parts) {
+    const rank = UNIT_ORDER.indexOf(unit);
     if (rank <= lastRank) throw new Error(`duration '${trimmed}' repeats or misorders its units: write larger units first, e.g. 1h30m`);
     lastRank = rank;
-    total += Number(amount) * (UNIT_MS[unit ?? ''] ?? 0);
+    total += Number(amount) * (UNIT_MS[unit] ?? 0);
   }
   if (!Number.isSafeInteger(total)) throw new Error(`duration '${trimmed}' is too long`);
   return total;
+}
+
+/** The amount-and-unit parts that make up all of `text`, or undefined when it is anything else. */
+function durationParts(text: string): [string, string][] | undefined {
+  const parts: [string, string][] = [];
+  for (let at = 0; at < text.length; at = PART.lastIndex) {
+    PART.lastIndex = at;
+    const part = PART.exec(text);
+    if (!part) return undefined;
+    parts.push([part[1]!, part[2]!]);
+  }
+  return parts.length ? parts : undefined;
 }
 
 const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?(Z|[+-]\d{2}:?\d{2})?$/;

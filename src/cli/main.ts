@@ -9,7 +9,8 @@ const USAGE = `chartd — state charts in YAML, served over HTTP
 Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
-               [--auth FILE | --insecure-no-auth] [--values FILE] [--log-level info]
+               [--auth FILE | --insecure-no-auth] [--values FILE] [--max-instances 1000000]
+               [--log-level info]
                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...

@@ -19,3 +19,9 @@ export function portNumber(text: string): number {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${text} is not a port number (0-65535)`);
   return port;
 }
+
+export function positiveInteger(text: string, flag: string): number {
+  const value = /^\d{1,15}$/.test(text) ? Number(text) : 0;
+  if (value < 1) throw new UsageError(`${flag} ${text} is not a whole number of at least 1`);
+  return value;
+}

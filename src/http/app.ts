@@ -3,7 +3,7 @@
 import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { NotFound, PayloadTooLarge } from '../errors.js';
+import { PayloadTooLarge } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
@@ -12,6 +12,7 @@ import { chartRoutes } from './routes/charts.js';
 import { instanceRoutes } from './routes/instances.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
 import { watchRoutes } from './routes/watch.js';
+import { unroutedAnswers } from './unrouted.js';
 
 export interface AppOptions {
   readonly runtime: Runtime;
@@ -38,17 +39,8 @@ export function createApp(options: AppOptions): Koa {
   app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart, options.guard), answerError));
   app.use(errorMiddleware(log, answerError));
 
-  // Anything no route answered becomes a JSON 404; allowedMethods' 405/501 (with its Allow header) gets a JSON body too.
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.body !== undefined && ctx.body !== null) return;
-    if (ctx.status === 404) throw new NotFound(`no route for ${ctx.method} ${ctx.path}; see GET /charts`);
-    if (ctx.status === 405 || ctx.status === 501) {
-      const allowed = ctx.response.get('allow');
-      const code = ctx.status === 405 ? 'method_not_allowed' : 'not_implemented';
-      ctx.body = { error: { code, message: `${ctx.method} is not supported on ${ctx.path}${allowed ? `; use ${allowed}` : ''}` } };
-    }
-  });
+  // Anything no route answered becomes a JSON 404, and a method its path's routes lack a JSON 405 with Allow.
+  app.use(unroutedAnswers('; see GET /charts'));
 
   const router = new Router();
   const routes = guardRoutes(router, options.guard);

@@ -2,7 +2,7 @@
 
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, ShuttingDown, Unauthorized } from '../errors.js';
+import { AppError, ClientGone, ShuttingDown, Unauthorized } from '../errors.js';
 import { StoreError } from '../store/store.js';
 import { Throttle } from './throttle.js';
 
@@ -31,6 +31,9 @@ export function errorAnswer(log: Logger, storeLogIntervalMs = STORE_LOG_INTERVAL
       if (skipped !== undefined) {
         log.error({ err: error, method: ctx.method, url: ctx.url, refusedSinceLastLog: skipped }, `a change could not be made durable; callers are told to ask again (logged at most every ${storeLogIntervalMs / 1000} s)`);
       }
+    } else if (error instanceof ClientGone) {
+      // A hang-up mid-upload is the client's doing, and nobody is left to answer: no fault of the server's.
+      log.debug({ method: ctx.method, url: ctx.url, reason: error.message }, 'the client went away mid-request');
     } else if (status >= 500 && !(error instanceof ShuttingDown)) {
       // A long-poll released by shutdown answers 503 as planned; it is no fault of the server's.
       log.error({ err: error, method: ctx.method, url: ctx.url }, 'request failed with a server fault');

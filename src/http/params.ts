@@ -2,10 +2,13 @@
 
 import type { Context } from 'koa';
 import { parseDuration } from '../chart/duration.js';
-import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from '../errors.js';
+import { BadRequest, ClientGone, PayloadTooLarge, UnsupportedMediaType } from '../errors.js';
+import { checkDepth } from '../jsonDepth.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 export const BODY_LIMIT = 64 * 1024;
+/** Room for a context at its own limit (MAX_CONTEXT_DEPTH) inside a request's envelope, and far below the stack's. */
+export const BODY_DEPTH_LIMIT = 64;
 export const MAX_WAIT_MS = 10 * 60 * 1000;
 /** Items a list answers with unless `limit` says otherwise, and the most one page holds. */
 export const DEFAULT_PAGE = 1000;
@@ -97,24 +100,39 @@ export function nextPage(ctx: Context, path: string, keep: readonly string[], af
   return `${path}?${query}`;
 }
 
-/** Reads a JSON body of at most BODY_LIMIT bytes; an absent body reads as `{}`. */
+/** Reads a JSON body of at most BODY_LIMIT bytes nesting at most BODY_DEPTH_LIMIT levels; an absent body reads as `{}`. */
 export async function readJson(ctx: Context): Promise<unknown> {
   const length = Number(ctx.get('content-length') || 0);
   if (length > BODY_LIMIT) throw new PayloadTooLarge(`request body is ${length} bytes; the limit is ${BODY_LIMIT}`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > BODY_LIMIT) throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
-    chunks.push(chunk);
-  }
-  if (size === 0) return {};
+  const bytes = await readBody(ctx);
+  if (bytes.length === 0) return {};
   if (!ctx.is('application/json', '+json')) {
     throw new UnsupportedMediaType('send the body as JSON with Content-Type: application/json');
   }
+  let body: unknown;
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    // JSON.parse does not recurse, however deep the text nests; what reads the value afterwards may.
+    body = JSON.parse(bytes.toString('utf8'));
   } catch (error) {
     throw new BadRequest(`request body is not valid JSON: ${(error as Error).message}`, 'invalid_json');
   }
+  checkDepth(body, BODY_DEPTH_LIMIT, 'request body', 'send flatter JSON');
+  return body;
+}
+
+/** The body, at most BODY_LIMIT bytes; the request stream fails only when the client broke it off. */
+async function readBody(ctx: Context): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > BODY_LIMIT) break;
+      chunks.push(chunk);
+    }
+  } catch (error) {
+    throw new ClientGone(`the request body broke off after ${size} bytes: ${(error as Error).message}`);
+  }
+  if (size > BODY_LIMIT) throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
+  return Buffer.concat(chunks);
 }

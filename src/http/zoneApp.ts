@@ -3,10 +3,10 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
-import { NotFound } from '../errors.js';
 import { errorMiddleware } from './errors.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
+import { unroutedAnswers } from './unrouted.js';
 import { checkOrder } from '../backup/zone.js';
 import { ZONE_CHART, type ZoneService } from '../backup/zone/zoneService.js';
 
@@ -24,10 +24,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   const app = new Koa();
   app.silent = true;
   app.use(errorMiddleware(options.log));
-  app.use(async (ctx, next) => {
-    await next();
-    if (ctx.status === 404 && ctx.body === undefined) throw new NotFound(`no route for ${ctx.method} ${ctx.path}`);
-  });
+  app.use(unroutedAnswers());
   const router = new Router();
   const routes = guardRoutes(router, options.guard);
   routes.get('/healthz', OPEN, (ctx) => {
@@ -46,6 +43,6 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
   app.use(router.routes());
-  app.use(router.allowedMethods({ throw: true }));
+  app.use(router.allowedMethods());
   return app;
 }

@@ -6,6 +6,7 @@ import type { Chart } from '../chart/model.js';
 import { didYouMean, listNames } from '../chart/problem.js';
 import type { Context } from '../engine/snapshot.js';
 import { ContextInvalid } from '../errors.js';
+import { checkDepth } from '../jsonDepth.js';
 
 type Section = 'context' | 'settings';
 
@@ -22,6 +23,12 @@ export interface SettingsCheck {
   readonly problems: readonly InputProblem[];
 }
 
+/**
+ * Real contexts are a few named inputs, two or three levels deep; 32 is ten times that, and far below the ~2,000
+ * levels at which writing a snapshot to the journal (JSON.stringify, which recurses) runs out of stack.
+ */
+export const MAX_CONTEXT_DEPTH = 32;
+
 export class InputChecker {
   // Charts' schemas were checked against the meta-schema when the chart loaded (chart/schema.ts).
   private readonly ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, validateSchema: false, verbose: true });
@@ -36,6 +43,7 @@ export class InputChecker {
     if (!isObject(context)) {
       throw new ContextInvalid('context must be a JSON object', ['context must be a JSON object']);
     }
+    checkDepth(context, MAX_CONTEXT_DEPTH, 'context', 'an instance\'s context holds its inputs; pass them flatter');
     const copy = structuredClone(context);
     const validate = this.validator(chart, 'context');
     if (validate && !validate(copy)) {

@@ -15,6 +15,7 @@ import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
+import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
 import { StepRunner } from './steps.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
@@ -37,6 +38,8 @@ export interface RuntimeOptions {
   readonly settings: BoundSettings;
   /** The server environment variables handlers may read. */
   readonly environment: Environment;
+  /** The most instances one chart may have (DEFAULT_MAX_INSTANCES unless given). */
+  readonly maxInstances?: number;
 }
 
 /** How an instance is created besides its context. */
@@ -63,6 +66,7 @@ export class Runtime {
   private readonly queue: KeyedQueue<Work, Done>;
   private readonly timers: Timers;
   private readonly steps: StepRunner;
+  private readonly quota: InstanceQuota;
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
@@ -76,6 +80,7 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions) {
     // A batch's commit need not land before the next batch of the same instance is built on it.
+    this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
     this.timers = new Timers(() => options.clock.now(), (key, at) =>
       this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
@@ -295,6 +300,8 @@ export class Runtime {
     let current = before;
     const done: Done[] = [];
     const outcomes: Outcome[] = [];
+    /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
+    let creating: string | undefined;
     const now = clock.now();
     for (const item of items) {
       if (item.kind === 'create') {
@@ -303,6 +310,12 @@ export class Runtime {
           continue;
         }
         const [chartName, id] = splitKey(key);
+        const refused = this.quota.take(chartName);
+        if (refused) {
+          done.push({ error: refused });
+          continue;
+        }
+        creating = chartName;
         const outcome = createSnapshot(this.chart(chartName), id, item.context, now, item.origin);
         current = outcome.snapshot;
         outcomes.push(outcome);
@@ -326,6 +339,9 @@ export class Runtime {
       try {
         // Snapshots are plain JSON data, built anew by every transition and never changed.
         await store.commit([{ collection: INSTANCES, key, value: current }], { asGiven: true });
+      } catch (error) {
+        if (creating) this.quota.giveBack(creating);
+        throw error;
       } finally {
         if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
       }

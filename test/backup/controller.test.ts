@@ -271,6 +271,22 @@ describe('zone results and tokens', () => {
   });
 });
 
+type ErrorBody = { error: { code: string } };
+
+describe("the zone's unknown routes", () => {
+  it('answer a method /orders does not take with 405 and Allow, and a path it does not have with 404, as JSON', async () => {
+    for (const method of ['DELETE', 'PROPFIND']) {
+      const refused = await fetch(`${world.zoneUrl}/orders`, { method });
+      expect(refused.status, method).toBe(405);
+      expect(refused.headers.get('allow')).toBe('POST');
+      expect(((await refused.json()) as ErrorBody).error.code).toBe('method_not_allowed');
+      const missing = await fetch(`${world.zoneUrl}/nowhere`, { method });
+      expect(missing.status, method).toBe(404);
+      expect(((await missing.json()) as ErrorBody).error.code).toBe('not_found');
+    }
+  });
+});
+
 describe('a result after the deadline', () => {
   it('is late: the request stays Failed (timed out), and the backup that exists is recorded all the same', async () => {
     // The real chart, waiting 100ms instead of 24h in Sent: the zone's result comes after the timeout.

@@ -1,6 +1,6 @@
 // Durations and points in time as charts write them.
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseInstant } from '../../src/chart/duration.js';
+import { MAX_DURATION_LENGTH, parseDuration, parseInstant } from '../../src/chart/duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -28,6 +28,25 @@ describe('parseDuration', () => {
   it('refuses repeated or misordered units', () => {
     expect(() => parseDuration('30m1h')).toThrow('write larger units first');
     expect(() => parseDuration('1m1m')).toThrow('write larger units first');
+  });
+
+  it('reads the longest duration that fits and refuses a longer text by its length, naming the limit', () => {
+    expect(parseDuration('104249990d23h59m59s999ms')).toBe(9_007_199_222_399_999);
+    expect(parseDuration(`${'0'.repeat(MAX_DURATION_LENGTH - 2)}1s`)).toBe(1000);
+    expect(() => parseDuration(`${'0'.repeat(MAX_DURATION_LENGTH - 1)}1s`))
+      .toThrow(`duration '00000000000000000000…' is 65 characters long; the limit is 64: write it with larger units, e.g. 1h30m`);
+  });
+
+  it('refuses a long run of digits at once: 15,000 of them cost ~0.2 s each when every digit started a scan', () => {
+    const text = `${'1'.repeat(15_000)}x`;
+    const started = performance.now();
+    for (let round = 0; round < 100; round++) expect(() => parseDuration(text)).toThrow('the limit is 64');
+    expect(performance.now() - started).toBeLessThan(100);
+  });
+
+  it('refuses what it always refused, whatever comes after the first mistake', () => {
+    expect(() => parseDuration('30m1hx')).toThrow('is not a duration');
+    expect(() => parseDuration('5s ')).not.toThrow();
   });
 });
 

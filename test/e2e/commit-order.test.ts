@@ -4,18 +4,8 @@ import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { LowdbStore } from '../../src/store/lowdbStore.js';
 import { holdWrites, releaseHeldWrites, track } from '../support/journalWrites.js';
-import { removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
+import { gateChart, removeDir, startTestServer, tempDir, writeCharts, type TestServer } from '../support/server.js';
 import { sleep, until } from '../support/wait.js';
-
-const GATE = `chart: gates
-initial: wait
-states:
-  wait:
-    gate: { count: 1000 }
-    next: open
-  open:
-    final: true
-`;
 
 let chartDir: string;
 let dataDir: string;
@@ -24,7 +14,7 @@ let server: TestServer | undefined;
 beforeEach(async () => {
   chartDir = await tempDir('chartd-charts-');
   dataDir = await tempDir('chartd-data-');
-  await writeCharts(chartDir, { 'gates.yaml': GATE });
+  await writeCharts(chartDir, { 'gates.yaml': gateChart(1000) });
   server = await startTestServer({ chartDir, dataDir });
 });
 

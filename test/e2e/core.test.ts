@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JournalWriter } from '../../src/store/journal.js';
-import { removeDir, sleep, startTestServer, tempDir, TRAFFIC_LIGHT, writeCharts, type TestServer } from '../support/server.js';
+import { gateChart, removeDir, sleep, startTestServer, tempDir, TRAFFIC_LIGHT, writeCharts, type TestServer } from '../support/server.js';
 import { until } from '../support/wait.js';
 
 let chartDir: string;
@@ -34,16 +34,6 @@ async function restart(): Promise<TestServer> {
   server = await startTestServer({ chartDir, dataDir });
   return server;
 }
-
-const gateChart = (count: number, extra = '') => `chart: gates
-initial: wait
-states:
-  wait:
-    gate: { count: ${count} }
-    next: open
-${extra}  open:
-    final: true
-`;
 
 /** One timer state, `soak`, that moves to `done` after `after`. */
 const timedChart = (after: string) => `chart: timed

@@ -4,13 +4,13 @@ import Koa from 'koa';
 import pino from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { ShuttingDown } from '../../src/errors.js';
+import { ClientGone, ShuttingDown } from '../../src/errors.js';
 import { errorAnswer, errorMiddleware } from '../../src/http/errors.js';
 import { StoreError } from '../../src/store/store.js';
 
-function appThrowing(error: Error, storeLogIntervalMs?: number): { app: Koa; logged: string[] } {
+function appThrowing(error: Error, storeLogIntervalMs?: number, level = 'info'): { app: Koa; logged: string[] } {
   const logged: string[] = [];
-  const log = pino({ level: 'info' }, new Writable({ write: (chunk, _encoding, done) => { logged.push(String(chunk)); done(); } }));
+  const log = pino({ level }, new Writable({ write: (chunk, _encoding, done) => { logged.push(String(chunk)); done(); } }));
   const app = new Koa();
   app.use(errorMiddleware(log, errorAnswer(log, storeLogIntervalMs)));
   app.use(() => {
@@ -58,5 +58,13 @@ describe('error answers', () => {
     await server.put('/state?state=x').expect(503);
     expect(logged).toHaveLength(2);
     expect(JSON.parse(logged[1]!)).toMatchObject({ refusedSinceLastLog: 4, msg: expect.stringContaining('could not be made durable') });
+  });
+
+  it('logs a client that went away mid-request at debug level, not as a server fault', async () => {
+    const { app, logged } = appThrowing(new ClientGone('the request body broke off after 100 bytes: aborted'), undefined, 'debug');
+    await request(app.callback()).post('/charts/x/instances').expect(400);
+    expect(logged.map((line) => JSON.parse(line))).toEqual([expect.objectContaining({
+      level: 20, msg: 'the client went away mid-request', method: 'POST', reason: 'the request body broke off after 100 bytes: aborted',
+    })]);
   });
 });

@@ -25,6 +25,7 @@ describe('long-poll parameters', () => {
   it('refuses a wait that is not a duration, and an index that is not a revision', () => {
     for (const wait of ['60', 'soon', '-5s', '1h1h']) expect(() => waitParam(withQuery({ wait })), wait).toThrow(/wait/);
     expect(() => waitParam(withQuery({ wait: ['1s', '2s'] }))).toThrow(/2 times/);
+    expect(() => waitParam(withQuery({ wait: '9'.repeat(15_000) }))).toThrow('query parameter wait: duration \'99999999999999999999…\' is 15000 characters long; the limit is 64');
     expect(indexParam(withQuery({ index: '41' }))).toBe(41);
     for (const index of ['-1', 'x', '1.5']) expect(() => indexParam(withQuery({ index })), index).toThrow(/revision/);
   });

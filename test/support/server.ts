@@ -3,6 +3,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { createLogger } from '../../src/log.js';
 import { startServer, type RunningServer, type ServeConfig } from '../../src/servers.js';
 
@@ -33,6 +35,27 @@ export async function startTestServer(options: { chartDir: string; dataDir: stri
   return Object.assign(server, { dataDir: options.dataDir, chartDir: options.chartDir, config });
 }
 
+export interface LogLine {
+  readonly level: number;
+  readonly msg: string;
+  readonly [field: string]: unknown;
+}
+
+/** A logger at `level` that keeps every line it writes, parsed, for a test to read. */
+export function capturingLogger(level: 'debug' | 'info' = 'debug'): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as LogLine);
+      done();
+    },
+  });
+  return { log: pino({ level, base: { service: 'chartd' } }, sink), lines };
+}
+
+/** Pino's number for the error level: lines at it or above are server faults. */
+export const ERROR_LEVEL = 50;
+
 export async function removeDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
@@ -60,6 +83,17 @@ states:
         key: count
         value: 1
   - name: blue_state
+`;
+
+/** A chart `gates` whose `wait` state opens after `count` PUTs; `extra` is YAML added to the states. */
+export const gateChart = (count: number, extra = '') => `chart: gates
+initial: wait
+states:
+  wait:
+    gate: { count: ${count} }
+    next: open
+${extra}  open:
+    final: true
 `;
 
 export { sleep } from './wait.js';

@@ -2,7 +2,8 @@
 
 import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../servers.js';
-import { parse, portNumber, UsageError } from '../usage.js';
+import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
+import { parse, portNumber, positiveInteger, UsageError } from '../usage.js';
 import { untilStopSignal } from '../signals.js';
 import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
 
@@ -16,6 +17,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'alert-webhook': { type: 'string' },
     'backup-config': { type: 'string' },
     values: { type: 'string' },
+    'max-instances': { type: 'string', default: String(DEFAULT_MAX_INSTANCES) },
     'log-level': { type: 'string', default: 'info' },
     auth: { type: 'string' },
     'insecure-no-auth': { type: 'boolean', default: false },
@@ -29,6 +31,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     port: portNumber(values.port),
     host: values.host,
     log,
+    maxInstances: positiveInteger(values['max-instances'], '--max-instances'),
     ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
     ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),

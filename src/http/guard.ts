@@ -103,12 +103,14 @@ export class Guard {
     const header = ctx.get('authorization');
     if (header === '') return policy.anonymous;
     const token = bearerToken(header);
+    const principal = token === undefined ? undefined : policy.identify(token);
+    // Without authentication a known token adds its scopes to what anyone here may do, and any other Authorization
+    // header (a client set up for another server, a proxy's Basic credentials) is no reason to refuse.
+    if (!policy.authenticating && need.scope !== 'results') {
+      return principal ? { ...principal, grants: [...principal.grants, ...policy.anonymous.grants] } : policy.anonymous;
+    }
+    if (principal) return principal;
     if (token === undefined) throw this.unauthorized(ctx, 'the Authorization header must be "Bearer TOKEN"', 'invalid_request');
-    const principal = policy.identify(token);
-    // Without authentication a known token adds its scopes to what anyone here may do.
-    if (principal) return policy.authenticating ? principal : { ...principal, grants: [...principal.grants, ...policy.anonymous.grants] };
-    // Without authentication a stray token (say, a client configured for another server) is no reason to refuse.
-    if (!policy.authenticating && need.scope !== 'results') return policy.anonymous;
     this.note(ctx, 'unknown token', {});
     throw this.unauthorized(ctx, 'the bearer token is not known here', 'invalid_token');
   }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashOf, newToken } from '../../src/access/tokens.js';
 import { isGuard } from '../../src/http/guard.js';
+import type { Snapshot } from '../../src/engine/snapshot.js';
 import { instanceKey } from '../../src/runtime/runtime.js';
 import { removeDir, startTestServer, tempDir, TRAFFIC_LIGHT, writeCharts, type TestServer } from '../support/server.js';
 
@@ -98,6 +99,13 @@ interface Answer {
   readonly access: unknown;
 }
 const body = (answer: Response): Promise<Answer> => answer.json() as Promise<Answer>;
+
+/** The request's snapshot once `test` holds: now, or at the commit that makes it hold (checked and awaited in one turn). */
+function reach(id: string, test: (snapshot: Snapshot) => boolean): Promise<Snapshot | undefined> {
+  const { runtime } = server.engine;
+  const now = runtime.snapshot('backup-request', id);
+  return test(now) ? Promise.resolve(now) : runtime.waiters.wait(instanceKey('backup-request', id), test, 10_000);
+}
 
 /** Everything a refused request could have changed. */
 function footprint(): string {
@@ -202,7 +210,7 @@ describe('the backup-request chart belongs to the controller', () => {
     const asked = await call('POST', '/backup-requests', tokens.requester, { apiVersion: 'v1', backupJobId: 'nightly', dataDate: '2026-11-22' });
     expect(asked.status).toBe(202);
     const id = (await body(asked)).id;
-    const sent = await server.engine.runtime.waiters.wait(instanceKey('backup-request', id), (s) => s.state === 'Sent', 10_000);
+    const sent = await reach(id, (s) => s.state === 'Sent');
     expect(sent?.state).toBe('Sent');
 
     const before = footprint();
@@ -226,7 +234,7 @@ describe('the backup-request chart belongs to the controller', () => {
 
     const delivered = await call('POST', '/zone-results', RESULTS_TOKEN, result(id, false));
     expect(delivered.status).toBe(202);
-    const done = await server.engine.runtime.waiters.wait(instanceKey('backup-request', id), (s) => s.status === 'done', 10_000);
+    const done = await reach(id, (s) => s.status === 'done');
     expect(done?.state).toBe('Failed');
     expect(done?.history.at(-1)).toMatchObject({ cause: 'event:failed' });
   });

@@ -49,6 +49,11 @@ describe('chartd serve beyond loopback', () => {
       expect(health.access.authentication).toBe('off');
       expect(health.access.warning).toContain('--insecure-no-auth');
       expect(server.stderr()).toContain('authentication is off (--insecure-no-auth)');
+      // Without --auth an Authorization header of any kind is no reason to refuse (a proxy's Basic credentials, say).
+      for (const authorization of ['Basic dXNlcjpwYXNz', 'Bearer chartd_from_another_server_000000000000']) {
+        const answer = await fetch(server.url.replace('0.0.0.0', '127.0.0.1') + '/charts', { headers: { authorization } });
+        expect(answer.status, authorization).toBe(200);
+      }
     } finally {
       await server.kill();
     }

@@ -41,6 +41,9 @@ const ODD_VALUES = [`${'1'.repeat(15_000)}x`, '9'.repeat(15_000), `${'1'.repeat(
   '%00', '%0d%0a', '%FF', '', '-1', '1.5', '1e309', 'NaN', '99999999999999999999', 'a'.repeat(200), '../..', '5 m', '1h1h', '30m1h',
   '%20', '+', 'open', '%C3%BCn%C3%AFcode', 'x%3Dy%26z'];
 const SAFE_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789%._-:@~!*';
+/** Authorization headers no guard may trip over; `TOKEN` stands for a valid token of the server, when it has one. */
+const AUTHORIZATIONS = ['Bearer', 'Bearer ', 'Basic dXNlcjpwYXNz', 'Bearer a b', `Bearer ${'x'.repeat(8000)}`, 'Bearer chartd_unknown0000000000000000000000',
+  'bearer\tchartd_x', 'Bearer %00', 'Negotiate abc', 'TOKEN', 'TOKEN', 'TOKEN'];
 const CONTENT_TYPES = ['application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1',
   'application/vnd.chartd+json', 'garbage///', '', 'multipart/form-data; boundary=x'];
 
@@ -87,7 +90,8 @@ const RAW: readonly Buffer[] = [
   '\x16\x03\x01\x00\x05hello\r\n\r\n',
 ].map((text) => Buffer.from(text, 'latin1'));
 
-export function hostileRequest(random: Random): Hostile {
+/** One hostile request; `token` is a valid token of the server, which some requests then carry. */
+export function hostileRequest(random: Random, token?: string): Hostile {
   if (chance(random, 0.05)) {
     const raw = pick(random, RAW);
     return { label: `raw ${JSON.stringify(raw.toString('latin1').slice(0, 60))}`, request: raw, answerOptional: true };
@@ -104,6 +108,11 @@ export function hostileRequest(random: Random): Hostile {
   const headers: [string, string][] = [];
   if (chance(random, 0.1)) headers.push(['X-Chartd-Caller', pick(random, ['a'.repeat(300), 'two words', '%00', 'ok-caller'])]);
   if (chance(random, 0.03)) headers.push(['X-Long', 'a'.repeat(20_000)]);
+  if (chance(random, 0.2)) {
+    const authorization = pick(random, AUTHORIZATIONS);
+    if (authorization !== 'TOKEN') headers.push(['Authorization', authorization]);
+    else if (token) headers.push(['Authorization', `Bearer ${token}`]);
+  }
   if (chance(random, 0.05)) for (let index = 0; index < 200; index++) headers.push([`X-Junk-${index}`, String(index)]);
   // Every instance-creating request (the router takes a trailing slash too) carries a body it refuses: none would create one.
   const creates = method === 'POST' && /^\/charts\/gates\/instances\/?$/.test(path);

@@ -47,7 +47,8 @@ export class InputChecker {
     const copy = structuredClone(context);
     const validate = this.validator(chart, 'context');
     if (validate && !validate(copy)) {
-      const problems = (validate.errors ?? []).map((error) => formatInputProblem('context', problemOf(error)));
+      const problems = contextProblems(validate.errors ?? [], Object.keys(chart.settings?.['properties'] ?? {}))
+        .map((problem) => formatInputProblem('context', problem));
       throw new ContextInvalid(`context does not match chart ${chart.name}'s schema: ${problems.join('; ')}`, problems);
     }
     return copy;
@@ -91,7 +92,39 @@ export class InputChecker {
 
 /** "settings.storage_root must match pattern "^/"". */
 export function formatInputProblem(section: Section, problem: InputProblem): string {
-  return `${join(section, problem.path)} ${problem.message}`;
+  return `${problem.path ? join(section, problem.path) : section} ${problem.message}`;
+}
+
+/**
+ * A context's problems, with the keys it may not have gathered per place: those the chart declares as settings are
+ * named as the operator's, so a client learns why, not merely that, chartd will not take them.
+ */
+function contextProblems(errors: readonly ErrorObject[], settings: readonly string[]): InputProblem[] {
+  const problems: InputProblem[] = [];
+  const extra = new Map<string, { keys: string[]; declared: string[] }>();
+  for (const error of errors) {
+    if (error.keyword !== 'additionalProperties') {
+      problems.push(problemOf(error));
+      continue;
+    }
+    const path = dotted(error.instancePath);
+    const place = extra.get(path) ?? { keys: [], declared: Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {}) };
+    place.keys.push(String(error.params['additionalProperty']));
+    extra.set(path, place);
+  }
+  for (const [path, { keys, declared }] of extra) {
+    const operators = path === '' ? keys.filter((key) => settings.includes(key)) : [];
+    const unknown = keys.filter((key) => !operators.includes(key));
+    if (operators.length) {
+      problems.push({ path, message: `may not set ${listNames(operators)}: the operator binds ${operators.length === 1 ? 'it' : 'them'} as the chart's settings (--values FILE), never a request` });
+    }
+    if (unknown.length === 1) {
+      problems.push({ path: join(path, unknown[0]!), message: `is not declared${didYouMean(unknown[0]!, declared)}; declared: ${listNames(declared)}` });
+    } else if (unknown.length > 1) {
+      problems.push({ path, message: `has keys that are not declared: ${listNames(unknown)}; declared: ${listNames(declared)}` });
+    }
+  }
+  return problems;
 }
 
 function problemOf(error: ErrorObject): InputProblem {

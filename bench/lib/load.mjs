@@ -2,6 +2,7 @@
 // Usage: node bench/lib/load.mjs '{"url":"http://127.0.0.1:PORT","method":"GET","path":"/state?state=open",
 //   "connections":16,"seconds":3,"warmup":1,"instances":1000,"pid":SERVER_PID}'
 // With `pid`, the server's CPU time per answered request is measured too (from /proc/PID/stat).
+// With `headers` ({name: value}), every request carries them (e.g. an Authorization header).
 // With `instances`, `{i}` in the path is an instance number: connection c of C owns instances c, c+C, c+2C, …
 // and goes round them in turn, so every request goes to another instance than the one before it, and no two
 // requests in flight ever share an instance (needs C ≤ instances).
@@ -24,6 +25,7 @@ function laneSetter() {
     client.setRequests(Array.from({ length: owned }, (_, turn) => ({
       method: spec.method,
       path: spec.path.replace('{i}', String(lane + turn * spec.connections)),
+      ...(spec.headers ? { headers: spec.headers } : {}),
     })));
   };
 }
@@ -34,7 +36,7 @@ async function run(seconds, record) {
   const instance = autocannon({
     // The path goes in the URL: autocannon takes the request path from it, over any `path` option.
     url: new URL(spec.path.replace('{i}', '0'), spec.url).href, connections: spec.connections, duration: seconds,
-    pipelining: 1, timeout: 10, method: spec.method,
+    pipelining: 1, timeout: 10, method: spec.method, ...(spec.headers ? { headers: spec.headers } : {}),
     ...(spec.instances ? { setupClient: laneSetter() } : {}),
   });
   // autocannon's own histogram keeps whole milliseconds; a GET takes a fraction of one, so keep the raw times.

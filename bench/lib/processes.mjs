@@ -47,8 +47,8 @@ export function startServer(name, args) {
   });
 }
 
-export function startChartd({ chartFile, dataDir }) {
-  return startServer('chartd', [CLI, 'serve', '--chart', chartFile, '--data', dataDir, '--port', '0', '--log-level', 'warn']);
+export function startChartd({ chartFile, dataDir, extraArgs = [], name = 'chartd' }) {
+  return startServer(name, [CLI, 'serve', '--chart', chartFile, '--data', dataDir, '--port', '0', '--log-level', 'warn', ...extraArgs]);
 }
 
 export function startBaseline() {

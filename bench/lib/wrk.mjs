@@ -13,7 +13,8 @@ const spec = readLoadSpec();
 /** wrk takes whole seconds; shorter runs are rounded up to one. */
 function wrk(seconds) {
   const args = ['--threads', '1', '--connections', String(spec.connections), '--duration', `${Math.max(1, Math.round(seconds))}s`, '--timeout', '10s',
-    '--script', SCRIPT, spec.url, '--', spec.method, spec.path, String(spec.instances ?? 0)];
+    '--script', SCRIPT, spec.url, '--', spec.method, spec.path, String(spec.instances ?? 0),
+    ...Object.entries(spec.headers ?? {}).flat()];
   return new Promise((resolve, reject) => {
     execFile('wrk', args, (error, stdout, stderr) => {
       if (error) {

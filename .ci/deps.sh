@@ -61,8 +61,9 @@ else
   echo "deps: installed $packages"
 fi
 
-node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
-if [ "$node_major" -lt 20 ]; then
-  echo "deps: Node.js >= 20.11 is required (found: $(node --version 2>/dev/null || echo none))" >&2
+# The oldest Node every dependency (development ones included) supports: package.json's engines.
+node_ok=$(node -p 'const [a, b] = process.versions.node.split(".").map(Number); a > 20 || (a === 20 && b >= 19) ? 1 : 0' 2>/dev/null || echo 0)
+if [ "$node_ok" != 1 ]; then
+  echo "deps: Node.js >= 20.19 is required (found: $(node --version 2>/dev/null || echo none))" >&2
   exit 1
 fi

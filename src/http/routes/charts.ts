@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import { renderDiagram, type DiagramFormat } from '../../chart/diagram.js';
 import { edgesOf, type Chart, type StateDef } from '../../chart/model.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { etagOf, notModified } from '../conditional.js';
 import { READ, type GuardedRoutes } from '../guard.js';
 
 const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
@@ -14,11 +15,15 @@ const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
 
 export function chartRoutes(routes: GuardedRoutes, runtime: Runtime, names: () => string[]): void {
   routes.get('/charts', READ, (ctx) => {
-    ctx.body = { charts: names().map((name) => summary(runtime.chart(name), runtime.instanceCount(name))) };
+    const charts = names().map((name) => ({ chart: runtime.chart(name), instances: runtime.instanceCount(name) }));
+    if (notModified(ctx, etagOf(...charts.flatMap(({ chart, instances }) => [chart.name, chart.version, instances])))) return;
+    ctx.body = { charts: charts.map(({ chart, instances }) => summary(chart, instances)) };
   });
   routes.get('/charts/:chart', READ, (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!);
-    ctx.body = { ...summary(chart, runtime.instanceCount(chart.name)), states: Object.values(chart.states).map(describeState) };
+    const instances = runtime.instanceCount(chart.name);
+    if (notModified(ctx, etagOf(chart.name, chart.version, instances))) return;
+    ctx.body = { ...summary(chart, instances), states: Object.values(chart.states).map(describeState) };
   });
   for (const extension of Object.keys(DIAGRAM_TYPES)) {
     routes.get(`/charts/:chart/diagram.${extension}`, READ, async (ctx) => {
@@ -31,8 +36,10 @@ export function chartRoutes(routes: GuardedRoutes, runtime: Runtime, names: () =
   }
 }
 
+/** A diagram is drawn only when the client does not hold it already: the chart's version and what is lit decide it. */
 async function sendDiagram(ctx: Context, chart: Chart, extension: string, current?: string, failed?: string[]): Promise<void> {
   const { format, type } = DIAGRAM_TYPES[extension]!;
+  if (notModified(ctx, etagOf(chart.name, chart.version, extension, current ?? '', ...(failed ?? [])))) return;
   ctx.type = type;
   ctx.body = await renderDiagram(chart, format, { ...(current ? { current } : {}), ...(failed?.length ? { failed } : {}) });
 }

@@ -5,6 +5,7 @@ import type { Context } from 'koa';
 import type { Snapshot } from '../../engine/snapshot.js';
 import { BadRequest, Conflict, ShuttingDown } from '../../errors.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
+import { notModified } from '../conditional.js';
 import { principalOf, READ, speakerOf, tokenName, type GuardedRoutes } from '../guard.js';
 import { checkName, indexParam, limitParam, nextPage, optionalName, queryParam, readJson, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
@@ -87,7 +88,8 @@ function statusParam(ctx: Context): Snapshot['status'] | undefined {
 
 function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): void {
   revisionHeaders(ctx, snapshot);
-  ctx.set('etag', `"${snapshot.revision}"`);
+  // The revision names the snapshot; the creation time tells an instance created anew under the same id apart.
+  if (notModified(ctx, `"${snapshot.revision}.${Date.parse(snapshot.createdAt).toString(36)}"`)) return;
   const def = runtime.chartOf(snapshot).states[snapshot.state];
   ctx.body = { ...snapshot, current: def ? describeState(def) : null };
 }

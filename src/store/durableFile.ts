@@ -38,15 +38,32 @@ export async function makeDirectoryDurably(dir: string): Promise<void> {
  */
 export async function writeFileDurably(file: string, text: string | Uint8Array, options: { syncDir?: boolean } = {}): Promise<void> {
   const temp = tempPathOf(file);
-  const handle = await open(temp, 'w');
   try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    // A full disk must not keep the half-written temp file: it holds space and nothing committed.
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw inFile(error, file);
   }
-  await rename(temp, file);
   if (options.syncDir ?? true) await syncDirectory(dirname(file));
+}
+
+/**
+ * The error of a write to `file`, saying which file: Node's own message for a full disk is just "ENOSPC: no space
+ * left on device, write". The code stays, so callers still tell a full disk from other faults.
+ */
+export function inFile(error: unknown, file: string): Error {
+  const cause = error as NodeJS.ErrnoException;
+  if (typeof cause?.message === 'string' && cause.message.includes(file)) return cause;
+  const named = new Error(`cannot write ${file}: ${cause?.message ?? String(error)}`, { cause: error });
+  return Object.assign(named, cause?.code ? { code: cause.code } : {});
 }
 
 /** Deletes temp files a crash left behind; their rename never happened, so they hold nothing committed. */

@@ -1,7 +1,7 @@
 // The append-only journal: one CRC-checked JSON line per commit() call, synced once per group of calls.
 import { constants } from 'node:fs';
-import { open, readdir, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readdir, statfs, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { formatCrc } from './crc.js';
 import { readIfExists, writeFileDurably } from './durableFile.js';
 import type { StoreLog } from './lock.js';
@@ -81,6 +81,8 @@ const OPEN_FLAGS = SYNC_ON_WRITE === undefined ? 'r+' : constants.O_RDWR | SYNC_
  */
 const FIRST_EXTENT = 64 * 1024;
 const MAX_EXTENT = 4 * 1024 * 1024;
+/** Preallocation takes at most this fraction (1/n) of the free space. */
+const SPARE_SHARE = 16;
 
 /**
  * Writes groups of records to the newest journal. Space is reserved in order, one group after another, but
@@ -156,16 +158,32 @@ export class JournalWriter {
     if (SYNC_ON_WRITE === undefined) await this.handle.datasync();
   }
 
+  /**
+   * Only a speed-up, so it takes no more than a small share of the space left: after a full disk is cleared, the
+   * space freed is the operator's, not the journal's to take in one go. Where the disk is nearly full, or the
+   * write fails (a full disk, a file-size limit), the appends go on without it and the file grows with them; the
+   * zeros of a failed attempt are cut off again, so they hold no space.
+   */
   private async preallocate(needed: number): Promise<void> {
-    const extent = Math.min(MAX_EXTENT, Math.max(FIRST_EXTENT, this.allocated));
+    const extent = Math.min(MAX_EXTENT, Math.max(FIRST_EXTENT, this.allocated), await this.spareSpace());
+    if (extent < FIRST_EXTENT) return;
     const target = Math.max(needed, this.allocated + extent);
+    const before = this.allocated;
     try {
-      await this.write(Buffer.alloc(target - this.allocated), this.allocated);
+      await this.write(Buffer.alloc(target - before), before);
       this.allocated = target;
     } catch {
-      // Only a speed-up: on a full disk or under a file-size limit the appends go on without it, and fail on
-      // their own if they must. Zeros it left behind read as unused space.
-      this.allocated = Number.POSITIVE_INFINITY;
+      await this.handle.truncate(before).catch(() => undefined);
+    }
+  }
+
+  /** A sixteenth of the space free to this process on the journal's file system (unlimited where it cannot tell). */
+  private async spareSpace(): Promise<number> {
+    try {
+      const space = await statfs(dirname(this.file));
+      return Math.floor((space.bavail * space.bsize) / SPARE_SHARE);
+    } catch {
+      return Number.POSITIVE_INFINITY;
     }
   }
 

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { link, open, realpath, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { readIfExists } from './durableFile.js';
+import { inFile, readIfExists } from './durableFile.js';
 import { StoreLocked } from './store.js';
 
 export type StoreLog = (level: 'info' | 'warn', msg: string) => void;
@@ -82,12 +82,18 @@ export class DirLock {
 // so no reader (even after a power cut) finds an empty lock file.
 async function createExclusively(file: string, text: string): Promise<boolean> {
   const temp = join(dirname(file), `.LOCK.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx');
   try {
-    await handle.writeFile(text);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(text);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    // On a full disk the temp file is all that could be made: take it away again, and say which file failed.
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw inFile(error, file);
   }
   try {
     await link(temp, file);

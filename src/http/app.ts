@@ -8,8 +8,10 @@ import type { Runtime } from '../runtime/runtime.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
 import { BODY_LIMIT } from './params.js';
+import { accessRoutes } from './routes/access.js';
 import { chartRoutes } from './routes/charts.js';
 import { instanceRoutes } from './routes/instances.js';
+import { overviewRoutes } from './routes/overview.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
 import { watchRoutes } from './routes/watch.js';
 import { unroutedAnswers } from './unrouted.js';
@@ -24,6 +26,8 @@ export interface AppOptions {
   readonly guard: Guard;
   /** What /healthz says of access: how clients authenticate, and a warning when the server is exposed without it. */
   readonly access: Record<string, unknown>;
+  /** Built-in services running in this server (e.g. backup-controller), named in /access and /overview. */
+  readonly services?: readonly string[];
   /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
   readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
 }
@@ -58,6 +62,8 @@ export function createApp(options: AppOptions): Koa {
   chartRoutes(routes, runtime, options.chartNames);
   instanceRoutes(routes, runtime);
   watchRoutes(routes, runtime);
+  accessRoutes(routes, options.chartNames, options.services ?? []);
+  overviewRoutes(routes, runtime, options.chartNames, options.services ?? []);
   for (const mount of options.mount ?? []) mount(routes);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -18,7 +18,17 @@ export function chartRoutes(routes: GuardedRoutes, runtime: Runtime, names: () =
   });
   routes.get('/charts/:chart', READ, (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!);
-    ctx.body = { ...summary(chart, runtime.instanceCount(chart.name)), states: Object.values(chart.states).map(describeState) };
+    ctx.set('cache-control', 'no-store');
+    ctx.body = {
+      ...summary(chart, runtime.instanceCount(chart.name)), states: Object.values(chart.states).map(describeState), counts: runtime.tally.counts(chart.name),
+    };
+  });
+  // The YAML exactly as loaded: charts hold no secrets (the operator's values are bound apart, from --values).
+  routes.get('/charts/:chart/source', READ, (ctx) => {
+    const chart = runtime.chart(ctx.params['chart']!);
+    ctx.set('x-chartd-version', chart.version);
+    ctx.type = 'text/yaml; charset=utf-8';
+    ctx.body = chart.source;
   });
   for (const extension of Object.keys(DIAGRAM_TYPES)) {
     routes.get(`/charts/:chart/diagram.${extension}`, READ, async (ctx) => {
@@ -37,10 +47,10 @@ async function sendDiagram(ctx: Context, chart: Chart, extension: string, curren
   ctx.body = await renderDiagram(chart, format, { ...(current ? { current } : {}), ...(failed?.length ? { failed } : {}) });
 }
 
-function summary(chart: Chart, instances: number) {
+export function summary(chart: Chart, instances: number) {
   return {
     name: chart.name, version: chart.version, dialect: chart.dialect, description: chart.description ?? null,
-    file: chart.file, initial: chart.initial, states: Object.keys(chart.states).length, instances,
+    file: chart.file, initial: chart.initial, states: Object.keys(chart.states).length, instances, owner: chart.owner ?? null,
   };
 }
 

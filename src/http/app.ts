@@ -1,4 +1,4 @@
-// The Koa application: a body-size check, the state fast path, error mapping, the guarded routes, and a JSON 404 for the rest.
+// The Koa application: a body-size check, the state fast path, error mapping, the guarded routes (the dashboard's too), and a JSON 404 for the rest.
 
 import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
@@ -10,6 +10,7 @@ import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
 import { BODY_LIMIT } from './params.js';
 import { accessRoutes } from './routes/access.js';
 import { chartRoutes } from './routes/charts.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
 import { overviewRoutes } from './routes/overview.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
@@ -64,6 +65,7 @@ export function createApp(options: AppOptions): Koa {
   watchRoutes(routes, runtime);
   accessRoutes(routes, options.chartNames, options.services ?? []);
   overviewRoutes(routes, runtime, options.chartNames, options.services ?? []);
+  dashboardRoutes(routes);
   for (const mount of options.mount ?? []) mount(routes);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -1,11 +1,20 @@
 // What the dashboard reads besides the long-standing routes: /access, /overview, counts and source of a chart, the
-// instance list by last change, and changes that move no state on the watch stream.
+// instance list by last change, changes that move no state on the watch stream, and the page's files at /ui/.
 
 import { writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import Koa from 'koa';
+import Router from '@koa/router';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashOf, newToken } from '../../src/access/tokens.js';
+import { AccessPolicy } from '../../src/access/policy.js';
+import { createLogger } from '../../src/log.js';
+import { errorAnswer, errorMiddleware } from '../../src/http/errors.js';
+import { Guard, guardRoutes } from '../../src/http/guard.js';
+import { dashboardRoutes } from '../../src/http/routes/dashboard.js';
 import { instanceKey } from '../../src/runtime/runtime.js';
 import { GATED, writeDashboardCharts } from '../support/dashboardCharts.js';
 import { removeDir, startTestServer, tempDir, type TestServer } from '../support/server.js';
@@ -129,5 +138,54 @@ describe('the watch stream', () => {
     } finally {
       stream.close();
     }
+  });
+});
+
+describe('the dashboard files at /ui/', () => {
+  it('serve the page for every view path without a token, with a policy that lets it run only its own script', async () => {
+    for (const path of ['/ui/', '/ui/charts/gated/instances/g1', '/ui/sign-in']) {
+      const page = await get(path);
+      expect(page.status, path).toBe(200);
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.text).toContain('<script type="module" src="/ui/assets/app.js">');
+      expect(page.headers['content-security-policy']).toContain("script-src 'self'");
+      expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    }
+    const bare = await get('/ui');
+    expect(bare.status).toBe(302);
+    expect(bare.headers['location']).toBe('/ui/');
+  });
+
+  it('serve the script gzipped when asked, and 304 while it has not changed', async () => {
+    const plain = await get('/ui/assets/app.js').set('accept-encoding', 'identity');
+    expect(plain.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    // Read as it travels (supertest and fetch would unzip it).
+    const zipped = await new Promise<{ encoding: string | undefined; body: Buffer }>((resolve, reject) => {
+      httpGet(`${server.url}/ui/assets/app.js`, { headers: { 'accept-encoding': 'gzip' } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ encoding: response.headers['content-encoding'], body: Buffer.concat(chunks) }));
+      }).on('error', reject);
+    });
+    expect(zipped.encoding).toBe('gzip');
+    expect(zipped.body.length).toBeLessThan(plain.text.length / 2);
+    expect(gunzipSync(zipped.body).toString()).toBe(plain.text);
+    const again = await get('/ui/assets/app.js').set('if-none-match', plain.headers['etag']!);
+    expect(again.status).toBe(304);
+    const missing = await get('/ui/assets/nothing.js');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
+  });
+
+  it('answer 404 saying how to build them when the copy of chartd was not built', async () => {
+    const app = new Koa();
+    const log = createLogger('silent');
+    app.use(errorMiddleware(log, errorAnswer(log)));
+    const router = new Router();
+    dashboardRoutes(guardRoutes(router, new Guard({ policy: AccessPolicy.open(), log, realm: 'test' })), join(dir, 'not-built'));
+    app.use(router.routes());
+    const answer = await request(app.callback()).get('/ui/');
+    expect(answer.status).toBe(404);
+    expect(answer.body.error.message).toMatch(/the dashboard is not built .* run npm run build/);
   });
 });

@@ -1,5 +1,6 @@
 // The page: who is signed in, the navigation, and the view the address names.
 
+import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { AccessContext } from './access';
 import { ApiError, getJson } from './api';
@@ -78,7 +79,7 @@ function View({ route, query }: { route: Route; query: URLSearchParams }) {
   }
 }
 
-function Shell({ access, onSignOut, children }: { access?: Access; onSignOut?: () => void; children: preact.ComponentChildren }) {
+function Shell({ access, onSignOut, children }: { access?: Access; onSignOut?: () => void; children: ComponentChildren }) {
   const backups = access?.read && access.services.includes('backup-controller');
   return (
     <>

@@ -41,13 +41,16 @@ export function InstancePage({ chart, id }: { chart: string; id: string }) {
   );
 }
 
-/** What the instance is doing now; announced to screen readers as it changes. */
+/** What the instance is doing now; its state and counter are announced to screen readers as they change (the countdown is not). */
 function Now({ snapshot }: { snapshot: Snapshot }) {
   const current = snapshot.current;
   return (
     <section aria-labelledby="now-heading" class="now">
       <h2 id="now-heading" class="visually-hidden">Now</h2>
-      <div aria-live="polite">
+      <p class="visually-hidden" aria-live="polite">
+        {`${snapshot.id} is in ${snapshot.state} (${snapshot.status})${current?.kind === 'gate' ? `, ${snapshot.counter} of ${current.count ?? '?'} check-ins` : ''}`}
+      </p>
+      <div>
         <Facts items={[
           ['State', <><strong data-state={snapshot.state}>{snapshot.state}</strong> {current && <span class="muted">({current.kind})</span>} <StatusBadge status={snapshot.status} /></>],
           ['Since', <Time at={snapshot.enteredAt} />],

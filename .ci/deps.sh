@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
-# compressors, curl and openssl) on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is present.
+# compressors, curl and openssl) and Chromium for the dashboard's browser tests, on Debian/Ubuntu;
+# quiet, idempotent, and a no-op when everything is present.
 set -euo pipefail
 
 # command -> Debian package that provides it
@@ -20,6 +21,7 @@ declare -A PACKAGE_OF=(
   [openssl]=openssl
   [bash]=bash
   [awk]=gawk
+  [chromium]=chromium
 )
 
 # initdb and pg_ctl are not on PATH in Debian's packaging; the test fixture also looks here.
@@ -33,6 +35,8 @@ for program in "${!PACKAGE_OF[@]}"; do
   command -v "$program" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$program]}")
 done
 has_server || missing+=(postgresql)
+# Chromium only recommends a font; without one the dashboard's screenshots have no legible text.
+[ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
 # Running as root, the test fixture runs initdb/postgres as this user (they refuse to run as root).
 if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then missing+=(postgresql); fi
 

@@ -1,4 +1,4 @@
-// The Koa application: a body-size check, the state fast path, error mapping, the guarded routes, and a JSON 404 for the rest.
+// The Koa application: a body-size check, the state fast path, error mapping, the guarded routes (the dashboard's too), and a JSON 404 for the rest.
 
 import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
@@ -8,8 +8,11 @@ import type { Runtime } from '../runtime/runtime.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
 import { BODY_LIMIT } from './params.js';
+import { accessRoutes } from './routes/access.js';
 import { chartRoutes } from './routes/charts.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
+import { overviewRoutes } from './routes/overview.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
 import { watchRoutes } from './routes/watch.js';
 import { unroutedAnswers } from './unrouted.js';
@@ -24,6 +27,8 @@ export interface AppOptions {
   readonly guard: Guard;
   /** What /healthz says of access: how clients authenticate, and a warning when the server is exposed without it. */
   readonly access: Record<string, unknown>;
+  /** Built-in services running in this server (e.g. backup-controller), named in /access and /overview. */
+  readonly services?: readonly string[];
   /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
   readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
 }
@@ -58,6 +63,9 @@ export function createApp(options: AppOptions): Koa {
   chartRoutes(routes, runtime, options.chartNames);
   instanceRoutes(routes, runtime);
   watchRoutes(routes, runtime);
+  accessRoutes(routes, options.chartNames, options.services ?? []);
+  overviewRoutes(routes, runtime, options.chartNames, options.services ?? []);
+  dashboardRoutes(routes);
   for (const mount of options.mount ?? []) mount(routes);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -80,6 +80,11 @@ export class Guard {
     return principal;
   }
 
+  /** Whether `principal` may create, move and send events to `chart`'s instances through the generic routes. */
+  mayWriteGeneric(principal: Principal, chart: string): boolean {
+    return allows(principal, { scope: 'write', chart }) && this.options.ownerOf?.(chart) === undefined;
+  }
+
   /** Middleware admitting what `need` asks; routes are registered through guardRoutes so none goes without. */
   middleware(need: NeedOf): Middleware {
     const guard: Middleware = (ctx, next) => {

@@ -17,6 +17,7 @@ import type { InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
 import { StepRunner } from './steps.js';
+import { InstanceTally } from './tally.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
 
@@ -63,6 +64,8 @@ export interface Change {
 
 export class Runtime {
   readonly waiters = new Waiters();
+  /** Counts by state and the instances needing a look, for the overview. */
+  readonly tally: InstanceTally;
   private readonly queue: KeyedQueue<Work, Done>;
   private readonly timers: Timers;
   private readonly steps: StepRunner;
@@ -79,6 +82,7 @@ export class Runtime {
   private readonly uncommitted = new Map<string, { readonly snapshot: Snapshot; readonly failures: number }>();
 
   constructor(private readonly options: RuntimeOptions) {
+    this.tally = new InstanceTally(() => options.clock.now());
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
@@ -91,6 +95,7 @@ export class Runtime {
   /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
   async start(): Promise<void> {
     const { catalog, store, log } = this.options;
+    this.tally.reset(store.list<Snapshot>(INSTANCES));
     for (const name of catalog.names()) {
       const chart = catalog.get(name)!;
       if (!store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE)) && this.startsByItself(chart)) {
@@ -377,6 +382,7 @@ export class Runtime {
         });
       }
     }
+    this.tally.note(before, after);
     this.waiters.notify(key, after);
     for (const listener of this.listeners) listener({ before, after });
   }

@@ -1,7 +1,6 @@
 // The trust boundary on a real server: every write route refuses a missing, unknown or out-of-scope token and changes
 // nothing; service-owned charts are closed to the generic routes; tokens are recorded in history and bound to callers.
 
-import { createServer, type Server } from 'node:http';
 import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { isGuard } from '../../src/http/guard.js';
 import type { Snapshot } from '../../src/engine/snapshot.js';
 import { instanceKey } from '../../src/runtime/runtime.js';
 import { removeDir, startTestServer, tempDir, TRAFFIC_LIGHT, writeCharts, type TestServer } from '../support/server.js';
+import { startTakingZone, type TakingZone } from '../support/takingZone.js';
 
 const GATED = `chart: gated
 initial: open
@@ -40,8 +40,7 @@ tokens:
 
 let dir: string;
 let server: TestServer;
-let zone: Server;
-const orders: unknown[] = [];
+let zone: TakingZone;
 
 beforeAll(async () => {
   dir = await tempDir('chartd-auth-');
@@ -50,38 +49,21 @@ beforeAll(async () => {
   await writeCharts(charts, { 'traffic-light.yaml': TRAFFIC_LIGHT, 'gated.yaml': GATED });
   await copyFile('charts/backup-request.yaml', join(charts, 'backup-request.yaml'));
   // A zone that takes every order, so requests reach Sent and wait for a result.
-  zone = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
-    req.on('end', () => {
-      const order = JSON.parse(body) as { requestId: string };
-      orders.push(order);
-      res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ requestId: order.requestId, zone: 'east', created: true }));
-    });
-  });
-  await new Promise<void>((resolve) => zone.listen(0, '127.0.0.1', resolve));
-  const zonePort = (zone.address() as { port: number }).port;
-  await writeFile(join(dir, 'jobs.yaml'), `jobs:
-  - { id: nightly, status: approved, inForce: { from: '2026-01-01' }, zone: east, client: acme, eoyMonth: 6, keyName: k, source: { host: db.internal, database: sales } }
-`);
+  zone = await startTakingZone();
   process.env['CHARTD_AUTH_TEST_ZONE'] = ZONE_TOKEN;
   process.env['CHARTD_AUTH_TEST_RESULTS'] = RESULTS_TOKEN;
-  await writeFile(join(dir, 'backup.yaml'), `jobs: { file: jobs.yaml }
-zones:
-  east: { url: 'http://127.0.0.1:${zonePort}', token: { env: CHARTD_AUTH_TEST_ZONE } }
-results_token: { env: CHARTD_AUTH_TEST_RESULTS }
-`);
+  const backupConfig = await zone.writeConfig(dir, { zoneToken: 'CHARTD_AUTH_TEST_ZONE', resultsToken: 'CHARTD_AUTH_TEST_RESULTS' });
   await writeFile(join(dir, 'auth.yaml'), AUTH);
   server = await startTestServer({
     chartDir: charts, dataDir: join(dir, 'data'), defaultChart: 'traffic-light',
-    authFile: join(dir, 'auth.yaml'), backupConfig: join(dir, 'backup.yaml'),
+    authFile: join(dir, 'auth.yaml'), backupConfig,
   });
   await server.engine.runtime.create('gated', 'g1', {});
 });
 
 afterAll(async () => {
   await server?.close();
-  await new Promise((resolve) => zone?.close(resolve));
+  await zone?.close();
   await removeDir(dir);
 });
 

@@ -8,6 +8,8 @@ import { READ, type GuardedRoutes } from '../guard.js';
 import { checkResult } from '../../backup/zone.js';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** Backups the controller's status lists, newest first. */
+const LATEST_BACKUPS = 5;
 
 /** Mounts the routes on chartd's router; only done when --backup-config is given. */
 export function backupRoutes(controller: BackupController): (routes: GuardedRoutes) => void {
@@ -56,7 +58,8 @@ export function backupRoutes(controller: BackupController): (routes: GuardedRout
     });
 
     routes.get('/backup-controller', READ, (ctx) => {
-      ctx.body = controller.status();
+      ctx.set('cache-control', 'no-store');
+      ctx.body = { ...controller.status(), latestBackups: controller.listBackups().slice(-LATEST_BACKUPS).reverse() };
     });
   };
 }

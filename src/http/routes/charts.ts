@@ -22,8 +22,19 @@ export function chartRoutes(routes: GuardedRoutes, runtime: Runtime, names: () =
   routes.get('/charts/:chart', READ, (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!);
     const instances = runtime.instanceCount(chart.name);
-    if (notModified(ctx, etagOf(chart.name, chart.version, instances))) return;
-    ctx.body = { ...summary(chart, instances), states: Object.values(chart.states).map(describeState) };
+    const counts = runtime.tally.counts(chart.name);
+    // Revalidated on every use: the counts move with every transition, and the ETag with them.
+    ctx.set('cache-control', 'no-cache');
+    if (notModified(ctx, etagOf(chart.name, chart.version, instances, JSON.stringify(counts)))) return;
+    ctx.body = { ...summary(chart, instances), states: Object.values(chart.states).map(describeState), counts };
+  });
+  // The YAML exactly as loaded: charts hold no secrets (the operator's values are bound apart, from --values).
+  routes.get('/charts/:chart/source', READ, (ctx) => {
+    const chart = runtime.chart(ctx.params['chart']!);
+    ctx.set('x-chartd-version', chart.version);
+    if (notModified(ctx, etagOf(chart.name, chart.version, 'source'))) return;
+    ctx.type = 'text/yaml; charset=utf-8';
+    ctx.body = chart.source;
   });
   for (const extension of Object.keys(DIAGRAM_TYPES)) {
     routes.get(`/charts/:chart/diagram.${extension}`, READ, async (ctx) => {
@@ -44,10 +55,10 @@ async function sendDiagram(ctx: Context, chart: Chart, extension: string, curren
   ctx.body = await renderDiagram(chart, format, { ...(current ? { current } : {}), ...(failed?.length ? { failed } : {}) });
 }
 
-function summary(chart: Chart, instances: number) {
+export function summary(chart: Chart, instances: number) {
   return {
     name: chart.name, version: chart.version, dialect: chart.dialect, description: chart.description ?? null,
-    file: chart.file, initial: chart.initial, states: Object.keys(chart.states).length, instances,
+    file: chart.file, initial: chart.initial, states: Object.keys(chart.states).length, instances, owner: chart.owner ?? null,
   };
 }
 

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Snapshot } from '../../engine/snapshot.js';
 import { BadRequest, Conflict, ShuttingDown } from '../../errors.js';
+import { formatCursor, pageByChange, parseCursor } from '../../runtime/pageByChange.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { notModified } from '../conditional.js';
 import { principalOf, READ, speakerOf, tokenName, type GuardedRoutes } from '../guard.js';
@@ -17,16 +18,15 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
   routes.get('/charts/:chart/instances', READ, (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!).name;
     const limit = limitParam(ctx);
-    const after = optionalName(ctx, 'after');
     const state = optionalName(ctx, 'state');
     if (state) runtime.checkState(chart, state);
     const status = statusParam(ctx);
     const accept = state || status ? (s: Snapshot) => (!state || s.state === state) && (!status || s.status === status) : undefined;
-    const page = runtime.instancePage(chart, { limit, ...(after ? { after } : {}), ...(accept ? { accept } : {}) });
+    const page = orderParam(ctx) === 'changed' ? changedPage(runtime, chart, { limit, after: queryParam(ctx, 'after'), accept }) : idPage(ctx, runtime, chart, limit, accept);
     ctx.set('cache-control', 'no-store');
     ctx.body = {
       instances: page.instances.map((s) => ({ id: s.id, state: s.state, status: s.status, revision: s.revision, version: s.version, updatedAt: s.updatedAt })),
-      next: page.next === undefined ? null : nextPage(ctx, `/charts/${encodeURIComponent(chart)}/instances`, ['state', 'status'], page.next, limit),
+      next: page.next === undefined ? null : nextPage(ctx, `/charts/${encodeURIComponent(chart)}/instances`, ['state', 'status', 'order'], page.next, limit),
     };
   });
 
@@ -78,6 +78,25 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
     }
     sendSnapshot(ctx, runtime, outcome.snapshot);
   });
+}
+
+/** `order=changed`: newest change first; by id otherwise. */
+function orderParam(ctx: Context): 'id' | 'changed' {
+  const order = queryParam(ctx, 'order');
+  if (order === undefined || order === 'id' || order === 'changed') return order ?? 'id';
+  throw new BadRequest('query parameter order must be id or changed (newest change first)');
+}
+
+function idPage(ctx: Context, runtime: Runtime, chart: string, limit: number, accept: ((s: Snapshot) => boolean) | undefined): { instances: Snapshot[]; next: string | undefined } {
+  const after = optionalName(ctx, 'after');
+  return runtime.instancePage(chart, { limit, ...(after ? { after } : {}), ...(accept ? { accept } : {}) });
+}
+
+function changedPage(runtime: Runtime, chart: string, query: { limit: number; after: string | undefined; accept: ((s: Snapshot) => boolean) | undefined }): { instances: Snapshot[]; next: string | undefined } {
+  const after = query.after === undefined ? undefined : parseCursor(query.after);
+  if (query.after !== undefined && !after) throw new BadRequest('query parameter after must be the next link of a previous page (TIME.ID) when order=changed');
+  const page = pageByChange(runtime.instances(chart), { limit: query.limit, ...(after ? { after } : {}), ...(query.accept ? { accept: query.accept } : {}) });
+  return { instances: page.instances, next: page.next && formatCursor(page.next) };
 }
 
 function statusParam(ctx: Context): Snapshot['status'] | undefined {

@@ -1,4 +1,4 @@
-// Server-sent events: every transition of one instance as it is committed, resumable by Last-Event-ID.
+// Server-sent events: every transition of one instance as it is committed, resumable by Last-Event-ID, and every other change.
 
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
@@ -42,6 +42,12 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): void {
     const unsubscribe = runtime.onChange(({ after }) => {
       if (after.chart !== chart || after.id !== id) return;
       for (const transition of after.history) send(transition);
+      // A change that moved no state (a check-in a gate counted, a step's retry) has no id: resuming replays transitions only.
+      if (after.revision > sent) {
+        sent = after.revision;
+        const { revision, state, status, counter, callers, attempt, deadline } = after;
+        stream.write(`event: revision\ndata: ${JSON.stringify({ chart, instance: id, revision, state, status, counter, callers, attempt, deadline })}\n\n`);
+      }
       if (stream.writableLength > SLOW_CLIENT_BYTES) close();
     });
     const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);

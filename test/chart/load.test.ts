@@ -42,9 +42,9 @@ describe('the StateService dialect', () => {
     const chart = await loadChartFile('charts/traffic-light.yaml', options);
     expect(chart).toMatchObject({ name: 'traffic-light', dialect: 'stateservice', initial: 'green_state', file: 'charts/traffic-light.yaml' });
     expect(chart.states).toEqual({
-      green_state: { kind: 'gate', name: 'green_state', line: 3, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'red_state' },
-      red_state: { kind: 'gate', name: 'red_state', line: 13, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'blue_state' },
-      blue_state: { kind: 'final', name: 'blue_state', line: 23 },
+      green_state: { kind: 'gate', name: 'green_state', line: 4, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'red_state' },
+      red_state: { kind: 'gate', name: 'red_state', line: 14, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'blue_state' },
+      blue_state: { kind: 'final', name: 'blue_state', line: 24 },
     });
     const source = await readFile('charts/traffic-light.yaml', 'utf8');
     expect(chart.source).toBe(source);

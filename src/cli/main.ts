@@ -17,6 +17,7 @@ Usage:
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
   chartd diagram CHART [--format mermaid|dot|svg]
   chartd schema [--dialect both|chartd|stateservice] [--tests]
+  chartd test [FILE|DIR]... [--json]
   chartd zone --storage DIR --port N --controller URL
               (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
@@ -39,6 +40,8 @@ Commands:
              key goes to the chart's settings or context, whichever declares it.
   diagram    Print a chart's diagram (happy paths green, unhappy paths red).
   schema     Print the JSON Schema editors complete and check chart files with.
+  test       Run chart tests (NAME.test.yaml beside NAME.yaml) on a simulated
+             clock; exits with the number of failed scenarios.
              ('chartd COMMAND --help' for each; see docs/authoring.md.)
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,
@@ -73,6 +76,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   zone: async () => ({ command: (await import('./commands/zone.js')).zoneCommand }),
   token: async () => ({ command: (await import('./commands/token.js')).tokenCommand }),
   schema: () => import('./commands/schema.js'),
+  test: () => import('./commands/test.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -8,13 +8,13 @@ import { describe, expect, it } from 'vitest';
 import { editorSchema } from '../../src/chart/editorSchema.js';
 import { isScenarioFile, parseChart } from '../../src/chart/load.js';
 import { ChartInvalid } from '../../src/chart/problem.js';
-import { checkShape } from '../../src/chart/schema.js';
+import { checkShape, shapeChecker } from '../../src/chart/schema.js';
 import { parseYaml } from '../../src/chart/yamlSource.js';
 import { builtinHandlers } from '../../src/handlers/builtin.js';
 import type { Handler } from '../../src/handlers/handler.js';
 import { createRegistry } from '../../src/handlers/registry.js';
 import { chartLoadOptions, handlerRegistry } from '../../src/main.js';
-import { scenarioEditorSchema } from '../../src/simulation/scenarioShape.js';
+import { SCENARIO_SHAPE, scenarioEditorSchema } from '../../src/simulation/scenarioShape.js';
 import { CLI } from '../support/child.js';
 
 const run = promisify(execFile);
@@ -109,7 +109,7 @@ describe('chartd schema', () => {
 
   it('refuses only what validate refuses, and everything the shape check refuses, over every test fixture', () => {
     const validate = compile(editorSchema(fixtureHandlers));
-    const files = yamlFilesUnder('test/fixtures/charts').filter((file) => !isScenarioFile(file));
+    const files = yamlFilesUnder('test/fixtures').filter((file) => !isScenarioFile(file));
     expect(files.length).toBeGreaterThan(40);
     let judged = 0;
     for (const file of files) {
@@ -128,6 +128,16 @@ describe('chartd schema', () => {
       if (checkShape(dialect, value).length) expect(refused, `${file}: validate refuses its shape, the schema takes it`).toBe(true);
     }
     expect(judged).toBeGreaterThan(35);
+  });
+
+  it('judges every chart test fixture as chartd test judges its shape', () => {
+    const validate = compile(scenarioEditorSchema());
+    const files = yamlFilesUnder('test/fixtures').filter(isScenarioFile);
+    expect(files.length).toBeGreaterThan(1);
+    for (const file of files) {
+      const { value } = parseYaml(readFileSync(file, 'utf8'), file);
+      expect(validate(value), file).toBe(shapeChecker(SCENARIO_SHAPE)(value).length === 0);
+    }
   });
 
   const state = (body: string): string => `chart: c\ninitial: s\nstates:\n  s:\n${body}\n  done: { final: true }\n`;

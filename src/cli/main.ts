@@ -18,6 +18,8 @@ Usage:
   chartd diagram CHART [--format mermaid|dot|svg]
   chartd schema [--dialect both|chartd|stateservice] [--tests]
   chartd test [FILE|DIR]... [--json]
+  chartd simulate CHART [--set key=value]... [--put STATE [--by CALLER]]... [--event NAME]...
+                  [--advance DURATION]... [--fail NODE[=MESSAGE]]... [--start TIME] [--json]
   chartd zone --storage DIR --port N --controller URL
               (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
@@ -42,6 +44,8 @@ Commands:
   schema     Print the JSON Schema editors complete and check chart files with.
   test       Run chart tests (NAME.test.yaml beside NAME.yaml) on a simulated
              clock; exits with the number of failed scenarios.
+  simulate   Show the path a chart takes, transition by transition, for the
+             actions given in order (steps succeed unless --fail names them).
              ('chartd COMMAND --help' for each; see docs/authoring.md.)
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,
@@ -77,6 +81,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   token: async () => ({ command: (await import('./commands/token.js')).tokenCommand }),
   schema: () => import('./commands/schema.js'),
   test: () => import('./commands/test.js'),
+  simulate: () => import('./commands/simulate.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

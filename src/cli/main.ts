@@ -20,6 +20,7 @@ Usage:
   chartd test [FILE|DIR]... [--json]
   chartd simulate CHART [--set key=value]... [--put STATE [--by CALLER]]... [--event NAME]...
                   [--advance DURATION]... [--fail NODE[=MESSAGE]]... [--start TIME] [--json]
+  chartd diff OLD NEW [--server URL [--token-file FILE] [--ca-file FILE] | --data DIR] [--json]
   chartd zone --storage DIR --port N --controller URL
               (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
@@ -46,6 +47,8 @@ Commands:
              clock; exits with the number of failed scenarios.
   simulate   Show the path a chart takes, transition by transition, for the
              actions given in order (steps succeed unless --fail names them).
+  diff       List what changed between two versions of a chart and, with --server
+             or --data, the stored instances in states that changed or went away.
              ('chartd COMMAND --help' for each; see docs/authoring.md.)
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,
@@ -82,6 +85,7 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   schema: () => import('./commands/schema.js'),
   test: () => import('./commands/test.js'),
   simulate: () => import('./commands/simulate.js'),
+  diff: () => import('./commands/diff.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -94,6 +94,7 @@ export class Simulation {
 
   /** Moves the clock on by `ms`, firing every deadline and step timeout that falls due on the way, in order. */
   advance(ms: number): void {
+    if (ms < 0) throw new Error(`a simulated clock does not go back (advance by ${ms} ms)`);
     const until = this.clock + ms;
     for (let due = this.nextDue; due !== undefined && due <= until; due = this.nextDue) {
       this.clock = Math.max(this.clock, due);

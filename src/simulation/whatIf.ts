@@ -42,11 +42,12 @@ export function whatIf(simulation: Simulation, actions: readonly WhatIfAction[],
       entries.push({ type: 'action', at, action: `advance ${formatDuration(action.ms)}` });
       // Steps take no time here: each one a timer leads into runs when it starts, not when the clock stops.
       for (let due = simulation.nextDue; due !== undefined && due <= at + action.ms; due = simulation.nextDue) {
-        simulation.advance(due - simulation.now);
+        simulation.advance(Math.max(0, due - simulation.now));
         flushMoves();
         runSteps();
       }
-      simulation.advance(at + action.ms - simulation.now);
+      // A step's retries may already have taken the clock past the end.
+      simulation.advance(Math.max(0, at + action.ms - simulation.now));
     } else {
       const answer = action.kind === 'put' ? simulation.put(action.state, action.by) : simulation.event(action.event, action.by);
       const by = action.by ? ` by ${action.by}` : '';

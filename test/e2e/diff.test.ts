@@ -131,6 +131,11 @@ describe('chartd diff', () => {
     expect(await readdir(join(dir, 'data', 'journal'))).toEqual(journals);
   });
 
+  it('prints its own help, and refuses --server with --data', async () => {
+    expect(await chartd(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: chartd diff OLD NEW [--server URL') });
+    expect(await chartd(['a.yaml', 'b.yaml', '--server', 'http://x', '--data', dir])).toMatchObject({ code: 2, stderr: expect.stringContaining('--server and --data both say where instances are stored; give one') });
+  });
+
   it('refuses a directory that holds no store, saying so', async () => {
     const { code, stderr } = await chartd([join(dir, 'old.yaml'), join(dir, 'new.yaml'), '--data', dir]);
     expect(stderr).toContain(`${dir} holds no chartd store (no store.json); is it the --data directory of a server?`);

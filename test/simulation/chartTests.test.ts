@@ -105,6 +105,10 @@ describe('chartd test', () => {
     expect(untested.code).toBe(1);
   });
 
+  it('prints its own help', async () => {
+    expect(await chartd('test', '--help')).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: chartd test \[FILE\|DIR\]\.\.\. \[--json\]\n/) });
+  });
+
   it('gives CI one JSON document', async () => {
     const { code, stdout } = await chartd('test', '--json', join(FIXTURES, 'deploy.test.yaml'));
     const report = JSON.parse(stdout) as { passed: number; failed: number; scenarios: { name: string; passed: boolean; failure?: { line: number; mismatches: { key: string; line: number; expected: unknown; got: unknown }[] } }[] };

@@ -61,6 +61,10 @@ describe('chartd simulate', () => {
     expect(stdout).toContain('stops: the instance is in Sent (waiting for succeeded or failed)\n');
   });
 
+  it('prints its own help', async () => {
+    expect(await chartd('--help')).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: chartd simulate CHART [--set key=value]...') });
+  });
+
   it('refuses what it cannot do, saying why', async () => {
     expect(await chartd('charts/rolling-upgrade.yaml', '--put', 'drian')).toMatchObject({ code: 2, stderr: expect.stringContaining('--put drian: chart rolling-upgrade has no such state') });
     expect(await chartd('charts/rolling-upgrade.yaml', '--by', 'web1')).toMatchObject({ code: 2, stderr: expect.stringContaining('--by web1 names the caller of the --put or --event just before it, and there is none') });

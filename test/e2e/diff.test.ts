@@ -136,6 +136,12 @@ describe('chartd diff', () => {
     expect(await chartd(['a.yaml', 'b.yaml', '--server', 'http://x', '--data', dir])).toMatchObject({ code: 2, stderr: expect.stringContaining('--server and --data both say where instances are stored; give one') });
   });
 
+  it('names the problems of a chart that does not load, and exits 2', async () => {
+    const { code, stderr } = await chartd([join(dir, 'old.yaml'), 'test/fixtures/charts/broken/two-drivers.yaml']);
+    expect(stderr).toContain("test/fixtures/charts/broken/two-drivers.yaml:4: states.start: state 'start' has 2 drivers, gate and run; a state has exactly one");
+    expect(code).toBe(2);
+  });
+
   it('refuses a directory that holds no store, saying so', async () => {
     const { code, stderr } = await chartd([join(dir, 'old.yaml'), join(dir, 'new.yaml'), '--data', dir]);
     expect(stderr).toContain(`${dir} holds no chartd store (no store.json); is it the --data directory of a server?`);

@@ -70,6 +70,9 @@ describe('chartd simulate', () => {
     expect(await chartd('charts/rolling-upgrade.yaml', '--by', 'web1')).toMatchObject({ code: 2, stderr: expect.stringContaining('--by web1 names the caller of the --put or --event just before it, and there is none') });
     expect(await chartd('charts/rolling-upgrade.yaml', '--fail', 'drain')).toMatchObject({ code: 2, stderr: expect.stringContaining('--fail drain: drain is not a step (run:), so it cannot fail') });
     expect(await chartd('charts/rolling-upgrade.yaml', '--advance', '10')).toMatchObject({ code: 2, stderr: expect.stringContaining("--advance: duration '10' has no unit") });
+    expect(await chartd('test/fixtures/charts/broken/unknown-target.yaml')).toMatchObject({
+      code: 1, stderr: expect.stringContaining("test/fixtures/charts/broken/unknown-target.yaml:6: states.drain.next: unknown target state 'upgrad'"),
+    });
     expect(await chartd('charts/backup-and-encrypt.yaml', '--set', 'client_name=acme')).toMatchObject({
       code: 1, stderr: expect.stringContaining('context does not match chart backup-and-encrypt\'s schema'),
     });

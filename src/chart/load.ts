@@ -20,6 +20,12 @@ export interface LoadOptions {
 
 export const MAX_CHART_BYTES = 1024 * 1024;
 const CHART_EXTENSIONS = new Set(['.yaml', '.yml']);
+/** Chart tests sit beside their charts as NAME.test.yaml (chartd test); a chart directory's loader passes them by. */
+const SCENARIO_FILE = /\.test\.ya?ml$/i;
+
+export function isScenarioFile(path: string): boolean {
+  return SCENARIO_FILE.test(path);
+}
 
 /** Content hash naming a chart version: sha256 of the UTF-8 bytes, first 16 hex digits. */
 export function chartVersion(source: string): string {
@@ -50,7 +56,7 @@ export async function loadChartFile(file: string, options: LoadOptions): Promise
 }
 
 /**
- * Loads each path: a file, or a directory's *.yaml / *.yml files (not recursive, in name order).
+ * Loads each path: a file, or a directory's *.yaml / *.yml files but its tests (not recursive, in name order).
  * Charts that load are returned even when others fail; the caller decides whether problems are fatal.
  */
 export async function loadChartPaths(paths: string[], options: LoadOptions): Promise<{ charts: Chart[]; problems: Problem[] }> {
@@ -113,7 +119,8 @@ function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: s
   };
 }
 
-async function readChartSource(file: string): Promise<string> {
+/** The text of a chart (or chart test) file, refused past 1 MiB or when it is not UTF-8. */
+export async function readChartSource(file: string): Promise<string> {
   const refuse = (message: string): never => {
     throw new ChartInvalid([{ file, path: '', line: 0, message }]);
   };
@@ -154,10 +161,14 @@ async function listChartFiles(path: string, problems: Problem[]): Promise<string
     problems.push({ file: path, path: '', line: 0, message: `cannot read charts from here: ${describeFsError(error)}` });
     return [];
   }
-  if (!info.isDirectory()) return [path];
+  if (!info.isDirectory()) {
+    if (!isScenarioFile(path)) return [path];
+    problems.push({ file: path, path: '', line: 0, message: 'this is a chart test file (NAME.test.yaml), not a chart; run it with chartd test' });
+    return [];
+  }
   const entries = await readdir(path, { withFileTypes: true });
   return entries
-    .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && CHART_EXTENSIONS.has(extname(entry.name).toLowerCase()))
+    .filter((entry) => (entry.isFile() || entry.isSymbolicLink()) && CHART_EXTENSIONS.has(extname(entry.name).toLowerCase()) && !isScenarioFile(entry.name))
     .map((entry) => entry.name)
     .sort()
     .map((name) => join(path, name));

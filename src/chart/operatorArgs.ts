@@ -4,7 +4,7 @@ import type { ArgumentKind, Handler } from '../handlers/handler.js';
 import type { JsonSchema } from './model.js';
 import { parseTemplate, SETTINGS_PREFIX, type Placeholder, type TemplateProblem, type TemplateSegment } from './template.js';
 
-const KIND_MEANING: Readonly<Record<ArgumentKind, string>> = {
+export const KIND_MEANING: Readonly<Record<ArgumentKind, string>> = {
   path: 'a file or directory chartd reads or writes',
   target: 'where chartd connects',
   env: 'the name of a server environment variable chartd reads',

@@ -2,7 +2,7 @@
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { Dialect } from './model.js';
+import type { Dialect, JsonSchema } from './model.js';
 import { didYouMean, listNames } from './problem.js';
 import { lazy } from '../lazy.js';
 
@@ -122,10 +122,16 @@ const stateServiceSchema = {
   additionalProperties: false,
 };
 
+/** Each dialect's shape; the editors' schema (editorSchema.ts) is built from these too, so the two cannot drift. */
+export const SHAPES: Readonly<Record<Dialect, JsonSchema>> = { chartd: chartdSchema, stateservice: stateServiceSchema };
+
+/** `hint` words the message of a failed keyword (see describe). */
+export const HINT = 'hint';
+
 const shapeAjv = lazy(() => {
   // Our own schemas: strict mode checks them as they compile; validating them against the meta-schema too would only cost start-up time.
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, allowUnionTypes: true, validateSchema: false });
-  ajv.addVocabulary(['hint']);
+  ajv.addVocabulary([HINT]);
   return ajv;
 });
 const validators: Record<Dialect, () => ValidateFunction> = {
@@ -135,7 +141,16 @@ const validators: Record<Dialect, () => ValidateFunction> = {
 
 /** Every way `value` departs from the dialect's shape, as path + message. */
 export function checkShape(dialect: Dialect, value: unknown): ShapeProblem[] {
-  const validate = validators[dialect]();
+  return shapeProblems(validators[dialect](), value);
+}
+
+/** A shape check for another of chartd's own files (chart tests), with the same messages as the charts' one. */
+export function shapeChecker(schema: JsonSchema): (value: unknown) => ShapeProblem[] {
+  const validate = lazy(() => shapeAjv().compile(schema));
+  return (value) => shapeProblems(validate(), value);
+}
+
+function shapeProblems(validate: ValidateFunction, value: unknown): ShapeProblem[] {
   if (validate(value)) return [];
   const seen = new Set<string>();
   const problems: ShapeProblem[] = [];

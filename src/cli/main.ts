@@ -16,6 +16,11 @@ Usage:
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
   chartd diagram CHART [--format mermaid|dot|svg]
+  chartd schema [--dialect both|chartd|stateservice] [--tests]
+  chartd test [FILE|DIR]... [--json]
+  chartd simulate CHART [--set key=value]... [--put STATE [--by CALLER]]... [--event NAME]...
+                  [--advance DURATION]... [--fail NODE[=MESSAGE]]... [--start TIME] [--json]
+  chartd diff OLD NEW [--server URL [--token-file FILE] [--ca-file FILE] | --data DIR] [--json]
   chartd zone --storage DIR --port N --controller URL
               (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
@@ -37,6 +42,14 @@ Commands:
              the number of failures (1 if the runner itself crashed). Each --set
              key goes to the chart's settings or context, whichever declares it.
   diagram    Print a chart's diagram (happy paths green, unhappy paths red).
+  schema     Print the JSON Schema editors complete and check chart files with.
+  test       Run chart tests (NAME.test.yaml beside NAME.yaml) on a simulated
+             clock; exits with the number of failed scenarios.
+  simulate   Show the path a chart takes, transition by transition, for the
+             actions given in order (steps succeed unless --fail names them).
+  diff       List what changed between two versions of a chart and, with --server
+             or --data, the stored instances in states that changed or went away.
+             ('chartd COMMAND --help' for each; see docs/authoring.md.)
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,
              and reports every result to the controller until it is acknowledged.
@@ -55,15 +68,24 @@ TLS (serve and zone; see docs/tls.md):
 `;
 
 type Command = (args: string[]) => Promise<number>;
+/** A command, and the help it prints for --help (the usage above when it has none of its own). */
+interface CommandModule {
+  readonly command: Command;
+  readonly help?: string;
+}
 
 // Loaded on demand: `chartd --version` should not pay for Koa, and `chartd run` not for the zone.
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  serve: async () => (await import('./commands/serve.js')).serveCommand,
-  validate: async () => (await import('./commands/validate.js')).validateCommand,
-  run: async () => (await import('./commands/run.js')).runCommand,
-  diagram: async () => (await import('./commands/diagram.js')).diagramCommand,
-  zone: async () => (await import('./commands/zone.js')).zoneCommand,
-  token: async () => (await import('./commands/token.js')).tokenCommand,
+const COMMANDS: Record<string, () => Promise<CommandModule>> = {
+  serve: async () => ({ command: (await import('./commands/serve.js')).serveCommand }),
+  validate: async () => ({ command: (await import('./commands/validate.js')).validateCommand }),
+  run: async () => ({ command: (await import('./commands/run.js')).runCommand }),
+  diagram: async () => ({ command: (await import('./commands/diagram.js')).diagramCommand }),
+  zone: async () => ({ command: (await import('./commands/zone.js')).zoneCommand }),
+  token: async () => ({ command: (await import('./commands/token.js')).tokenCommand }),
+  schema: () => import('./commands/schema.js'),
+  test: () => import('./commands/test.js'),
+  simulate: () => import('./commands/simulate.js'),
+  diff: () => import('./commands/diff.js'),
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -81,11 +103,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`chartd: unknown command '${word}'\n\n${USAGE}`);
     return 2;
   }
+  const { command, help } = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(USAGE);
+    process.stdout.write(help ?? USAGE);
     return 0;
   }
-  const command = await load();
   return command(rest);
 }
 

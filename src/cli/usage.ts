@@ -25,3 +25,12 @@ export function positiveInteger(text: string, flag: string): number {
   if (value < 1) throw new UsageError(`${flag} ${text} is not a whole number of at least 1`);
   return value;
 }
+
+/** Like parse, also giving the options in the order they were written (for commands whose options are steps). */
+export function parseInOrder<T extends Options>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

@@ -192,7 +192,7 @@ export const moveHandler = defineHandler<{ from: string; to: string }>({
   params: {
     type: 'object',
     properties: {
-      from: PATH_SCHEMA,
+      from: { ...PATH_SCHEMA, description: 'File to move.' },
       to: { ...PATH_SCHEMA, description: 'Destination file, or an existing directory / path ending in "/" to keep the name.' },
     },
     required: ['from', 'to'],

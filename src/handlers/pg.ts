@@ -106,9 +106,9 @@ const dumpParams = {
   type: 'object',
   properties: {
     host: { type: 'string', minLength: 1, description: 'Host name, IP address, or unix socket directory.' },
-    port: { type: 'integer', minimum: 1, maximum: 65535 },
-    user: { type: 'string', minLength: 1 },
-    database: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 1, maximum: 65535, description: 'Port PostgreSQL listens on (default 5432).' },
+    user: { type: 'string', minLength: 1, description: 'Role to connect as.' },
+    database: { type: 'string', minLength: 1, description: 'Database to dump.' },
     file: { ...PATH_SCHEMA, description: 'Output SQL file; its directory must exist.' },
     password_env: { type: 'string', pattern: '^([A-Za-z_][A-Za-z0-9_]*)?$', description: 'Name of the environment variable holding the password; "" = none.' },
     passfile: { ...PATH_SCHEMA, description: 'A libpq password file (PGPASSFILE).' },

@@ -78,7 +78,7 @@ export const createArchiveHandler = defineHandler<ArchiveArgs>({
     properties: {
       directory: { ...PATH_SCHEMA, description: 'Directory to archive; it is stored under its own name.' },
       file: { ...PATH_SCHEMA, description: 'Archive to write; its directory must exist.' },
-      compression: { enum: ['gzip', 'bzip2', 'xz', 'none'], default: 'gzip' },
+      compression: { enum: ['gzip', 'bzip2', 'xz', 'none'], default: 'gzip', description: 'How the archive is compressed (default gzip).' },
     },
     required: ['directory', 'file'],
     additionalProperties: false,

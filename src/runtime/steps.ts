@@ -70,11 +70,14 @@ export class StepRunner {
       log.info({ ms: Date.now() - started }, 'step succeeded');
       return base;
     } catch (error) {
-      const message = timeout.aborted
-        ? `timed out after ${def.timeoutMs} ms`
-        : error instanceof Error ? error.message : String(error);
+      const message = timeout.aborted ? timedOut(def) : error instanceof Error ? error.message : String(error);
       log.warn({ ms: Date.now() - started, error: message }, 'step failed');
       return { ...base, error: message, ...(error instanceof FinalFailure ? { final: true } : {}) };
     }
   }
+}
+
+/** The failure of an attempt that ran past the step's timeout (the simulator reports the same). */
+export function timedOut(def: StepState): string {
+  return `timed out after ${def.timeoutMs} ms`;
 }

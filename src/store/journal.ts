@@ -229,11 +229,31 @@ interface Line {
  * crash interrupted (see cutInterruptedTail); that part is cut off with a warning, and nothing in it was ever
  * acknowledged.
  */
-export async function replayJournal(
-  file: string,
-  options: { newest: boolean; afterSeq: number; log: StoreLog; onRecord: (seq: number, entries: readonly Entry[]) => void },
-): Promise<ReplayResult> {
-  const bytes = (await readIfExists(file)) ?? Buffer.alloc(0);
+export async function replayJournal(file: string, options: ReplayOptions): Promise<ReplayResult> {
+  return replayBytes(file, (await readIfExists(file)) ?? Buffer.alloc(0), options);
+}
+
+interface ReplayOptions {
+  readonly newest: boolean;
+  readonly afterSeq: number;
+  readonly log: StoreLog;
+  readonly onRecord: (seq: number, entries: readonly Entry[]) => void;
+  /** A running server owns the journal: a damaged end is a write still in flight, read past and never cut. */
+  readonly live?: boolean;
+}
+
+/**
+ * replayJournal for a reader beside a running server, which changes nothing: the newest journal's records stop at
+ * the first line not yet whole. False when the journal is gone (a checkpoint deleted it since it was listed).
+ */
+export async function readLiveJournal(file: string, options: Omit<ReplayOptions, 'live' | 'log'>): Promise<boolean> {
+  const bytes = await readIfExists(file);
+  if (bytes === null) return false;
+  await replayBytes(file, bytes, { ...options, live: true, log: () => {} });
+  return true;
+}
+
+async function replayBytes(file: string, bytes: Buffer, options: ReplayOptions): Promise<ReplayResult> {
   const lines = splitLines(bytes);
   if (lines.length === 0) throw corrupt(file, 1, 0, 'is empty; chartd writes a header line before anything else');
   const header = lines[0]!;
@@ -248,7 +268,7 @@ export async function replayJournal(
       if (!options.newest) {
         throw corrupt(file, line.number, line.start, line.complete ? CRC_PROBLEM : 'ends in an incomplete line, and it is not the newest journal');
       }
-      await cutInterruptedTail(file, bytes, lines.slice(index), seq, options.log);
+      if (!options.live) await cutInterruptedTail(file, bytes, lines.slice(index), seq, options.log);
       return { lastSeq: seq, records, size: line.start };
     }
     const record = parseRecord(file, line, json, seq);

@@ -42,9 +42,9 @@ describe('the StateService dialect', () => {
     const chart = await loadChartFile('charts/traffic-light.yaml', options);
     expect(chart).toMatchObject({ name: 'traffic-light', dialect: 'stateservice', initial: 'green_state', file: 'charts/traffic-light.yaml' });
     expect(chart.states).toEqual({
-      green_state: { kind: 'gate', name: 'green_state', line: 3, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'red_state' },
-      red_state: { kind: 'gate', name: 'red_state', line: 13, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'blue_state' },
-      blue_state: { kind: 'final', name: 'blue_state', line: 23 },
+      green_state: { kind: 'gate', name: 'green_state', line: 4, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'red_state' },
+      red_state: { kind: 'gate', name: 'red_state', line: 14, start: 0, count: 1, distinct: false, counterKey: 'count', next: 'blue_state' },
+      blue_state: { kind: 'final', name: 'blue_state', line: 24 },
     });
     const source = await readFile('charts/traffic-light.yaml', 'utf8');
     expect(chart.source).toBe(source);
@@ -222,9 +222,18 @@ describe('loadChartPaths', () => {
     ]);
   });
 
-  it('loads every bundled chart with the handlers chartd registers', async () => {
+  it('loads every bundled chart with the handlers chartd registers, passing their tests by', async () => {
     const { charts, problems } = await loadChartPaths(['charts'], { handlers: handlerRegistry() });
     expect(problems.map(formatProblem)).toEqual([]);
-    expect(charts.map((chart) => chart.name)).toContain('traffic-light');
+    expect(charts.map((chart) => chart.name)).toEqual(['backup-and-encrypt', 'backup-request', 'rolling-upgrade', 'traffic-light']);
+  });
+
+  it('passes a directory\'s chart tests by, and says what a chart test named as a chart is', async () => {
+    await writeFile(join(dir, 'a.yaml'), 'chart: a\ninitial: done\nstates: { done: { final: true } }\n');
+    await writeFile(join(dir, 'a.test.yaml'), 'scenarios: []\n');
+    await writeFile(join(dir, 'b.Test.yml'), 'scenarios: []\n');
+    expect(await loadChartPaths([dir], options)).toMatchObject({ charts: [{ name: 'a' }], problems: [] });
+    const { problems } = await loadChartPaths([join(dir, 'a.test.yaml')], options);
+    expect(problems).toEqual([{ file: join(dir, 'a.test.yaml'), path: '', line: 0, message: 'this is a chart test file (NAME.test.yaml), not a chart; run it with chartd test' }]);
   });
 });

@@ -10,7 +10,7 @@ import { checkJsonSchema } from '../schema.js';
 import { findTemplateProblems, knownTemplateKeys } from '../template.js';
 import { emptyRecord, isRecord } from '../yamlSource.js';
 
-interface Driver {
+export interface Driver {
   readonly kind: StateDef['kind'];
   /** How messages name a state with this driver, article included. */
   readonly label: string;
@@ -20,7 +20,7 @@ interface Driver {
   readonly allowed: readonly string[];
 }
 
-const DRIVERS: readonly Driver[] = [
+export const DRIVERS: readonly Driver[] = [
   { kind: 'final', label: 'a final state', keys: ['final'], allowed: ['final'] },
   { kind: 'gate', label: 'a gate', keys: ['gate'], allowed: ['gate', 'next', 'on', 'timeout'] },
   { kind: 'timer', label: 'a timer (at/after)', keys: ['at', 'after'], allowed: ['at', 'after', 'next'] },

@@ -29,12 +29,11 @@ describe('checkDepth', () => {
     expect(() => checkDepth([[], [], [[[]]]], 3, 'value', 'fix')).toThrow(TooDeep);
   });
 
-  it('walks a million levels without overflowing the stack, in time linear in the size', () => {
+  // The hostile-request stall test (test/e2e/hostile.test.ts) shows what it costs a server.
+  it('walks a million levels without overflowing the stack, and a wide document whole', () => {
     const deep = nested(1_000_000);
-    const started = performance.now();
     expect(() => checkDepth(deep, 32, 'request body', 'send flatter JSON')).toThrow('more than 32 levels deep');
     const wide = JSON.parse(`[${Array.from({ length: 200_000 }, () => '{"k":[1]}').join(',')}]`) as unknown;
     expect(() => checkDepth(wide, 32, 'request body', 'send flatter JSON')).not.toThrow();
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 });

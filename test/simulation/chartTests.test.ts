@@ -118,17 +118,15 @@ describe('chartd test', () => {
     expect(code).toBe(2);
   });
 
-  it('runs hundreds of scenarios in well under a second', async () => {
+  // How fast: bench/chart-tests.mjs (a speed target is a benchmark's to measure, not a unit test's).
+  it('runs hundreds of scenarios on the pure engine, each the same every time', async () => {
     const handlers = handlerRegistry();
     const tests = await loadScenarioFile('charts/backup-and-encrypt.test.yaml', chartLoadOptions(handlers));
-    const started = performance.now();
     let passed = 0;
     for (let round = 0; round < 30; round++) {
       for (const scenario of tests.scenarios) passed += runScenario(tests, scenario, handlers).passed ? 1 : 0;
     }
-    const ms = performance.now() - started;
     expect(passed).toBe(30 * tests.scenarios.length);
     expect(passed).toBeGreaterThan(300);
-    expect(ms).toBeLessThan(1000);
   });
 });

@@ -6,11 +6,14 @@
  */
 export const MAX_STATE_NAME_BYTES = 255;
 
+/** Printable ASCII within the limit: nearly every name, answered with one test on the request path. */
+const PLAIN = /^[\x20-\x7e]{1,255}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** Why `name` cannot name a state, or undefined when it can: 1-255 bytes of UTF-8, no control characters. */
 export function stateNameProblem(name: string): string | undefined {
+  if (PLAIN.test(name)) return undefined;
   if (name === '') return 'is empty';
   // A line break or tab would end up raw in log lines and break a header that carries the name.
   if (CONTROL.test(name)) return 'holds a control character (a tab, a line break, …); state names are printable text';

@@ -18,6 +18,7 @@ let serverArgs: string[];
 let tooling: FakeTooling;
 let playbook: string;
 let plays = 0;
+let runs = 0;
 const operatorToken = newToken();
 const fleetToken = newToken();
 
@@ -65,7 +66,8 @@ function play(run: string, release: string, { fail = [], hold = [], vars = {} }:
 }
 
 function newRun(): { run: string; release: string } {
-  return { run: `ansible-${plays + 1}`, release: `2026.11.22-a${plays + 1}` };
+  runs += 1;
+  return { run: `ansible-${runs}`, release: `2026.11.22-a${runs}` };
 }
 
 async function callsFor(release: string): Promise<string[]> {
@@ -89,9 +91,10 @@ function expectAllOk(result: PlaybookResult): void {
   for (const [host, outcome] of result.hosts) expect(outcome.failed, host).toBeUndefined();
 }
 
-// ansible-playbook starts slowly and the machine may be busy: a play gets two minutes.
-describe.sequential('the Ansible playbook under ansible-playbook', { timeout: 120_000 }, () => {
-  it('takes three hosts through every phase to done, polling then long-polling', async () => {
+// ansible-playbook starts slowly and the machine may be busy: a play gets two minutes. These two runs share only
+// the server, so they go side by side.
+describe('the Ansible playbook under ansible-playbook', { timeout: 120_000 }, () => {
+  it.concurrent('takes three hosts through every phase to done, polling then long-polling', async () => {
     const { run, release } = newRun();
     await createRun(server.url, run, { release });
     const result = await (await play(run, release)).done;
@@ -105,7 +108,7 @@ describe.sequential('the Ansible playbook under ansible-playbook', { timeout: 12
     }
   });
 
-  it('rolls every host back when one fails its upgrade, and the play fails on all three', async () => {
+  it.concurrent('rolls every host back when one fails its upgrade, and the play fails on all three', async () => {
     const { run, release } = newRun();
     await createRun(server.url, run, { release });
     // A 1 s long-poll: the hosts parked on verify notice the rollback within a second.
@@ -122,7 +125,10 @@ describe.sequential('the Ansible playbook under ansible-playbook', { timeout: 12
     expect(sentFailed.sort()).toEqual([200, 406, 406]);
     expect((await callsFor(release)).filter((call) => call.endsWith(' rollback'))).toEqual(['web1 rollback', 'web2 rollback', 'web3 rollback']);
   });
+});
 
+// These hold webapp-ctl on one host (one switch for all) and count the server's parked long-polls: one at a time.
+describe.sequential('the Ansible playbook when a play or chartd is cut off', { timeout: 120_000 }, () => {
   it('re-run after the first play was killed midway: check-ins repeat, but each host counts once', async () => {
     const { run, release } = newRun();
     await createRun(server.url, run, { release });

@@ -62,11 +62,15 @@ describe("StateService's README session", () => {
 
   it('gives the yes/no of StateService to grep, curl -f and a grep of the body, whatever the revision', async () => {
     const { url } = await serve({ 'gates.yaml': gateChart(3000) });
-    const interesting = new Set([200, 406, 1200, 1406, 2000, 2004, 2009]);
-    for (let revision = 1; revision <= 2009; revision += 1) {
-      const put = await fetch(`${url}/state?state=wait`, { method: 'PUT' });
-      expect(await put.text()).toBe('wait');
-      if (!interesting.has(revision)) continue;
+    let revision = 1;
+    for (const target of [200, 406, 1200, 1406, 2000, 2004, 2009]) {
+      // Every PUT on the gate is accepted and moves the revision by one; sent in flights of 50 to get there fast.
+      while (revision < target) {
+        const flight = Math.min(50, target - revision);
+        const answers = await Promise.all(Array.from({ length: flight }, () => fetch(`${url}/state?state=wait`, { method: 'PUT' }).then((answer) => answer.text())));
+        expect(answers.every((text) => text === 'wait')).toBe(true);
+        revision += flight;
+      }
       const checks = await Promise.all([
         sh(`curl -sIX GET ${url}/state?state=open | grep 200`),
         sh(`curl -sIX GET ${url}/state?state=wait | grep 406`),
@@ -79,19 +83,20 @@ describe("StateService's README session", () => {
       expect(checks.map((check) => check.code), `revision ${revision}`).toEqual([1, 1, 1, 1, 22, 0, 0]);
       // chartd's own route carries the revision, which is why its checks use -f or the status code, not grep.
       const own = await fetch(`${url}/charts/gates/state?state=open`);
-      expect([own.status, own.headers.get('x-chartd-revision'), await own.text()]).toEqual([406, String(revision + 1), 'open is not current']);
+      expect([own.status, own.headers.get('x-chartd-revision'), await own.text()]).toEqual([406, String(revision), 'open is not current']);
     }
   });
 
   it('never lets an error look like a yes: no head line but the status holds 200 or 406, however long the message', async () => {
     const { url } = await serve({ 'traffic-light.yaml': TRAFFIC_LIGHT, 'gates.yaml': gateChart(2) }, { defaultChart: 'traffic-light' });
+    // Refused names are quoted in the message, so the error's length walks through 200 on the way.
+    const paths = Array.from({ length: 80 }, (_, length) => [`/state?state=%0A${'x'.repeat(length)}`, `/charts/${'n'.repeat(length + 100)}/state?state=x`]).flat();
+    paths.push('/state', '/state?state=a&state=b', '/state?state=green_state&wait=soon');
     const found: string[] = [];
-    for (let length = 0; length < 80; length += 1) {
-      // Refused names are quoted in the message, so the error's length walks through 200 on the way.
-      found.push(...await statusDigitsBesideTheStatus(`${url}/state?state=%0A${'x'.repeat(length)}`));
-      found.push(...await statusDigitsBesideTheStatus(`${url}/charts/${'n'.repeat(length + 100)}/state?state=x`));
+    for (let start = 0; start < paths.length; start += 16) {
+      const heads = await Promise.all(paths.slice(start, start + 16).map((path) => statusDigitsBesideTheStatus(`${url}${path}`)));
+      found.push(...heads.flat());
     }
-    for (const path of ['/state', '/state?state=a&state=b', '/state?state=green_state&wait=soon']) found.push(...await statusDigitsBesideTheStatus(`${url}${path}`));
     expect(found).toEqual([]);
   });
 });
@@ -146,6 +151,8 @@ ${NAMES.slice(0, -1).map((name, index) => `  - name: ${JSON.stringify(name)}
       expect((await waiting).status).toBe(200);
     }
     expect((await fetch(`${url}/state?state=${encodeURIComponent(NAMES.at(-1)!)}`)).status).toBe(200);
+    // Compared exactly, as StateService compared them: the same letters composed otherwise are another name.
+    expect((await fetch(`${url}/charts/names/instances?state=${encodeURIComponent(NAMES[0]!.normalize('NFD'))}`)).status).toBe(400);
     expect((await fetch(`${url}/charts/names/diagram.svg`)).status).toBe(200);
   });
 

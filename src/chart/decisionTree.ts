@@ -18,6 +18,8 @@ export interface DecisionTree {
 }
 
 export const DECISION_TREE = 'decision_tree';
+/** Bounds what one row costs, whatever a request sends: scikit-learn trees of real data are a few dozen levels deep. */
+export const MAX_TREE_DEPTH = 256;
 const TOP_KEYS = ['kind', 'description', 'precision', 'features', 'tree'];
 const TEST_KEYS = ['feature', 'threshold', 'le', 'gt'];
 
@@ -89,10 +91,17 @@ function checkFeatures(raw: unknown, log: ProblemLog): string[] | undefined {
 /** Walks the nested tree with a list of pending nodes (no recursion), checking each and numbering them root first. */
 function flatten(root: Record<string, unknown>, features: readonly string[], states: readonly string[], log: ProblemLog): TreeNode[] {
   const nodes: TreeNode[] = [];
-  const pending: { raw: unknown; path: string; slot: number }[] = [{ raw: root, path: 'tree', slot: 0 }];
+  const pending: { raw: unknown; path: string; slot: number; depth: number }[] = [{ raw: root, path: 'tree', slot: 0, depth: 1 }];
   nodes.push({ state: '' });
+  let tooDeep = false;
   while (pending.length) {
-    const { raw, path, slot } = pending.pop()!;
+    const { raw, path, slot, depth } = pending.pop()!;
+    if (depth > MAX_TREE_DEPTH) {
+      // Said once: every branch below that level would say it again.
+      if (!tooDeep) log.add(path, `the tree is more than ${MAX_TREE_DEPTH} levels deep here; a prediction walks a level per test for every row, so prune the tree (scikit-learn: max_depth)`);
+      tooDeep = true;
+      continue;
+    }
     if (!isRecord(raw)) {
       log.add(path, 'must be a mapping: a test { feature, threshold, le, gt } or a leaf { state }');
       continue;
@@ -125,7 +134,7 @@ function flatten(root: Record<string, unknown>, features: readonly string[], sta
     nodes[slot] = { feature, threshold: threshold as number, le, gt };
     for (const [branch, at] of [['gt', gt], ['le', le]] as const) {
       if (raw[branch] === undefined) log.add(path, `a test needs ${branch}: the node for values ${branch === 'le' ? 'at or below' : 'above'} the threshold`);
-      else pending.push({ raw: raw[branch], path: joinPath(path, branch), slot: at });
+      else pending.push({ raw: raw[branch], path: joinPath(path, branch), slot: at, depth: depth + 1 });
     }
   }
   return nodes;

@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileDecisionTree, predict, rowsProblem, type DecisionTree } from '../../src/chart/decisionTree.js';
+import { compileDecisionTree, MAX_TREE_DEPTH, predict, rowsProblem, type DecisionTree } from '../../src/chart/decisionTree.js';
 import { loadChartPaths } from '../../src/chart/load.js';
 import { formatProblem, ProblemLog } from '../../src/chart/problem.js';
 import { parseYaml } from '../../src/chart/yamlSource.js';
@@ -48,14 +48,19 @@ describe('a decision tree', () => {
     expect(predict(float32, [[0, 0.1]])).toEqual(['blue_state']);
   });
 
-  it('walks a tree thousands of levels deep without recursion', () => {
-    // Built as data: YAML this deep would only test the YAML parser.
-    let tree: Record<string, unknown> = { state: 'red_state' };
-    for (let level = 2999; level >= 0; level -= 1) tree = { feature: 'x', threshold: level, le: { state: 'green_state' }, gt: tree };
+  it(`walks a tree ${MAX_TREE_DEPTH} levels deep, and refuses a deeper one: every row walks a level per test`, () => {
+    const chain = (levels: number): Record<string, unknown> => {
+      let tree: Record<string, unknown> = { state: 'red_state' };
+      for (let level = levels - 2; level >= 0; level -= 1) tree = { feature: 'x', threshold: level, le: { state: 'green_state' }, gt: tree };
+      return tree;
+    };
     const log = new ProblemLog('deep.json', () => 1);
-    const compiled = compileDecisionTree({ kind: 'decision_tree', features: ['x'], tree }, STATES, log);
+    const compiled = compileDecisionTree({ kind: 'decision_tree', features: ['x'], tree: chain(MAX_TREE_DEPTH) }, STATES, log);
     expect(log.problems).toEqual([]);
-    expect(predict(compiled!, [[5000], [-1], [1500.5]])).toEqual(['red_state', 'green_state', 'green_state']);
+    expect(predict(compiled!, [[5000], [-1], [100.5]])).toEqual(['red_state', 'green_state', 'green_state']);
+    const deeper = new ProblemLog('deep.json', () => 1);
+    expect(compileDecisionTree({ kind: 'decision_tree', features: ['x'], tree: chain(MAX_TREE_DEPTH + 1) }, STATES, deeper)).toBeUndefined();
+    expect(deeper.problems.map((problem) => problem.message)).toEqual([`the tree is more than ${MAX_TREE_DEPTH} levels deep here; a prediction walks a level per test for every row, so prune the tree (scikit-learn: max_depth)`]);
   });
 
   it('reports every mistake with its path and line', () => {

@@ -5,6 +5,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ServeConfig } from '../../src/servers.js';
 import { CLI } from '../support/child.js';
 import { runScript } from '../support/recipes.js';
 import { capturingLogger, gateChart, removeDir, startTestServer, tempDir, TRAFFIC_LIGHT, writeCharts, type TestServer } from '../support/server.js';
@@ -18,7 +19,7 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) await removeDir(dir);
 });
 
-async function serve(charts: Record<string, string>, options: Parameters<typeof startTestServer>[0] extends infer T ? Partial<T> : never = {}): Promise<TestServer> {
+async function serve(charts: Record<string, string>, options: Partial<Omit<ServeConfig, 'chartPaths'>> = {}): Promise<TestServer> {
   const chartDir = await tempDir('chartd-ss-charts-');
   const dataDir = await tempDir('chartd-ss-data-');
   dirs.push(chartDir, dataDir);

@@ -116,16 +116,18 @@ async function changeState(ctx: Context, runtime: Runtime, target: Target): Prom
 
 /** 200 with the state's name, as StateService answered. */
 function yes(ctx: Context, target: Target, snapshot: Snapshot, state: string): void {
-  if (target.bare) ctx.set('cache-control', 'no-store');
-  else revisionHeaders(ctx, snapshot);
-  text(ctx, 200, state);
+  stateText(ctx, target, snapshot, 200, state);
 }
 
 /** 406: empty on /state, as StateService answered; on chartd's routes the body says why. */
 function no(ctx: Context, target: Target, snapshot: Snapshot, reason: string): void {
+  stateText(ctx, target, snapshot, 406, target.bare ? '' : reason);
+}
+
+function stateText(ctx: Context, target: Target, snapshot: Snapshot, status: number, body: string): void {
   if (target.bare) ctx.set('cache-control', 'no-store');
   else revisionHeaders(ctx, snapshot);
-  text(ctx, 406, target.bare ? '' : reason);
+  text(ctx, status, body);
 }
 
 /**

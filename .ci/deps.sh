@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
-# compressors, curl and openssl) and Chromium for the dashboard's browser tests, on Debian/Ubuntu;
-# quiet, idempotent, and a no-op when everything is present.
+# compressors, curl and openssl, ansible-playbook for the recipes, scikit-learn for the model
+# export) and Chromium for the dashboard's browser tests, on Debian/Ubuntu; quiet, idempotent, and a no-op
+# when everything is present.
 set -euo pipefail
 
 # command -> Debian package that provides it
@@ -22,6 +23,7 @@ declare -A PACKAGE_OF=(
   [bash]=bash
   [awk]=gawk
   [chromium]=chromium
+  [ansible-playbook]=ansible
 )
 
 # initdb and pg_ctl are not on PATH in Debian's packaging; the test fixture also looks here.
@@ -37,6 +39,15 @@ done
 has_server || missing+=(postgresql)
 # Chromium only recommends a font; without one the dashboard's screenshots have no legible text.
 [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
+# The model-export test trains a tree with the system's scikit-learn, which may not be the first python3 on PATH.
+has_sklearn() {
+  local python
+  for python in python3 /usr/bin/python3; do
+    command -v "$python" >/dev/null 2>&1 && "$python" -c 'import sklearn' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+has_sklearn || missing+=(python3-sklearn)
 # Running as root, the test fixture runs initdb/postgres as this user (they refuse to run as root).
 if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then missing+=(postgresql); fi
 

@@ -7,6 +7,7 @@ import type { BackupController } from './backup/controller/controller.js';
 import { backupHandlers } from './backup/controller/handlers.js';
 import { loadChartPaths, parseChart, type LoadOptions } from './chart/load.js';
 import type { Chart } from './chart/model.js';
+import type { ChartModels } from './chart/models.js';
 import { formatProblem } from './chart/problem.js';
 import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
@@ -47,6 +48,8 @@ export interface RuntimeConfig {
 export interface Engine {
   readonly runtime: Runtime;
   readonly charts: readonly Chart[];
+  /** The prediction models the charts name (POST /state). */
+  readonly models: ChartModels;
   readonly store: Store;
   /** The one outgoing client, built from `outgoing`. */
   readonly fetch: Fetch;
@@ -82,8 +85,9 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const backup = config.backupConfig ? await loadBackup(config.backupConfig) : undefined;
   const values = config.valuesFile ? await loadValues(config.valuesFile) : NO_VALUES;
 
-  const { charts, problems } = await loadChartPaths([...config.chartPaths], chartLoadOptions(handlers));
+  const { charts, problems, notices, models } = await loadChartPaths([...config.chartPaths], chartLoadOptions(handlers));
   if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
+  for (const notice of notices) log[notice.level === 'warning' ? 'warn' : 'info']({ file: notice.file, line: notice.line, path: notice.path }, formatProblem(notice));
   if (!charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
   log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
   if (backup) claimChart(charts, backup.module.REQUEST_CHART, 'backup-controller', '--backup-config', 'charts/backup-request.yaml');
@@ -109,7 +113,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await runtime.start();
     await controller?.start();
     return {
-      runtime, charts, store, fetch: http.fetch, environment,
+      runtime, charts, models, store, fetch: http.fetch, environment,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await controller?.inbox.stop();

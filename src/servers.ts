@@ -68,7 +68,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const policy = (auth ? policyOf(auth) : AccessPolicy.open()).plus(results);
   const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, version: packageVersion(), guard, access, mount, services: [...running] });
+  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running] });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {

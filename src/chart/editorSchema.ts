@@ -51,7 +51,15 @@ function dialectSchema(dialect: Dialect, handlers: HandlerCatalog): Node {
   const schema = JSON.parse(JSON.stringify(SHAPES[dialect])) as Node;
   const extras: Record<string, Node> = dialect === 'chartd' ? chartdExtras(handlers) : {};
   document(schema, '', KEY_DOCS[dialect], extras);
+  // StateService passes over keys it does not know, and validate only warns of them: an editor must not mark them wrong.
+  if (dialect === 'stateservice') openToUnknownKeys(schema);
   return schema;
+}
+
+function openToUnknownKeys(node: Node): void {
+  if (node['additionalProperties'] === false) delete node['additionalProperties'];
+  for (const child of Object.values((node['properties'] ?? {}) as Record<string, Node>)) openToUnknownKeys(child);
+  if (isNode(node['items'])) openToUnknownKeys(node['items']);
 }
 
 /** Strips the shape check's hints and gives every key its description, examples and editor-only rules, in place. */

@@ -25,6 +25,8 @@ export interface ChartDraft {
   readonly owner?: string;
   /** How this dialect marks a final state, for the "no final state" message. */
   readonly finalHint: string;
+  /** What a state the initial state cannot reach is: a mistake (chartd), or a state a saved machine has passed (StateService). */
+  readonly unreachable: 'problem' | 'note';
 }
 
 export function checkGraph(draft: ChartDraft, log: ProblemLog): void {
@@ -47,11 +49,15 @@ export function checkGraph(draft: ChartDraft, log: ProblemLog): void {
   if (!initialKnown || draft.initial === undefined) return;
   const reached = reachableFrom(draft.initial, draft.states);
   for (const name of known) {
-    if (!reached.has(name)) log.add(draft.statePaths[name] ?? 'states', `state '${name}' is unreachable from the initial state '${draft.initial}'`);
+    if (reached.has(name)) continue;
+    const path = draft.statePaths[name] ?? 'states';
+    if (draft.unreachable === 'problem') log.add(path, `state '${name}' is unreachable from the initial state '${draft.initial}'`);
+    else log.notice('note', path, `state '${name}' cannot be reached from the current state '${draft.initial}', so nothing moves into it (a file StateService has saved progress into lists the states its machine has passed); it is kept as it is`);
   }
 }
 
-function reachableFrom(initial: string, states: Readonly<Record<string, StateDef>>): Set<string> {
+/** Every state `initial` leads to, itself included; names without a definition are skipped. */
+export function reachableFrom(initial: string, states: Readonly<Record<string, StateDef>>): Set<string> {
   const reached = new Set([initial]);
   const queue = [initial];
   for (let name = queue.shift(); name !== undefined; name = queue.shift()) {

@@ -26,6 +26,11 @@ export const KEY_DOCS: Readonly<Record<Dialect, Readonly<Record<string, KeyDoc>>
       examples: [{ type: 'object', properties: { storage_root: { type: 'string', pattern: '^/' } }, required: ['storage_root'] }],
     },
     '.failure_prefix': { description: 'Template put before every failure report of an instance, naming what failed.', examples: ['{{client_name}} {{settings.postgresql_host}} {{database}}', 'rolling-upgrade {{release}}'] },
+    '.models': {
+      description: 'Decision-tree models for POST /state (StateService\'s prediction of a machine\'s state from metric values): model name -> its file (YAML or JSON), relative to the chart file; keep them in a models/ directory, as *.yaml beside the charts would be read as charts. See docs/stateservice.md.',
+      examples: [{ load: 'models/load.yaml' }],
+    },
+    '.models.*': { description: 'The model file, relative to the chart file.', examples: ['models/load.yaml'] },
     '.owner': { description: 'The built-in service that alone creates and moves instances; the generic HTTP routes refuse them (403 owned_by_service).', examples: ['backup-controller'] },
     '.states': { description: 'The states by name. Every state but a final one has exactly one driver: gate, at/after, run, or on.', examples: [{ done: { final: true } }] },
     '.states.*': {
@@ -58,7 +63,12 @@ export const KEY_DOCS: Readonly<Record<Dialect, Readonly<Record<string, KeyDoc>>
   },
   stateservice: {
     '': { description: 'A StateService chart, accepted unchanged: the chart is named after its file.', examples: [] },
-    '.current_state': { description: 'The state a new instance starts in.', examples: ['green_state'] },
+    '.current_state': { description: 'The state a new instance starts in; a file StateService has saved progress into names where it stopped, and chartd starts there (it never writes the file).', examples: ['green_state'] },
+    '.models': {
+      description: 'Decision-tree models for POST /state (StateService\'s prediction of a machine\'s state from metric values): model name -> its file (YAML or JSON), relative to the chart file; keep them in a models/ directory, as *.yaml beside the charts would be read as charts. See docs/stateservice.md.',
+      examples: [{ load: 'models/load.yaml' }],
+    },
+    '.models.*': { description: 'The model file, relative to the chart file.', examples: ['models/load.yaml'] },
     '.states': { description: 'The states, in order. A state without func is final.', examples: [[{ name: 'green_state', func: 'increment', current: { key: 'count', value: 0 }, target: { name: 'red_state', when: { key: 'count', value: 1 } } }, { name: 'red_state' }]] },
     '.states[]': { description: 'One state: func: increment (a gate), func: time (a timer), or no func (final).', examples: [{ name: 'blue_state' }] },
     '.states[].name': { description: 'The state\'s name, as clients GET and PUT it (?state=NAME).', examples: ['green_state'] },

@@ -1,15 +1,18 @@
 // Loads chart files into frozen Charts, reporting every problem of every file at once.
 
 import { createHash } from 'node:crypto';
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import type { HandlerLookup } from '../handlers/handler.js';
+import type { DecisionTree } from './decisionTree.js';
 import { compileChartd } from './dialects/chartd.js';
 import { compileStateService } from './dialects/stateService.js';
 import { checkGraph, type ChartDraft } from './graph.js';
-import type { Chart, Dialect } from './model.js';
-import { ChartInvalid, ProblemLog, type Problem } from './problem.js';
+import type { Chart, Dialect, ModelRef } from './model.js';
+import { ChartModels, loadChartModels, modelRefs } from './models.js';
+import { ChartInvalid, ProblemLog, type Notice, type Problem } from './problem.js';
 import { checkShape } from './schema.js';
+import { describeFsError, MAX_SOURCE_BYTES, readSourceFile } from './sourceFile.js';
 import { parseYaml } from './yamlSource.js';
 
 export interface LoadOptions {
@@ -18,7 +21,7 @@ export interface LoadOptions {
   services?: readonly string[];
 }
 
-export const MAX_CHART_BYTES = 1024 * 1024;
+export const MAX_CHART_BYTES = MAX_SOURCE_BYTES;
 const CHART_EXTENSIONS = new Set(['.yaml', '.yml']);
 /** Chart tests sit beside their charts as NAME.test.yaml (chartd test); a chart directory's loader passes them by. */
 const SCENARIO_FILE = /\.test\.ya?ml$/i;
@@ -32,8 +35,27 @@ export function chartVersion(source: string): string {
   return createHash('sha256').update(source, 'utf8').digest('hex').slice(0, 16);
 }
 
+/** A chart as loaded, with what it was warned of. */
+export interface CompiledChart {
+  readonly chart: Chart;
+  readonly notices: readonly Notice[];
+}
+
+/** Every chart found, every problem and notice, and the models of the charts that loaded. */
+export interface LoadedCharts {
+  readonly charts: Chart[];
+  readonly problems: Problem[];
+  readonly notices: Notice[];
+  readonly models: ChartModels;
+}
+
 /** Builds a frozen Chart from YAML text; throws ChartInvalid listing every problem found. */
 export function parseChart(source: string, file: string, options: LoadOptions): Chart {
+  return compileChart(source, file, options).chart;
+}
+
+/** parseChart, keeping the notices (ignored keys, states a saved machine has passed) for the operator. */
+export function compileChart(source: string, file: string, options: LoadOptions): CompiledChart {
   const doc = parseYaml(source, file);
   const log = new ProblemLog(file, doc.lineOf);
   const dialect = detectDialect(doc.value);
@@ -43,24 +65,30 @@ export function parseChart(source: string, file: string, options: LoadOptions): 
       message: "cannot tell the chart's dialect: a chartd chart starts with 'chart: NAME', a StateService chart has 'current_state' and a 'states' list",
     }]);
   }
-  for (const problem of checkShape(dialect, doc.value)) log.add(problem.path, problem.message);
+  for (const problem of checkShape(dialect, doc.value)) {
+    if (problem.level) log.notice(problem.level, problem.path, problem.message);
+    else log.add(problem.path, problem.message);
+  }
   const draft = dialect === 'chartd' ? compileChartd(doc.value, log, options.handlers, options.services) : compileStateService(doc.value, file, log);
   checkGraph(draft, log);
-  if (!log.empty) throw new ChartInvalid(log.sorted());
-  return deepFreeze(buildChart(draft, dialect, source, file));
+  if (!log.empty) throw new ChartInvalid(log.sorted(), log.sortedNotices());
+  const models = modelRefs(doc.value, doc.lineOf);
+  return { chart: deepFreeze(buildChart(draft, dialect, source, file, models)), notices: log.sortedNotices() };
 }
 
 /** Reads and parses one chart file; files over 1 MiB are refused before they are read whole. */
 export async function loadChartFile(file: string, options: LoadOptions): Promise<Chart> {
-  return parseChart(await readChartSource(file), file, options);
+  return parseChart(await readSourceFile(file, 'chart'), file, options);
 }
 
 /**
  * Loads each path: a file, or a directory's *.yaml / *.yml files but its tests (not recursive, in name order).
  * Charts that load are returned even when others fail; the caller decides whether problems are fatal.
  */
-export async function loadChartPaths(paths: string[], options: LoadOptions): Promise<{ charts: Chart[]; problems: Problem[] }> {
+export async function loadChartPaths(paths: string[], options: LoadOptions): Promise<LoadedCharts> {
   const problems: Problem[] = [];
+  const notices: Notice[] = [];
+  const models = new Map<string, Map<string, DecisionTree>>();
   const files: string[] = [];
   const seen = new Set<string>();
   for (const path of paths) {
@@ -75,10 +103,13 @@ export async function loadChartPaths(paths: string[], options: LoadOptions): Pro
   for (const file of files) {
     let chart: Chart;
     try {
-      chart = await loadChartFile(file, options);
+      const compiled = compileChart(await readSourceFile(file, 'chart'), file, options);
+      chart = compiled.chart;
+      notices.push(...compiled.notices);
     } catch (error) {
       if (!(error instanceof ChartInvalid)) throw error;
       problems.push(...error.problems);
+      notices.push(...error.notices);
       continue;
     }
     const first = byName.get(chart.name);
@@ -91,9 +122,15 @@ export async function loadChartPaths(paths: string[], options: LoadOptions): Pro
       continue;
     }
     byName.set(chart.name, chart);
+    const found = await loadChartModels(chart);
+    if (found.problems.length) {
+      problems.push(...found.problems);
+      continue;
+    }
+    models.set(chart.name, found.models);
     charts.push(chart);
   }
-  return { charts, problems };
+  return { charts, problems, notices, models: new ChartModels(models) };
 }
 
 function detectDialect(doc: Record<string, unknown>): Dialect | undefined {
@@ -102,7 +139,7 @@ function detectDialect(doc: Record<string, unknown>): Dialect | undefined {
   return undefined;
 }
 
-function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: string): Chart {
+function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: string, models: Record<string, ModelRef> | undefined): Chart {
   return {
     name: draft.name,
     version: chartVersion(source),
@@ -114,43 +151,10 @@ function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: s
     ...(draft.settings !== undefined && { settings: draft.settings }),
     ...(draft.failurePrefix !== undefined && { failurePrefix: draft.failurePrefix }),
     ...(draft.owner !== undefined && { owner: draft.owner }),
+    ...(models !== undefined && { models }),
     file,
     source,
   };
-}
-
-/** The text of a chart (or chart test) file, refused past 1 MiB or when it is not UTF-8. */
-export async function readChartSource(file: string): Promise<string> {
-  const refuse = (message: string): never => {
-    throw new ChartInvalid([{ file, path: '', line: 0, message }]);
-  };
-  let handle;
-  try {
-    handle = await open(file, 'r');
-  } catch (error) {
-    return refuse(`cannot read the chart file: ${describeFsError(error)}`);
-  }
-  try {
-    const info = await handle.stat();
-    if (!info.isFile()) refuse('not a regular file');
-    if (info.size > MAX_CHART_BYTES) refuse(tooBig(info.size));
-    // Read one byte past the limit so a file that grew since stat() is still caught.
-    const buffer = Buffer.alloc(MAX_CHART_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > MAX_CHART_BYTES) refuse(tooBig());
-    }
-    try {
-      return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buffer.subarray(0, length));
-    } catch {
-      return refuse('the file is not valid UTF-8 text');
-    }
-  } finally {
-    await handle.close();
-  }
 }
 
 async function listChartFiles(path: string, problems: Problem[]): Promise<string[]> {
@@ -172,17 +176,6 @@ async function listChartFiles(path: string, problems: Problem[]): Promise<string
     .map((entry) => entry.name)
     .sort()
     .map((name) => join(path, name));
-}
-
-function tooBig(bytes?: number): string {
-  return `the file is over the 1 MiB limit for chart files${bytes === undefined ? '' : ` (${bytes} bytes)`}`;
-}
-
-function describeFsError(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file or directory';
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied';
-  return (error as Error).message;
 }
 
 /** 1-based line of the top-level `chart:` key, for problems about the chart's name. */

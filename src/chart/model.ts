@@ -21,10 +21,18 @@ export interface Chart {
   readonly failurePrefix?: string;
   /** The built-in service that drives this chart's instances; the generic HTTP routes may not create or move them. */
   readonly owner?: string;
+  /** Prediction models for POST /state, by name (see chart/models.ts). */
+  readonly models?: Readonly<Record<string, ModelRef>>;
   /** Path the chart was loaded from (or the archive copy of an old version). */
   readonly file: string;
   /** The YAML text exactly as loaded, kept so old versions can be archived and reloaded. */
   readonly source: string;
+}
+
+/** A model file a chart names: the path as written (relative to the chart file) and the line naming it. */
+export interface ModelRef {
+  readonly file: string;
+  readonly line: number;
 }
 
 export type StateDef = FinalState | GateState | TimerState | StepState | EventState;

@@ -9,25 +9,39 @@ export interface Problem {
   message: string;
 }
 
+/**
+ * What chartd accepts in a file but the operator should know, placed like a problem: a key it ignores (a warning),
+ * or something that is fine as it stands, such as the states a saved StateService machine has left behind (a note).
+ */
+export interface Notice extends Problem {
+  readonly level: 'warning' | 'note';
+}
+
 /** A chart (or set of charts) that cannot be loaded; the message lists every problem, one per line. */
 export class ChartInvalid extends Error {
   readonly problems: Problem[];
+  /** What the files that failed would have been warned of too, so one pass shows everything. */
+  readonly notices: Notice[];
 
-  constructor(problems: Problem[]) {
+  constructor(problems: Problem[], notices: Notice[] = []) {
     super(problems.map(formatProblem).join('\n'));
     this.name = 'ChartInvalid';
     this.problems = problems;
+    this.notices = notices;
   }
 }
 
-export function formatProblem(problem: Problem): string {
+/** "file:line: path: message"; a notice says its level before the message ("…: warning: …"). */
+export function formatProblem(problem: Problem | Notice): string {
   const where = problem.line > 0 ? `${problem.file}:${problem.line}` : problem.file;
-  return problem.path ? `${where}: ${problem.path}: ${problem.message}` : `${where}: ${problem.message}`;
+  const message = 'level' in problem ? `${problem.level}: ${problem.message}` : problem.message;
+  return problem.path ? `${where}: ${problem.path}: ${message}` : `${where}: ${message}`;
 }
 
 /** Collects the problems of one file, resolving each YAML path to its line as it goes. */
 export class ProblemLog {
   readonly problems: Problem[] = [];
+  readonly notices: Notice[] = [];
 
   constructor(
     readonly file: string,
@@ -39,17 +53,30 @@ export class ProblemLog {
     this.problems.push({ file: this.file, path, line, message });
   }
 
+  /** Records something chartd accepts but the operator should know of (see Notice). */
+  notice(level: Notice['level'], path: string, message: string, line = this.lineOf(path)): void {
+    this.notices.push({ file: this.file, path, line, message, level });
+  }
+
   get empty(): boolean {
     return this.problems.length === 0;
   }
 
   /** Problems in file order; discovery order breaks ties so related messages stay together. */
   sorted(): Problem[] {
-    return this.problems
-      .map((problem, index) => ({ problem, index }))
-      .sort((a, b) => a.problem.line - b.problem.line || a.index - b.index)
-      .map(({ problem }) => problem);
+    return inFileOrder(this.problems);
   }
+
+  sortedNotices(): Notice[] {
+    return inFileOrder(this.notices);
+  }
+}
+
+function inFileOrder<T extends Problem>(items: readonly T[]): T[] {
+  return items
+    .map((item, index) => ({ item, index }))
+    .sort((a, b) => a.item.line - b.item.line || a.index - b.index)
+    .map(({ item }) => item);
 }
 
 /** " (did you mean 'next'?)" when a candidate is a likely typo of `word`, else "". */

@@ -9,6 +9,8 @@ import { lazy } from '../lazy.js';
 export interface ShapeProblem {
   readonly path: string;
   readonly message: string;
+  /** Set on a key the dialect ignores (StateService's extra keys): worth a warning, not a refusal. */
+  readonly level?: 'warning';
 }
 
 export const CHART_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -17,6 +19,12 @@ const STATE_NAME = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$';
 const EVENT_NAME = '^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$';
 
 const stateRef = { type: 'string', minLength: 1 };
+// Prediction models the chart names (POST /state): model name -> file, relative to the chart file.
+const models = {
+  type: 'object',
+  propertyNames: { pattern: EVENT_NAME, hint: "model names are 1-64 letters, digits, '.', '_' or '-'" },
+  additionalProperties: { type: 'string', minLength: 1 },
+};
 // Durations, times and timeouts are checked by the dialects, which can say how to write them.
 const unchecked = {};
 
@@ -73,6 +81,7 @@ const chartdSchema = {
     settings: { type: 'object' },
     failure_prefix: { type: 'string' },
     owner: { type: 'string', pattern: CHART_NAME.source, hint: 'owner names a built-in service, e.g. backup-controller' },
+    models,
     states: {
       type: 'object',
       minProperties: 1,
@@ -96,6 +105,7 @@ const stateServiceSchema = {
   type: 'object',
   properties: {
     current_state: stateRef,
+    models,
     states: {
       type: 'array',
       minItems: 1,
@@ -138,24 +148,26 @@ const validators: Record<Dialect, () => ValidateFunction> = {
   chartd: lazy(() => shapeAjv().compile(chartdSchema)),
   stateservice: lazy(() => shapeAjv().compile(stateServiceSchema)),
 };
+// StateService reads the keys it knows and passes over the rest (a top-level owner:, a state's description:).
+const IGNORES_UNKNOWN_KEYS: Record<Dialect, boolean> = { chartd: false, stateservice: true };
 
-/** Every way `value` departs from the dialect's shape, as path + message. */
+/** Every way `value` departs from the dialect's shape, as path + message; keys the dialect ignores come as warnings. */
 export function checkShape(dialect: Dialect, value: unknown): ShapeProblem[] {
-  return shapeProblems(validators[dialect](), value);
+  return shapeProblems(validators[dialect](), value, IGNORES_UNKNOWN_KEYS[dialect]);
 }
 
 /** A shape check for another of chartd's own files (chart tests), with the same messages as the charts' one. */
 export function shapeChecker(schema: JsonSchema): (value: unknown) => ShapeProblem[] {
   const validate = lazy(() => shapeAjv().compile(schema));
-  return (value) => shapeProblems(validate(), value);
+  return (value) => shapeProblems(validate(), value, false);
 }
 
-function shapeProblems(validate: ValidateFunction, value: unknown): ShapeProblem[] {
+function shapeProblems(validate: ValidateFunction, value: unknown, ignoresUnknownKeys: boolean): ShapeProblem[] {
   if (validate(value)) return [];
   const seen = new Set<string>();
   const problems: ShapeProblem[] = [];
   for (const error of validate.errors ?? []) {
-    const problem = describe(error, value);
+    const problem = describe(error, value, ignoresUnknownKeys);
     if (!problem) continue;
     const id = `${problem.path}\n${problem.message}`;
     if (seen.has(id)) continue;
@@ -178,7 +190,7 @@ export function checkJsonSchema(schema: unknown): ShapeProblem[] {
     for (const error of metaAjv.errors ?? []) {
       if (error.keyword !== 'anyOf' && error.keyword !== 'oneOf' && !firstPerPath.has(error.instancePath)) firstPerPath.set(error.instancePath, error);
     }
-    problems.push(...[...firstPerPath.values()].map((error) => describe(error, schema)).filter((problem) => problem !== undefined));
+    problems.push(...[...firstPerPath.values()].map((error) => describe(error, schema, false)).filter((problem) => problem !== undefined));
   }
   // ajv would refuse a bad regular expression only when compiling, without saying where it is; reported with
   // the meta-schema's problems, so one pass over the chart shows them all.
@@ -222,7 +234,7 @@ function regexProblem(pattern: string, path: string): ShapeProblem[] {
   }
 }
 
-function describe(error: ErrorObject, root: unknown): ShapeProblem | undefined {
+function describe(error: ErrorObject, root: unknown, ignoreUnknownKeys: boolean): ShapeProblem | undefined {
   const path = pointerToPath(error.instancePath, root);
   const params = error.params as Record<string, unknown>;
   const hint = (error.parentSchema as { hint?: string } | undefined)?.hint;
@@ -233,6 +245,9 @@ function describe(error: ErrorObject, root: unknown): ShapeProblem | undefined {
       const key = String(params['additionalProperty']);
       const allowed = Object.keys((error.parentSchema as { properties?: object } | undefined)?.properties ?? {});
       const suggestion = didYouMean(key, allowed);
+      if (ignoreUnknownKeys) {
+        return { path: join(path, key), message: `key '${key}' is ignored: StateService does not read it, and neither does chartd${suggestion || ` (chartd reads ${listNames(allowed)} here)`}`, level: 'warning' };
+      }
       return { path: join(path, key), message: `unknown key '${key}'${suggestion || `; allowed here: ${listNames(allowed)}`}` };
     }
     case 'propertyNames':

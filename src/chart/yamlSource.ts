@@ -122,6 +122,9 @@ export function parseYaml(source: string, file: string): YamlDocument {
 
 /** Records the line of each mapping key and list item under `node`. */
 function indexLines(node: Node, path: string, input: string, index: LineIndex, lines: Map<string, number>): void {
+  // A document that is one flow collection (a JSON file, say) comes as a probe node wrapping the same value.
+  const only = node.children.length === 1 ? node.children[0] : undefined;
+  if (only && only.result === node.result) return indexLines(only, path, input, index, lines);
   if (node.kind === 'mapping') {
     const record = node.result as Record<string, unknown>;
     const keys = Object.keys(record);

@@ -33,10 +33,11 @@ Usage:
   chartd --help | --version
 
 Commands:
-  serve      Serve charts over HTTP (StateService-compatible GET/PUT /state).
+  serve      Serve charts over HTTP (StateService-compatible GET/PUT/POST /state).
              --values FILE binds the operator's settings of each chart (hosts,
              storage roots, ...) and lists the environment variables steps may read.
-  validate   Check chart files; prints every problem, exits 1 if there are any.
+  validate   Check chart files; prints every problem, warning and note, and
+             exits 1 if there are problems.
   run        Run one instance of a chart to a final state in this process; prints
              each failure as "Failure: <prefix> <node>: <message>" and exits with
              the number of failures (1 if the runner itself crashed). Each --set

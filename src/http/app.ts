@@ -3,6 +3,7 @@
 import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
@@ -13,6 +14,7 @@ import { chartRoutes } from './routes/charts.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
 import { overviewRoutes } from './routes/overview.js';
+import { predictRoutes } from './routes/predict.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
 import { watchRoutes } from './routes/watch.js';
 import { unroutedAnswers } from './unrouted.js';
@@ -22,6 +24,8 @@ export interface AppOptions {
   readonly log: Logger;
   readonly chartNames: () => string[];
   readonly defaultChart?: string;
+  /** The models POST /state predicts with; none unless given. */
+  readonly models?: ChartModels;
   readonly version: string;
   /** Who may do what; every route passes through it. */
   readonly guard: Guard;
@@ -60,6 +64,7 @@ export function createApp(options: AppOptions): Koa {
     };
   });
   stateRoutes(routes, runtime, defaultChart);
+  predictRoutes(routes, runtime, options.models ?? new ChartModels(), defaultChart);
   chartRoutes(routes, runtime, options.chartNames);
   instanceRoutes(routes, runtime);
   watchRoutes(routes, runtime);

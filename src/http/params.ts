@@ -2,6 +2,7 @@
 
 import type { Context } from 'koa';
 import { parseDuration } from '../chart/duration.js';
+import { stateNameProblem } from '../chart/stateName.js';
 import { BadRequest, ClientGone, PayloadTooLarge, UnsupportedMediaType } from '../errors.js';
 import { checkDepth } from '../jsonDepth.js';
 
@@ -33,15 +34,30 @@ export function queryParam(ctx: Context, name: string): string | undefined {
   return values[0];
 }
 
-export function requiredName(ctx: Context, name: string, example: string): string {
-  const value = queryParam(ctx, name);
-  if (value === undefined) throw new BadRequest(`query parameter ${name} is missing; e.g. ?${name}=${example}`, 'missing_parameter');
-  return checkName(value, `query parameter ${name}`);
-}
-
 export function optionalName(ctx: Context, name: string): string | undefined {
   const value = queryParam(ctx, name);
   return value === undefined ? undefined : checkName(value, `query parameter ${name}`);
+}
+
+/**
+ * The state a request asks about: any name a StateService chart may give a state (spaces, any letter, '/', …),
+ * percent-encoded in the query. It is only compared with the chart's names, never used as a key or a path.
+ */
+export function requiredState(ctx: Context): string {
+  const value = queryParam(ctx, 'state');
+  if (value === undefined) throw new BadRequest('query parameter state is missing; e.g. ?state=green_state', 'missing_parameter');
+  return checkState(value);
+}
+
+export function optionalState(ctx: Context): string | undefined {
+  const value = queryParam(ctx, 'state');
+  return value === undefined ? undefined : checkState(value);
+}
+
+function checkState(value: string): string {
+  const problem = stateNameProblem(value);
+  if (problem) throw new BadRequest(`query parameter state ${JSON.stringify(value.slice(0, 80))} ${problem}; percent-encode the state's name, e.g. ?state=Gr%C3%BCn%20Phase`, 'invalid_name');
+  return value;
 }
 
 export function checkName(value: string, what: string): string {

@@ -3,7 +3,8 @@
 import { access } from 'node:fs/promises';
 import { dirname, isAbsolute, join } from 'node:path';
 import { parseDuration, parseInstant } from '../chart/duration.js';
-import { loadChartFile, readChartSource, type LoadOptions } from '../chart/load.js';
+import { loadChartFile, type LoadOptions } from '../chart/load.js';
+import { readSourceFile } from '../chart/sourceFile.js';
 import type { Chart } from '../chart/model.js';
 import { ChartInvalid, didYouMean, listNames, ProblemLog } from '../chart/problem.js';
 import { shapeChecker } from '../chart/schema.js';
@@ -71,7 +72,7 @@ const checkScenarioShape = shapeChecker(SCENARIO_SHAPE);
 
 /** Reads a chart test file and the chart it tests; throws ChartInvalid with every problem of both. */
 export async function loadScenarioFile(file: string, options: LoadOptions, inputs = new InputChecker()): Promise<ScenarioFile> {
-  const doc = parseYaml(await readChartSource(file), file);
+  const doc = parseYaml(await readSourceFile(file, 'chart test'), file);
   const log = new ProblemLog(file, doc.lineOf);
   const shapeProblems = checkScenarioShape(doc.value);
   for (const problem of shapeProblems) log.add(problem.path, problem.message);

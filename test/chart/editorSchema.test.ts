@@ -163,8 +163,14 @@ describe('chartd schema', () => {
     ['a bad state name', 'chart: c\ninitial: s\nstates:\n  s: { after: 1m, next: "-x" }\n  "-x": { final: true }\n'],
     ['a context typed other than object', 'chart: c\ninitial: done\ncontext: { type: string }\nstates: { done: { final: true } }\n'],
     ['a StateService func it does not know', 'current_state: a\nstates:\n  - name: a\n    func: decrement\n    current: { key: count, value: 0 }\n    target: { name: b, when: { key: count, value: 1 } }\n  - name: b\n'],
-    ['a StateService state with an unknown key', 'current_state: a\nstates:\n  - name: a\n    colour: red\n'],
+    ['a StateService state without a name', 'current_state: a\nstates:\n  - name: a\n  - func: increment\n'],
   ];
+
+  it('takes what StateService ignores (an unknown key is a warning of validate, not a problem)', () => {
+    const source = 'current_state: a\nowner: ops-team\nstates:\n  - name: a\n    colour: red\n';
+    expect(validateProblems(source, 'c.yaml', handlerRegistry())).toEqual([]);
+    expect(compile(editorSchema(handlerRegistry()))(parseYaml(source, 'c.yaml').value)).toBe(true);
+  });
 
   it.each(structural)('refuses %s, as validate does', (_, source) => {
     expect(validateProblems(source, 'c.yaml', handlerRegistry())).not.toEqual([]);

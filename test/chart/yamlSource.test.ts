@@ -67,6 +67,11 @@ describe('lineOf', () => {
     expect(doc.lineOf('nowhere')).toBe(1);
   });
 
+  it('finds lines in a document that is one flow mapping, such as JSON', () => {
+    const json = parseYaml('{\n "kind": "x",\n "tree": {\n  "le": [1,\n   2]\n }\n}\n', 'model.json');
+    expect(['kind', 'tree', 'tree.le', 'tree.le[1]'].map((path) => json.lineOf(path))).toEqual([2, 3, 4, 5]);
+  });
+
   it('keeps timestamps as strings (CORE_SCHEMA)', () => {
     expect((doc.value['states'] as Record<string, unknown>)['at']).toBe('2026-12-01T02:00:00');
   });

@@ -78,7 +78,7 @@ describe('methods no route takes', () => {
   it('answers a method the path does not take with 405, Allow and a JSON error, and any method on a missing path with 404', async () => {
     const { port } = await serve();
     for (const [method, target, allowed] of [
-      ['TRACE', '/state?state=wait', ['GET', 'HEAD', 'PUT']],
+      ['TRACE', '/state?state=wait', ['GET', 'HEAD', 'POST', 'PUT']],
       ['PROPFIND', '/charts/gates', ['GET', 'HEAD']],
       ['DELETE', '/charts/gates/instances', ['GET', 'HEAD', 'POST']],
       ['PATCH', '/charts/gates/instances/default/state?state=wait', ['GET', 'HEAD', 'PUT']],

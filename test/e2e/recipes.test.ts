@@ -1,12 +1,10 @@
-// Every runnable recipe in docs/recipes.md, executed against a real server: bash for shell, a Chef converge for
-// the Ruby recipe, an Ansible run for the playbook. If the docs and chartd disagree, this fails.
+// Every runnable recipe in docs/recipes.md, executed against a real server: bash for shell, the Chef recipe's
+// shell strings through sh -c as Chef runs them; ansible.test.ts runs the playbook. If the docs and chartd disagree, this fails.
 
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashOf, newToken } from '../../src/access/tokens.js';
-import { runPlaybook } from '../support/ansible.js';
-import { compileChefRecipe, converge, sh, type ChefResource } from '../support/chef.js';
 import {
   client, createRun, fakeTooling, getRun, NODES, readRecipes, recipe, rollingUpgradeChart, runScript, waitForRun, waitForState,
   type FakeTooling, type Recipe, type Snapshot,
@@ -76,7 +74,7 @@ function moves(snapshot: Snapshot): string[] {
 }
 
 describe('docs/recipes.md', () => {
-  it('marks exactly the recipes this file runs, so a new one cannot go untested', () => {
+  it('marks exactly the recipes this file and ansible.test.ts run, so a new one cannot go untested', () => {
     expect([...recipes.keys()].sort()).toEqual(['ansible', 'chef', 'create-run', 'is-it-open', 'node-agent', 'watch', 'watch-resume']);
   });
 });
@@ -184,19 +182,54 @@ describe('the node agent in plain shell', () => {
 });
 
 describe('Chef', () => {
-  const compile = (run: string, release: string, node: string): ChefResource[] =>
-    compileChefRecipe(recipe(recipes, 'chef', 'ruby').code, {
-      "node['chartd']['url']": server.url, "node['chartd']['curl_config']": fleetCurl, "node['chartd']['run']": run, "node['chartd']['release']": release,
-      "node['hostname']": node, 'Chef::Config[:file_cache_path]': `${workDir}/chef-${node}`,
-    });
+  // No Chef client runs here. What is run is each command, only_if and not_if string of the recipe's execute
+  // resources, with #{…} filled in as Ruby would for one node and phase, through /bin/sh -c as Chef's execute
+  // and its string guards do. Chef's own part (the loop, the order of resources, the rule that a resource runs
+  // when only_if exits 0 and not_if does not, a failed command ending the converge) is this test's assumption.
+  const ruby = () => recipe(recipes, 'chef', 'ruby').code;
+
+  /** The values of the Ruby variables the strings use, for one node; the recipe's own lines that set them are checked below. */
+  const variables = (run: string, release: string, node: string): Record<string, string> => ({
+    auth: fleetCurl, release, me: node,
+    state: `${server.url}/charts/rolling-upgrade/instances/${run}/state`,
+    marks: `${workDir}/chef-${node}/rolling-upgrade/${run}`,
+  });
+
+  it('sets the variables its shell strings use the way this test fills them in', () => {
+    const code = ruby();
+    for (const line of [
+      "auth    = node['chartd']['curl_config']", 'me      = node[\'hostname\']', 'state   = "#{chartd}/charts/rolling-upgrade/instances/#{run}/state"',
+      'marks   = "#{Chef::Config[:file_cache_path]}/rolling-upgrade/#{run}"', '%w(drain upgrade verify rollback).each do |phase|',
+    ]) expect(code).toContain(line);
+    expect(chefExecutes(code).map((execute) => execute.name)).toEqual(['rolling-upgrade #{phase}', 'rolling-upgrade #{phase} check-in']);
+  });
+
+  /** One converge of the recipe on `node`, as Chef would carry it out; `fail` makes webapp-ctl fail where it says. */
+  async function converge(run: string, release: string, node: string, fail: string[] = []): Promise<{ ran: string[]; failed?: string }> {
+    const vars = variables(run, release, node);
+    await mkdir(vars['marks']!, { recursive: true });
+    const env = tooling.env(node, fail);
+    const ran: string[] = [];
+    for (const phase of ['drain', 'upgrade', 'verify', 'rollback']) {
+      for (const execute of chefExecutes(ruby())) {
+        const fill = (text: string) => fillIn(text, { ...vars, phase });
+        if (execute.onlyIf !== undefined && (await sh(fill(execute.onlyIf), env)) !== 0) continue;
+        if (execute.notIf !== undefined && (await sh(fill(execute.notIf), env)) === 0) continue;
+        const name = fill(execute.name);
+        if ((await sh(fill(execute.command), env)) !== 0) return { ran, failed: name };
+        ran.push(name);
+      }
+    }
+    return { ran };
+  }
 
   /** chef-client on every node, round after round, until the run ends; a round that changes nothing waits for the run to move. */
   async function convergeUntilOver(run: string, release: string, fail: string[] = []) {
     const failures: string[] = [];
     for (let round = 0; round < 20; round += 1) {
       const { revision } = await getRun(server.url, run);
-      const reports = await Promise.all(NODES.map((node) => converge(compile(run, release, node), tooling.env(node, fail))));
-      reports.forEach((report, index) => report.failed && failures.push(`${NODES[index]}: ${report.failed.name}`));
+      const reports = await Promise.all(NODES.map((node) => converge(run, release, node, fail)));
+      reports.forEach((report, index) => report.failed && failures.push(`${NODES[index]}: ${report.failed}`));
       const snapshot = await getRun(server.url, run);
       if (snapshot.status === 'done') return { snapshot, failures };
       if (snapshot.revision === revision) await waitForRun(server.url, run, (s) => s.revision > revision);
@@ -208,25 +241,17 @@ describe('Chef', () => {
     const { run, release } = newRun();
     await createRun(server.url, run, { release });
     await waitForState(server.url, run, 'drain');
-    const resources = compile(run, release, 'web1');
-    const executes = resources.filter((resource) => resource.type === 'execute');
-    expect(executes.map((resource) => resource.name)).toEqual(
-      ['drain', 'upgrade', 'verify', 'rollback'].flatMap((phase) => [`rolling-upgrade ${phase}`, `rolling-upgrade ${phase} check-in`]));
+    const [work, checkInResource] = chefExecutes(ruby());
     const env = tooling.env('web1');
-    const guard = async (name: string, which: 'onlyIf' | 'notIf') => {
-      const resource = executes.find((candidate) => candidate.name === name)!;
-      return (await sh(resource[which]!, env)).code;
-    };
-    expect(await guard('rolling-upgrade drain', 'onlyIf')).toBe(0);
-    expect(await guard('rolling-upgrade drain', 'notIf')).not.toBe(0);
-    for (const phase of ['upgrade', 'verify', 'rollback']) expect(await guard(`rolling-upgrade ${phase}`, 'onlyIf'), phase).not.toBe(0);
-    expect(await guard('rolling-upgrade drain check-in', 'onlyIf')).not.toBe(0);
+    const guard = (text: string, phase: string) => sh(fillIn(text, { ...variables(run, release, 'web1'), phase }), env);
+    expect(await guard(work!.onlyIf!, 'drain')).toBe(0);
+    expect(await guard(work!.notIf!, 'drain')).not.toBe(0);
+    for (const phase of ['upgrade', 'verify', 'rollback']) expect(await guard(work!.onlyIf!, phase), phase).not.toBe(0);
+    expect(await guard(checkInResource!.onlyIf!, 'drain')).not.toBe(0);
 
-    const first = await converge(resources, env);
-    expect(first).toEqual({ ran: ['rolling-upgrade drain', 'rolling-upgrade drain check-in'] });
-    expect(await guard('rolling-upgrade drain', 'notIf')).toBe(0);
-    const second = await converge(resources, env);
-    expect(second).toEqual({ ran: ['rolling-upgrade drain check-in'] });
+    expect(await converge(run, release, 'web1')).toEqual({ ran: ['rolling-upgrade drain', 'rolling-upgrade drain check-in'] });
+    expect(await guard(work!.notIf!, 'drain')).toBe(0);
+    expect(await converge(run, release, 'web1')).toEqual({ ran: ['rolling-upgrade drain check-in'] });
     const snapshot = await getRun(server.url, run);
     expect({ state: snapshot.state, counter: snapshot.counter, callers: snapshot.callers }).toEqual({ state: 'drain', counter: 1, callers: ['web1'] });
     expect(await callsFor(release)).toEqual(['web1 drain']);
@@ -252,43 +277,37 @@ describe('Chef', () => {
   });
 });
 
-describe('Ansible', () => {
-  const play = (run: string, release: string, fail: string[] = []) =>
-    runPlaybook(recipe(recipes, 'ansible', 'yaml').code, {
-      hosts: NODES, extraVars: { chartd: server.url, chartd_token: fleetToken, run, release }, env: (host) => tooling.env(host, fail), timeScale: 1 / 50,
-    });
+interface ChefExecute {
+  readonly name: string;
+  readonly command: string;
+  readonly onlyIf?: string;
+  readonly notIf?: string;
+}
 
-  it('runs the playbook on three hosts, polling then long-polling, to done', async () => {
-    const { run, release } = newRun();
-    await createRun(server.url, run, { release });
-    const outcomes = await play(run, release);
-    for (const [host, outcome] of outcomes) expect(outcome.failed, host).toBeUndefined();
-    expect((await getRun(server.url, run)).state).toBe('done');
-    expect(await callsFor(release)).toEqual(everyPhase(['drain', 'upgrade', 'verify']));
-    for (const outcome of outcomes.values()) {
-      const checkIns = outcome.runs.filter((task) => task.name.startsWith('Check in for'));
-      expect(checkIns.map((task) => task.result['status'])).toEqual([200, 200, 200]);
-      const longPolls = outcome.runs.filter((task) => /long-poll/.test(task.name));
-      expect(longPolls.map((task) => task.result['status'])).toEqual([200, 200, 200]);
-    }
+/** The recipe's execute resources as written: name, command, only_if and not_if, still holding their #{…}. */
+function chefExecutes(ruby: string): ChefExecute[] {
+  return [...ruby.matchAll(/^\s*execute "([^"]+)" do\n([\s\S]*?)\n\s*end$/gm)].map(([, name, body]) => {
+    const property = (key: string) => new RegExp(`^\\s*${key} "(.*)"$`, 'm').exec(body!)?.[1];
+    const command = property('command');
+    if (command === undefined) throw new Error(`execute "${name}" has no command string`);
+    const [onlyIf, notIf] = [property('only_if'), property('not_if')];
+    return { name: name!, command, ...(onlyIf !== undefined ? { onlyIf } : {}), ...(notIf !== undefined ? { notIf } : {}) };
   });
+}
 
-  it('rescues: when one host fails its upgrade, every host rolls back and the play fails', async () => {
-    const { run, release } = newRun();
-    await createRun(server.url, run, { release });
-    const outcomes = await play(run, release, ['web2:upgrade']);
-    for (const [host, outcome] of outcomes) {
-      expect(outcome.failed?.task, host).toBe('Stop here; the release did not go out');
-      expect(outcome.failed?.message).toContain(`run ${run} rolled back`);
-    }
-    const snapshot = await waitForRun(server.url, run, (s) => s.status === 'done');
-    expect(snapshot.state).toBe('rolled_back');
-    expect(moves(snapshot)).toContain('upgrade>rollback event:failed web2');
-    const sentFailed = [...outcomes.values()].flatMap((outcome) => outcome.runs.filter((task) => task.name.startsWith('Send the run down')));
-    expect(sentFailed.map((task) => task.result['status']).sort()).toEqual([200, 406, 406]);
-    expect((await callsFor(release)).filter((call) => call.endsWith(' rollback'))).toEqual(['web1 rollback', 'web2 rollback', 'web3 rollback']);
+/** Ruby's #{name} interpolation of plain variables, which is all the recipe's strings use. */
+function fillIn(text: string, values: Record<string, string>): string {
+  return text.replace(/#\{(\w+)\}/g, (_, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`the recipe's string uses #{${name}}, which this test does not fill in`);
+    return value;
   });
-});
+}
+
+/** What Chef's execute and string guards do with a command: /bin/sh -c, exit status back. */
+async function sh(command: string, env: NodeJS.ProcessEnv): Promise<number | null> {
+  return (await runScript(command, env, 'sh').done).code;
+}
 
 interface StreamEvent {
   readonly id: number;

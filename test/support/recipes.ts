@@ -1,7 +1,7 @@
 // Runs docs/recipes.md as an operator would: extracts the marked snippets, runs shell with bash, fakes the tooling.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yaml from 'js-yaml';
@@ -129,6 +129,8 @@ export interface FakeTooling {
   env(node: string, fail?: readonly string[], hold?: readonly string[]): NodeJS.ProcessEnv;
   /** Lets every held webapp-ctl carry on. */
   release(): Promise<void>;
+  /** Holds webapp-ctl again where `hold` says, after a release(). */
+  holdAgain(): Promise<void>;
   /** Calls so far, as "node phase release" lines. */
   calls(): Promise<string[]>;
 }
@@ -137,7 +139,8 @@ const WEBAPP_CTL = `#!/bin/sh
 # Stands in for the operator's own tooling in docs/recipes.md: logs each call, fails where told to.
 node=\${WEBAPP_NODE:?WEBAPP_NODE is not set}
 echo "$node $*" >> "$WEBAPP_LOG"
-case " \${WEBAPP_HOLD:-} " in *" $node:$1 "*) while [ ! -e "$WEBAPP_LOG.go" ]; do sleep 0.05; done ;; esac
+# Held at most a minute, so a hold no test releases (its play was killed) leaves nothing running.
+case " \${WEBAPP_HOLD:-} " in *" $node:$1 "*) n=0; while [ ! -e "$WEBAPP_LOG.go" ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done ;; esac
 case " \${WEBAPP_FAIL:-} " in *" $node:$1 "*) echo "webapp-ctl: $1 failed on $node" >&2; exit 1 ;; esac
 exit 0
 `;
@@ -155,6 +158,7 @@ export async function fakeTooling(dir: string): Promise<FakeTooling> {
       PATH: `${binDir}:${process.env['PATH'] ?? ''}`, WEBAPP_NODE: node, WEBAPP_LOG: log, WEBAPP_FAIL: fail.join(' '), WEBAPP_HOLD: hold.join(' '),
     }),
     release: () => writeFile(`${log}.go`, ''),
+    holdAgain: () => rm(`${log}.go`, { force: true }),
     calls: async () => (await readFile(log, 'utf8')).split('\n').filter(Boolean),
   };
 }
@@ -168,7 +172,7 @@ export interface Snapshot {
   readonly context: Record<string, unknown>;
   readonly deadline: { at: number; kind: string } | null;
   readonly enteredAt: string;
-  readonly history: { revision: number; from: string | null; to: string; cause: string; caller?: string; at: string; error?: string }[];
+  readonly history: { revision: number; from: string | null; to: string; cause: string; caller?: string; callers?: string[]; at: string; error?: string }[];
   readonly failures: { node: string; error: string; at: string }[];
 }
 

@@ -75,6 +75,7 @@ export function compileChartd(doc: Record<string, unknown>, log: ProblemLog, han
     ...(failurePrefix !== undefined && { failurePrefix }),
     ...(owner !== undefined && { owner }),
     finalHint: 'mark at least one state final: true',
+    unreachable: 'problem',
   };
 }
 

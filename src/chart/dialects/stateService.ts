@@ -1,11 +1,13 @@
 // The StateService dialect (current_state + a states list), accepted unchanged: increment = gate, time = timer, no func = final.
+// A file StateService has saved progress into loads too: current_state is where the default instance starts.
 
 import { basename, extname } from 'node:path';
 import { parseInstant } from '../duration.js';
-import type { ChartDraft, TargetRef } from '../graph.js';
+import { reachableFrom, type ChartDraft, type TargetRef } from '../graph.js';
 import type { StateDef } from '../model.js';
 import type { ProblemLog } from '../problem.js';
 import { CHART_NAME, CHART_NAME_RULE } from '../schema.js';
+import { stateNameProblem } from '../stateName.js';
 import { emptyRecord, isRecord } from '../yamlSource.js';
 
 /** Compiles what it can and logs the rest; the shape check (schema.ts) has already logged wrong types and keys. */
@@ -22,6 +24,8 @@ export function compileStateService(doc: Record<string, unknown>, file: string, 
     const path = `states[${index}]`;
     if (!isRecord(item) || typeof item['name'] !== 'string') return;
     const stateName = item['name'];
+    const badName = stateNameProblem(stateName);
+    if (badName) log.add(`${path}.name`, `state name ${JSON.stringify(stateName.slice(0, 80))} ${badName}`);
     const first = statePaths[stateName];
     if (first !== undefined) {
       log.add(`${path}.name`, `duplicate state name '${stateName}' (first defined at line ${log.lineOf(first)})`);
@@ -32,6 +36,7 @@ export function compileStateService(doc: Record<string, unknown>, file: string, 
     if (state) states[stateName] = state;
   });
   const initial = typeof doc['current_state'] === 'string' ? doc['current_state'] : undefined;
+  if (initial !== undefined) checkSpentCounts(initial, states, statePaths, log);
   return {
     name,
     initial,
@@ -40,7 +45,22 @@ export function compileStateService(doc: Record<string, unknown>, file: string, 
     statePaths,
     refs,
     finalHint: 'in a StateService chart, a state without func is final (e.g. "- name: done")',
+    // StateService saves progress by moving current_state on: the states behind it are history, not mistakes.
+    unreachable: 'note',
   };
+}
+
+/**
+ * A count already at its target is what StateService leaves in the states a machine has passed; it is wrong only
+ * where the machine can still go, since counting up from there never meets the target.
+ */
+function checkSpentCounts(current: string, states: Readonly<Record<string, StateDef>>, statePaths: Readonly<Record<string, string>>, log: ProblemLog): void {
+  const ahead = reachableFrom(current, states);
+  for (const state of Object.values(states)) {
+    if (state.kind !== 'gate' || state.start < state.count || !ahead.has(state.name)) continue;
+    const where = state.name === current ? 'is the current state' : `can still be reached from the current state '${current}'`;
+    log.add(`${statePaths[state.name]}.current.value`, `increment starts at ${state.start} but moves on only when the count equals ${state.count}, and '${state.name}' ${where}; counting up from there never gets it, so make current.value smaller than target.when.value`);
+  }
 }
 
 function compileState(name: string, item: Record<string, unknown>, path: string, log: ProblemLog, refs: TargetRef[]): StateDef | undefined {
@@ -106,9 +126,5 @@ function compileIncrement(
     valid = false;
   }
   if (!valid) return undefined;
-  if ((start as number) >= (count as number)) {
-    log.add(`${path}.current.value`, `increment starts at ${String(start)} but moves on only when the count equals ${String(count)}; counting up from there never gets it, so make current.value smaller than target.when.value`);
-    return undefined;
-  }
   return { kind: 'gate', name, line, start: start as number, count: count as number, distinct: false, counterKey: current['key'], next };
 }

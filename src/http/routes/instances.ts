@@ -8,7 +8,7 @@ import { formatCursor, pageByChange, parseCursor } from '../../runtime/pageByCha
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { notModified } from '../conditional.js';
 import { principalOf, READ, speakerOf, tokenName, type GuardedRoutes } from '../guard.js';
-import { checkName, indexParam, limitParam, nextPage, optionalName, queryParam, readJson, waitParam } from '../params.js';
+import { checkName, indexParam, limitParam, nextPage, optionalName, optionalState, queryParam, readJson, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
 import { describeState } from './charts.js';
 import { revisionHeaders } from './state.js';
@@ -18,7 +18,7 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
   routes.get('/charts/:chart/instances', READ, (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!).name;
     const limit = limitParam(ctx);
-    const state = optionalName(ctx, 'state');
+    const state = optionalState(ctx);
     if (state) runtime.checkState(chart, state);
     const status = statusParam(ctx);
     const accept = state || status ? (s: Snapshot) => (!state || s.state === state) && (!status || s.status === status) : undefined;

@@ -1,4 +1,5 @@
 // StateService's contract: GET answers 200/406 "is S current?", PUT counts a check-in or fires an event.
+// /state answers exactly as StateService did; /charts/…/state adds chartd's headers and says why in a 406.
 
 import type { Context, Middleware } from 'koa';
 import type { Input } from '../../engine/transition.js';
@@ -6,12 +7,17 @@ import type { Snapshot } from '../../engine/snapshot.js';
 import { BadRequest, NotFound, ShuttingDown } from '../../errors.js';
 import { DEFAULT_INSTANCE, instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { principalOf, READ, speakerOf, tokenName, type Guard, type GuardedRoutes } from '../guard.js';
-import { indexParam, optionalName, requiredName, waitParam } from '../params.js';
+import { indexParam, optionalName, requiredState, waitParam } from '../params.js';
 import { requestSignal } from '../signal.js';
 
 export interface Target {
   readonly chart: string;
   readonly id: string;
+  /**
+   * StateService's own route, /state: 200 with the state's name or 406 with nothing, and no X-Chartd-* header, so
+   * the checks scripts made against StateService (`curl -sI … | grep 200`, `curl -s … | grep -q STATE`) still hold.
+   */
+  readonly bare?: boolean;
 }
 
 export type TargetOf = (ctx: Context) => Target;
@@ -57,9 +63,9 @@ export function stateRoutes(routes: GuardedRoutes, runtime: Runtime, defaultChar
  * The default chart's default instance. When there is no default chart, the 404 that says so lists the charts
  * served: only a caller who may read hears it.
  */
-function bareTarget(guard: Guard, defaultChart: () => string, ctx: Context): Target {
+export function bareTarget(guard: Guard, defaultChart: () => string, ctx: Context): Target {
   try {
-    return { chart: defaultChart(), id: DEFAULT_INSTANCE };
+    return { chart: defaultChart(), id: DEFAULT_INSTANCE, bare: true };
   } catch (error) {
     guard.admit(ctx, READ);
     throw error;
@@ -72,7 +78,7 @@ function bareTarget(guard: Guard, defaultChart: () => string, ctx: Context): Tar
  * wait runs out; one on `index` when the revision moves past it.
  */
 function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<void> | void {
-  const state = requiredName(ctx, 'state', 'green_state');
+  const state = requiredState(ctx);
   const wait = waitParam(ctx);
   const index = indexParam(ctx);
   const snapshot = runtime.snapshot(target.chart, target.id);
@@ -80,23 +86,22 @@ function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<vo
   const done = (s: Snapshot): boolean => (index === undefined ? s.state === state || s.status === 'done' : s.revision > index);
   if (wait !== undefined && !done(snapshot)) return waitThenAnswer(ctx, runtime, target, state, wait, done);
   if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
-  stateAnswer(ctx, snapshot, state);
+  stateAnswer(ctx, target, snapshot, state);
 }
 
 async function waitThenAnswer(ctx: Context, runtime: Runtime, target: Target, state: string, wait: number, done: (s: Snapshot) => boolean): Promise<void> {
   const moved = await runtime.waiters.wait(instanceKey(target.chart, target.id), done, wait, requestSignal(ctx));
   if (!moved && runtime.stopping) throw new ShuttingDown('chartd is stopping; ask again in a moment');
-  stateAnswer(ctx, moved ?? runtime.snapshot(target.chart, target.id), state);
+  stateAnswer(ctx, target, moved ?? runtime.snapshot(target.chart, target.id), state);
 }
 
-function stateAnswer(ctx: Context, snapshot: Snapshot, state: string): void {
-  revisionHeaders(ctx, snapshot);
-  if (snapshot.state === state) return text(ctx, 200, state);
-  text(ctx, 406, `${state} is not current`);
+function stateAnswer(ctx: Context, target: Target, snapshot: Snapshot, state: string): void {
+  if (snapshot.state === state) return yes(ctx, target, snapshot, state);
+  no(ctx, target, snapshot, `${state} is not current`);
 }
 
 async function changeState(ctx: Context, runtime: Runtime, target: Target): Promise<void> {
-  const state = requiredName(ctx, 'state', 'green_state');
+  const state = requiredState(ctx);
   const event = optionalName(ctx, 'event');
   const principal = principalOf(ctx);
   const by = speakerOf(ctx, principal);
@@ -104,15 +109,34 @@ async function changeState(ctx: Context, runtime: Runtime, target: Target): Prom
   const who = { ...(by ? { by } : {}), ...(token ? { token } : {}) };
   const input: Input = event ? { type: 'event', event, state, ...who } : { type: 'put', state, ...who };
   const outcome = await runtime.apply(target.chart, target.id, input);
-  revisionHeaders(ctx, outcome.snapshot);
-  if (outcome.accepted) return text(ctx, 200, state);
+  if (outcome.accepted) return yes(ctx, target, outcome.snapshot, state);
   if (outcome.code === 'caller_required') throw new BadRequest(outcome.reason ?? 'caller required', 'caller_required');
-  text(ctx, 406, outcome.reason ?? `${state} is not current`);
+  no(ctx, target, outcome.snapshot, outcome.reason ?? `${state} is not current`);
 }
 
+/** 200 with the state's name, as StateService answered. */
+function yes(ctx: Context, target: Target, snapshot: Snapshot, state: string): void {
+  stateText(ctx, target, snapshot, 200, state);
+}
+
+/** 406: empty on /state, as StateService answered; on chartd's routes the body says why. */
+function no(ctx: Context, target: Target, snapshot: Snapshot, reason: string): void {
+  stateText(ctx, target, snapshot, 406, target.bare ? '' : reason);
+}
+
+function stateText(ctx: Context, target: Target, snapshot: Snapshot, status: number, body: string): void {
+  if (target.bare) ctx.set('cache-control', 'no-store');
+  else revisionHeaders(ctx, snapshot);
+  text(ctx, status, body);
+}
+
+/**
+ * The instance's revision and current state. Headers carry only ASCII, so the state is percent-encoded as in a URL
+ * (UTF-8, encodeURIComponent); names of letters, digits, '_', '.' and '-' read as they are.
+ */
 export function revisionHeaders(ctx: Context, snapshot: Snapshot): void {
   ctx.set('x-chartd-revision', String(snapshot.revision));
-  ctx.set('x-chartd-state', snapshot.state);
+  ctx.set('x-chartd-state', encodeURIComponent(snapshot.state));
   ctx.set('cache-control', 'no-store');
 }
 

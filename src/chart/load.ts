@@ -41,7 +41,7 @@ export function parseChart(source: string, file: string, options: LoadOptions): 
   const draft = dialect === 'chartd' ? compileChartd(doc.value, log, options.handlers, options.services) : compileStateService(doc.value, file, log);
   checkGraph(draft, log);
   if (!log.empty) throw new ChartInvalid(log.sorted());
-  return deepFreeze(buildChart(draft, dialect, source, file));
+  return deepFreeze(buildChart(draft, dialect, source, file, log.warnings));
 }
 
 /** Reads and parses one chart file; files over 1 MiB are refused before they are read whole. */
@@ -96,7 +96,7 @@ function detectDialect(doc: Record<string, unknown>): Dialect | undefined {
   return undefined;
 }
 
-function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: string): Chart {
+function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: string, warnings: readonly Problem[]): Chart {
   return {
     name: draft.name,
     version: chartVersion(source),
@@ -110,6 +110,7 @@ function buildChart(draft: ChartDraft, dialect: Dialect, source: string, file: s
     ...(draft.owner !== undefined && { owner: draft.owner }),
     file,
     source,
+    ...(warnings.length > 0 && { warnings }),
   };
 }
 

@@ -1,5 +1,7 @@
 // The Chart model that both YAML dialects compile to; the engine sees only this.
 
+import type { Problem } from './problem.js';
+
 export type Dialect = 'stateservice' | 'chartd';
 
 /** A JSON Schema object, checked by ajv. */
@@ -25,6 +27,8 @@ export interface Chart {
   readonly file: string;
   /** The YAML text exactly as loaded, kept so old versions can be archived and reloaded. */
   readonly source: string;
+  /** What loads but will not do what the chart seems to say (validate prints them; serve logs them). */
+  readonly warnings?: readonly Problem[];
 }
 
 export type StateDef = FinalState | GateState | TimerState | StepState | EventState;

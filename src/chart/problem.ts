@@ -25,9 +25,16 @@ export function formatProblem(problem: Problem): string {
   return problem.path ? `${where}: ${problem.path}: ${problem.message}` : `${where}: ${problem.message}`;
 }
 
-/** Collects the problems of one file, resolving each YAML path to its line as it goes. */
+/** A warning reads like a problem, marked as one that does not stop the chart from loading. */
+export function formatWarning(warning: Problem): string {
+  return formatProblem({ ...warning, message: `warning: ${warning.message}` });
+}
+
+/** Collects the problems (and warnings) of one file, resolving each YAML path to its line as it goes. */
 export class ProblemLog {
   readonly problems: Problem[] = [];
+  /** What loads but will not do what the chart seems to say. */
+  readonly warnings: Problem[] = [];
 
   constructor(
     readonly file: string,
@@ -37,6 +44,10 @@ export class ProblemLog {
   /** Records a problem at `path`; `line` overrides the path's line (0 = the file as a whole). */
   add(path: string, message: string, line = this.lineOf(path)): void {
     this.problems.push({ file: this.file, path, line, message });
+  }
+
+  warn(path: string, message: string): void {
+    this.warnings.push({ file: this.file, path, line: this.lineOf(path), message });
   }
 
   get empty(): boolean {

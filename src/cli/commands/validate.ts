@@ -1,7 +1,7 @@
-// `chartd validate FILE...`: every problem of every file, exit 0 when clean, 1 otherwise.
+// `chartd validate FILE...`: every problem and warning of every file; exit 0 when no file has a problem, 1 otherwise.
 
 import { loadChartPaths } from '../../chart/load.js';
-import { formatProblem } from '../../chart/problem.js';
+import { formatProblem, formatWarning } from '../../chart/problem.js';
 import { chartLoadOptions } from '../../main.js';
 import { parse, UsageError } from '../usage.js';
 
@@ -11,6 +11,7 @@ export async function validateCommand(args: string[]): Promise<number> {
   const { charts, problems } = await loadChartPaths(positionals, chartLoadOptions());
   for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
   for (const chart of charts) {
+    for (const warning of chart.warnings ?? []) process.stdout.write(`${formatWarning(warning)}\n`);
     if (!problems.some((problem) => problem.file === chart.file)) {
       process.stdout.write(`ok ${chart.file}: chart ${chart.name} (${chart.dialect}, ${Object.keys(chart.states).length} states, version ${chart.version})\n`);
     }

@@ -7,7 +7,7 @@ import type { BackupController } from './backup/controller/controller.js';
 import { backupHandlers } from './backup/controller/handlers.js';
 import { loadChartPaths, parseChart, type LoadOptions } from './chart/load.js';
 import type { Chart } from './chart/model.js';
-import { formatProblem } from './chart/problem.js';
+import { formatProblem, formatWarning } from './chart/problem.js';
 import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createHttpClient, type Fetch } from './net/httpClient.js';
@@ -93,6 +93,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
   if (!charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
   log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
+  for (const warning of charts.flatMap((chart) => chart.warnings ?? [])) log.warn(formatWarning(warning));
   if (backup) claimChart(charts, backup.module.REQUEST_CHART, 'backup-controller', '--backup-config', 'charts/backup-request.yaml');
   const inputs = new InputChecker();
   const valueProblems = checkOperatorValues(values, charts, inputs, handlers);

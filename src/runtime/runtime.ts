@@ -142,6 +142,11 @@ export class Runtime {
     await this.options.alerter.stop();
   }
 
+  /** Resolves once every input handed in so far is committed and acted on (timers armed, steps started). */
+  whenIdle(): Promise<void> {
+    return this.queue.whenIdle();
+  }
+
   /** Alerts recorded and not yet taken by the webhook (see AlertOutbox); undefined without a webhook. */
   alertHealth(): AlertHealth | undefined {
     return this.options.alerter.health();
@@ -251,13 +256,15 @@ export class Runtime {
     return () => this.stopHooks.delete(hook);
   }
 
+  /** The chart's failure_prefix for this instance; the loader lets it use only keys every instance has. */
   failurePrefix(snapshot: Snapshot): string {
     const template = this.chartOf(snapshot).failurePrefix;
     if (!template) return '';
     try {
       return String(renderValue(template, templateScope(snapshot)));
     } catch {
-      return template;
+      // A value stored as null renders as missing: name the instance rather than print the template raw.
+      return `${snapshot.chart} ${snapshot.id}`;
     }
   }
 

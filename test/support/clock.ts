@@ -37,14 +37,14 @@ export class SimulatedClock implements Clock {
   }
 
   /**
-   * Moves time forward by `ms`, firing each timer due on the way at its own time; between timers the callbacks'
-   * promise chains run, so a timer one schedules without I/O fires too. I/O a timer starts (a commit, an HTTP call)
-   * is not waited for: a test waits for what it can observe (until()) before advancing again.
+   * Moves time forward by `ms`, firing each timer due on the way at its own time. Between timers it awaits
+   * `settled` (by default one turn of the event loop; e.g. the runtime's whenIdle, so the timers a fired deadline's
+   * commit arms fire too). Other I/O a timer starts is not waited for: a test waits for what it can observe.
    */
-  async advance(ms: number): Promise<void> {
+  async advance(ms: number, settled: () => Promise<unknown> = settle): Promise<void> {
     const end = this.current + ms;
     for (;;) {
-      await settle();
+      await settled();
       const next = [...this.pending.values()].filter((timer) => timer.at <= end).sort((a, b) => a.at - b.at || a.seq - b.seq)[0];
       if (!next) break;
       this.pending.delete(next.seq);
@@ -52,7 +52,7 @@ export class SimulatedClock implements Clock {
       next.callback();
     }
     this.current = end;
-    await settle();
+    await settled();
   }
 }
 

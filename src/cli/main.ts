@@ -15,6 +15,7 @@ Usage:
                [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
+             [--quiet | --json]
   chartd diagram CHART [--format mermaid|dot|svg]
   chartd zone --storage DIR --port N --controller URL
               (--token-env NAME | --token-file FILE | --auth FILE)
@@ -32,10 +33,14 @@ Commands:
              --values FILE binds the operator's settings of each chart (hosts,
              storage roots, ...) and lists the environment variables steps may read.
   validate   Check chart files; prints every problem, exits 1 if there are any.
-  run        Run one instance of a chart to a final state in this process; prints
-             each failure as "Failure: <prefix> <node>: <message>" and exits with
-             the number of failures (1 if the runner itself crashed). Each --set
-             key goes to the chart's settings or context, whichever declares it.
+  run        Run one instance of a chart to a final state in this process: one
+             line per node as it finishes, each failure as "Failure: <prefix>
+             <node>: <message>", then what it wrote; exits with the number of
+             failures (1 if the runner itself crashed). Each --set key goes to the
+             chart's settings or context, whichever declares it. Ctrl-C, SIGTERM or
+             --timeout stops the running step and runs the cleanup; a second
+             signal stops at once and prints the command that finishes it.
+             --quiet prints failures only (cron); --json one JSON document.
   diagram    Print a chart's diagram (happy paths green, unhappy paths red).
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,

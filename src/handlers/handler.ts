@@ -36,6 +36,8 @@ export interface Handler {
   readonly params: JsonSchema;
   /** Arguments the operator decides, by kind; a chart may fill them from client context only through a pattern. */
   readonly operatorOwned?: Readonly<Record<string, ArgumentKind>>;
+  /** The argument naming the file the handler leaves behind when it succeeds (what `chartd run` reports as written). */
+  readonly writes?: string;
   /**
    * Does the work; resolves on success, throws an Error whose message is the failure report.
    * Must be idempotent: after a crash the same step runs again with the same arguments.

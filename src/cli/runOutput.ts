@@ -1,6 +1,6 @@
 // What `chartd run` prints as a run goes: one line per node as it finishes, retries, failures and a summary.
 
-import type { Chart } from '../chart/model.js';
+import { formatDuration, type Chart } from '../chart/model.js';
 import type { Snapshot, Transition } from '../engine/snapshot.js';
 import { formatFailure } from '../runtime/alerts.js';
 
@@ -76,7 +76,7 @@ export class RunOutput {
     if (state?.kind === 'step' && after.deadline?.kind === 'retry' && (before?.attempt !== after.attempt || before.state !== after.state)) {
       const at = new Date(after.deadline.at);
       this.progress(after.state, 'retrying', `attempt ${after.attempt - 1} of ${state.retry.attempts} failed: ${brief(after.lastError ?? '')}; ` +
-        `next attempt in ${formatElapsed(after.deadline.at - Date.parse(after.updatedAt))}, at ${at.toISOString().slice(11, 19)}Z`);
+        `next attempt in ${formatDuration(after.deadline.at - Date.parse(after.updatedAt))}, at ${at.toISOString().slice(11, 19)}Z`);
     } else if (moves.length && (state?.kind === 'timer' || state?.kind === 'gate' || state?.kind === 'event')) {
       const until = after.deadline ? `, until ${new Date(after.deadline.at).toISOString().slice(11, 19)}Z` : '';
       const what = state.kind === 'timer' ? 'its timer' : state.kind === 'gate' ? 'check-ins (PUT)' : `an event (${Object.keys(state.on).join(', ')})`;

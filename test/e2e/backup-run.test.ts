@@ -1,17 +1,18 @@
 // `chartd run charts/backup-and-encrypt.yaml` end to end: the built CLI against a throwaway PostgreSQL and gpg home.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/handlers/exec.js';
-import { CLI } from '../support/child.js';
+import {
+  BACKUP_CHART as CHART, backupArgs as argsFor, failureLines, holdTableLock, listFiles, listTree, lockWaiters, processesOf, startRun as startRunIn,
+  type RunResult, type Running,
+} from '../support/backupRun.js';
 import { makeGpgHome, type GpgHome } from '../support/gpg.js';
-import { compareTables, createDatabase, createSampleDatabase, quoteIdent, restoreFile, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { compareTables, createDatabase, createSampleDatabase, restoreFile, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { until } from '../support/wait.js';
 
-const CHART = resolve('charts/backup-and-encrypt.yaml');
 const HAPPY_PATH = ['create_intermediate_directory', 'create_pg_dump_directory', 'backup_schema', 'backup_data', 'compress', 'encrypt',
   'create_storage_directory', 'move_backup'];
 const CLEANUP = ['remove_encrypted_backup', 'remove_tarball', 'remove_data_file', 'remove_schema_file', 'remove_pg_dump_directory', 'remove_intermediate_directory'];
@@ -36,30 +37,12 @@ afterAll(async () => {
   await Promise.all([pg?.stop(), gpg?.cleanup(), work && rm(work, { recursive: true, force: true })]);
 });
 
-interface RunResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
+function startRun(args: string[]): Running {
+  return startRunIn(cwd, args);
 }
 
-interface Running {
-  readonly child: ChildProcess;
-  readonly done: Promise<RunResult>;
-}
-
-function startRun(args: string[], env: NodeJS.ProcessEnv = {}): Running {
-  const child = spawn(process.execPath, [CLI, 'run', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<RunResult>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
-  return startRun(args, env).done;
+function run(args: string[]): Promise<RunResult> {
+  return startRun(args).done;
 }
 
 /** The run id the fault tests pass, so they know the run's working directory. */
@@ -67,33 +50,13 @@ const RUN = 'nightly';
 /** Where a run with id RUN of acme/sales works, relative to the storage root. */
 const WORK = `intermediate/acme/sales/${RUN}`;
 
-/** The --set pairs of one backup; `overrides` replace or add keys. */
+/** The chart and the --set pairs of one backup; `overrides` replace or add keys. */
 function backupArgs(root: string, overrides: Record<string, string | number> = {}): string[] {
-  const values: Record<string, string | number> = {
-    client_name: 'acme', database: 'sales', postgresql_host: pg.host, postgresql_port: pg.port, postgresql_user: pg.user,
-    storage_root: root, eoy_month: 6, key_name: gpg.recipient, gnupg_home: gpg.home,
-    ...(pg.connectionArgs.password_env ? { password_env: pg.connectionArgs.password_env } : {}),
-    ...overrides,
-  };
-  return [CHART, ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`])];
+  return argsFor(pg, gpg, root, overrides);
 }
 
 const CONTEXT_REFUSED = /^Critical failure: context does not match chart backup-and-encrypt's schema: /;
 const SETTINGS_REFUSED = /^Critical failure: chart backup-and-encrypt's settings are wrong: /;
-
-function failureLines(stdout: string): string[] {
-  return stdout.split('\n').filter((line) => line.startsWith('Failure: '));
-}
-
-/** Every path under `root`, relative, directories ending in "/". */
-async function listTree(root: string): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.map((entry) => relative(root, join(entry.parentPath, entry.name)) + (entry.isDirectory() ? '/' : '')).sort();
-}
-
-async function listFiles(root: string): Promise<string[]> {
-  return (await listTree(root)).filter((path) => !path.endsWith('/'));
-}
 
 /** Files the run made (not planted by the test) that could hold unencrypted data or half a result. */
 async function unsafeLeftovers(root: string, planted: ReadonlySet<string>): Promise<string[]> {
@@ -393,20 +356,20 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
     const root = join(work, 'resume');
     const data = join(work, 'resume-data');
     const args = [...backupArgs(root, { database: 'resume_sales' }), '--data', data, '--id', 'nightly-1'];
-    const holder = await holdTableLock('resume_sales', 'orders');
+    const holder = await holdTableLock(pg, 'resume_sales', 'orders');
     try {
       const first = startRun(args);
-      await until(async () => (await lockWaiters('resume_sales')) >= 1, 'pg_dump blocked on the lock', 20_000, 50);
-      expect(await pgDumpsOf('resume_sales')).toHaveLength(1);
+      await until(async () => (await lockWaiters(pg, 'resume_sales')) >= 1, 'pg_dump blocked on the lock', 20_000, 50);
+      expect(await processesOf('pg_dump', 'resume_sales')).toHaveLength(1);
       first.child.kill('SIGKILL');
       expect((await first.done).signal).toBe('SIGKILL');
       // Its pg_dump dies with it, so it cannot write into the files of the resumed attempt.
-      await until(async () => (await pgDumpsOf('resume_sales')).length === 0, 'the orphaned pg_dump to die', 20_000, 50);
+      await until(async () => (await processesOf('pg_dump', 'resume_sales')).length === 0, 'the orphaned pg_dump to die', 20_000, 50);
       expect(await listFiles(join(root, 'long_term'))).toEqual([]);
 
-      const orphans = await lockWaiters('resume_sales');
+      const orphans = await lockWaiters(pg, 'resume_sales');
       const second = startRun(args);
-      await until(async () => (await lockWaiters('resume_sales')) > orphans, 'the resumed pg_dump blocked on the lock', 20_000, 50);
+      await until(async () => (await lockWaiters(pg, 'resume_sales')) > orphans, 'the resumed pg_dump blocked on the lock', 20_000, 50);
       await holder.release();
       const result = await second.done;
       await expectCleanSuccess(result, root);
@@ -431,50 +394,3 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
     }
   });
 });
-
-/** A psql session holding ACCESS EXCLUSIVE on a table until released, so pg_dump waits. */
-async function holdTableLock(database: string, table: string): Promise<{ release(): Promise<void> }> {
-  const psql = spawn('psql', ['--no-psqlrc', '--quiet', '--no-align', '--tuples-only', '--set=ON_ERROR_STOP=1', `--dbname=${database}`], {
-    env: { ...process.env, ...pg.connectionEnv }, stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => psql.once('close', () => resolve()));
-  const locked = new Promise<void>((resolve, reject) => {
-    let out = '';
-    psql.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('locked')) resolve();
-    });
-    psql.once('close', (code) => reject(new Error(`psql exited with ${code} before taking the lock`)));
-  });
-  psql.stdin!.write(`BEGIN; LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n`);
-  await locked;
-  let released = false;
-  return {
-    async release() {
-      if (released) return;
-      released = true;
-      psql.stdin!.end('COMMIT;\n');
-      await exited;
-    },
-  };
-}
-
-/** Live pg_dump processes dumping `database` (zombies count as dead). */
-async function pgDumpsOf(database: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const [cmdline, stat] = await Promise.all([
-      readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''),
-      readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''),
-    ]);
-    if (cmdline.split('\0')[0]?.endsWith('pg_dump') && cmdline.includes(database) && !/^\d+ \(.*\) Z/.test(stat)) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-async function lockWaiters(database: string): Promise<number> {
-  const text = await pg.psql('postgres', `SELECT count(*) FROM pg_stat_activity WHERE datname = '${database}' AND wait_event_type = 'Lock'`);
-  return Number(text.trim());
-}
-

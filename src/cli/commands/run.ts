@@ -17,6 +17,10 @@ import { onStopSignals, signalExitCode } from '../signals.js';
 import { parse, UsageError } from '../usage.js';
 import { writtenFile } from '../writtenFile.js';
 
+/** Marks a store `chartd run` made in TMPDIR, so the run that resumes it (given it as --data) removes it once done. */
+const RUN_STORE = 'run';
+const MADE_BY_RUN = 'made-by-run';
+
 export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     set: { type: 'string', multiple: true },
@@ -40,11 +44,15 @@ export async function runCommand(args: string[]): Promise<number> {
   const log = createLogger(values['log-level'] as LogLevel);
   // Set once an instance exists that has not finished: its store is then kept, for the resume command.
   let unfinished = false;
+  // Whether the store is one a run made for itself (this one, or the one this resumes): it goes once the run is done.
+  let temporary = values.data === undefined;
   try {
     // The operator at the shell names the variables a handler reads (e.g. --set password_env=PGPASSWORD).
     const engine = await startEngine({ chartPaths: [chartFile], dataDir, log, anyEnvironment: true, logFailures: false });
     try {
-      const { runtime } = engine;
+      const { runtime, store } = engine;
+      if (temporary) await store.commit([{ collection: RUN_STORE, key: MADE_BY_RUN, value: { id } }]);
+      else temporary = store.get(RUN_STORE, MADE_BY_RUN) !== undefined;
       if (timeoutMs === undefined) refuseOutsideInput(engine.charts[0]!);
       const created = await createOrResume(runtime, engine.charts[0]!, id, values.set ?? []);
       const chart = runtime.chartOf(created);
@@ -65,8 +73,8 @@ export async function runCommand(args: string[]): Promise<number> {
     return 1;
   } finally {
     log.flush();
-    // A store made for this run goes once nothing is left to resume; --data is the operator's to keep.
-    if (!values.data && !unfinished) await rm(dataDir, { recursive: true, force: true });
+    // A store made for a run goes once nothing is left to resume; one the operator named with --data is theirs to keep.
+    if (temporary && !unfinished) await rm(dataDir, { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,8 @@
 // Failure reports for humans: the one-line format, an error log line, and durable delivery to a webhook.
 
 import type { Logger } from 'pino';
+import type { Snapshot } from '../engine/snapshot.js';
+import type { Outcome } from '../engine/transition.js';
 import type { Write } from '../store/store.js';
 import type { AlertHealth, AlertOutbox } from './alertOutbox.js';
 
@@ -26,6 +28,19 @@ export interface Alerter {
   stop(): Promise<void>;
   /** Undelivered alerts, for /healthz; undefined when there is no webhook and nothing waits. */
   health(): AlertHealth | undefined;
+}
+
+/** One report per failure a batch of outcomes recorded (their `alert` effects), each named by the revision that recorded it. */
+export function failureReports(key: string, snapshot: Snapshot, outcomes: readonly Outcome[], prefix: () => string): FailureReport[] {
+  const reports: FailureReport[] = [];
+  for (const outcome of outcomes) {
+    const alerts = outcome.effects.filter((effect) => effect.type === 'alert');
+    alerts.forEach((effect, index) => reports.push({
+      id: `${key}@${outcome.snapshot.revision}${index ? `#${index}` : ''}`, chart: snapshot.chart, instance: snapshot.id,
+      prefix: prefix(), node: effect.failure.node, error: effect.failure.error, at: effect.failure.at,
+    }));
+  }
+  return reports;
 }
 
 // Tool output beneath the one-line report, indented so each failure still reads as one entry.

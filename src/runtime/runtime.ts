@@ -7,9 +7,9 @@ import { createSnapshot, transition, type Input, type Origin, type Outcome } fro
 import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
 import { BadRequest, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import { StoreError, type Store, type StoreHealth } from '../store/store.js';
+import { StoreError, type Store, type StoreHealth, type Write } from '../store/store.js';
 import type { AlertHealth } from './alertOutbox.js';
-import type { Alerter, FailureReport } from './alerts.js';
+import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock, ClockTimer } from './clock.js';
@@ -358,10 +358,12 @@ export class Runtime {
     if (current && current !== before) {
       const handed = { snapshot: current, failures: store.failures };
       this.uncommitted.set(key, handed);
-      const reports = this.reportsOf(key, current, outcomes);
+      const reports = failureReports(key, current, outcomes, () => this.failurePrefix(current));
       try {
         // Snapshots are plain JSON data, built anew by every transition and never changed; so are alert records.
-        await store.commit([{ collection: INSTANCES, key, value: current }, ...this.options.alerter.record(reports, now)], { asGiven: true });
+        const writes: Write[] = [{ collection: INSTANCES, key, value: current }];
+        if (reports.length) writes.push(...this.options.alerter.record(reports, now));
+        await store.commit(writes, { asGiven: true });
       } catch (error) {
         if (creating) this.quota.giveBack(creating);
         throw error;
@@ -373,18 +375,7 @@ export class Runtime {
     return done;
   }
 
-  /** One report per failure the batch recorded, each named by the revision that recorded it. */
-  private reportsOf(key: string, snapshot: Snapshot, outcomes: readonly Outcome[]): FailureReport[] {
-    const reports: FailureReport[] = [];
-    for (const outcome of outcomes) {
-      const alerts = outcome.effects.filter((effect) => effect.type === 'alert');
-      alerts.forEach((effect, index) => reports.push({
-        id: `${key}@${outcome.snapshot.revision}${index ? `#${index}` : ''}`, chart: snapshot.chart, instance: snapshot.id,
-        prefix: this.failurePrefix(snapshot), node: effect.failure.node, error: effect.failure.error, at: effect.failure.at,
-      }));
-    }
-    return reports;
-  }
+
 
   /**
    * What the next batch of `key` builds on: the snapshot still on its way to disk, or the committed one once a

@@ -9,7 +9,7 @@ export interface StepLog {
 }
 
 export interface StepContext {
-  /** Aborted when the step's timeout runs out or the server shuts down. */
+  /** Aborted when the step's timeout runs out, the instance is interrupted (it leaves the step) or the server shuts down. */
   readonly signal: AbortSignal;
   readonly log: StepLog;
   readonly instance: { readonly chart: string; readonly id: string; readonly state: string; readonly attempt: number };

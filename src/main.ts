@@ -13,6 +13,7 @@ import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createHttpClient, type Fetch } from './net/httpClient.js';
 import type { OutgoingTls } from './net/tlsFiles.js';
+import { ALERTS, AlertOutbox, checkWebhookUrl } from './runtime/alertOutbox.js';
 import { createAlerter } from './runtime/alerts.js';
 import { BoundSettings } from './runtime/boundSettings.js';
 import { ChartCatalog } from './runtime/catalog.js';
@@ -43,6 +44,8 @@ export interface RuntimeConfig {
   readonly anyEnvironment?: boolean;
   /** --max-instances N: the most instances one chart may have. */
   readonly maxInstances?: number;
+  /** False where the caller prints each failure itself (`chartd run`): the log does not repeat them. */
+  readonly logFailures?: boolean;
 }
 
 export interface Engine {
@@ -50,6 +53,8 @@ export interface Engine {
   readonly charts: readonly Chart[];
   /** The prediction models the charts name (POST /state). */
   readonly models: ChartModels;
+  /** The handlers charts may name. */
+  readonly handlers: HandlerRegistry;
   readonly store: Store;
   /** The one outgoing client, built from `outgoing`. */
   readonly fetch: Fetch;
@@ -80,6 +85,8 @@ export function chartLoadOptions(handlers: HandlerRegistry = handlerRegistry()):
 /** Everything but HTTP: used by `serve` and by `run`. */
 export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const { log } = config;
+  const webhookProblem = config.alertWebhook === undefined ? undefined : checkWebhookUrl(config.alertWebhook);
+  if (webhookProblem) throw new StartupError(webhookProblem);
   let controller: BackupController | undefined;
   const handlers = handlerRegistry(() => controller);
   const backup = config.backupConfig ? await loadBackup(config.backupConfig) : undefined;
@@ -104,8 +111,11 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const clock = config.clock ?? systemClock;
     const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, chartLoadOptions(handlers)));
     await catalog.archiveCurrent(new Date(clock.now()));
+    const outbox = config.alertWebhook ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log }) : undefined;
+    if (!outbox && store.count(ALERTS)) log.warn({ alerts: store.count(ALERTS) }, 'alerts recorded for a webhook wait undelivered; start with --alert-webhook URL to deliver them');
+    const alerter = createAlerter({ log, ...(outbox ? { outbox } : {}), ...(config.logFailures === false ? { logFailures: false } : {}) });
     const runtime = new Runtime({
-      store, catalog, handlers, clock, log, alerter: createAlerter(log, http.fetch, config.alertWebhook), inputs, environment, settings: new BoundSettings(inputs, values.charts),
+      store, catalog, handlers, clock, log, alerter, inputs, environment, settings: new BoundSettings(inputs, values.charts),
       ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
     });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
@@ -113,7 +123,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await runtime.start();
     await controller?.start();
     return {
-      runtime, charts, models, store, fetch: http.fetch, environment,
+      runtime, charts, models, handlers, store, fetch: http.fetch, environment,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await controller?.inbox.stop();

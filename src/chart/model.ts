@@ -1,5 +1,6 @@
 // The Chart model that both YAML dialects compile to; the engine sees only this.
 
+
 export type Dialect = 'stateservice' | 'chartd';
 
 /** A JSON Schema object, checked by ajv. */
@@ -168,6 +169,14 @@ export function formatDuration(ms: number): string {
     }
   }
   return out;
+}
+
+/**
+ * A cleanup step goes on to the same state whatever its outcome (seed 000's remove_* nodes): an interrupt lets it
+ * finish, since cutting it short would leave behind what it was removing.
+ */
+export function isCleanup(step: StepState): boolean {
+  return step.onSuccess === step.onFailure;
 }
 
 export function isWaiting(state: StateDef): state is GateState | EventState {

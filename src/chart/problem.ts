@@ -38,7 +38,8 @@ export function formatProblem(problem: Problem | Notice): string {
   return problem.path ? `${where}: ${problem.path}: ${message}` : `${where}: ${message}`;
 }
 
-/** Collects the problems of one file, resolving each YAML path to its line as it goes. */
+
+/** Collects the problems (and notices) of one file, resolving each YAML path to its line as it goes. */
 export class ProblemLog {
   readonly problems: Problem[] = [];
   readonly notices: Notice[] = [];
@@ -56,6 +57,11 @@ export class ProblemLog {
   /** Records something chartd accepts but the operator should know of (see Notice). */
   notice(level: Notice['level'], path: string, message: string, line = this.lineOf(path)): void {
     this.notices.push({ file: this.file, path, line, message, level });
+  }
+
+  /** A notice at the warning level: what loads but will not do what the chart seems to say. */
+  warn(path: string, message: string): void {
+    this.notice('warning', path, message);
   }
 
   get empty(): boolean {

@@ -78,22 +78,45 @@ export function knownTemplateKeys(context: JsonSchema | undefined, settings?: Js
   return known;
 }
 
-/** Problem messages for every unknown key, unknown filter or bad syntax in the strings of `value`. */
-export function checkTemplates(value: unknown, known: ReadonlySet<string>): string[] {
-  return findTemplateProblems(value, known).map((problem) => problem.message);
+/**
+ * Keys every instance has a value for: the built-ins, and properties that are required or have a default (their
+ * parents too, for nested ones). A template on any other key could fail to render at run time.
+ */
+export function presentTemplateKeys(context: JsonSchema | undefined, settings?: JsonSchema): Set<string> {
+  const present = new Set(BUILTIN_KEYS);
+  const walk = (schema: unknown, prefix: string): void => {
+    if (typeof schema !== 'object' || schema === null) return;
+    const { properties, required } = schema as { properties?: unknown; required?: unknown };
+    if (typeof properties !== 'object' || properties === null) return;
+    const needed = Array.isArray(required) ? required : [];
+    for (const [name, child] of Object.entries(properties)) {
+      const defaulted = typeof child === 'object' && child !== null && 'default' in child;
+      if (!needed.includes(name) && !defaulted) continue;
+      present.add(prefix + name);
+      walk(child, `${prefix}${name}.`);
+    }
+  };
+  walk(context, '');
+  walk(settings, SETTINGS_PREFIX);
+  return present;
+}
+
+/** Problem messages for every unknown key, unknown filter or bad syntax in the strings of `value` (and keys not always `present`). */
+export function checkTemplates(value: unknown, known: ReadonlySet<string>, present?: ReadonlySet<string>): string[] {
+  return findTemplateProblems(value, known, '', present).map((problem) => problem.message);
 }
 
 /** Like checkTemplates, with where in `value` each problem is, so the loader can point at its line. */
-export function findTemplateProblems(value: unknown, known: ReadonlySet<string>, path = ''): TemplateProblem[] {
-  if (typeof value === 'string') return checkText(value, known).map((message) => ({ path, message }));
-  if (Array.isArray(value)) return value.flatMap((item, index) => findTemplateProblems(item, known, `${path}[${index}]`));
+export function findTemplateProblems(value: unknown, known: ReadonlySet<string>, path = '', present?: ReadonlySet<string>): TemplateProblem[] {
+  if (typeof value === 'string') return checkText(value, known, present).map((message) => ({ path, message }));
+  if (Array.isArray(value)) return value.flatMap((item, index) => findTemplateProblems(item, known, `${path}[${index}]`, present));
   if (typeof value === 'object' && value !== null) {
-    return Object.entries(value).flatMap(([key, item]) => findTemplateProblems(item, known, `${path}.${key}`));
+    return Object.entries(value).flatMap(([key, item]) => findTemplateProblems(item, known, `${path}.${key}`, present));
   }
   return [];
 }
 
-function checkText(text: string, known: ReadonlySet<string>): string[] {
+function checkText(text: string, known: ReadonlySet<string>, present: ReadonlySet<string> | undefined): string[] {
   let segments: TemplateSegment[];
   try {
     segments = parseTemplate(text);
@@ -102,9 +125,13 @@ function checkText(text: string, known: ReadonlySet<string>): string[] {
   }
   const problems: string[] = [];
   const checkKey = (key: string, placeholder: Placeholder): void => {
+    const where = key.startsWith(SETTINGS_PREFIX) ? 'settings' : 'context';
     if (!known.has(key)) {
-      const where = key.startsWith(SETTINGS_PREFIX) ? 'settings' : 'context';
       problems.push(`unknown template key '${key}' in ${placeholder.text}${didYouMean(key, known)}; declare it under the chart's ${where} properties (built-ins: ${BUILTIN_KEYS.join(', ')})`);
+    } else if (present && !present.has(key)) {
+      const name = where === 'settings' ? key.slice(SETTINGS_PREFIX.length) : key;
+      problems.push(`template key '${key}' in ${placeholder.text} may be missing: ${where} property '${name}' is neither required nor given a default, ` +
+        `so an instance without it could not fill the template; list it under the ${where === 'settings' ? "settings'" : "context's"} required: or give it a default:`);
     }
   };
   for (const segment of segments) {

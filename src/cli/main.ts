@@ -15,6 +15,7 @@ Usage:
                [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...
   chartd run CHART --set key=value... [--data DIR] [--id ID] [--timeout DURATION]
+             [--quiet | --json]
   chartd diagram CHART [--format mermaid|dot|svg]
   chartd schema [--dialect both|chartd|stateservice] [--tests]
   chartd test [FILE|DIR]... [--json]
@@ -38,10 +39,14 @@ Commands:
              storage roots, ...) and lists the environment variables steps may read.
   validate   Check chart files; prints every problem, warning and note, and
              exits 1 if there are problems.
-  run        Run one instance of a chart to a final state in this process; prints
-             each failure as "Failure: <prefix> <node>: <message>" and exits with
-             the number of failures (1 if the runner itself crashed). Each --set
-             key goes to the chart's settings or context, whichever declares it.
+  run        Run one instance of a chart to a final state in this process: one
+             line per node as it finishes, each failure as "Failure: <prefix>
+             <node>: <message>", then what it wrote; exits with the number of
+             failures (1 if the runner itself crashed). Each --set key goes to the
+             chart's settings or context, whichever declares it. Ctrl-C, SIGTERM or
+             --timeout stops the running step and runs the cleanup; a second
+             signal stops at once and prints the command that finishes it.
+             --quiet prints failures only (cron); --json one JSON document.
   diagram    Print a chart's diagram (happy paths green, unhappy paths red).
   schema     Print the JSON Schema editors complete and check chart files with.
   test       Run chart tests (NAME.test.yaml beside NAME.yaml) on a simulated

@@ -15,7 +15,7 @@ export interface Transition {
   readonly at: string;
   readonly from: string | null;
   readonly to: string;
-  /** put | event:NAME | timer | timeout | success | failure | create */
+  /** put | event:NAME | timer | timeout | success | failure | interrupt | create */
   readonly cause: string;
   readonly caller?: string;
   /** The bearer token (its name in the auth file) that sent the PUT, event or creation. */
@@ -23,6 +23,12 @@ export interface Transition {
   readonly error?: string;
   /** Callers a distinct gate had counted when this transition opened it. */
   readonly callers?: readonly string[];
+}
+
+export interface Interrupt {
+  /** What stopped it, as failure reports say it: "interrupted by SIGINT". */
+  readonly reason: string;
+  readonly at: string;
 }
 
 export interface Failure {
@@ -51,6 +57,10 @@ export interface Snapshot {
   readonly deadline: Deadline | null;
   /** Attempt number of the current step (1-based); 0 outside step states. */
   readonly attempt: number;
+  /** Why the current step's last attempt failed, while it waits to try again. */
+  readonly lastError?: string;
+  /** Set once the instance was told to stop (a signal, a run's --timeout, a zone stopping); it then only cleans up. */
+  readonly interrupted?: Interrupt;
   /** Moves by one on every accepted change. */
   readonly revision: number;
   readonly enteredAt: string;

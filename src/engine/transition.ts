@@ -1,6 +1,6 @@
 // Pure state-chart semantics: one input in, the next snapshot and the effects to carry out.
 
-import type { Chart, StateDef, StepState } from '../chart/model.js';
+import { isCleanup, type Chart, type StateDef, type StepState } from '../chart/model.js';
 import type { Effect } from './effects.js';
 import { FAILURE_LIMIT, HISTORY_LIMIT, type Context, type Failure, type Snapshot, type Transition } from './snapshot.js';
 
@@ -12,7 +12,9 @@ export type Input =
   /** A stored deadline came due; `at` identifies which one, so a stale wake-up changes nothing. */
   | { readonly type: 'deadline'; readonly at: number }
   /** A step's handler finished; `error` absent means success; `final` failures skip the remaining retries. */
-  | { readonly type: 'stepDone'; readonly state: string; readonly attempt: number; readonly error?: string; readonly final?: boolean };
+  | { readonly type: 'stepDone'; readonly state: string; readonly attempt: number; readonly error?: string; readonly final?: boolean }
+  /** Leave the happy path now (see `interrupt`); `reason` is the failure report's message, e.g. "interrupted by SIGINT". */
+  | { readonly type: 'interrupt'; readonly reason: string };
 
 /** Why an input was refused; the transports map these to statuses. */
 export type RejectCode = 'not_current' | 'final' | 'not_countable' | 'caller_required' | 'event_not_accepted';
@@ -58,6 +60,8 @@ export function transition(chart: Chart, snapshot: Snapshot, input: Input, now: 
       return deadlineReached(chart, snapshot, def, input.at, now);
     case 'stepDone':
       return stepDone(chart, snapshot, def, input, now);
+    case 'interrupt':
+      return interrupt(chart, snapshot, def, input.reason, now);
   }
 }
 
@@ -135,13 +139,32 @@ function stepDone(chart: Chart, snapshot: Snapshot, def: StateDef, input: { stat
   if (!input.final && snapshot.attempt < def.retry.attempts) {
     const at = now + retryDelay(def, snapshot.attempt);
     const next: Snapshot = {
-      ...snapshot, attempt: snapshot.attempt + 1, deadline: { at, kind: 'retry' },
+      ...snapshot, attempt: snapshot.attempt + 1, deadline: { at, kind: 'retry' }, lastError: input.error,
       revision: snapshot.revision + 1, updatedAt: iso(now),
     };
     return accept(next, [{ type: 'armTimer', at }]);
   }
   const failure = { node: def.name, error: input.error, at: iso(now) };
   return enter(chart, snapshot, def.onFailure, now, { cause: 'failure', error: input.error }, [failure]);
+}
+
+/**
+ * The instance leaves its happy path at once and is marked interrupted: a running (or retrying) step fails and
+ * takes its unhappy path, whose cleanup steps then run; a cleanup step is let finish; a waiting state takes its
+ * timeout edge if it has one. Anything else (a timer, a wait without a timeout) stays where it is.
+ */
+function interrupt(chart: Chart, snapshot: Snapshot, def: StateDef, reason: string, now: number): Outcome {
+  if (snapshot.status === 'done' || snapshot.interrupted) return unchanged(snapshot);
+  const marked: Snapshot = { ...snapshot, interrupted: { reason, at: iso(now) } };
+  if (def.kind === 'step' && !isCleanup(def)) {
+    const error = snapshot.lastError ? `${reason} while waiting to retry after attempt ${snapshot.attempt - 1} failed: ${snapshot.lastError}` : reason;
+    return enter(chart, marked, def.onFailure, now, { cause: 'interrupt', error }, [{ node: def.name, error, at: iso(now) }]);
+  }
+  if ((def.kind === 'gate' || def.kind === 'event') && def.timeout) {
+    const error = `${reason} while waiting`;
+    return enter(chart, marked, def.timeout.next, now, { cause: 'interrupt', error }, [{ node: def.name, error, at: iso(now) }]);
+  }
+  return accept({ ...marked, revision: snapshot.revision + 1, updatedAt: iso(now) }, []);
 }
 
 /** Delay before attempt n+1 after attempt n failed: delay × backoff^(n-1), capped. */
@@ -181,8 +204,9 @@ function enter(chart: Chart, snapshot: Snapshot, target: string, now: number, mo
     ...(move.error ? { error: move.error } : {}),
     ...(move.callers ? { callers: move.callers } : {}),
   };
+  const { lastError: _lastError, ...rest } = snapshot;
   let next: Snapshot = {
-    ...snapshot,
+    ...rest,
     state: target, status: def.kind === 'final' ? 'done' : 'active',
     counter: def.kind === 'gate' ? def.start : 0, callers: [], deadline: null, attempt: 0,
     revision, enteredAt: at, updatedAt: at,

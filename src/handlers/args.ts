@@ -14,6 +14,7 @@ export interface HandlerSpec<T> {
   readonly description: string;
   readonly params: JsonSchema;
   readonly operatorOwned?: Readonly<Record<string, ArgumentKind>>;
+  readonly writes?: string;
   run(args: T, ctx: StepContext): Promise<void>;
 }
 
@@ -27,6 +28,7 @@ export function defineHandler<T>(spec: HandlerSpec<T>): Handler {
     description: spec.description,
     params: spec.params,
     ...(spec.operatorOwned && { operatorOwned: spec.operatorOwned }),
+    ...(spec.writes && { writes: spec.writes }),
     async run(args, ctx) {
       try {
         await spec.run(checkArgs<T>(spec.params, args), ctx);

@@ -199,6 +199,7 @@ export const moveHandler = defineHandler<{ from: string; to: string }>({
     additionalProperties: false,
   },
   operatorOwned: { from: 'path', to: 'path' },
+  writes: 'to',
   async run({ from, to }, ctx) {
     const target = await moveFile(from, to);
     ctx.log.info({ from: resolve(from), to: target }, 'moved file');

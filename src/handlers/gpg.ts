@@ -84,5 +84,6 @@ export const encryptHandler = defineHandler<EncryptArgs>({
     additionalProperties: false,
   },
   operatorOwned: { file: 'path', output: 'path', homedir: 'path' },
+  writes: 'output',
   run: encryptFile,
 });

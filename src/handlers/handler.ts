@@ -9,7 +9,7 @@ export interface StepLog {
 }
 
 export interface StepContext {
-  /** Aborted when the step's timeout runs out or the server shuts down. */
+  /** Aborted when the step's timeout runs out, the instance is interrupted (it leaves the step) or the server shuts down. */
   readonly signal: AbortSignal;
   readonly log: StepLog;
   readonly instance: { readonly chart: string; readonly id: string; readonly state: string; readonly attempt: number };
@@ -36,6 +36,8 @@ export interface Handler {
   readonly params: JsonSchema;
   /** Arguments the operator decides, by kind; a chart may fill them from client context only through a pattern. */
   readonly operatorOwned?: Readonly<Record<string, ArgumentKind>>;
+  /** The argument naming the file the handler leaves behind when it succeeds (what `chartd run` reports as written). */
+  readonly writes?: string;
   /**
    * Does the work; resolves on success, throws an Error whose message is the failure report.
    * Must be idempotent: after a crash the same step runs again with the same arguments.

@@ -124,6 +124,7 @@ export const dumpSchemaHandler = defineHandler<DumpArgs>({
   description: 'pg_dump --schema-only of one database to a file (written whole or not at all).',
   params: dumpParams,
   operatorOwned: DUMP_OPERATOR_OWNED,
+  writes: 'file',
   run: (args, ctx) => dumpDatabase('schema', args, ctx),
 });
 
@@ -132,5 +133,6 @@ export const dumpDataHandler = defineHandler<DumpArgs>({
   description: 'pg_dump --data-only of one database to a file (written whole or not at all).',
   params: dumpParams,
   operatorOwned: DUMP_OPERATOR_OWNED,
+  writes: 'file',
   run: (args, ctx) => dumpDatabase('data', args, ctx),
 });

@@ -84,5 +84,6 @@ export const createArchiveHandler = defineHandler<ArchiveArgs>({
     additionalProperties: false,
   },
   operatorOwned: { directory: 'path', file: 'path' },
+  writes: 'file',
   run: archiveDirectory,
 });

@@ -56,11 +56,12 @@ export function createApp(options: AppOptions): Koa {
   // Monitoring sees 503 while changes cannot be made durable, with the store's reason; 200 again once a write lands.
   routes.get('/healthz', OPEN, (ctx) => {
     const store = runtime.storeHealth();
+    const alerts = runtime.alertHealth();
     ctx.set('cache-control', 'no-store');
     if (!store.ok) ctx.status = 503;
     ctx.body = {
       status: store.ok ? 'ok' : 'failing', version: options.version, charts: options.chartNames().length, waiters: runtime.waiters.count, store,
-      access: options.access,
+      ...(alerts ? { alerts } : {}), access: options.access,
     };
   });
   stateRoutes(routes, runtime, defaultChart);

@@ -1,9 +1,14 @@
-// Failure reports for humans: an error log line with the chart's prefix, and an optional webhook.
+// Failure reports for humans: the one-line format, an error log line, and durable delivery to a webhook.
 
 import type { Logger } from 'pino';
-import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
+import type { Snapshot } from '../engine/snapshot.js';
+import type { Outcome } from '../engine/transition.js';
+import type { Write } from '../store/store.js';
+import type { AlertHealth, AlertOutbox } from './alertOutbox.js';
 
 export interface FailureReport {
+  /** chart/instance@revision of the move that recorded the failure: the webhook's idempotency key. */
+  readonly id: string;
   readonly chart: string;
   readonly instance: string;
   readonly prefix: string;
@@ -12,35 +17,65 @@ export interface FailureReport {
   readonly at: string;
 }
 
+/** What the runtime does with the failures the engine reports (its `alert` effects). */
 export interface Alerter {
-  raise(report: FailureReport): Promise<void>;
+  /** Writes recording `reports` for delivery, committed with the snapshot that holds them; none without a webhook. */
+  record(reports: readonly FailureReport[], now: number): Write[];
+  /** Once those writes are durable: logs each failure and starts delivering. */
+  raised(reports: readonly FailureReport[]): void;
+  /** Resumes delivering what an earlier run recorded. */
+  start(): void;
+  stop(): Promise<void>;
+  /** Undelivered alerts, for /healthz; undefined when there is no webhook and nothing waits. */
+  health(): AlertHealth | undefined;
 }
 
-/** `Failure: <prefix> <node>: <message>`, the line seed 001's end point prints. */
+/** One report per failure a batch of outcomes recorded (their `alert` effects), each named by the revision that recorded it. */
+export function failureReports(key: string, snapshot: Snapshot, outcomes: readonly Outcome[], prefix: () => string): FailureReport[] {
+  const reports: FailureReport[] = [];
+  for (const outcome of outcomes) {
+    const alerts = outcome.effects.filter((effect) => effect.type === 'alert');
+    alerts.forEach((effect, index) => reports.push({
+      id: `${key}@${outcome.snapshot.revision}${index ? `#${index}` : ''}`, chart: snapshot.chart, instance: snapshot.id,
+      prefix: prefix(), node: effect.failure.node, error: effect.failure.error, at: effect.failure.at,
+    }));
+  }
+  return reports;
+}
+
+// Tool output beneath the one-line report, indented so each failure still reads as one entry.
+const INDENT = '    ';
+
+/**
+ * `Failure: <prefix> <node>: <message>`, the line seed 001's end point prints, on one line; the rest of a
+ * multi-line message (a tool's stderr) follows indented beneath it.
+ */
 export function formatFailure(report: Pick<FailureReport, 'prefix' | 'node' | 'error'>): string {
   const prefix = report.prefix.trim();
-  return `Failure: ${prefix ? `${prefix} ` : ''}${report.node}: ${report.error}`;
+  const [first = '', ...rest] = report.error.split(/\r?\n/).filter((line) => line.trim() !== '');
+  const beneath = rest.map((line) => `\n${INDENT}${line.trim()}`).join('');
+  return `Failure: ${prefix ? `${prefix} ` : ''}${report.node}: ${first.trim()}${beneath}`;
 }
 
-export function createAlerter(log: Logger, fetch: Fetch, webhookUrl?: string): Alerter {
+export interface AlerterOptions {
+  readonly log: Logger;
+  /** Delivers to --alert-webhook; undefined without one. */
+  readonly outbox?: AlertOutbox;
+  /** False where the caller prints failures itself (`chartd run`), so they are not logged twice. */
+  readonly logFailures?: boolean;
+}
+
+export function createAlerter({ log, outbox, logFailures = true }: AlerterOptions): Alerter {
   return {
-    async raise(report) {
-      log.error({ chart: report.chart, instance: report.instance, node: report.node, at: report.at }, formatFailure(report));
-      if (!webhookUrl) return;
-      try {
-        const response = await fetch(webhookUrl, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ type: 'chartd.failure', ...report, message: formatFailure(report) }),
-          signal: AbortSignal.timeout(5000),
-        });
-        // Read to the end, so the kept-alive connection is free for the next alert.
-        await response.text();
-        if (!response.ok) log.warn({ status: response.status }, 'alert webhook answered with an error status');
-      } catch (error) {
-        // The failure is already recorded and logged; a dead webhook must not stop the instance.
-        log.warn({ err: describeFetchFailure(error) }, 'alert webhook could not be reached');
+    record: (reports, now) => (outbox ? outbox.recordWrites(reports, now) : []),
+    raised(reports) {
+      if (logFailures) {
+        for (const report of reports) log.error({ chart: report.chart, instance: report.instance, node: report.node, at: report.at }, formatFailure(report));
       }
+      if (reports.length) outbox?.kick();
     },
+    start: () => outbox?.start(),
+    stop: async () => outbox?.stop(),
+    health: () => outbox?.health(),
   };
 }

@@ -7,11 +7,12 @@ import { createSnapshot, transition, type Input, type Origin, type Outcome } fro
 import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
 import { BadRequest, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import { StoreError, type Store, type StoreHealth } from '../store/store.js';
-import type { Alerter } from './alerts.js';
+import { StoreError, type Store, type StoreHealth, type Write } from '../store/store.js';
+import type { AlertHealth } from './alertOutbox.js';
+import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
-import type { Clock } from './clock.js';
+import type { Clock, ClockTimer } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
@@ -74,7 +75,7 @@ export class Runtime {
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
   /** Timers of deadlines and step outcomes waiting to be applied again after the store refused them. */
-  private readonly ownRetries = new Set<NodeJS.Timeout>();
+  private readonly ownRetries = new Set<ClockTimer>();
   /**
    * Per instance, the newest snapshot handed to the store and not yet committed, with the store's failure
    * count at that moment: the next batch builds on it unless a commit has failed since.
@@ -86,7 +87,7 @@ export class Runtime {
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
-    this.timers = new Timers(() => options.clock.now(), (key, at) =>
+    this.timers = new Timers(options.clock, (key, at) =>
       this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
     this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
       this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'));
@@ -120,6 +121,7 @@ export class Runtime {
         resumed += 1;
       }
     }
+    this.options.alerter.start();
     log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
   }
 
@@ -135,13 +137,32 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const retry of this.ownRetries) clearTimeout(retry);
+    for (const retry of this.ownRetries) this.options.clock.clearTimeout(retry);
     this.ownRetries.clear();
     this.timers.stop();
     this.steps.stop();
     this.waiters.releaseAll();
     for (const hook of this.stopHooks) hook();
     await this.queue.whenIdle();
+    await this.options.alerter.stop();
+  }
+
+  /** Resolves once every input handed in so far is committed and acted on (timers armed, steps started). */
+  whenIdle(): Promise<void> {
+    return this.queue.whenIdle();
+  }
+
+  /** Alerts recorded and not yet taken by the webhook (see AlertOutbox); undefined without a webhook. */
+  alertHealth(): AlertHealth | undefined {
+    return this.options.alerter.health();
+  }
+
+  /**
+   * Sends the instance down its unhappy path at once (see transition's interrupt): its running step is stopped,
+   * process group and all, and the cleanup steps that follow run. Resolves with the committed snapshot.
+   */
+  async interrupt(chart: string, id: string, reason: string): Promise<Snapshot> {
+    return (await this.apply(chart, id, { type: 'interrupt', reason })).snapshot;
   }
 
   chart(name: string): Chart {
@@ -240,13 +261,15 @@ export class Runtime {
     return () => this.stopHooks.delete(hook);
   }
 
+  /** The chart's failure_prefix for this instance; the loader lets it use only keys every instance has. */
   failurePrefix(snapshot: Snapshot): string {
     const template = this.chartOf(snapshot).failurePrefix;
     if (!template) return '';
     try {
       return String(renderValue(template, templateScope(snapshot)));
     } catch {
-      return template;
+      // A value stored as null renders as missing: name the instance rather than print the template raw.
+      return `${snapshot.chart} ${snapshot.id}`;
     }
   }
 
@@ -285,11 +308,10 @@ export class Runtime {
       }
       const delay = Math.min(OWN_RETRY_MAX_MS, OWN_RETRY_FIRST_MS * 2 ** attempt);
       log.error({ instance: key, err: error.message, retryInMs: delay }, `could not apply ${what}; trying again`);
-      const retry = setTimeout(() => {
+      const retry = this.options.clock.setTimeout(() => {
         this.ownRetries.delete(retry);
         if (!this.stopped) this.applyOwn(key, input, what, onRestart, attempt + 1);
       }, delay);
-      retry.unref();
       this.ownRetries.add(retry);
     });
   }
@@ -341,19 +363,24 @@ export class Runtime {
     if (current && current !== before) {
       const handed = { snapshot: current, failures: store.failures };
       this.uncommitted.set(key, handed);
+      const reports = failureReports(key, current, outcomes, () => this.failurePrefix(current));
       try {
-        // Snapshots are plain JSON data, built anew by every transition and never changed.
-        await store.commit([{ collection: INSTANCES, key, value: current }], { asGiven: true });
+        // Snapshots are plain JSON data, built anew by every transition and never changed; so are alert records.
+        const writes: Write[] = [{ collection: INSTANCES, key, value: current }];
+        if (reports.length) writes.push(...this.options.alerter.record(reports, now));
+        await store.commit(writes, { asGiven: true });
       } catch (error) {
         if (creating) this.quota.giveBack(creating);
         throw error;
       } finally {
         if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
       }
-      this.afterCommit(key, before, current, outcomes);
+      this.afterCommit(key, before, current, outcomes, reports);
     }
     return done;
   }
+
+
 
   /**
    * What the next batch of `key` builds on: the snapshot still on its way to disk, or the committed one once a
@@ -366,23 +393,15 @@ export class Runtime {
   }
 
   /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */
-  private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot, outcomes: Outcome[]): void {
+  private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot, outcomes: Outcome[], reports: readonly FailureReport[]): void {
     if (after.deadline) this.timers.schedule(key, after.deadline.at);
     else this.timers.cancel(key);
-    const chart = this.chartOf(after);
+    this.steps.follow(key, after);
     if (outcomes.some((outcome) => outcome.effects.some((effect) => effect.type === 'runStep'))) {
-      this.steps.start(key, chart, after);
-    }
-    for (const outcome of outcomes) {
-      for (const effect of outcome.effects) {
-        if (effect.type !== 'alert') continue;
-        void this.options.alerter.raise({
-          chart: after.chart, instance: after.id, prefix: this.failurePrefix(after),
-          node: effect.failure.node, error: effect.failure.error, at: effect.failure.at,
-        });
-      }
+      this.steps.start(key, this.chartOf(after), after);
     }
     this.tally.note(before, after);
+    this.options.alerter.raised(reports);
     this.waiters.notify(key, after);
     for (const listener of this.listeners) listener({ before, after });
   }

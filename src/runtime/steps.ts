@@ -15,9 +15,16 @@ export interface StepResult {
   readonly final?: boolean;
 }
 
+/** One attempt of one instance's step: "state#attempt", a way to stop it, and when it has settled. */
+interface Attempt {
+  readonly tag: string;
+  readonly stop: AbortController;
+  settled: Promise<void>;
+}
+
 export class StepRunner {
-  /** One running attempt per instance key: "state#attempt". */
-  private readonly running = new Map<string, string>();
+  /** The newest attempt per instance key. */
+  private readonly attempts = new Map<string, Attempt>();
   private readonly shutdown = new AbortController();
 
   constructor(
@@ -27,33 +34,49 @@ export class StepRunner {
     private readonly report: (key: string, result: StepResult) => void,
   ) {}
 
-  /** Starts the step the snapshot is in, unless that attempt already runs. */
+  /**
+   * Starts the step the snapshot is in, unless that attempt already runs. An instance runs one attempt at a time:
+   * one it has left is stopped, and the new one starts once the old one's processes are gone, so a cleanup step
+   * never races the step whose files it removes.
+   */
   start(key: string, chart: Chart, snapshot: Snapshot): void {
     const def = chart.states[snapshot.state];
     if (def?.kind !== 'step' || snapshot.deadline) return;
     const tag = `${snapshot.state}#${snapshot.attempt}`;
-    if (this.running.get(key) === tag || this.shutdown.signal.aborted) return;
-    this.running.set(key, tag);
-    void this.execute(key, def, snapshot).then((result) => {
-      if (this.running.get(key) === tag) this.running.delete(key);
-      // A step cut short by shutdown is not an outcome: it runs again on the next start.
-      if (!this.shutdown.signal.aborted) this.report(key, result);
+    const previous = this.attempts.get(key);
+    if (previous?.tag === tag || this.shutdown.signal.aborted) return;
+    previous?.stop.abort(new Error('the instance left this step'));
+    const attempt: Attempt = { tag, stop: new AbortController(), settled: Promise.resolve() };
+    attempt.settled = (previous?.settled ?? Promise.resolve()).then(async () => {
+      const result = attempt.stop.signal.aborted ? undefined : await this.execute(key, def, snapshot, attempt.stop.signal);
+      if (this.attempts.get(key) === attempt) this.attempts.delete(key);
+      // A step cut short by shutdown is not an outcome: it runs again on the next start. One the instance left is no outcome either.
+      if (result && !this.shutdown.signal.aborted && !attempt.stop.signal.aborted) this.report(key, result);
     });
+    this.attempts.set(key, attempt);
+  }
+
+  /** Stops the attempt running for `key` if the committed snapshot is no longer in it (an interrupt moved it on). */
+  follow(key: string, snapshot: Snapshot): void {
+    const running = this.attempts.get(key);
+    if (running && (snapshot.deadline || running.tag !== `${snapshot.state}#${snapshot.attempt}`)) {
+      running.stop.abort(new Error('the instance left this step'));
+    }
   }
 
   get active(): number {
-    return this.running.size;
+    return this.attempts.size;
   }
 
   stop(): void {
     this.shutdown.abort(new Error('chartd is shutting down'));
   }
 
-  private async execute(key: string, def: StepState, snapshot: Snapshot): Promise<StepResult> {
+  private async execute(key: string, def: StepState, snapshot: Snapshot, left: AbortSignal): Promise<StepResult> {
     const base = { state: def.name, attempt: snapshot.attempt };
     const log = this.log.child({ instance: key, step: def.name, attempt: snapshot.attempt });
     const timeout = AbortSignal.timeout(def.timeoutMs);
-    const signal = AbortSignal.any([timeout, this.shutdown.signal]);
+    const signal = AbortSignal.any([timeout, this.shutdown.signal, left]);
     const started = Date.now();
     try {
       const handler = this.handlers.get(def.run);
@@ -71,7 +94,7 @@ export class StepRunner {
       return base;
     } catch (error) {
       const message = timeout.aborted ? timedOut(def) : error instanceof Error ? error.message : String(error);
-      log.warn({ ms: Date.now() - started, error: message }, 'step failed');
+      log.warn({ ms: Date.now() - started, error: message }, left.aborted ? 'step stopped: the instance left it' : 'step failed');
       return { ...base, error: message, ...(error instanceof FinalFailure ? { final: true } : {}) };
     }
   }

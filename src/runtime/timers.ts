@@ -1,4 +1,6 @@
-// Stored deadlines armed in memory: one min-heap and one setTimeout, however many instances wait.
+// Stored deadlines armed in memory: one min-heap and one clock timer, however many instances wait.
+
+import type { Clock, ClockTimer } from './clock.js';
 
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -11,12 +13,12 @@ export class Timers {
   private readonly heap: Entry[] = [];
   /** The live deadline per key; heap entries that disagree are stale and skipped. */
   private readonly live = new Map<string, number>();
-  private handle: NodeJS.Timeout | undefined;
+  private handle: ClockTimer | undefined;
   private armedFor = Infinity;
   private stopped = false;
 
   constructor(
-    private readonly now: () => number,
+    private readonly clock: Clock,
     private readonly fire: (key: string, at: number) => void,
   ) {}
 
@@ -38,7 +40,7 @@ export class Timers {
 
   stop(): void {
     this.stopped = true;
-    if (this.handle) clearTimeout(this.handle);
+    if (this.handle) this.clock.clearTimeout(this.handle);
     this.handle = undefined;
   }
 
@@ -47,17 +49,16 @@ export class Timers {
     const first = this.peekLive();
     if (!first) return;
     if (this.handle && first.at >= this.armedFor) return;
-    if (this.handle) clearTimeout(this.handle);
+    if (this.handle) this.clock.clearTimeout(this.handle);
     this.armedFor = first.at;
-    const delay = Math.min(MAX_TIMEOUT_MS, Math.max(0, first.at - this.now()));
-    this.handle = setTimeout(() => this.onTimeout(), delay);
-    this.handle.unref?.();
+    const delay = Math.min(MAX_TIMEOUT_MS, Math.max(0, first.at - this.clock.now()));
+    this.handle = this.clock.setTimeout(() => this.onTimeout(), delay);
   }
 
   private onTimeout(): void {
     this.handle = undefined;
     this.armedFor = Infinity;
-    const now = this.now();
+    const now = this.clock.now();
     for (let first = this.peekLive(); first && first.at <= now; first = this.peekLive()) {
       this.pop();
       this.live.delete(first.key);

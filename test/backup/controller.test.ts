@@ -54,7 +54,8 @@ describe('POST /backup-requests to an encrypted backup', () => {
     const { backups } = await getJson(`${controller.url}/backups?jobId=nightly`);
     expect(backups).toHaveLength(1);
     expect(backups[0]).toMatchObject({ id: view.backupId, requestId: id, backupJobId: 'nightly', dataDate: '2026-11-21', zone: 'local', client: 'acme', database: 'sales' });
-    expect(backups[0].file).toMatch(/\/long_term\/acme\/sales\/FY\d{4}\/\d{8}T\d{6}Z\.tar\.gz\.gpg$/);
+    // Named by its time and its run, the request: backups made in the same second never share a name.
+    expect(backups[0].file).toMatch(new RegExp(`/long_term/acme/sales/FY\\d{4}/\\d{8}T\\d{6}Z-${id}\\.tar\\.gz\\.gpg$`));
     expect(backups[0].sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(await world.storedBackups()).toHaveLength(1);
 
@@ -63,7 +64,7 @@ describe('POST /backup-requests to an encrypted backup', () => {
     try {
       await world.gpg.decrypt(backups[0].file, join(out, 'backup.tar.gz'));
       await runCommand('tar', ['--extract', `--file=${join(out, 'backup.tar.gz')}`, `--directory=${out}`]);
-      const [stamp] = backups[0].file.split('/').at(-1).split('.');
+      const [stamp] = backups[0].file.split('/').at(-1).split('-');
       await createDatabase(world.pg, 'sales_restored');
       await restoreFile(world.pg, 'sales_restored', join(out, stamp, 'schema.sql'));
       await restoreFile(world.pg, 'sales_restored', join(out, stamp, 'data.sql'));

@@ -66,13 +66,14 @@ const cases: [string, number, string, string][] = [
   ['stateservice-target-without-func.yaml', 3, 'states[0]', "has a target but no func, which would make it final"],
   ['max-delay.yaml', 7, 'states.work.retry.max_delay', 'max_delay is shorter than delay'],
   ['unknown-dialect.yaml', 1, '', "cannot tell the chart's dialect"],
-  ['client-host.yaml', 10, 'states.dump.with.host', "host is operator-owned (target: where chartd connects), but {{host}} is a client's context value without a pattern; bind it from the operator's settings ({{settings.host}}), or give context property 'host' type: string and a pattern:"],
-  ['client-env.yaml', 13, 'states.dump.with.password_env', 'password_env is operator-owned (env: the name of a server environment variable chartd reads), but {{password}}'],
-  ['client-path.yaml', 12, 'states.make.with.path', 'path is operator-owned (path: a file or directory chartd reads or writes), but {{client}}'],
-  ['path-without-root.yaml', 9, 'states.make.with.path', 'path holds the client-supplied {{client}}, so it must start at a root the operator fixes'],
+  ['client-host.yaml', 11, 'states.dump.with.host', "host is operator-owned (target: where chartd connects), but {{host}} is a client's context value without a pattern; bind it from the operator's settings ({{settings.host}}), or give context property 'host' type: string and a pattern:"],
+  ['client-env.yaml', 14, 'states.dump.with.password_env', 'password_env is operator-owned (env: the name of a server environment variable chartd reads), but {{password}}'],
+  ['client-path.yaml', 14, 'states.make.with.path', 'path is operator-owned (path: a file or directory chartd reads or writes), but {{client}}'],
+  ['path-without-root.yaml', 10, 'states.make.with.path', 'path holds the client-supplied {{client}}, so it must start at a root the operator fixes'],
   ['settings-overlap.yaml', 8, 'settings.properties.storage_root', "'storage_root' is declared in both context and settings"],
   ['reserved-settings.yaml', 5, 'context.properties.settings', "'settings' is reserved for the operator's values"],
   ['unknown-setting.yaml', 9, 'states.make.with.path', "unknown template key 'settings.rot' in {{settings.rot}} (did you mean 'settings.root'?); declare it under the chart's settings properties"],
+  ['optional-template-key.yaml', 11, 'failure_prefix', "template key 'client' in {{client}} may be missing: context property 'client' is neither required nor given a default"],
   ['bad-settings.yaml', 4, 'settings.type', "settings describes the operator's values the steps need, so its type must be object"],
 ];
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chartVersion, loadChartFile, loadChartPaths, MAX_CHART_BYTES, parseChart } from '../../src/chart/load.js';
+import { chartVersion, compileChart, loadChartFile, loadChartPaths, MAX_CHART_BYTES, parseChart } from '../../src/chart/load.js';
 import { edgesOf, type GateState, type StepState } from '../../src/chart/model.js';
 import { ChartInvalid, formatProblem } from '../../src/chart/problem.js';
 import type { Handler } from '../../src/handlers/handler.js';
@@ -85,7 +85,7 @@ describe('the chartd dialect', () => {
       description: 'One state of each kind, to show what the chartd dialect accepts.',
       failurePrefix: '{{release}} on {{db.host}}',
     });
-    expect(chart.context?.['required']).toEqual(['release']);
+    expect(chart.context?.['required']).toEqual(['release', 'db']);
     expect(chart.states['window']).toEqual({
       kind: 'timer', name: 'window', line: 16, description: 'Wait for the maintenance window.', atMs: Date.UTC(2026, 11, 1, 2), next: 'pause',
     });
@@ -139,6 +139,31 @@ describe('the chartd dialect', () => {
     const attempt = () => parseChart('chart: x\ninitial: !!js/function "function () {}"\nstates: { done: { final: true } }\n', 'x.yaml', options);
     expect(attempt).toThrow(ChartInvalid);
     expect(attempt).toThrow("x.yaml:2: YAML tag '!!js/function' is not allowed");
+  });
+});
+
+describe('retries', () => {
+  const retrying = (retry: string) => compileChart(
+    `chart: retrying\ninitial: work\nstates:\n  work:\n    run: shell.noop\n    with: { path: /x }\n    retry: ${retry}\n    on_success: done\n    on_failure: done\n  done: { final: true }\n`,
+    'retrying.yaml', options,
+  );
+
+  it('load with a warning, at the retry\'s line, when a backoff the chart gives can never take effect', () => {
+    expect(retrying('{ attempts: 3, delay: 1m, backoff: 2 }').notices.map(formatProblem)).toEqual([
+      'retrying.yaml:7: states.work.retry.backoff: warning: backoff 2 never takes effect: max_delay (by default the larger of 1m and delay) is 1m, which caps every wait at delay 1m; set max_delay: 2m to let the waits grow as backoff says',
+    ]);
+    expect(retrying('{ attempts: 4, delay: 10s, backoff: 3, max_delay: 10s }').notices.map(formatProblem)).toEqual([
+      'retrying.yaml:7: states.work.retry.backoff: warning: backoff 3 never takes effect: max_delay 10s caps every wait at delay 10s; set max_delay: 1m30s to let the waits grow as backoff says',
+    ]);
+    expect(retrying('{ attempts: 2, delay: 1s, backoff: 2 }').notices[0]?.message).toContain('with attempts: 2 there is at most one wait');
+  });
+
+  it('load quietly when the backoff grows the waits, is 1, or is the default; the defaults are backoff 2 and max_delay the larger of 1m and delay', () => {
+    for (const retry of ['{ attempts: 3, delay: 1m, backoff: 2, max_delay: 2m }', '{ attempts: 3, delay: 10s, backoff: 2 }', '{ attempts: 2, delay: 1m, backoff: 1 }', '{ attempts: 3, delay: 1m }']) {
+      expect(retrying(retry).notices, retry).toEqual([]);
+    }
+    expect((retrying('{ attempts: 3, delay: 10s }').chart.states['work'] as StepState).retry).toEqual({ attempts: 3, delayMs: 10_000, backoff: 2, maxDelayMs: 60_000 });
+    expect((retrying('{ attempts: 3, delay: 2m }').chart.states['work'] as StepState).retry.maxDelayMs).toBe(120_000);
   });
 });
 
@@ -223,8 +248,9 @@ describe('loadChartPaths', () => {
   });
 
   it('loads every bundled chart with the handlers chartd registers, passing their tests by', async () => {
-    const { charts, problems } = await loadChartPaths(['charts'], { handlers: handlerRegistry() });
+    const { charts, problems, notices } = await loadChartPaths(['charts'], { handlers: handlerRegistry() });
     expect(problems.map(formatProblem)).toEqual([]);
+    expect(notices.filter((notice) => notice.level === 'warning').map(formatProblem)).toEqual([]);
     expect(charts.map((chart) => chart.name)).toEqual(['backup-and-encrypt', 'backup-request', 'rolling-upgrade', 'traffic-light']);
   });
 

@@ -1,4 +1,5 @@
 // Operator-owned arguments at load time: what a chart may fill from a client's context, and what it may not.
+import yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { parseChart } from '../../src/chart/load.js';
 import { ChartInvalid } from '../../src/chart/problem.js';
@@ -7,12 +8,13 @@ import { createRegistry } from '../../src/handlers/registry.js';
 
 const handlers = createRegistry(builtinHandlers());
 
-/** A one-step chart running `run` with `args`, its context and settings as given. */
+/** A one-step chart running `run` with `args`, its context and settings as given, every property required (templates need that). */
 function chart(run: string, args: string, context = '{}', settings = '{}'): string {
+  const required = (properties: string): string => JSON.stringify(Object.keys((yaml.load(properties) ?? {}) as object));
   return `chart: one-step
 initial: work
-context: { properties: ${context} }
-settings: { properties: ${settings} }
+context: { properties: ${context}, required: ${required(context)} }
+settings: { properties: ${settings}, required: ${required(settings)} }
 states:
   work:
     run: ${run}
@@ -65,7 +67,7 @@ describe('operator-owned arguments', () => {
   });
 
   it('judge a nested context value by its own property', () => {
-    const context = '{ db: { type: object, properties: { host: { type: string }, name: { type: string, pattern: "^[a-z]+$" } } } }';
+    const context = '{ db: { type: object, properties: { host: { type: string }, name: { type: string, pattern: "^[a-z]+$" } }, required: [host, name] } }';
     expect(problemsOf(chart('pg.dumpData', '{ host: "{{db.host}}", database: x, file: "/srv/{{db.name}}.sql" }', context))).toEqual([
       expect.stringContaining("8: states.work.with.host: host is operator-owned (target: where chartd connects), but {{db.host}}"),
     ]);

@@ -1,6 +1,6 @@
 // {{key}} templates: syntax, load-time checks against the context schema, rendering and filters.
 import { describe, expect, it } from 'vitest';
-import { checkTemplates, knownTemplateKeys, parseTemplate, renderValue, templateKeys, type TemplateScope } from '../../src/chart/template.js';
+import { checkTemplates, knownTemplateKeys, parseTemplate, presentTemplateKeys, renderValue, templateKeys, type TemplateScope } from '../../src/chart/template.js';
 
 const known = knownTemplateKeys({
   type: 'object',
@@ -122,5 +122,35 @@ describe('settings', () => {
     expect(renderValue('{{settings.db.port}}', withSettings)).toBe(5433);
     expect(() => renderValue('{{settings.gone}}', withSettings)).toThrow("template {{settings.gone}} needs setting 'gone', which this instance does not have");
     expect(() => renderValue('{{settings.root}}', scope)).toThrow("needs setting 'root'");
+  });
+});
+
+describe('keys every instance has', () => {
+  const context = {
+    properties: {
+      client: { type: 'string' }, note: { type: 'string' }, tier: { type: 'string', default: 'gold' },
+      db: { type: 'object', properties: { host: { type: 'string' }, port: { type: 'integer' } }, required: ['host'] },
+      extra: { type: 'object', properties: { flag: { type: 'boolean' } }, required: ['flag'] },
+    },
+    required: ['client', 'db'],
+  };
+  const settings = { properties: { root: { type: 'string' }, user: { type: 'string', default: 'postgres' }, gpg: { type: 'string' } }, required: ['root'] };
+
+  it('are the required ones and those with a default, nested ones only under a parent every instance has, and the built-ins', () => {
+    expect([...presentTemplateKeys(context, settings)].sort()).toEqual([
+      'client', 'db', 'db.host', 'instance.created', 'instance.id', 'settings.root', 'settings.user', 'tier',
+    ]);
+  });
+
+  it('are the only ones a template may use: any other is refused, naming the property and both fixes', () => {
+    const known = knownTemplateKeys(context, settings);
+    const present = presentTemplateKeys(context, settings);
+    expect(checkTemplates('{{client}} {{tier}} {{db.host}} {{settings.user}} {{instance.id}}', known, present)).toEqual([]);
+    expect(checkTemplates('{{note}} {{db.port}} {{extra.flag}} {{settings.gpg}}', known, present)).toEqual([
+      "template key 'note' in {{note}} may be missing: context property 'note' is neither required nor given a default, so an instance without it could not fill the template; list it under the context's required: or give it a default:",
+      "template key 'db.port' in {{db.port}} may be missing: context property 'db.port' is neither required nor given a default, so an instance without it could not fill the template; list it under the context's required: or give it a default:",
+      "template key 'extra.flag' in {{extra.flag}} may be missing: context property 'extra.flag' is neither required nor given a default, so an instance without it could not fill the template; list it under the context's required: or give it a default:",
+      "template key 'settings.gpg' in {{settings.gpg}} may be missing: settings property 'gpg' is neither required nor given a default, so an instance without it could not fill the template; list it under the settings' required: or give it a default:",
+    ]);
   });
 });

@@ -67,7 +67,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await server?.close();
-  await new Promise((resolve) => hook.close(resolve));
+  if (hook.listening) await new Promise((resolve) => hook.close(resolve));
   await removeDir(chartDir);
   await removeDir(dataDir);
   await removeDir(root);
@@ -95,6 +95,17 @@ describe('failure reports', () => {
     const snapshot = await request(url).get('/charts/alerting/instances/gone').expect(200);
     expect(snapshot.body.state).toBe('failed');
     expect(snapshot.body.history.map((entry: { cause: string }) => entry.cause)).toEqual(['create', 'success', 'timeout']);
+  });
+
+  it('shows undelivered alerts on /healthz while the webhook is down, still answering 200', async () => {
+    const { url } = server!;
+    await new Promise((resolve) => hook.close(resolve));
+    hook = createServer();
+    await request(url).post('/charts/alerting/instances').send({ id: 'dir', context: { target: 'a-directory', client: 'acme' } }).expect(201);
+    await until(async () => (await request(url).get('/healthz')).body.alerts?.lastError !== undefined, 'a failed delivery on /healthz');
+    const health = await request(url).get('/healthz').expect(200);
+    expect(health.body.alerts).toMatchObject({ undelivered: 1, oldest: expect.any(String) });
+    expect(health.body.alerts.lastError).toMatch(/ECONNREFUSED/);
   });
 
   it('refuses a context the chart does not accept, storing nothing', async () => {

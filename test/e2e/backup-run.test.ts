@@ -1,19 +1,21 @@
 // `chartd run charts/backup-and-encrypt.yaml` end to end: the built CLI against a throwaway PostgreSQL and gpg home.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from '../../src/handlers/exec.js';
-import { CLI } from '../support/child.js';
+import {
+  BACKUP_CHART as CHART, backupArgs as argsFor, failureLines, holdTableLock, listFiles, listTree, lockWaiters, processesOf, startRun as startRunIn,
+  type RunResult, type Running,
+} from '../support/backupRun.js';
 import { makeGpgHome, type GpgHome } from '../support/gpg.js';
-import { compareTables, createDatabase, createSampleDatabase, quoteIdent, restoreFile, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { compareTables, createDatabase, createSampleDatabase, restoreFile, startPostgres, type PostgresServer } from '../support/postgres.js';
 import { until } from '../support/wait.js';
 
-const CHART = resolve('charts/backup-and-encrypt.yaml');
 const HAPPY_PATH = ['create_intermediate_directory', 'create_pg_dump_directory', 'backup_schema', 'backup_data', 'compress', 'encrypt',
   'create_storage_directory', 'move_backup'];
+const CLEANUP = ['remove_encrypted_backup', 'remove_tarball', 'remove_data_file', 'remove_schema_file', 'remove_pg_dump_directory', 'remove_intermediate_directory'];
 // Names that would do harm if any step handed them to a shell or let them pose as options.
 const HOSTILE_DATABASE = `-db $(touch pwned); 'q' "x" \`touch pwned2\` & | > <`;
 
@@ -35,59 +37,26 @@ afterAll(async () => {
   await Promise.all([pg?.stop(), gpg?.cleanup(), work && rm(work, { recursive: true, force: true })]);
 });
 
-interface RunResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-interface Running {
-  readonly child: ChildProcess;
-  readonly done: Promise<RunResult>;
-}
-
 function startRun(args: string[]): Running {
-  const child = spawn(process.execPath, [CLI, 'run', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<RunResult>((resolve) => child.once('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { child, done };
+  return startRunIn(cwd, args);
 }
 
 function run(args: string[]): Promise<RunResult> {
   return startRun(args).done;
 }
 
-/** The --set pairs of one backup; `overrides` replace or add keys. */
+/** The run id the fault tests pass, so they know the run's working directory. */
+const RUN = 'nightly';
+/** Where a run with id RUN of acme/sales works, relative to the storage root. */
+const WORK = `intermediate/acme/sales/${RUN}`;
+
+/** The chart and the --set pairs of one backup; `overrides` replace or add keys. */
 function backupArgs(root: string, overrides: Record<string, string | number> = {}): string[] {
-  const values: Record<string, string | number> = {
-    client_name: 'acme', database: 'sales', postgresql_host: pg.host, postgresql_port: pg.port, postgresql_user: pg.user,
-    storage_root: root, eoy_month: 6, key_name: gpg.recipient, gnupg_home: gpg.home,
-    ...(pg.connectionArgs.password_env ? { password_env: pg.connectionArgs.password_env } : {}),
-    ...overrides,
-  };
-  return [CHART, ...Object.entries(values).flatMap(([key, value]) => ['--set', `${key}=${value}`])];
+  return argsFor(pg, gpg, root, overrides);
 }
 
 const CONTEXT_REFUSED = /^Critical failure: context does not match chart backup-and-encrypt's schema: /;
 const SETTINGS_REFUSED = /^Critical failure: chart backup-and-encrypt's settings are wrong: /;
-
-function failureLines(stdout: string): string[] {
-  return stdout.split('\n').filter((line) => line.startsWith('Failure: '));
-}
-
-/** Every path under `root`, relative, directories ending in "/". */
-async function listTree(root: string): Promise<string[]> {
-  const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.map((entry) => relative(root, join(entry.parentPath, entry.name)) + (entry.isDirectory() ? '/' : '')).sort();
-}
-
-async function listFiles(root: string): Promise<string[]> {
-  return (await listTree(root)).filter((path) => !path.endsWith('/'));
-}
 
 /** Files the run made (not planted by the test) that could hold unencrypted data or half a result. */
 async function unsafeLeftovers(root: string, planted: ReadonlySet<string>): Promise<string[]> {
@@ -138,10 +107,21 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
     const root = join(work, 'happy');
     const result = await run(backupArgs(root));
     await expectCleanSuccess(result, root);
-    expect(result.stdout).toBe('');
     const backups = await backupsIn(root);
     expect(backups).toHaveLength(1);
-    expect(backups[0]).toMatch(/^acme\/sales\/FY\d{4}\/\d{8}T\d{6}Z\.tar\.gz\.gpg$/);
+    expect(backups[0]).toMatch(/^acme\/sales\/FY\d{4}\/\d{8}T\d{6}Z-run-[0-9a-f]{8}\.tar\.gz\.gpg$/);
+    // A line per node as it finished, then what was written, its size and the time it took; nothing on stderr.
+    const lines = result.stdout.trimEnd().split('\n');
+    const id = /^chartd run backup-and-encrypt: run (run-[0-9a-f]{8}), store (\S+)$/.exec(lines[0]!);
+    expect(id, result.stdout).not.toBeNull();
+    expect(lines[1]).toBe(`  if this process is killed, resume (and clean up) with: chartd run ${CHART} --data ${id![2]} --id ${id![1]}`);
+    const nodes = lines.slice(2, -1).map((line) => /^ {2}(\w+) +(\w+) +\d+\.\d\ds$/.exec(line)?.slice(1));
+    expect(nodes).toEqual([...HAPPY_PATH, ...CLEANUP].map((node) => [node, 'ok']));
+    const size = (await stat(join(root, 'long_term', backups[0]!))).size;
+    expect(lines.at(-1)).toMatch(new RegExp(`^Done in \\d+\\.\\d\\ds: wrote ${join(root, 'long_term', backups[0]!)} \\(${(size / 1024).toFixed(1)} KB\\)$`));
+    expect(result.stderr).toBe('');
+    // The store made for the run is gone with it.
+    await expect(stat(id![2]!)).rejects.toThrow(/ENOENT/);
     expect(await unsafeLeftovers(root, new Set())).toEqual([]);
     expect(await restoreAndCompare(join(root, 'long_term', backups[0]!), 'sales', 'sales_restored')).toEqual([]);
   });
@@ -175,22 +155,22 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
         // A file where the directory must go; the last cleanup step refuses to delete a file it did not make.
         failures: ['create_intermediate_directory', 'remove_intermediate_directory'],
         async plant(root) {
-          await plantFile(root, 'intermediate/acme/sales');
-          return ['intermediate/acme/sales'];
+          await plantFile(root, WORK);
+          return [WORK];
         },
         fix: removePlanted,
-        message: /fs\.makeDir: .*intermediate\/acme\/sales exists and is not a directory/,
+        message: /fs\.makeDir: .*intermediate\/acme\/sales\/nightly exists and is not a directory/,
       },
       {
         node: 'create_pg_dump_directory',
         failures: ['create_pg_dump_directory', 'remove_pg_dump_directory'],
         async plant(root) {
-          const paths = comingSeconds().map((ms) => `intermediate/acme/sales/${stampOf(ms)}`);
+          const paths = comingSeconds().map((ms) => `${WORK}/${stampOf(ms)}`);
           for (const path of paths) await plantFile(root, path);
           return paths;
         },
         fix: removePlanted,
-        message: /fs\.makeDir: .*intermediate\/acme\/sales\/\d{8}T\d{6}Z exists and is not a directory/,
+        message: /fs\.makeDir: .*intermediate\/acme\/sales\/nightly\/\d{8}T\d{6}Z exists and is not a directory/,
       },
       {
         node: 'backup_schema',
@@ -219,7 +199,7 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
         // A directory where the tarball must go; remove_tarball refuses to delete a directory.
         failures: ['compress', 'remove_tarball'],
         async plant(root) {
-          const paths = comingSeconds().map((ms) => `intermediate/acme/sales/${stampOf(ms)}.tar.gz`);
+          const paths = comingSeconds().map((ms) => `${WORK}/${stampOf(ms)}.tar.gz`);
           for (const path of paths) await mkdir(join(root, path), { recursive: true });
           return paths;
         },
@@ -250,7 +230,7 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
         // Someone else's file at the destination: never overwritten, and the run's own backup is cleaned up.
         failures: ['move_backup'],
         async plant(root) {
-          const paths = comingSeconds().map((ms) => `long_term/acme/sales/FY${fiscalYearOf(ms, 6)}/${stampOf(ms)}.tar.gz.gpg`);
+          const paths = comingSeconds().map((ms) => `long_term/acme/sales/FY${fiscalYearOf(ms, 6)}/${stampOf(ms)}-${RUN}.tar.gz.gpg`);
           for (const path of paths) await plantFile(root, path, 'an older backup that must survive\n');
           return paths;
         },
@@ -268,7 +248,7 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
         const root = join(work, `fault-${fault.node}`);
         await mkdir(root, { recursive: true });
         const planted = (await fault.plant?.(root)) ?? [];
-        const result = await run(backupArgs(root, fault.overrides));
+        const result = await run([...backupArgs(root, fault.overrides), '--id', RUN]);
 
         const failures = failureLines(result.stdout);
         expect(result.code, result.stdout + result.stderr).toBe(failures.length);
@@ -277,6 +257,11 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
         expect(failures[0]).toMatch(new RegExp(`^Failure: acme ${pg.host.replaceAll('.', '\\.')} ${database} ${fault.node}: `));
         expect(result.stdout).toMatch(fault.message);
         expect(result.stdout).not.toContain('Critical failure');
+        // Each failure is one line; what a tool printed follows it, indented, before the next failure or the summary.
+        const afterFirst = result.stdout.slice(result.stdout.indexOf('Failure: ')).trimEnd().split('\n');
+        expect(afterFirst.every((line) => /^(Failure: |    \S|Finished in )/.test(line)), result.stdout).toBe(true);
+        expect(afterFirst.at(-1)).toMatch(new RegExp(`^Finished in \\S+ with ${failures.length} failures?; wrote no file$`));
+        expect(result.stderr).toBe('');
         expect(await unsafeLeftovers(root, new Set(planted))).toEqual([]);
         // Not even the encrypted file is left in the intermediate area, and no backup landed in long-term storage.
         expect((await listFiles(root)).filter((path) => path.startsWith('intermediate/') && !planted.includes(path))).toEqual([]);
@@ -286,7 +271,8 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
         }
 
         await fault.fix(root, planted);
-        const again = await run(backupArgs(root, { ...fault.overrides, ...fault.fixedOverrides?.() }));
+        // Without --data each run has a store of its own, so the same --id is a new run.
+        const again = await run([...backupArgs(root, { ...fault.overrides, ...fault.fixedOverrides?.() }), '--id', RUN]);
         await expectCleanSuccess(again, root);
         expect(await backupsIn(root)).toHaveLength(1);
         expect(await unsafeLeftovers(root, new Set())).toEqual([]);
@@ -305,7 +291,7 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
       expect(await restoreAndCompare(join(root, 'long_term', backups[0]!), HOSTILE_DATABASE, 'hostile_restored')).toEqual([]);
       expect(await readdir(cwd)).toEqual([]);
       const year = backups[0]!.slice(`acme/${HOSTILE_DATABASE}/`.length).split('/')[0];
-      expect(await listTree(root)).toEqual(['intermediate/', 'intermediate/acme/', 'long_term/', 'long_term/acme/', `long_term/acme/${HOSTILE_DATABASE}/`,
+      expect(await listTree(root)).toEqual(['intermediate/', 'intermediate/acme/', `intermediate/acme/${HOSTILE_DATABASE}/`, 'long_term/', 'long_term/acme/', `long_term/acme/${HOSTILE_DATABASE}/`,
         `long_term/acme/${HOSTILE_DATABASE}/${year}/`, `long_term/${backups[0]}`].sort());
     });
 
@@ -370,20 +356,20 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
     const root = join(work, 'resume');
     const data = join(work, 'resume-data');
     const args = [...backupArgs(root, { database: 'resume_sales' }), '--data', data, '--id', 'nightly-1'];
-    const holder = await holdTableLock('resume_sales', 'orders');
+    const holder = await holdTableLock(pg, 'resume_sales', 'orders');
     try {
       const first = startRun(args);
-      await until(async () => (await lockWaiters('resume_sales')) >= 1, 'pg_dump blocked on the lock', 20_000, 50);
-      expect(await pgDumpsOf('resume_sales')).toHaveLength(1);
+      await until(async () => (await lockWaiters(pg, 'resume_sales')) >= 1, 'pg_dump blocked on the lock', 20_000, 50);
+      expect(await processesOf('pg_dump', 'resume_sales')).toHaveLength(1);
       first.child.kill('SIGKILL');
       expect((await first.done).signal).toBe('SIGKILL');
       // Its pg_dump dies with it, so it cannot write into the files of the resumed attempt.
-      await until(async () => (await pgDumpsOf('resume_sales')).length === 0, 'the orphaned pg_dump to die', 20_000, 50);
+      await until(async () => (await processesOf('pg_dump', 'resume_sales')).length === 0, 'the orphaned pg_dump to die', 20_000, 50);
       expect(await listFiles(join(root, 'long_term'))).toEqual([]);
 
-      const orphans = await lockWaiters('resume_sales');
+      const orphans = await lockWaiters(pg, 'resume_sales');
       const second = startRun(args);
-      await until(async () => (await lockWaiters('resume_sales')) > orphans, 'the resumed pg_dump blocked on the lock', 20_000, 50);
+      await until(async () => (await lockWaiters(pg, 'resume_sales')) > orphans, 'the resumed pg_dump blocked on the lock', 20_000, 50);
       await holder.release();
       const result = await second.done;
       await expectCleanSuccess(result, root);
@@ -408,50 +394,3 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
     }
   });
 });
-
-/** A psql session holding ACCESS EXCLUSIVE on a table until released, so pg_dump waits. */
-async function holdTableLock(database: string, table: string): Promise<{ release(): Promise<void> }> {
-  const psql = spawn('psql', ['--no-psqlrc', '--quiet', '--no-align', '--tuples-only', '--set=ON_ERROR_STOP=1', `--dbname=${database}`], {
-    env: { ...process.env, ...pg.connectionEnv }, stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => psql.once('close', () => resolve()));
-  const locked = new Promise<void>((resolve, reject) => {
-    let out = '';
-    psql.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      if (out.includes('locked')) resolve();
-    });
-    psql.once('close', (code) => reject(new Error(`psql exited with ${code} before taking the lock`)));
-  });
-  psql.stdin!.write(`BEGIN; LOCK TABLE ${quoteIdent(table)} IN ACCESS EXCLUSIVE MODE; SELECT 'locked';\n`);
-  await locked;
-  let released = false;
-  return {
-    async release() {
-      if (released) return;
-      released = true;
-      psql.stdin!.end('COMMIT;\n');
-      await exited;
-    },
-  };
-}
-
-/** Live pg_dump processes dumping `database` (zombies count as dead). */
-async function pgDumpsOf(database: string): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const [cmdline, stat] = await Promise.all([
-      readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => ''),
-      readFile(`/proc/${entry}/stat`, 'utf8').catch(() => ''),
-    ]);
-    if (cmdline.split('\0')[0]?.endsWith('pg_dump') && cmdline.includes(database) && !/^\d+ \(.*\) Z/.test(stat)) pids.push(Number(entry));
-  }
-  return pids;
-}
-
-async function lockWaiters(database: string): Promise<number> {
-  const text = await pg.psql('postgres', `SELECT count(*) FROM pg_stat_activity WHERE datname = '${database}' AND wait_event_type = 'Lock'`);
-  return Number(text.trim());
-}
-

@@ -204,7 +204,7 @@ describe('events', () => {
 
 describe('timeouts', () => {
   it('a node that never checks in trips the timeout into rollback, and a stalled rollback ends in needs_attention', async () => {
-    await createRun(server.url, 'r5', {}, 'fast');
+    await createRun(server.url, 'r5', { release: 'r5-release' }, 'fast');
     await waitForState(server.url, 'r5', 'drain', 5000, 'fast');
     for (const node of ['web1', 'web2']) expect((await checkIn('r5', 'drain', node, 'fast')).status).toBe(200);
     let snapshot = await getRun(server.url, 'r5', 'fast');
@@ -337,7 +337,7 @@ describe('long-polls', () => {
 
 describe('a chartd restart in the middle of a run', () => {
   it('keeps callers and the stored deadline, which fires on time after the restart; waiting clients reconnect and are released', async () => {
-    await createRun(server.url, 'r10', {}, 'fast');
+    await createRun(server.url, 'r10', { release: 'r10-release' }, 'fast');
     await waitForState(server.url, 'r10', 'drain', 5000, 'fast');
     for (const node of ['web1', 'web2']) await checkIn('r10', 'drain', node, 'fast');
     const before = await getRun(server.url, 'r10', 'fast');
@@ -370,7 +370,7 @@ describe('a chartd restart in the middle of a run', () => {
   });
 
   it('fires a deadline that passed while chartd was down as soon as it is back', async () => {
-    await createRun(server.url, 'r11', {}, 'fast');
+    await createRun(server.url, 'r11', { release: 'r11-release' }, 'fast');
     await waitForState(server.url, 'r11', 'drain', 5000, 'fast');
     await call('PUT', `${stateOf('r11', 'fast')}?state=drain&event=failed&by=web1`);
     const { deadline } = await getRun(server.url, 'r11', 'fast');

@@ -249,8 +249,9 @@ describe('diagrams from a real server serving charts/', () => {
   });
 
   it('a finished instance fills its final state and outlines in red the nodes that failed', async () => {
-    await mkdir(join(storage, 'intermediate', 'blocked'), { recursive: true });
-    await writeFile(join(storage, 'intermediate', 'blocked', 'sales'), 'a file where the intermediate directory must go\n');
+    // The run works in intermediate/CLIENT/DATABASE/RUN-ID: a file stands where that directory must go.
+    await mkdir(join(storage, 'intermediate', 'blocked', 'sales'), { recursive: true });
+    await writeFile(join(storage, 'intermediate', 'blocked', 'sales', 'blocked'), 'a file where the intermediate directory must go\n');
     await createInstance('blocked', context('blocked'));
     expect(await waitForState('blocked', (snapshot) => snapshot.status === 'done')).toMatchObject({ state: FINAL });
     const drawing = readSvg((await get('/charts/backup-and-encrypt/instances/blocked/diagram.svg')).body);

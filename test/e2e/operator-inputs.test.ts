@@ -125,6 +125,7 @@ context:
   type: object
   properties:
     name: { type: string, pattern: "^.*$" }   # a pattern that lets anything through
+  required: [name]
 settings:
   type: object
   properties:
@@ -146,11 +147,13 @@ context:
   type: object
   properties:
     variable: { type: string, pattern: "^[A-Z_]+$" }
+  required: [variable]
 settings:
   type: object
   properties:
     port: { type: integer }
     root: { type: string }
+  required: [port, root]
 states:
   dump:
     run: pg.dumpSchema
@@ -223,7 +226,7 @@ charts:
 describe('an instance stored by an earlier chartd on a version that let a client choose its host', () => {
   const OLD = `chart: dump
 initial: dump
-context: { type: object, properties: { host: { type: string } } }
+context: { type: object, properties: { host: { type: string } }, required: [host] }
 states:
   dump:
     run: pg.dumpSchema
@@ -232,7 +235,7 @@ states:
     on_failure: done
   done: { final: true }
 `;
-  const NEW = OLD.replace('properties: { host: { type: string } } }', 'properties: {} }\nsettings: { type: object, properties: { host: { type: string } } }').replace('"{{host}}"', '"{{settings.host}}"');
+  const NEW = OLD.replace('properties: { host: { type: string } }, required: [host] }', 'properties: {} }\nsettings: { type: object, properties: { host: { type: string } }, required: [host] }').replace('"{{host}}"', '"{{settings.host}}"');
 
   it('is left as it is, with a warning, and the server starts without running its step', async () => {
     const [chartDir, dataDir] = await Promise.all([tempDir('chartd-inputs-charts-'), tempDir('chartd-inputs-data-')]);

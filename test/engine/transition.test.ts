@@ -206,3 +206,54 @@ describe('retried check-ins', () => {
     expect(transition(chart, snapshot, { type: 'put', state: 'fleet', by: 'n1100' }, T0)).toMatchObject({ unchanged: true });
   });
 });
+
+describe('interrupts', () => {
+  const step = (name: string, onSuccess: string, onFailure: string, attempts = 1): StateDef => ({
+    kind: 'step', name, line: 1, run: 'x', with: {}, onSuccess, onFailure, retry: { attempts, delayMs: 1000, backoff: 2, maxDelayMs: 4000 }, timeoutMs: 1000,
+  });
+  // A happy step whose unhappy path is a cleanup step (same state on success and failure).
+  const chart = chartOf('dump', [step('dump', 'done', 'remove', 3), step('remove', 'done', 'done'), final('done')]);
+  const interrupt = { type: 'interrupt', reason: 'interrupted by SIGINT' } as const;
+
+  it('fail a running happy-path step and take its unhappy path, once, with a failure and an alert', () => {
+    const out = transition(chart, start(chart), interrupt, T0 + 5);
+    expect(out.snapshot).toMatchObject({ state: 'remove', attempt: 1, interrupted: { reason: 'interrupted by SIGINT', at: new Date(T0 + 5).toISOString() } });
+    expect(out.snapshot.failures).toEqual([{ node: 'dump', error: 'interrupted by SIGINT', at: new Date(T0 + 5).toISOString() }]);
+    expect(out.snapshot.history.at(-1)).toMatchObject({ from: 'dump', to: 'remove', cause: 'interrupt' });
+    expect(out.effects).toEqual([{ type: 'alert', failure: out.snapshot.failures[0] }, { type: 'runStep', state: 'remove', attempt: 1 }]);
+    expect(transition(chart, out.snapshot, interrupt, T0 + 6)).toMatchObject({ unchanged: true });
+  });
+
+  it('let a cleanup step finish, marking the instance only', () => {
+    const inCleanup = transition(chart, start(chart), { type: 'stepDone', state: 'dump', attempt: 1, error: 'x', final: true }, T0).snapshot;
+    const out = transition(chart, inCleanup, interrupt, T0 + 1);
+    expect(out).toMatchObject({ accepted: true, unchanged: false, effects: [] });
+    expect(out.snapshot).toMatchObject({ state: 'remove', attempt: 1, interrupted: { reason: 'interrupted by SIGINT' } });
+    expect(transition(chart, out.snapshot, { type: 'stepDone', state: 'remove', attempt: 1 }, T0 + 2).snapshot.status).toBe('done');
+  });
+
+  it('end the wait of a retrying step, saying what it was waiting after; the error is gone once it moves on', () => {
+    const waiting = transition(chart, start(chart), { type: 'stepDone', state: 'dump', attempt: 1, error: 'connection refused' }, T0).snapshot;
+    expect(waiting).toMatchObject({ deadline: { kind: 'retry' }, lastError: 'connection refused' });
+    const out = transition(chart, waiting, interrupt, T0 + 10);
+    expect(out.snapshot).toMatchObject({ state: 'remove', deadline: null });
+    expect(out.snapshot.failures[0]!.error).toBe('interrupted by SIGINT while waiting to retry after attempt 1 failed: connection refused');
+    expect(out.snapshot).not.toHaveProperty('lastError');
+  });
+
+  it('take a waiting state\'s timeout edge, and leave a timer where it is', () => {
+    const waits = chartOf('verify', [
+      { kind: 'event', name: 'verify', line: 1, on: { passed: 'done' }, timeout: { afterMs: 60_000, next: 'rollback' } }, final('done'), final('rollback'),
+    ]);
+    const out = transition(waits, start(waits), interrupt, T0);
+    expect(out.snapshot).toMatchObject({ state: 'rollback', status: 'done', failures: [{ node: 'verify', error: 'interrupted by SIGINT while waiting' }] });
+    const timer = chartOf('wait', [{ kind: 'timer', name: 'wait', line: 1, afterMs: 60_000, next: 'done' }, final('done')]);
+    const held = transition(timer, start(timer), interrupt, T0);
+    expect(held.snapshot).toMatchObject({ state: 'wait', deadline: { kind: 'timer' }, failures: [], interrupted: { reason: 'interrupted by SIGINT' } });
+  });
+
+  it('change nothing once the instance is done', () => {
+    const done = transition(chart, transition(chart, start(chart), interrupt, T0).snapshot, { type: 'stepDone', state: 'remove', attempt: 1 }, T0).snapshot;
+    expect(transition(chart, done, interrupt, T0)).toMatchObject({ unchanged: true });
+  });
+});

@@ -111,12 +111,12 @@ describe('charts/backup-and-encrypt.yaml', () => {
       'create_storage_directory', 'move_backup', ...CLEANUP]);
     // November with a June year end falls in FY2027.
     expect(await listFiles(root)).toEqual([
-      'intermediate/', 'intermediate/acme/', 'long_term/', 'long_term/acme/', 'long_term/acme/sales/', 'long_term/acme/sales/FY2027/',
-      'long_term/acme/sales/FY2027/20261122T060302Z.tar.gz.gpg',
+      'intermediate/', 'intermediate/acme/', 'intermediate/acme/sales/', 'long_term/', 'long_term/acme/', 'long_term/acme/sales/', 'long_term/acme/sales/FY2027/',
+      'long_term/acme/sales/FY2027/20261122T060302Z-default.tar.gz.gpg',
     ]);
 
     const out = await mkdtemp(join(work, 'restore-'));
-    await gpg.decrypt(join(root, 'long_term/acme/sales/FY2027/20261122T060302Z.tar.gz.gpg'), join(out, 'backup.tar.gz'));
+    await gpg.decrypt(join(root, 'long_term/acme/sales/FY2027/20261122T060302Z-default.tar.gz.gpg'), join(out, 'backup.tar.gz'));
     await runCommand('tar', ['--extract', `--file=${join(out, 'backup.tar.gz')}`, `--directory=${out}`]);
     await createDatabase(pg, 'sales_from_backup');
     await restoreFile(pg, 'sales_from_backup', join(out, '20261122T060302Z', 'schema.sql'));
@@ -130,7 +130,7 @@ describe('charts/backup-and-encrypt.yaml', () => {
     expect(failures).toHaveLength(1);
     expect(failures[0]).toMatch(/^encrypt: gpg\.encrypt: no usable public key for recipient "nobody@chartd\.invalid"/);
     expect(visited.slice(visited.indexOf('encrypt'))).toEqual(['encrypt', ...CLEANUP]);
-    expect(await listFiles(root)).toEqual(['intermediate/', 'intermediate/acme/']);
+    expect(await listFiles(root)).toEqual(['intermediate/', 'intermediate/acme/', 'intermediate/acme/sales/']);
   });
 
   it('unknown database: the schema dump fails and the run unwinds from there', async () => {
@@ -141,6 +141,6 @@ describe('charts/backup-and-encrypt.yaml', () => {
     expect(failures[0]).toContain('database "no_such_db" does not exist');
     expect(visited).toEqual(['create_intermediate_directory', 'create_pg_dump_directory', 'backup_schema',
       'remove_schema_file', 'remove_pg_dump_directory', 'remove_intermediate_directory', 'report_results']);
-    expect(await listFiles(root)).toEqual(['intermediate/', 'intermediate/acme/']);
+    expect(await listFiles(root)).toEqual(['intermediate/', 'intermediate/acme/', 'intermediate/acme/no_such_db/']);
   });
 });

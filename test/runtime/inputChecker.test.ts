@@ -18,6 +18,7 @@ settings:
   properties:
     root: { type: string, pattern: "^/" }
     host: { type: string }
+  required: [root]
 states:
   copy:
     run: fs.makeDir

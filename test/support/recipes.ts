@@ -185,7 +185,8 @@ export async function getRun(url: string, run: string, chart = 'rolling-upgrade'
   return (await answer.json()) as Snapshot;
 }
 
-export async function createRun(url: string, run: string, context: Record<string, unknown> = {}, chart = 'rolling-upgrade'): Promise<Snapshot> {
+/** Creates a run; the rolling upgrade needs a release, so one is made up unless `context` names it. */
+export async function createRun(url: string, run: string, context: Record<string, unknown> = { release: `${run}-release` }, chart = 'rolling-upgrade'): Promise<Snapshot> {
   const answer = await fetch(`${url}/charts/${chart}/instances`, {
     method: 'POST', headers: { ...client.headers, 'content-type': 'application/json' }, body: JSON.stringify({ id: run, context }),
   });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Snapshot } from '../../engine/snapshot.js';
 import { Conflict, NotFound } from '../../errors.js';
 import type { Clock } from '../../runtime/clock.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { instanceKey, type Runtime } from '../../runtime/runtime.js';
 import type { Store } from '../../store/store.js';
 import { Unprocessable } from '../errors.js';
 import { KeyedMutex } from '../keyedMutex.js';
@@ -48,9 +48,6 @@ export class ZoneService {
   private readonly sources = new KeyedMutex();
   /** Orders without a result yet, by id -> source (client/database). */
   private readonly open = new Map<string, string>();
-  /** Creation time of the latest backup per source: two in one second would share file names. */
-  private readonly lastStart = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
   private stopListening: (() => void) | undefined;
   private stopped = false;
 
@@ -64,7 +61,6 @@ export class ZoneService {
     for (const record of store.list<OrderRecord>(ZONE_ORDERS)) {
       const id = record.order.requestId;
       const snapshot = this.snapshotOf(id);
-      if (snapshot) this.noteStart(sourceOf(record.order), Date.parse(snapshot.createdAt));
       if (record.finishedAt) continue;
       this.open.set(id, sourceOf(record.order));
       if (snapshot?.status === 'done') this.finishLater(id);
@@ -73,10 +69,15 @@ export class ZoneService {
     outbox.start();
   }
 
+  /**
+   * Starts no more backups; those running are interrupted and clean up (their results go into the outbox) before it
+   * resolves, so nothing unencrypted stays on disk while the zone is down. A second signal stops the process at once;
+   * the cleanup then finishes when the zone starts again.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.interruptRunning();
     this.stopListening?.();
-    for (const timer of this.timers) clearTimeout(timer);
     await this.options.outbox.stop();
     await Promise.all([this.orders.idle(), this.sources.idle()]);
   }
@@ -122,7 +123,7 @@ export class ZoneService {
     return this.open.size;
   }
 
-  /** One backup at a time per source: the chart's working paths are per client and database. */
+  /** One backup at a time per source, so a database is not dumped twice at once. */
   private pumpLater(source: string): void {
     this.sources.run(source, () => this.pump(source)).catch((error: Error) =>
       this.options.log.error({ source, err: error.message }, 'could not start the next backup; it starts on restart'));
@@ -141,17 +142,7 @@ export class ZoneService {
     }
     const next = waiting.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))[0];
     if (!next) return;
-    const wait = 1000 - (this.options.clock.now() - (this.lastStart.get(source) ?? 0));
-    if (wait > 0) {
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.pumpLater(source);
-      }, wait);
-      this.timers.add(timer);
-      return;
-    }
     const id = next.order.requestId;
-    this.noteStart(source, this.options.clock.now());
     const started: OrderRecord = { ...next, startedAt: this.now() };
     await store.commit([{ collection: ZONE_ORDERS, key: id, value: started }]);
     try {
@@ -199,8 +190,21 @@ export class ZoneService {
     };
   }
 
-  private noteStart(source: string, at: number): void {
-    if (at > (this.lastStart.get(source) ?? 0)) this.lastStart.set(source, at);
+  /** Interrupts every backup still running and waits until each has cleaned up and its result is in the outbox. */
+  private async interruptRunning(): Promise<void> {
+    const { runtime, log, name } = this.options;
+    const running = [...this.open.keys()].filter((id) => this.snapshotOf(id)?.status === 'active');
+    if (!running.length) return;
+    log.warn({ backups: running }, `stopping: ${running.length} running backup${running.length === 1 ? ' is' : 's are'} interrupted and clean up first`);
+    await Promise.all(running.map(async (id) => {
+      const parked = new AbortController();
+      const done = runtime.waiters.wait(instanceKey(ZONE_CHART, id), (snapshot) => snapshot.status === 'done', 2 ** 31 - 1, parked.signal);
+      const interrupted = await runtime.interrupt(ZONE_CHART, id, `interrupted: zone ${name} is stopping`);
+      if (interrupted.status === 'done') parked.abort();
+      await done;
+    }));
+    // Their results, put into the outbox by finish(), are delivered when the zone starts again.
+    await this.orders.idle();
   }
 
   private snapshotOf(id: string): Snapshot | undefined {

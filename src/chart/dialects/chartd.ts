@@ -3,11 +3,11 @@
 import type { HandlerLookup } from '../../handlers/handler.js';
 import { parseDuration, parseInstant } from '../duration.js';
 import type { ChartDraft, TargetRef } from '../graph.js';
-import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, type JsonSchema, type RetryPolicy, type StateDef, type Timeout } from '../model.js';
+import { DEFAULT_RETRY, DEFAULT_STEP_TIMEOUT_MS, formatDuration, type JsonSchema, type RetryPolicy, type StateDef, type Timeout } from '../model.js';
 import { checkOperatorArgs } from '../operatorArgs.js';
 import { didYouMean, listNames, type ProblemLog } from '../problem.js';
 import { checkJsonSchema } from '../schema.js';
-import { findTemplateProblems, knownTemplateKeys } from '../template.js';
+import { findTemplateProblems, knownTemplateKeys, presentTemplateKeys } from '../template.js';
 import { emptyRecord, isRecord } from '../yamlSource.js';
 
 export interface Driver {
@@ -34,6 +34,8 @@ interface Scope {
   readonly log: ProblemLog;
   readonly handlers: HandlerLookup;
   readonly templateKeys: ReadonlySet<string>;
+  /** Keys every instance has a value for; a template on another could fail at run time. */
+  readonly presentKeys: ReadonlySet<string>;
   readonly context: JsonSchema | undefined;
   readonly refs: TargetRef[];
 }
@@ -45,7 +47,7 @@ export function compileChartd(doc: Record<string, unknown>, log: ProblemLog, han
   if (context) checkInputSchema('context', context, log);
   if (settings) checkInputSchema('settings', settings, log);
   if (context && settings) checkNoOverlap(context, settings, log);
-  const scope: Scope = { log, handlers, templateKeys: knownTemplateKeys(context, settings), context, refs: [] };
+  const scope: Scope = { log, handlers, templateKeys: knownTemplateKeys(context, settings), presentKeys: presentTemplateKeys(context, settings), context, refs: [] };
   const failurePrefix = typeof doc['failure_prefix'] === 'string' ? doc['failure_prefix'] : undefined;
   if (failurePrefix !== undefined) checkTemplatesAt(failurePrefix, 'failure_prefix', scope);
   const owner = typeof doc['owner'] === 'string' ? doc['owner'] : undefined;
@@ -243,7 +245,22 @@ function retryPolicy(raw: unknown, path: string, log: ProblemLog): RetryPolicy |
     return undefined;
   }
   if (!Number.isInteger(attempts) || (attempts as number) < 1 || typeof backoff !== 'number' || backoff < 1) return undefined;
-  return { attempts: attempts as number, delayMs, backoff, maxDelayMs: explicitMax ?? Math.max(DEFAULT_RETRY.maxDelayMs, delayMs) };
+  const policy = { attempts: attempts as number, delayMs, backoff, maxDelayMs: explicitMax ?? Math.max(DEFAULT_RETRY.maxDelayMs, delayMs) };
+  if (raw['backoff'] !== undefined) warnIdleBackoff(policy, explicitMax !== undefined, path, log);
+  return policy;
+}
+
+/** A backoff the chart asks for that no wait would ever feel: too few attempts, or max_delay already at delay. */
+function warnIdleBackoff({ attempts, delayMs, backoff, maxDelayMs }: RetryPolicy, explicitMax: boolean, path: string, log: ProblemLog): void {
+  if (backoff <= 1) return;
+  if (attempts <= 2) {
+    log.warn(`${path}.backoff`, `backoff ${backoff} never takes effect: with attempts: ${attempts} there is at most one wait, and backoff grows the waits after it; allow more attempts or leave backoff out`);
+    return;
+  }
+  if (maxDelayMs > delayMs) return;
+  const cap = explicitMax ? `max_delay ${formatDuration(maxDelayMs)}` : `max_delay (by default the larger of 1m and delay) is ${formatDuration(maxDelayMs)}, which`;
+  const longest = formatDuration(Math.round(delayMs * backoff ** (attempts - 2)));
+  log.warn(`${path}.backoff`, `backoff ${backoff} never takes effect: ${cap} caps every wait at delay ${formatDuration(delayMs)}; set max_delay: ${longest} to let the waits grow as backoff says`);
 }
 
 function checkHandler(run: string, args: Record<string, unknown>, path: string, scope: Scope): void {
@@ -279,7 +296,7 @@ function describeKnownHandlers(run: string, handlers: HandlerLookup): string {
 }
 
 function checkTemplatesAt(value: unknown, path: string, scope: Scope): void {
-  for (const problem of findTemplateProblems(value, scope.templateKeys)) scope.log.add(path + problem.path, problem.message);
+  for (const problem of findTemplateProblems(value, scope.templateKeys, '', scope.presentKeys)) scope.log.add(path + problem.path, problem.message);
 }
 
 function durationAt(raw: unknown, path: string, log: ProblemLog, positive: boolean): number | undefined {

@@ -1,18 +1,25 @@
-// `chartd run CHART --set k=v…`: one instance to a final state in-process; exit code = failures (seed 001's EndPoint).
+// `chartd run CHART --set k=v…`: one instance to a final state in-process, followed as it goes; exit code = failures (seed 001's EndPoint).
 
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseDuration } from '../../chart/duration.js';
-import type { Chart, JsonSchema } from '../../chart/model.js';
-import { didYouMean, listNames } from '../../chart/problem.js';
+import type { Chart } from '../../chart/model.js';
 import type { Snapshot } from '../../engine/snapshot.js';
-import { AppError } from '../../errors.js';
+import { NAME_PATTERN } from '../../http/params.js';
 import { createLogger, type LogLevel } from '../../log.js';
 import { startEngine } from '../../main.js';
-import { formatFailure } from '../../runtime/alerts.js';
-import { instanceKey, type Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { RunOutput, type OutputMode } from '../runOutput.js';
+import { createOrResume, refuseOutsideInput } from '../runInstance.js';
+import { onStopSignals, signalExitCode } from '../signals.js';
 import { parse, UsageError } from '../usage.js';
+import { writtenFile } from '../writtenFile.js';
+
+/** Marks a store `chartd run` made in TMPDIR, so the run that resumes it (given it as --data) removes it once done. */
+const RUN_STORE = 'run';
+const MADE_BY_RUN = 'made-by-run';
 
 export async function runCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
@@ -20,27 +27,43 @@ export async function runCommand(args: string[]): Promise<number> {
     data: { type: 'string' },
     id: { type: 'string' },
     timeout: { type: 'string' },
-    'log-level': { type: 'string', default: 'warn' },
+    quiet: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+    // Failures are this command's output; the log (stderr) is for chartd's own trouble.
+    'log-level': { type: 'string', default: 'error' },
   }, true);
   if (positionals.length !== 1) throw new UsageError('run needs exactly one chart file, e.g. chartd run charts/backup-and-encrypt.yaml --set database=sales');
-  const timeoutMs = values.timeout ? parseDuration(values.timeout) : undefined;
-  const dataDir = values.data ?? (await mkdtemp(join(tmpdir(), 'chartd-run-')));
+  if (values.quiet && values.json) throw new UsageError('--quiet and --json contradict each other; give one');
+  const timeoutMs = values.timeout === undefined ? undefined : durationOf(values.timeout);
+  const id = values.id ?? `run-${randomBytes(4).toString('hex')}`;
+  if (!NAME_PATTERN.test(id)) throw new UsageError(`--id ${id}: use letters, digits, . _ - : @ (at most 128, starting with a letter or digit); the id names the run's working directory`);
+  const chartFile = positionals[0]!;
+  const dataDir = resolve(values.data ?? (await mkdtemp(join(tmpdir(), 'chartd-run-'))));
+  const mode: OutputMode = values.json ? 'json' : values.quiet ? 'quiet' : 'human';
+  const resume = ['chartd', 'run', chartFile, '--data', dataDir, '--id', id].map(shellWord).join(' ');
   const log = createLogger(values['log-level'] as LogLevel);
+  // Set once an instance exists that has not finished: its store is then kept, for the resume command.
+  let unfinished = false;
+  // Whether the store is one a run made for itself (this one, or the one this resumes): it goes once the run is done.
+  let temporary = values.data === undefined;
   try {
     // The operator at the shell names the variables a handler reads (e.g. --set password_env=PGPASSWORD).
-    const engine = await startEngine({ chartPaths: [positionals[0]!], dataDir, log, anyEnvironment: true });
+    const engine = await startEngine({ chartPaths: [chartFile], dataDir, log, anyEnvironment: true, logFailures: false });
     try {
-      const chart = engine.charts[0]!;
-      const id = values.id ?? `run-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-      const snapshot = await createOrResume(engine.runtime, chart, id, values.set ?? []);
-      const final = await untilDone(engine.runtime, chart.name, snapshot, timeoutMs ?? 2 ** 31 - 1);
-      if (!final) {
-        process.stdout.write(`Critical failure: ${chart.name} did not reach a final state within ${values.timeout}; it stopped in ${engine.runtime.snapshot(chart.name, id).state}\n`);
-        return 1;
-      }
-      const prefix = engine.runtime.failurePrefix(final);
-      for (const failure of final.failures) process.stdout.write(`${formatFailure({ prefix, node: failure.node, error: failure.error })}\n`);
-      return Math.min(final.failures.length, 125);
+      const { runtime, store } = engine;
+      if (temporary) await store.commit([{ collection: RUN_STORE, key: MADE_BY_RUN, value: { id } }]);
+      else temporary = store.get(RUN_STORE, MADE_BY_RUN) !== undefined;
+      if (timeoutMs === undefined) refuseOutsideInput(engine.charts[0]!);
+      const created = await createOrResume(runtime, engine.charts[0]!, id, values.set ?? []);
+      const chart = runtime.chartOf(created);
+      unfinished = created.status !== 'done';
+      const output = new RunOutput(chart, mode, (text) => process.stdout.write(text), process.stdout.isTTY === true);
+      output.begin(created, dataDir, resume);
+      const final = await followToEnd(runtime, chart, created, output, { resume, timeoutMs, timeout: values.timeout, log: () => log.flush() });
+      unfinished = final.status !== 'done';
+      const file = final.status === 'done' ? await writtenFile(chart, final, engine.handlers) : undefined;
+      output.end({ snapshot: final, prefix: runtime.failurePrefix(final), store: dataDir, ...(file ? { file } : {}), ...(unfinished ? { resume } : {}) });
+      return Math.min(unfinished ? Math.max(1, final.failures.length) : final.failures.length, 125);
     } finally {
       await engine.close();
     }
@@ -50,94 +73,81 @@ export async function runCommand(args: string[]): Promise<number> {
     return 1;
   } finally {
     log.flush();
-    if (!values.data) await rm(dataDir, { recursive: true, force: true });
+    // A store made for a run goes once nothing is left to resume; one the operator named with --data is theirs to keep.
+    if (temporary && !unfinished) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
+interface Stopping {
+  readonly resume: string;
+  readonly timeoutMs: number | undefined;
+  readonly timeout: string | undefined;
+  /** Flushes the log before an exit at once. */
+  readonly log: () => void;
+}
+
 /**
- * A new instance, or the one an earlier run with the same --id left (e.g. killed mid-step):
- * the engine has already resumed its step, so this run waits for it instead of starting another.
+ * Waits until the instance is done, or interrupted and where nothing in this process moves it on, printing each
+ * change. A first SIGINT/SIGTERM, or --timeout, interrupts it: its running step is stopped and its cleanup runs.
+ * A second signal ends the process at once, printing the command that resumes (and finishes) the cleanup.
  */
-async function createOrResume(runtime: Runtime, chart: Chart, id: string, pairs: string[]): Promise<Snapshot> {
-  const { context, settings } = inputsFrom(chart, pairs);
-  const existing = runtime.find(chart.name, id);
-  if (!existing) {
-    // Both come from this command line, so a wrong context and missing settings are reported together.
-    const problems = [() => runtime.checkContext(chart.name, context), () => runtime.checkSettings(chart.name, settings)].flatMap((check) => {
-      try {
-        check();
-        return [];
-      } catch (error) {
-        if (error instanceof AppError) return [error.message];
-        throw error;
+async function followToEnd(runtime: Runtime, chart: Chart, start: Snapshot, output: RunOutput, stopping: Stopping): Promise<Snapshot> {
+  const interrupt = (reason: string): void => {
+    runtime.interrupt(chart.name, start.id, reason).catch((error: Error) => {
+      process.stderr.write(`chartd: could not interrupt ${start.id}: ${error.message}\n`);
+    });
+  };
+  const removeSignals = onStopSignals((signal) => {
+    process.stderr.write(`chartd: ${signal}: stopping ${start.id}'s running step and cleaning up; send ${signal} again to stop at once\n`);
+    interrupt(`interrupted by ${signal}`);
+  }, (signal) => {
+    process.stderr.write(`chartd: ${signal} again: stopped at once, before the cleanup finished; to finish it, run:\n${stopping.resume}\n`);
+    stopping.log();
+    process.exit(signalExitCode(signal));
+  });
+  const timer = stopping.timeoutMs === undefined ? undefined : setTimeout(() => {
+    process.stderr.write(`chartd: --timeout ${stopping.timeout} ran out: stopping ${start.id}'s running step and cleaning up\n`);
+    interrupt(`interrupted: --timeout ${stopping.timeout} ran out`);
+  }, stopping.timeoutMs);
+  try {
+    return await new Promise<Snapshot>((settle) => {
+      const settled = (snapshot: Snapshot): boolean => snapshot.status === 'done' || (snapshot.interrupted !== undefined && chart.states[snapshot.state]?.kind !== 'step');
+      let last = start;
+      const follow = (before: Snapshot | undefined, after: Snapshot): void => {
+        if (after.revision <= last.revision) return;
+        last = after;
+        output.change(before, after);
+        if (settled(after)) {
+          stopListening();
+          settle(after);
+        }
+      };
+      const stopListening = runtime.onChange(({ before, after }) => {
+        if (after.chart === chart.name && after.id === start.id) follow(before, after);
+      });
+      // It may have moved on between its creation and this listener.
+      const latest = runtime.snapshot(chart.name, start.id);
+      if (latest.revision > start.revision) follow(start, latest);
+      else if (settled(start)) {
+        stopListening();
+        settle(start);
       }
     });
-    if (problems.length) throw new Error(problems.join('\n'));
-    return (await runtime.create(chart.name, id, context, { settings })).snapshot;
+  } finally {
+    removeSignals();
+    if (timer) clearTimeout(timer);
   }
-  // Its context and settings are frozen: a differing --set would be silently ignored, so refuse it.
-  const differing = (given: Record<string, unknown>, stored: Record<string, unknown> = {}): string[] => Object.entries(given)
-    .filter(([key, value]) => JSON.stringify(stored[key]) !== JSON.stringify(value))
-    .map(([key, value]) => `${key}=${String(value)} (it has ${JSON.stringify(stored[key])})`);
-  const conflicts = [...differing(context, existing.context), ...differing(settings, existing.settings)];
-  if (conflicts.length) {
-    throw new Error(`instance ${id} of ${chart.name} already exists with other values: ${conflicts.join(', ')}; use another --id for a new run`);
-  }
-  const what = existing.status === 'done' ? `finished in ${existing.state}; reporting its outcome` : `is in ${existing.state}; resuming it`;
-  process.stderr.write(`chartd: instance ${id} of ${chart.name} (created ${existing.createdAt}) ${what}\n`);
-  return existing;
 }
 
-/** The instance's final snapshot, or undefined if `ms` ran out first. */
-async function untilDone(runtime: Runtime, chart: string, snapshot: Snapshot, ms: number): Promise<Snapshot | undefined> {
-  if (snapshot.status === 'done') return snapshot;
-  const parked = new AbortController();
-  const waiting = runtime.waiters.wait(instanceKey(chart, snapshot.id), (next) => next.status === 'done', ms, parked.signal);
-  // It may have finished between the snapshot above and parking the waiter.
-  const latest = runtime.snapshot(chart, snapshot.id);
-  if (latest.status !== 'done') return waiting;
-  parked.abort();
-  return latest;
+function durationOf(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`--timeout ${text}: ${(error as Error).message}`);
+  }
 }
 
-/**
- * `--set key=value`, each to the schema that declares it: the chart's settings (on the command line the operator
- * is the one choosing) or its context; typed by it (integer, number, boolean, else string). A chart without a
- * context schema takes any other key as context.
- */
-export function inputsFrom(chart: Chart, pairs: string[]): { context: Record<string, unknown>; settings: Record<string, unknown> } {
-  const settingsKeys = propertiesOf(chart.settings);
-  const contextKeys = propertiesOf(chart.context);
-  const inputs = { context: {} as Record<string, unknown>, settings: {} as Record<string, unknown> };
-  for (const pair of pairs) {
-    const equals = pair.indexOf('=');
-    if (equals < 1) throw new UsageError(`--set ${pair}: write key=value`);
-    const key = pair.slice(0, equals);
-    const text = pair.slice(equals + 1);
-    const section = Object.hasOwn(settingsKeys, key) ? 'settings' : Object.hasOwn(contextKeys, key) || !chart.context ? 'context' : undefined;
-    if (!section) {
-      const known = [...Object.keys(settingsKeys), ...Object.keys(contextKeys)];
-      throw new UsageError(`--set ${key}=${text}: chart ${chart.name} has no setting or context key '${key}'${didYouMean(key, known)}; ` +
-        `settings: ${listNames(Object.keys(settingsKeys))}; context: ${listNames(Object.keys(contextKeys))}`);
-    }
-    inputs[section][key] = typed(key, text, (section === 'settings' ? settingsKeys : contextKeys)[key]?.type);
-  }
-  return inputs;
-}
-
-function typed(key: string, text: string, type: string | undefined): unknown {
-  if (type === 'integer' || type === 'number') {
-    const number = Number(text);
-    if (text.trim() === '' || Number.isNaN(number)) throw new UsageError(`--set ${key}=${text}: ${key} must be a number`);
-    return number;
-  }
-  if (type === 'boolean') {
-    if (text !== 'true' && text !== 'false') throw new UsageError(`--set ${key}=${text}: ${key} must be true or false`);
-    return text === 'true';
-  }
-  return text;
-}
-
-function propertiesOf(schema: JsonSchema | undefined): Record<string, { type?: string }> {
-  return (schema?.['properties'] ?? {}) as Record<string, { type?: string }>;
+/** A word as a POSIX shell reads it back: as it is when plain, else in single quotes. */
+function shellWord(word: string): string {
+  return /^[A-Za-z0-9_./:@%+=,-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }

@@ -10,7 +10,7 @@ import { Simulation } from '../../simulation/simulation.js';
 import { whatIf, type Entry, type WhatIfAction } from '../../simulation/whatIf.js';
 import { formatValue } from '../format.js';
 import { parseInOrder, UsageError } from '../usage.js';
-import { inputsFrom } from './run.js';
+import { inputsFrom } from '../runInstance.js';
 
 export const help = `Usage: chartd simulate CHART [--set key=value]... [--put STATE [--by CALLER]]...
                        [--event NAME [--by CALLER]]... [--advance DURATION]...

@@ -7,7 +7,7 @@ import type { TokenSource } from '../../backup/secret.js';
 import { createLogger, type LogLevel } from '../../log.js';
 import { startZoneServer } from '../../servers.js';
 import { parse, portNumber, UsageError } from '../usage.js';
-import { untilStopSignal } from '../signals.js';
+import { onStopSignals, signalExitCode } from '../signals.js';
 import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
 
 export async function zoneCommand(args: string[]): Promise<number> {
@@ -60,7 +60,15 @@ export async function zoneCommand(args: string[]): Promise<number> {
     log,
   });
   process.stdout.write(`chartd zone ${values.name} listening on ${zone.url}\n`);
-  await untilStopSignal(log);
+  // Running backups are interrupted and clean up before the zone stops; a second signal stops it at once.
+  await new Promise<void>((resolve) => onStopSignals((signal) => {
+    log.info({ signal }, 'shutting down: running backups clean up first; send the signal again to stop at once');
+    resolve();
+  }, (signal) => {
+    log.warn({ signal }, 'stopping at once: interrupted backups finish their cleanup when the zone starts again');
+    log.flush();
+    process.exit(signalExitCode(signal));
+  }));
   await zone.close();
   log.flush();
   return 0;

@@ -1,0 +1,150 @@
+// Durable alerts: recorded with the failure they report, POSTed to the webhook oldest first until it takes them.
+
+import { ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
+import type { Logger } from 'pino';
+import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
+import type { Store, Write } from '../store/store.js';
+import { formatFailure, type FailureReport } from './alerts.js';
+import type { Clock, ClockTimer } from './clock.js';
+
+export const ALERTS = 'alerts';
+
+interface AlertRecord {
+  /** Its key in the store: recording time first, so keys sort oldest first. */
+  readonly key: string;
+  readonly report: FailureReport;
+  readonly recordedAt: string;
+}
+
+export interface AlertHealth {
+  readonly undelivered: number;
+  /** When the oldest undelivered alert was recorded. */
+  readonly oldest?: string;
+  /** Why the last attempt failed, while alerts wait. */
+  readonly lastError?: string;
+}
+
+export interface AlertOutboxOptions {
+  readonly store: Store;
+  readonly fetch: Fetch;
+  /** The webhook, checked at start-up (checkWebhookUrl). */
+  readonly url: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Waits between failed attempts (DEFAULT_BACKOFF unless given). */
+  readonly backoff?: IBackoffFactory<unknown>;
+  readonly timeoutMs?: number;
+}
+
+// 0.5-1 s after the first failure, doubling to 2.5-5 min: a webhook down for hours is tried every few minutes.
+const DEFAULT_BACKOFF = new ExponentialBackoff({ generator: halfJitterGenerator, initialDelay: 1000, maxDelay: 5 * 60_000 });
+
+export class AlertOutbox {
+  private readonly backoffs: IBackoffFactory<unknown>;
+  private backoff: IBackoff<unknown> | undefined;
+  private retry: ClockTimer | undefined;
+  private draining: Promise<void> | undefined;
+  private lastError: string | undefined;
+  private stopped = false;
+  private readonly shutdown = new AbortController();
+
+  constructor(private readonly options: AlertOutboxOptions) {
+    this.backoffs = options.backoff ?? DEFAULT_BACKOFF;
+  }
+
+  /** The writes that keep `reports` until delivered; the runtime commits them with the snapshot that records them. */
+  recordWrites(reports: readonly FailureReport[], now: number): Write[] {
+    const recordedAt = new Date(now).toISOString();
+    return reports.map((report) => {
+      const key = `${String(now).padStart(15, '0')} ${report.id}`;
+      const record: AlertRecord = { key, report, recordedAt };
+      return { collection: ALERTS, key, value: record };
+    });
+  }
+
+  start(): void {
+    const waiting = this.options.store.count(ALERTS);
+    if (waiting) this.options.log.info({ alerts: waiting }, 'delivering the alerts recorded before the restart');
+    this.kick();
+  }
+
+  /** Starts delivering unless a delivery or a wait before the next attempt is under way. */
+  kick(): void {
+    if (this.stopped || this.draining || this.retry) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) this.options.clock.clearTimeout(this.retry);
+    this.retry = undefined;
+    this.shutdown.abort(new Error('chartd is shutting down'));
+    await this.draining;
+  }
+
+  health(): AlertHealth {
+    const { store } = this.options;
+    const [oldest] = store.page<AlertRecord>(ALERTS, { limit: 1 }).documents;
+    return {
+      undelivered: store.count(ALERTS),
+      ...(oldest ? { oldest: oldest.recordedAt } : {}),
+      ...(oldest && this.lastError ? { lastError: this.lastError } : {}),
+    };
+  }
+
+  /** Oldest first, one at a time, so the webhook sees alerts in order; a failure waits out the backoff, then resumes. */
+  private async drain(): Promise<void> {
+    const { store, log, clock } = this.options;
+    for (;;) {
+      const [next] = store.page<AlertRecord>(ALERTS, { limit: 1 }).documents;
+      if (!next || this.stopped) return;
+      try {
+        await this.post(next.report);
+        await store.commit([{ collection: ALERTS, key: next.key, value: null }]);
+        this.backoff = undefined;
+        this.lastError = undefined;
+        log.info({ alert: next.report.id }, 'alert delivered');
+      } catch (error) {
+        if (this.stopped) return;
+        this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffs.next(undefined);
+        this.lastError = describeFetchFailure(error);
+        const delay = Math.round(this.backoff.duration);
+        log.warn({ alert: next.report.id, undelivered: store.count(ALERTS), retryInMs: delay, err: this.lastError }, 'alert webhook did not take the alert; it is kept and sent again');
+        this.retry = clock.setTimeout(() => {
+          this.retry = undefined;
+          this.kick();
+        }, delay);
+        return;
+      }
+    }
+  }
+
+  private async post(report: FailureReport): Promise<void> {
+    const response = await this.options.fetch(this.options.url, {
+      method: 'POST',
+      // The receiver drops a second delivery of the same alert (after a crash between its answer and our commit).
+      headers: { 'content-type': 'application/json', 'idempotency-key': report.id },
+      body: JSON.stringify({ type: 'chartd.failure', ...report, message: formatFailure(report) }),
+      signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.options.timeoutMs ?? 10_000)]),
+    });
+    // Read to the end, so the kept-alive connection is free for the next alert.
+    await response.text();
+    if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
+  }
+}
+
+/** --alert-webhook must be an http(s) URL; anything else stops start-up rather than losing every alert later. */
+export function checkWebhookUrl(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return `--alert-webhook ${JSON.stringify(text)} is not a URL; give one such as https://alerts.example.com/chartd`;
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return `--alert-webhook ${JSON.stringify(text)} must be an http:// or https:// URL, not ${url.protocol}`;
+  }
+  return undefined;
+}

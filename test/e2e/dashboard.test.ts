@@ -169,7 +169,11 @@ describe('every view', () => {
     expect(await tab.page.locator('tbody th a').allTextContents()).toEqual(['w1', 'default']);
     // Back and forward move between the lists, as between pages.
     await tab.page.goBack();
-    await tab.page.waitForFunction('location.search === "?status=done" && document.querySelector("tbody th a")?.textContent === "default"', undefined, { timeout: 2000 });
+    // A function, not a string: the page's Content-Security-Policy refuses to evaluate strings.
+    await tab.page.waitForFunction(() => {
+      const page = globalThis as unknown as { location: { search: string }; document: { querySelector(selector: string): { textContent: string | null } | null } };
+      return page.location.search === '?status=done' && page.document.querySelector('tbody th a')?.textContent === 'default';
+    }, undefined, { timeout: 2000 });
     await tab.page.goBack();
     await tab.page.locator('text=No instances match.').waitFor({ timeout: 2000 });
     expect(tab.errors).toEqual([]);

@@ -38,9 +38,9 @@ describe('chartd simulate', () => {
 
   it('runs every step at once with its arguments resolved, and fails the one --fail names on each attempt', async () => {
     const { stdout } = await chartd(...BACKUP, '--fail', 'compress=tar: No space left on device');
-    expect(stdout).toContain('+0s         run         fs.makeDir path=/srv/backups/intermediate/acme/sales/20261122T060302Z: succeeds\n');
-    expect(stdout).toContain('+0s         run         tar.create directory=/srv/backups/intermediate/acme/sales/20261122T060302Z file=/srv/backups/intermediate/acme/sales/20261122T060302Z.tar.gz compression=gzip: fails: tar: No space left on device\n');
-    expect(stdout).toContain('+1m         run         tar.create directory=/srv/backups/intermediate/acme/sales/20261122T060302Z file=/srv/backups/intermediate/acme/sales/20261122T060302Z.tar.gz compression=gzip (attempt 2): fails: tar: No space left on device\n');
+    expect(stdout).toContain('+0s         run         fs.makeDir path=/srv/backups/intermediate/acme/sales/default/20261122T060302Z: succeeds\n');
+    expect(stdout).toContain('+0s         run         tar.create directory=/srv/backups/intermediate/acme/sales/default/20261122T060302Z file=/srv/backups/intermediate/acme/sales/default/20261122T060302Z.tar.gz compression=gzip: fails: tar: No space left on device\n');
+    expect(stdout).toContain('+1m         run         tar.create directory=/srv/backups/intermediate/acme/sales/default/20261122T060302Z file=/srv/backups/intermediate/acme/sales/default/20261122T060302Z.tar.gz compression=gzip (attempt 2): fails: tar: No space left on device\n');
     expect(stdout).toContain('+1m       failure       compress -> remove_tarball  (tar: No space left on device)\n');
     expect(stdout).toContain('ends in report_results (final)\nFailure: acme db.internal sales compress: tar: No space left on device\n');
   });

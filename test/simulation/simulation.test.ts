@@ -28,7 +28,7 @@ states:
 const STEPS = `chart: steps
 initial: make
 settings: { type: object, properties: { root: { type: string, pattern: "^/" } }, required: [root] }
-context: { type: object, properties: { name: { type: string, pattern: "^[a-z./]+$" } } }
+context: { type: object, properties: { name: { type: string, pattern: "^[a-z./]+$" } }, required: [name] }
 states:
   make:
     run: fs.makeDir

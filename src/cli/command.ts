@@ -202,7 +202,9 @@ export class ChartdCommand extends Command {
 export function commanderExit(error: unknown): { code: number; hint: boolean } | undefined {
   if (!(error instanceof CommanderError)) return undefined;
   if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return { code: 0, hint: false };
-  return { code: 2, hint: error.code !== 'commander.help' };
+  // `chartd help` asked for it (0); `chartd` alone or `chartd help NOPE` got it instead of a command (1).
+  if (error.code === 'commander.help') return { code: error.exitCode === 0 ? 0 : 2, hint: false };
+  return { code: 2, hint: true };
 }
 
 function oneOf(option: Option, choices: readonly string[]): (text: string) => string {

@@ -52,11 +52,13 @@ describe('help', () => {
     expect(flat(diagram!.stdout)).toContain('(choices: "mermaid", "dot", "svg", default: mermaid)');
   });
 
-  it('prints the version, and the help on standard error with exit 2 when no command is given', async () => {
+  it('prints the version; chartd help COMMAND is COMMAND --help; without a command, the help on standard error and exit 2', async () => {
     expect(await runChartd(['--version'])).toMatchObject({ code: 0, stdout: `${packageVersion()}\n` });
     const bare = await runChartd([]);
     expect(bare).toMatchObject({ code: 2, stdout: '' });
     expect(bare.stderr).toMatch(/^Usage: chartd <command> \[options\]/);
+    expect(await runChartd(['help', 'serve'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^Usage: chartd serve \[options\]\n/) });
+    expect(await runChartd(['help', 'nope'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^Usage: chartd <command>/) });
   });
 });
 

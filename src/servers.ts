@@ -20,6 +20,7 @@ import { createApp } from './http/app.js';
 import { Guard, type ChartOwner, type GuardedRoutes } from './http/guard.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { SERVICES, startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
+import { accessLogger } from './log.js';
 import { packageVersion } from './version.js';
 import { loadServerTls, type OutgoingTls, type ServerTls } from './net/tlsFiles.js';
 
@@ -33,6 +34,8 @@ export interface ServeConfig extends RuntimeConfig {
   readonly insecureNoAuth?: boolean;
   /** --tls-cert/--tls-key[/--tls-client-ca]: serve https. */
   readonly tls?: ServerTls;
+  /** --access-log: a log line per request. */
+  readonly accessLog?: boolean;
 }
 
 export interface RunningServer {
@@ -68,7 +71,9 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const policy = (auth ? policyOf(auth) : AccessPolicy.open()).plus(results);
   const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running] });
+  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running],
+    ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}),
+  });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {
@@ -132,6 +137,8 @@ export interface ZoneServeConfig {
   readonly outgoing?: OutgoingTls;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** --access-log: a log line per request. */
+  readonly accessLog?: boolean;
 }
 
 export interface RunningZone {
@@ -189,7 +196,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   };
   await zone.start();
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
-  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log });
+  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log, ...(config.accessLog ? { accessLog: accessLogger(log) } : {}) });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
+import { accessLog } from './accessLog.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
 import { BODY_LIMIT } from './params.js';
@@ -33,6 +34,8 @@ export interface AppOptions {
   readonly access: Record<string, unknown>;
   /** Built-in services running in this server (e.g. backup-controller), named in /access and /overview. */
   readonly services?: readonly string[];
+  /** --access-log: where a line per request goes. */
+  readonly accessLog?: Logger;
   /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
   readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
 }
@@ -41,6 +44,7 @@ export function createApp(options: AppOptions): Koa {
   const { runtime, log } = options;
   const app = new Koa();
   app.silent = true;
+  if (options.accessLog) app.use(accessLog(options.accessLog));
   // StateService's GET and PUT, nearly all the traffic, go first: they answer their own errors, and a plain GET
   // is answered without a promise, the router's per-request work or any other middleware (bench/README.md).
   const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);

@@ -3,6 +3,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import { accessLog } from './accessLog.js';
 import { errorMiddleware } from './errors.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
@@ -17,12 +18,15 @@ export interface ZoneAppOptions {
   readonly guard: Guard;
   readonly outboxSize: () => number;
   readonly log: Logger;
+  /** --access-log: where a line per request goes. */
+  readonly accessLog?: Logger;
 }
 
 export function createZoneApp(options: ZoneAppOptions): Koa {
   const { zone } = options;
   const app = new Koa();
   app.silent = true;
+  if (options.accessLog) app.use(accessLog(options.accessLog));
   app.use(errorMiddleware(options.log));
   app.use(unroutedAnswers());
   const router = new Router();

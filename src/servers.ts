@@ -188,6 +188,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
     await engine.close();
   };
   await zone.start();
+  engine.supervisor.add(outbox.service());
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
   const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);

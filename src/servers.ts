@@ -68,7 +68,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const policy = (auth ? policyOf(auth) : AccessPolicy.open()).plus(results);
   const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running] });
+  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running], board: engine.supervisor });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {
@@ -190,7 +190,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   await zone.start();
   engine.supervisor.add(outbox.service());
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
-  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log });
+  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, board: engine.supervisor, log });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

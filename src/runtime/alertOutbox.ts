@@ -3,6 +3,7 @@
 import { ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
+import { FAILED_AFTER_ATTEMPTS } from '../services/service.js';
 import type { Store, Write } from '../store/store.js';
 import { formatFailure, type FailureReport } from './alerts.js';
 import type { Clock, ClockTimer } from './clock.js';
@@ -38,8 +39,6 @@ export interface AlertOutboxOptions {
 
 // 0.5-1 s after the first failure, doubling to 2.5-5 min: a webhook down for hours is tried every few minutes.
 const DEFAULT_BACKOFF = new ExponentialBackoff({ generator: halfJitterGenerator, initialDelay: 1000, maxDelay: 5 * 60_000 });
-/** Failed attempts in a row after which delivery counts as failed (GET /services), while alerts wait. */
-export const FAILED_AFTER_ATTEMPTS = 3;
 
 export class AlertOutbox {
   private readonly backoffs: IBackoffFactory<unknown>;

@@ -11,6 +11,9 @@ export interface Service {
   failure(): string | undefined;
 }
 
+/** Deliveries (alerts, zone results) that fail this many times in a row make their service failed. */
+export const FAILED_AFTER_ATTEMPTS = 3;
+
 export type ServiceState = 'not_started' | 'starting' | 'running' | 'failed';
 
 export interface ServiceStatus {

@@ -7,7 +7,7 @@ import { Refused } from '../errors.js';
 import { callJson } from '../callJson.js';
 import type { Fetch } from '../../net/httpClient.js';
 import type { Secret } from '../secret.js';
-import type { Service } from '../../services/service.js';
+import { FAILED_AFTER_ATTEMPTS, type Service } from '../../services/service.js';
 import type { ZoneResult } from '../zone.js';
 
 export const ZONE_OUTBOX = 'zone-outbox';
@@ -35,9 +35,6 @@ export interface OutboxOptions {
 
 // A wrong token is an operator's mistake they will fix: keep trying. Other refusals will not change.
 const permanent = (error: unknown): boolean => error instanceof Refused && error.status !== 401 && error.status !== 403;
-
-/** Failed attempts in a row after which delivery counts as failed (GET /services: zone-outbox). */
-const FAILED_AFTER_ATTEMPTS = 3;
 
 export class ZoneOutbox {
   private readonly sending = new Map<string, Promise<void>>();

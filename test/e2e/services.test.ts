@@ -4,13 +4,15 @@ import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startZoneServer, type RunningServer, type RunningZone } from '../../src/servers.js';
 import type { ServiceStatus } from '../../src/services/service.js';
 import { startFakeJobService, type FakeJobService } from '../backup/support/fakeJobService.js';
 import { freePort, postRequest } from '../backup/support/world.js';
 import { SimulatedClock } from '../support/clock.js';
+import { holdWrites, releaseHeldWrites } from '../support/journalWrites.js';
 import { capturingLogger, startTestServer, tempDirs, writeCharts } from '../support/server.js';
+import { startTakingZone } from '../support/takingZone.js';
 import { until } from '../support/wait.js';
 
 // The default instance times out at once on the simulated clock, which records one alert for the webhook.
@@ -22,6 +24,7 @@ const dir = dirs.make;
 const closing: (() => Promise<unknown>)[] = [];
 
 afterEach(async () => {
+  releaseHeldWrites();
   for (const close of closing.splice(0).reverse()) await close();
   await dirs.removeAll();
 });
@@ -203,5 +206,46 @@ describe('the backup controller\'s links', () => {
     const zoneServices = await request(zone.url).get('/services').set('authorization', `Bearer ${TOKEN}`).expect(200);
     expect(zoneServices.body.services.map((each: ServiceStatus) => [each.name, each.state])).toEqual([['checkpointer', 'running'], ['timers', 'running'], ['steps', 'running'], ['zone-outbox', 'running']]);
     expect((await request(zone.url).get('/readyz').expect(200)).body).toEqual({ ready: true });
+  });
+});
+
+describe('the backup controller as a service', () => {
+  it('fails while a zone result cannot be processed, and a start of the supervisor processes it', async () => {
+    const root = await dir('chartd-inbox-');
+    const zone = await startTakingZone();
+    closing.push(() => zone.close());
+    process.env['CHARTD_TEST_LINK_TOKEN'] = TOKEN;
+    const backupConfig = await zone.writeConfig(root, { zoneToken: 'CHARTD_TEST_LINK_TOKEN', resultsToken: 'CHARTD_TEST_LINK_TOKEN' });
+    const clock = new SimulatedClock();
+    const server = await startTestServer({
+      chartDir: 'charts', dataDir: join(root, 'data'), clock, backupConfig, valuesFile: await valuesFile('supervisor: { backoff_interval: 1m }\n'),
+    });
+    closing.push(() => server.close());
+    const { url } = server;
+    const received = await postRequest(url, { apiVersion: 'v1', backupJobId: 'nightly', dataDate: '2026-11-21' });
+    expect(received.status).toBe(202);
+    const id = received.body.id as string;
+    const state = () => server.engine.runtime.snapshot('backup-request', id).state;
+    await until(() => state() === 'Sent', 'the request to be sent');
+
+    // The disk refuses the commit that records the backup: the result stays in the inbox.
+    const held = holdWrites('"backupId"');
+    await request(url).post('/zone-results').set('authorization', `Bearer ${TOKEN}`).send({
+      requestId: id, zone: 'east', ok: true, file: 'long_term/acme/sales/2026-11-21.tar.gz.gpg', size: 1, sha256: 'ab'.repeat(32),
+      failures: [], startedAt: '2026-11-21T01:00:00.000Z', finishedAt: '2026-11-21T01:05:00.000Z',
+    }).expect(202);
+    await until(() => held.length === 1, 'the backup\'s commit');
+    held[0]!.fail(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }));
+    await until(async () => (await statusOf(url, 'backup-controller')).state === 'failed', 'the controller to fail');
+    const failed = await statusOf(url, 'backup-controller');
+    expect(failed.lastError!.message).toMatch(new RegExp(`^1 zone results could not be processed and wait in the inbox \\(${id}: could not make \\d+ commit\\(s\\) durable .*EIO`));
+    expect((await request(url).get('/readyz').expect(503)).body.notRunning.map((each: ServiceStatus) => each.name)).toEqual(['backup-controller']);
+
+    vi.restoreAllMocks();
+    await clock.advance(Date.parse(failed.nextStart!) - clock.now());
+    await until(() => state() === 'Succeeded', 'the result to be processed');
+    expect(await statusOf(url, 'backup-controller')).toMatchObject({ state: 'running', restarts: 1 });
+    expect(server.engine.backup!.controller.inbox.size).toBe(0);
+    await request(url).get('/readyz').expect(200);
   });
 });

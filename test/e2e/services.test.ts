@@ -244,6 +244,7 @@ describe('the backup controller as a service', () => {
     vi.restoreAllMocks();
     await clock.advance(Date.parse(failed.nextStart!) - clock.now());
     await until(() => state() === 'Succeeded', 'the result to be processed');
+    await until(async () => (await statusOf(url, 'backup-controller')).state === 'running', 'the controller to run again');
     expect(await statusOf(url, 'backup-controller')).toMatchObject({ state: 'running', restarts: 1 });
     expect(server.engine.backup!.controller.inbox.size).toBe(0);
     await request(url).get('/readyz').expect(200);

@@ -49,6 +49,8 @@ export class ResultInbox {
     this.stopListening ??= this.options.runtime.onChange(({ after }) => {
       if (after.chart === CHART && after.state === 'Sent' && this.options.store.get(INBOX, after.id)) this.kick(after.id);
     });
+    // What failed is tried again now, and counts as failed again only if it fails again.
+    this.failing.clear();
     for (const entry of this.options.store.list<InboxEntry>(INBOX)) this.kick(entry.result.requestId);
   }
 

@@ -22,6 +22,8 @@ import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
 import { checkOperatorValues, loadOperatorValues, NO_VALUES, type OperatorValues } from './runtime/operatorValues.js';
 import { Runtime } from './runtime/runtime.js';
+import { alertsService, checkpointerService, runtimeServices } from './services/engineServices.js';
+import { Supervisor } from './services/supervisor.js';
 import { openLowdbStore } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
 
@@ -61,6 +63,8 @@ export interface Engine {
   /** The server environment variables handlers may read. */
   readonly environment: Environment;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
+  /** Starts, watches and keeps alive the background services (GET /services); servers add their own. */
+  readonly supervisor: Supervisor;
   close(): Promise<void>;
 }
 
@@ -122,10 +126,16 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
     await runtime.start();
     await controller?.start();
+    const supervisor = new Supervisor({ config: values.services, clock, log });
+    for (const service of [checkpointerService(store), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(controller?.services() ?? [])]) {
+      supervisor.add(service);
+    }
+    supervisor.start();
     return {
-      runtime, charts, models, handlers, store, fetch: http.fetch, environment,
+      runtime, charts, models, handlers, store, fetch: http.fetch, environment, supervisor,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
+        await supervisor.stop();
         await controller?.inbox.stop();
         await runtime.stop();
         await store.close();

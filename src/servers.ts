@@ -71,7 +71,7 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const policy = (auth ? policyOf(auth) : AccessPolicy.open()).plus(results);
   const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running],
+  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running], board: engine.supervisor,
     ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}),
   });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
@@ -195,8 +195,9 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
     await engine.close();
   };
   await zone.start();
+  engine.supervisor.add(outbox.service());
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
-  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log, ...(config.accessLog ? { accessLog: accessLogger(log) } : {}) });
+  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, board: engine.supervisor, log, ...(config.accessLog ? { accessLog: accessLogger(log) } : {}) });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { ServiceBoard } from '../services/service.js';
 import { accessLog } from './accessLog.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
@@ -16,6 +17,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
 import { overviewRoutes } from './routes/overview.js';
 import { predictRoutes } from './routes/predict.js';
+import { serviceRoutes } from './routes/services.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
 import { watchRoutes } from './routes/watch.js';
 import { unroutedAnswers } from './unrouted.js';
@@ -32,8 +34,10 @@ export interface AppOptions {
   readonly guard: Guard;
   /** What /healthz says of access: how clients authenticate, and a warning when the server is exposed without it. */
   readonly access: Record<string, unknown>;
-  /** Built-in services running in this server (e.g. backup-controller), named in /access and /overview. */
+  /** Built-in services that may own a chart and run in this server (e.g. backup-controller), named in /access. */
   readonly services?: readonly string[];
+  /** Every background service's state: GET /services, /readyz and /overview. */
+  readonly board: ServiceBoard;
   /** --access-log: where a line per request goes. */
   readonly accessLog?: Logger;
   /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
@@ -74,7 +78,8 @@ export function createApp(options: AppOptions): Koa {
   instanceRoutes(routes, runtime);
   watchRoutes(routes, runtime);
   accessRoutes(routes, options.chartNames, options.services ?? []);
-  overviewRoutes(routes, runtime, options.chartNames, options.services ?? []);
+  overviewRoutes(routes, runtime, options.chartNames, options.board);
+  serviceRoutes(routes, options.board);
   dashboardRoutes(routes);
   for (const mount of options.mount ?? []) mount(routes);
   app.use(router.routes());

@@ -7,7 +7,9 @@ import { accessLog } from './accessLog.js';
 import { errorMiddleware } from './errors.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
+import { serviceRoutes } from './routes/services.js';
 import { unroutedAnswers } from './unrouted.js';
+import type { ServiceBoard } from '../services/service.js';
 import { checkOrder } from '../backup/zone.js';
 import { ZONE_CHART, type ZoneService } from '../backup/zone/zoneService.js';
 
@@ -17,6 +19,8 @@ export interface ZoneAppOptions {
   /** Who may do what: the controller's token may send orders; --auth FILE may add others. */
   readonly guard: Guard;
   readonly outboxSize: () => number;
+  /** The zone's background services: GET /services and /readyz. */
+  readonly board: ServiceBoard;
   readonly log: Logger;
   /** --access-log: where a line per request goes. */
   readonly accessLog?: Logger;
@@ -46,6 +50,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   routes.get('/orders/:id', READ, (ctx) => {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
+  serviceRoutes(routes, options.board);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

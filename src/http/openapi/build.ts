@@ -77,7 +77,8 @@ export interface OperationSpec {
   readonly requires?: string;
   /** Shared parameters by name, or parameters of this route alone. */
   readonly params?: readonly (string | Json)[];
-  readonly body?: { readonly description: string; readonly schema: Json; readonly required?: boolean };
+  /** A JSON body unless `type` names another media type (e.g. text/yaml). */
+  readonly body?: { readonly description: string; readonly schema: Json; readonly required?: boolean; readonly type?: string };
   readonly answers: Readonly<Record<number, Answer>>;
   /** Statuses answered with the shared error answers. */
   readonly errors?: readonly number[];
@@ -113,7 +114,7 @@ export function operation(spec: OperationSpec): Json {
     tags: [spec.tag],
     ...(parameters.length ? { parameters } : {}),
     ...(spec.body ? {
-      requestBody: { description: spec.body.description, required: spec.body.required ?? true, content: { 'application/json': { schema: spec.body.schema } } },
+      requestBody: { description: spec.body.description, required: spec.body.required ?? true, content: { [spec.body.type ?? 'application/json']: { schema: spec.body.schema } } },
     } : {}),
     responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b))),
     security: spec.scope === 'none' ? [] : [{ bearer: [spec.scope] }],

@@ -75,7 +75,7 @@ describe('the description and the routers', () => {
     expect(registeredRoutes(server.app).routes.length).toBeGreaterThan(35);
   });
 
-  it('is valid OpenAPI 3.1 whose references all resolve and whose schemas compile strictly', async () => {
+  it('is valid OpenAPI 3.1 whose references all resolve, whose schemas compile strictly and whose operation ids are unique', async () => {
     for (const { kind, document } of kinds()) {
       const validator = new Validator();
       const result = await validator.validate(structuredClone(document));
@@ -83,6 +83,8 @@ describe('the description and the routers', () => {
       expect(validator.version).toBe('3.1');
       expect(() => schemaChecker(document)).not.toThrow();
       for (const { operation } of operationsOf(document)) expect(operation['x-chartd-scope']).toEqual(expect.any(String));
+      const ids = operationsOf(document).map(({ operation }) => operation['operationId']);
+      expect(new Set(ids).size).toBe(ids.length);
     }
   });
 

@@ -197,7 +197,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   await zone.start();
   engine.supervisor.add(outbox.service());
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
-  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, board: engine.supervisor, log, ...(config.accessLog ? { accessLog: accessLogger(log) } : {}) });
+  const app = createZoneApp({ zone, name: config.name, version: packageVersion(), guard, outboxSize: () => outbox.size, board: engine.supervisor, log, ...(config.accessLog ? { accessLog: accessLogger(log) } : {}) });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

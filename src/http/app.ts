@@ -1,4 +1,4 @@
-// The Koa application: a body-size check, the state fast path, error mapping, the guarded routes (the dashboard's too), and a JSON 404 for the rest.
+// The Koa application: a body-size check, the state fast path, error mapping, the guarded routes (the dashboard's and the API description too), and a JSON 404 for the rest.
 
 import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
@@ -15,12 +15,14 @@ import { accessRoutes } from './routes/access.js';
 import { chartRoutes } from './routes/charts.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
+import { openapiRoutes } from './routes/openapi.js';
 import { overviewRoutes } from './routes/overview.js';
 import { predictRoutes } from './routes/predict.js';
 import { serviceRoutes } from './routes/services.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
 import { watchRoutes } from './routes/watch.js';
 import { unroutedAnswers } from './unrouted.js';
+import { serveDescription } from './openapi/document.js';
 
 export interface AppOptions {
   readonly runtime: Runtime;
@@ -81,6 +83,7 @@ export function createApp(options: AppOptions): Koa {
   overviewRoutes(routes, runtime, options.chartNames, options.board);
   serviceRoutes(routes, options.board);
   dashboardRoutes(routes);
+  openapiRoutes(routes, serveDescription(options.version));
   for (const mount of options.mount ?? []) mount(routes);
   app.use(router.routes());
   app.use(router.allowedMethods());

@@ -1,4 +1,4 @@
-// HTTP face of the built-in zone: POST /orders and GET /orders/:id, through the same guard as every chartd route.
+// HTTP face of the built-in zone: POST /orders and GET /orders/:id (and its API description), through the same guard as every chartd route.
 
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -7,7 +7,9 @@ import { accessLog } from './accessLog.js';
 import { errorMiddleware } from './errors.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
+import { openapiRoutes } from './routes/openapi.js';
 import { serviceRoutes } from './routes/services.js';
+import { zoneDescription } from './openapi/document.js';
 import { unroutedAnswers } from './unrouted.js';
 import type { ServiceBoard } from '../services/service.js';
 import { checkOrder } from '../backup/zone.js';
@@ -16,6 +18,8 @@ import { ZONE_CHART, type ZoneService } from '../backup/zone/zoneService.js';
 export interface ZoneAppOptions {
   readonly zone: ZoneService;
   readonly name: string;
+  /** chartd's version, in the API description. */
+  readonly version: string;
   /** Who may do what: the controller's token may send orders; --auth FILE may add others. */
   readonly guard: Guard;
   readonly outboxSize: () => number;
@@ -51,6 +55,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
   serviceRoutes(routes, options.board);
+  openapiRoutes(routes, zoneDescription(options.version));
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -1,24 +1,15 @@
 // The PostgreSQL store against a real PostgreSQL: the port's contract, conflicts, group commit, schema migrations, leases.
 
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres/postgresStore.js';
 import { readPostgresUrl } from '../../src/store/postgres/settings.js';
 import { StoreUnavailable, WriteConflict, type Change, type Stored } from '../../src/store/port.js';
-import { freePort, startPostgres, type PostgresServer } from '../support/postgres.js';
+import { freePort } from '../support/postgres.js';
 import { until } from '../support/wait.js';
-import { outcome, PostgresStores } from './postgresStores.js';
+import { outcome, postgresForFile } from './postgresStores.js';
 
-let pg: PostgresServer;
-const stores = new PostgresStores(() => pg);
-
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 120_000);
-afterEach(() => stores.closeAll());
-afterAll(async () => {
-  await pg?.stop();
-});
+const { stores, server } = postgresForFile();
 
 const keysOf = (documents: readonly Stored<unknown>[]) => documents.map((document) => document.key);
 
@@ -31,7 +22,7 @@ describe('PostgreSQL store: schema', () => {
     const database = await stores.freshDatabase();
     const opened = await Promise.all([1, 2, 3].map(() => stores.open(database)));
     expect(opened).toHaveLength(3);
-    expect((await pg.psql(database, 'SELECT version, what FROM chartd.schema_version ORDER BY version')).trim())
+    expect((await server().psql(database, 'SELECT version, what FROM chartd.schema_version ORDER BY version')).trim())
       .toBe('1|documents with revisions, due times and leases');
     await opened[0]!.commit([{ collection: 'c', key: 'k', value: 1 }]);
     expect((await opened[2]!.get('c', 'k'))?.value).toBe(1);
@@ -40,7 +31,7 @@ describe('PostgreSQL store: schema', () => {
   it('refuses a database whose schema is newer than this chartd knows, saying what to do', async () => {
     const database = await stores.freshDatabase();
     await (await stores.open(database)).close();
-    await pg.psql(database, "INSERT INTO chartd.schema_version (version, what) VALUES (99, 'from the future')");
+    await server().psql(database, "INSERT INTO chartd.schema_version (version, what) VALUES (99, 'from the future')");
     await expect(stores.open(database)).rejects.toThrow(/schema version 99, and this chartd knows versions up to 1: run the newer chartd/);
   });
 

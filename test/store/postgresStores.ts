@@ -1,9 +1,24 @@
 // Shared by the PostgreSQL store tests: a fresh database per test, stores opened on it (as replicas), closed after.
 
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres/postgresStore.js';
 import { readPostgresUrl } from '../../src/store/postgres/settings.js';
 import { WriteConflict, type Store, type Stored } from '../../src/store/port.js';
-import { createDatabase, databaseUrl, type PostgresServer } from '../support/postgres.js';
+import { createDatabase, databaseUrl, startPostgres, type PostgresServer } from '../support/postgres.js';
+
+/** A throwaway PostgreSQL for the whole test file, and the stores each test opened closed after it. */
+export function postgresForFile(): { readonly stores: PostgresStores; server(): PostgresServer } {
+  let server: PostgresServer | undefined;
+  const stores = new PostgresStores(() => server!);
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 120_000);
+  afterEach(() => stores.closeAll());
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return { stores, server: () => server! };
+}
 
 export class PostgresStores {
   private readonly opened: PostgresStore[] = [];

@@ -33,9 +33,9 @@ export class PostgresStores {
     return name;
   }
 
-  /** A store on `database`; `query` is appended to its URL (e.g. application_name=replica-a). */
-  async open(database: string, query = '', options: PostgresStoreOptions = {}): Promise<PostgresStore> {
-    const url = databaseUrl(this.server(), database) + (query ? `?${query}` : '');
+  /** A store on `database`; `query` is appended to its URL (e.g. application_name=replica-a); `port` for a proxy's. */
+  async open(database: string, query = '', options: PostgresStoreOptions = {}, port?: number): Promise<PostgresStore> {
+    const url = databaseUrl(this.server(), database, port) + (query ? `?${query}` : '');
     const store = await PostgresStore.open(readPostgresUrl(url), options);
     this.opened.push(store);
     return store;

@@ -193,12 +193,12 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** A postgres:// URL of `database` on `pg` (with the PGURL's password, if it has one). */
-export function databaseUrl(pg: PostgresServer, database: string): string {
+/** A postgres:// URL of `database` on `pg` (with the PGURL's password, if it has one), or on `port` of its host (a proxy). */
+export function databaseUrl(pg: PostgresServer, database: string, port = pg.port): string {
   const password = pg.connectionEnv['PGPASSWORD'];
   const credentials = encodeURIComponent(pg.user) + (password ? `:${encodeURIComponent(password)}` : '');
   const host = pg.host.includes(':') ? `[${pg.host}]` : pg.host;
-  return `postgres://${credentials}@${host}:${pg.port}/${encodeURIComponent(database)}`;
+  return `postgres://${credentials}@${host}:${port}/${encodeURIComponent(database)}`;
 }
 
 export async function createDatabase(pg: PostgresServer, name: string): Promise<void> {

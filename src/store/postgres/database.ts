@@ -68,6 +68,8 @@ export class Database {
     this.pool = new pg.Pool({ ...connectionConfig(settings), max: size, idleTimeoutMillis: TIMEOUTS.idleMs });
     // An idle connection PostgreSQL ended (restart, pg_terminate_backend) reports here; the pool has dropped it already.
     this.pool.on('error', (error) => this.log('warn', `an idle connection to PostgreSQL at ${settings.shown} was lost (${error.message}); the pool opens another when needed`));
+    // A connection in use can report its end between two statements: the next statement on it fails and drops it.
+    this.pool.on('connect', (client) => client.on('error', (error) => this.log('info', `a connection to PostgreSQL at ${settings.shown} in use was lost (${error.message})`)));
   }
 
   /** One statement on a pooled connection. A connection found dead at its first use is replaced once when `retry`. */

@@ -23,11 +23,11 @@ export class ChangeFeed {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly settings: PostgresSettings, private readonly log: StoreLog) {}
+  private constructor(private readonly settings: PostgresSettings, private readonly log: StoreLog, private readonly onBack: () => void) {}
 
-  /** Resolves once listening, so no commit made after it is missed. */
-  static async start(settings: PostgresSettings, log: StoreLog): Promise<ChangeFeed> {
-    const feed = new ChangeFeed(settings, log);
+  /** Resolves once listening, so no commit made after it is missed. `onBack` is called each time it listens again after a loss. */
+  static async start(settings: PostgresSettings, log: StoreLog, onBack: () => void = () => {}): Promise<ChangeFeed> {
+    const feed = new ChangeFeed(settings, log, onBack);
     await feed.listen();
     return feed;
   }
@@ -92,6 +92,7 @@ export class ChangeFeed {
         this.log('info', `the change feed from PostgreSQL at ${this.settings.shown} is back after ${Date.now() - this.lost!.at.getTime()} ms`);
         this.lost = undefined;
         this.backoffMs = MIN_BACKOFF_MS;
+        this.onBack();
         // Commits made while the feed was away were not heard: whoever waits must look again.
         this.emit([]);
       }, (error: unknown) => {

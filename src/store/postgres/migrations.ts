@@ -1,7 +1,9 @@
 // The PostgreSQL store's schema, as numbered migrations applied at start-up, one replica at a time.
 
-import type pg from 'pg';
+import pg from 'pg';
 import { StoreError } from '../store.js';
+import { connectionConfig } from './database.js';
+import type { PostgresSettings } from './settings.js';
 
 export interface Migration {
   readonly version: number;
@@ -39,6 +41,19 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
 ];
+
+/** Migrates on a connection of its own without the store's timeouts: a replica waits for another's migration however long it takes. */
+export async function migrateDatabase(settings: PostgresSettings): Promise<number> {
+  const client = new pg.Client({ ...connectionConfig(settings), statement_timeout: false, query_timeout: undefined });
+  // A session ended mid-migration reports here too; the migration's own statement fails with it.
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await migrate(client);
+  } finally {
+    await client.end();
+  }
+}
 
 /**
  * Brings the schema to the newest version in one transaction under an advisory lock, so replicas starting at

@@ -10,7 +10,7 @@ import { encodeMember } from './commitPlan.js';
 import { Database } from './database.js';
 import { GroupCommit } from './groupCommit.js';
 import { claimDue, renewLeases } from './leases.js';
-import { migrate, SCHEMA } from './migrations.js';
+import { migrateDatabase, SCHEMA } from './migrations.js';
 import type { PostgresSettings } from './settings.js';
 
 export interface PostgresStoreOptions {
@@ -44,15 +44,9 @@ export class PostgresStore implements Store {
     const log = options.log ?? (() => {});
     const db = new Database(settings, log, options.poolSize ?? DEFAULT_POOL_SIZE);
     try {
-      const client = await db.connect('opening the store');
-      try {
-        await migrate(client);
-        client.release();
-      } catch (error) {
-        client.release(error as Error);
-        throw error;
-      }
-      return new PostgresStore(db, await ChangeFeed.start(settings, log));
+      await migrateDatabase(settings);
+      // The feed back after a loss proves PostgreSQL answers again, even on a replica nobody asks anything meanwhile.
+      return new PostgresStore(db, await ChangeFeed.start(settings, log, () => db.succeeded()));
     } catch (error) {
       await db.close();
       throw openFailure(error, settings.shown);

@@ -119,6 +119,10 @@ describe('PostgreSQL store: documents', () => {
   it('refuses what no store can keep, before anything is written', async () => {
     const store = await openFresh();
     await expect(store.commit([{ collection: 'c', key: 'a\u0000b', value: 1 }])).rejects.toThrow(TypeError);
+    await expect(store.commit([{ collection: 'c', key: 'half \ud800', value: 1 }])).rejects.toThrow(/whole characters/);
+    await store.commit([{ collection: 'c', key: 'whole \ud83e\udd93', value: 'half \ud800 in a value is kept' }]);
+    expect((await store.get('c', 'whole 🦓'))?.value).toBe('half \ud800 in a value is kept');
+    await store.commit([{ collection: 'c', key: 'whole 🦓', value: null }]);
     await expect(store.commit([{ collection: 'c', key: 'k', value: undefined }])).rejects.toThrow(/not JSON data/);
     await expect(store.commit([{ collection: 'c', key: 'k', value: { at: new Date(0) } }])).rejects.toThrow(/not plain JSON/);
     await expect(store.commit([{ collection: 'c', key: 'k', value: 1, expect: -1 }])).rejects.toThrow(/expected revision/);

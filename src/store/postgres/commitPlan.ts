@@ -78,10 +78,13 @@ export function encodeMember(writes: readonly Write[], fence: Fence | undefined)
   return { writes: encoded, fence };
 }
 
-/** PostgreSQL's text cannot hold a NUL character; an empty name is a mistake. */
+/** A lone UTF-16 surrogate, which UTF-8 cannot carry: two such names would reach PostgreSQL as the same one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** PostgreSQL's text holds neither NUL nor a lone surrogate; an empty name is a mistake. */
 function checkName(name: unknown, what: string): void {
-  if (typeof name !== 'string' || name === '' || name.includes('\0')) {
-    throw new TypeError(`a write's ${what} must be a non-empty string without NUL characters, not ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || name === '' || name.includes('\0') || LONE_SURROGATE.test(name)) {
+    throw new TypeError(`a write's ${what} must be a non-empty string of whole characters without NUL, not ${JSON.stringify(name)}`);
   }
 }
 

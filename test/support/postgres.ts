@@ -20,6 +20,8 @@ export interface PostgresServer {
   /** True for the throwaway cluster, whose pg_hba.conf puts PASSWORD_ROLE behind scram-sha-256. */
   readonly managed: boolean;
   psql(database: string, sql: string): Promise<string>;
+  /** pg_ctl on the throwaway cluster (fast mode: sessions are ended, committed work is kept); throws for a PGURL server. */
+  control(action: 'stop' | 'start' | 'restart'): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,7 +46,10 @@ function connectTo(pgurl: string): PostgresServer {
     process.env[PGURL_PASSWORD_ENV] = password;
   }
   const connectionArgs = password ? { host, port, user, password_env: PGURL_PASSWORD_ENV } : { host, port, user };
-  return { host, port, user, connectionEnv, connectionArgs, managed: false, psql: makePsql(connectionEnv), stop: async () => {} };
+  const control = async (): Promise<void> => {
+    throw new Error('PGURL names a server these tests do not own: they cannot stop or restart it');
+  };
+  return { host, port, user, connectionEnv, connectionArgs, managed: false, psql: makePsql(connectionEnv), control, stop: async () => {} };
 }
 
 async function startThrowawayCluster(): Promise<PostgresServer> {
@@ -98,6 +103,10 @@ async function startThrowawayCluster(): Promise<PostgresServer> {
       connectionArgs: { host: '127.0.0.1', port, user: 'postgres' },
       managed: true,
       psql: makePsql(connectionEnv),
+      control: async (action) => {
+        const log = action === 'stop' ? [] : [`--log=${join(root, 'server.log')}`];
+        await runAs.run(join(bin, 'pg_ctl'), [`--pgdata=${data}`, ...log, '--mode=fast', '--wait', '--timeout=60', action]);
+      },
       stop,
     };
   } catch (error) {
@@ -182,6 +191,14 @@ function makePsql(connectionEnv: Readonly<Record<string, string>>): PostgresServ
 /** Quotes an SQL identifier, so test databases may have hostile names. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** A postgres:// URL of `database` on `pg` (with the PGURL's password, if it has one), or on `port` of its host (a proxy). */
+export function databaseUrl(pg: PostgresServer, database: string, port = pg.port): string {
+  const password = pg.connectionEnv['PGPASSWORD'];
+  const credentials = encodeURIComponent(pg.user) + (password ? `:${encodeURIComponent(password)}` : '');
+  const host = pg.host.includes(':') ? `[${pg.host}]` : pg.host;
+  return `postgres://${credentials}@${host}:${port}/${encodeURIComponent(database)}`;
 }
 
 export async function createDatabase(pg: PostgresServer, name: string): Promise<void> {

@@ -1,0 +1,143 @@
+// The PostgreSQL store: the store port on one database that any number of chartd replicas share.
+
+import type { StoreLog } from '../lock.js';
+import type { ChangeListener, ClaimQuery, Fence, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
+import { StoreError, StoreUnavailable } from '../store.js';
+import { classify, RETRY_AFTER_SECONDS } from './classify.js';
+import { ChangeFeed } from './changeFeed.js';
+import { commitTransaction } from './commitTransaction.js';
+import { encodeMember } from './commitPlan.js';
+import { Database } from './database.js';
+import { GroupCommit } from './groupCommit.js';
+import { claimDue, renewLeases } from './leases.js';
+import { migrateDatabase, SCHEMA } from './migrations.js';
+import type { PostgresSettings } from './settings.js';
+
+export interface PostgresStoreOptions {
+  readonly log?: StoreLog;
+  /** Connections in the pool (the change feed has one more of its own). */
+  readonly poolSize?: number;
+}
+
+/** Enough for reads beside the one commit transaction in flight, and few enough that 3 replicas stay far under max_connections. */
+const DEFAULT_POOL_SIZE = 10;
+
+/** Rows a page() reads at a time when `accept` may skip some. */
+const PAGE_BATCH = 200;
+
+interface DocumentRow {
+  readonly key: string;
+  readonly value: unknown;
+  readonly revision: number;
+}
+
+export class PostgresStore implements Store {
+  private readonly commits: GroupCommit;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly db: Database, private readonly feed: ChangeFeed) {
+    this.commits = new GroupCommit((members) => commitTransaction(db, members));
+  }
+
+  /** Connects, brings the schema up to date (safe with replicas starting at once), and starts listening for changes. */
+  static async open(settings: PostgresSettings, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const log = options.log ?? (() => {});
+    const db = new Database(settings, log, options.poolSize ?? DEFAULT_POOL_SIZE);
+    try {
+      await migrateDatabase(settings);
+      // The feed back after a loss proves PostgreSQL answers again, even on a replica nobody asks anything meanwhile.
+      return new PostgresStore(db, await ChangeFeed.start(settings, log, () => db.succeeded()));
+    } catch (error) {
+      await db.close();
+      throw openFailure(error, settings.shown);
+    }
+  }
+
+  async get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
+    const { rows } = await this.db.query<DocumentRow>(`reading ${collection}/${key}`,
+      `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = $2`, [collection, key]);
+    return rows[0] as Stored<T> | undefined;
+  }
+
+  /** Reads on from `after` in batches until `limit` documents `accept` takes, and one more to know a page follows. */
+  async page<T>(collection: string, { prefix = '', after, limit, accept }: PageQuery<T>): Promise<Page<Stored<T>>> {
+    const batch = accept ? Math.max(PAGE_BATCH, limit + 1) : limit + 1;
+    const documents: Stored<T>[] = [];
+    let cursor = after;
+    for (;;) {
+      const { rows } = await this.db.query<DocumentRow>(`reading ${collection}`,
+        `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents
+         WHERE collection = $1 AND key LIKE $2 AND ($3::text IS NULL OR key > $3)
+         ORDER BY key LIMIT $4`, [collection, likePrefix(prefix), cursor ?? null, batch]);
+      for (const row of rows as Stored<T>[]) {
+        if (accept && !accept(row.value)) continue;
+        if (documents.length === limit) return { documents, next: documents.at(-1)?.key };
+        documents.push(row);
+      }
+      if (rows.length < batch) return { documents, next: undefined };
+      cursor = rows.at(-1)!.key;
+    }
+  }
+
+  async count(collection: string, prefix = ''): Promise<number> {
+    const { rows } = await this.db.query<{ count: number }>(`counting ${collection}`,
+      `SELECT count(*)::float8 AS count FROM ${SCHEMA}.documents WHERE collection = $1 AND key LIKE $2`, [collection, likePrefix(prefix)]);
+    return rows[0]!.count;
+  }
+
+  commit(writes: readonly Write[], fence?: Fence): Promise<void> {
+    if (this.closing) return Promise.reject(new StoreError(`the store in PostgreSQL at ${this.db.settings.shown} is closed`));
+    try {
+      const member = encodeMember(writes, fence);
+      return writes.length === 0 && !fence ? Promise.resolve() : this.commits.submit(member);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+
+  claim<T>(collection: string, query: ClaimQuery): Promise<(Stored<T> & { lease: Lease })[]> {
+    return claimDue<T>(this.db, collection, query);
+  }
+
+  renew(collection: string, keys: readonly string[], lease: { owner: string; until: number }): Promise<string[]> {
+    return renewLeases(this.db, collection, keys, lease);
+  }
+
+  onChange(listener: ChangeListener): () => void {
+    return this.feed.subscribe(listener);
+  }
+
+  /** Not ok while PostgreSQL does not answer; a warning while the change feed is lost (it reconnects by itself). */
+  health(): StoreHealth {
+    const lost = this.feed.problem();
+    return { ...this.db.health(), ...(lost ? { warning: lost.problem, warningSince: lost.since } : {}) };
+  }
+
+  /** commit() calls made so far, and the groups (transactions) they were made in. */
+  stats(): { readonly commits: number; readonly groups: number } {
+    return { ...this.commits.counts };
+  }
+
+  /** Waits for commits already made, then closes every connection. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.commits.idle();
+      await this.feed.close();
+      await this.db.close();
+    })();
+    return this.closing;
+  }
+}
+
+/** Why open() failed, naming the database: StoreUnavailable while PostgreSQL cannot be reached, so a start-up may wait. */
+function openFailure(error: unknown, shown: string): Error {
+  if (error instanceof StoreError && !(error instanceof StoreUnavailable)) return error;
+  const cause = error instanceof StoreUnavailable ? error.cause : error;
+  const message = `cannot open the store in PostgreSQL at ${shown}: ${cause instanceof Error ? cause.message : String(cause)}`;
+  return classify(cause) === 'unavailable' ? new StoreUnavailable(message, RETRY_AFTER_SECONDS, { cause }) : new StoreError(message);
+}
+
+/** A LIKE pattern matching the keys that start with `prefix` ("C" collation lets it use the primary key's index). */
+function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, '\\$&')}%`;
+}

@@ -10,7 +10,7 @@ Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
                [--auth FILE | --insecure-no-auth] [--values FILE] [--max-instances 1000000]
-               [--log-level info]
+               [--log-level info] [--retain-finished DURATION]
                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...
@@ -22,6 +22,8 @@ Usage:
   chartd simulate CHART [--set key=value]... [--put STATE [--by CALLER]]... [--event NAME]...
                   [--advance DURATION]... [--fail NODE[=MESSAGE]]... [--start TIME] [--json]
   chartd diff OLD NEW [--server URL [--token-file FILE] [--ca-file FILE] | --data DIR] [--json]
+  chartd apply FILE --server URL [--token-file FILE] [--ca-file FILE] [--json]
+  chartd charts --server URL [--token-file FILE] [--ca-file FILE] [--json]
   chartd zone --storage DIR --port N --controller URL
               (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
@@ -37,6 +39,9 @@ Commands:
   serve      Serve charts over HTTP (StateService-compatible GET/PUT/POST /state).
              --values FILE binds the operator's settings of each chart (hosts,
              storage roots, ...) and lists the environment variables steps may read.
+             SIGHUP (or POST /charts/reload) re-reads the charts, --values and
+             --auth: all of it is served, or nothing changes. --retain-finished
+             removes finished instances once finished that long (e.g. 30d).
   validate   Check chart files; prints every problem, warning and note, and
              exits 1 if there are problems.
   run        Run one instance of a chart to a final state in this process: one
@@ -56,6 +61,9 @@ Commands:
   diff       List what changed between two versions of a chart and, with --server
              or --data, the stored instances in states that changed or went away.
              ('chartd COMMAND --help' for each; see docs/authoring.md.)
+  apply      Send a chart to a running chartd, which checks it and serves it at
+             once (PUT /charts/NAME, admin scope); see docs/lifecycle.md.
+  charts     List the charts a running chartd serves and their instances.
   zone       Run a backup zone: takes backup orders from the backup controller
              (serve --backup-config), runs charts/backup-and-encrypt.yaml for each,
              and reports every result to the controller until it is acknowledged.
@@ -92,6 +100,8 @@ const COMMANDS: Record<string, () => Promise<CommandModule>> = {
   test: () => import('./commands/test.js'),
   simulate: () => import('./commands/simulate.js'),
   diff: () => import('./commands/diff.js'),
+  apply: () => import('./commands/apply.js'),
+  charts: () => import('./commands/charts.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 // The operator's values file (--values FILE): the environment variables handlers may read and each chart's settings.
 
 import type { Chart } from '../chart/model.js';
-import { didYouMean, formatProblem, listNames, ProblemLog, type Problem } from '../chart/problem.js';
+import { ChartInvalid, didYouMean, listNames, ProblemLog, type Problem } from '../chart/problem.js';
 import { parseTemplate, SETTINGS_PREFIX } from '../chart/template.js';
 import { isRecord, readYamlFile } from '../chart/yamlSource.js';
 import type { Context } from '../engine/snapshot.js';
@@ -42,7 +42,7 @@ export async function loadOperatorValues(file: string): Promise<OperatorValues> 
   else for (const [name, settings] of Object.entries(charts)) {
     if (!isRecord(settings)) log.add(`charts.${name}`, `give chart ${name}'s settings as a mapping (KEY: VALUE lines)`);
   }
-  if (!log.empty) throw new Error(`values file has problems:\n${log.sorted().map(formatProblem).join('\n')}`);
+  if (!log.empty) throw new ChartInvalid(log.sorted(), [], 'values file has problems');
   return { file, environment: environment as string[], charts: charts as Record<string, Context>, lineOf: doc.lineOf };
 }
 

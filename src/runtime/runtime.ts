@@ -3,9 +3,9 @@
 import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
-import { createSnapshot, transition, type Input, type Origin, type Outcome } from '../engine/transition.js';
-import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
-import { BadRequest, NotFound } from '../errors.js';
+import { createSnapshot, restartSnapshot, transition, type Input, type Origin, type Outcome, type Restart } from '../engine/transition.js';
+import { isFinished, templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
+import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
 import { StoreError, type Store, type StoreHealth, type Write } from '../store/store.js';
 import type { AlertHealth } from './alertOutbox.js';
@@ -18,7 +18,7 @@ import type { InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
 import { StepRunner } from './steps.js';
-import { InstanceTally } from './tally.js';
+import { InstanceTally, type Counts } from './tally.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
 
@@ -54,8 +54,17 @@ export interface CreateOptions {
 
 type Work =
   | { readonly kind: 'input'; readonly input: Input }
-  | { readonly kind: 'create'; readonly context: Context; readonly origin: Origin };
+  | { readonly kind: 'create'; readonly context: Context; readonly origin: Origin }
+  | { readonly kind: 'restart'; readonly chart: Chart; readonly restart: Restart }
+  | { readonly kind: 'remove' };
 type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
+
+/** Who asked for a cancel or restart, and why (recorded in the instance's history). */
+export interface Request {
+  readonly reason?: string;
+  readonly by?: string;
+  readonly token?: string;
+}
 
 /** What one instance's committed change means for listeners (watch streams, metrics). */
 export interface Change {
@@ -72,15 +81,16 @@ export class Runtime {
   private readonly steps: StepRunner;
   private readonly quota: InstanceQuota;
   private readonly listeners = new Set<(change: Change) => void>();
+  private readonly removalListeners = new Set<(removed: Snapshot) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
   /** Timers of deadlines and step outcomes waiting to be applied again after the store refused them. */
   private readonly ownRetries = new Set<ClockTimer>();
   /**
-   * Per instance, the newest snapshot handed to the store and not yet committed, with the store's failure
-   * count at that moment: the next batch builds on it unless a commit has failed since.
+   * Per instance, the newest snapshot handed to the store and not yet committed (undefined: its removal), with the
+   * store's failure count at that moment: the next batch builds on it unless a commit has failed since.
    */
-  private readonly uncommitted = new Map<string, { readonly snapshot: Snapshot; readonly failures: number }>();
+  private readonly uncommitted = new Map<string, { readonly snapshot: Snapshot | undefined; readonly failures: number }>();
 
   constructor(private readonly options: RuntimeOptions) {
     this.tally = new InstanceTally(() => options.clock.now());
@@ -93,36 +103,55 @@ export class Runtime {
       this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'));
   }
 
-  /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
+  /**
+   * Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps.
+   * Instances of charts not served are left as they are, named with their counts in one warning.
+   */
   async start(): Promise<void> {
     const { catalog, store, log } = this.options;
     this.tally.reset(store.list<Snapshot>(INSTANCES));
-    for (const name of catalog.names()) {
-      const chart = catalog.get(name)!;
-      if (!store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE)) && this.startsByItself(chart)) {
-        await this.create(name, DEFAULT_INSTANCE, {});
-      }
-    }
-    let armed = 0;
-    let resumed = 0;
-    for (const snapshot of store.list<Snapshot>(INSTANCES)) {
-      const chart = this.versionOrWarn(snapshot);
-      if (chart === null) continue;
-      if (!chart) {
-        log.warn({ chart: snapshot.chart, instance: snapshot.id }, 'instance belongs to a chart that is no longer served; left as it is');
-        continue;
-      }
-      const key = instanceKey(snapshot.chart, snapshot.id);
-      if (snapshot.deadline) {
-        this.timers.schedule(key, snapshot.deadline.at);
-        armed += 1;
-      } else if (chart.states[snapshot.state]?.kind === 'step') {
-        this.steps.start(key, chart, snapshot);
-        resumed += 1;
-      }
+    const { armed, resumed } = await this.resume(catalog.names());
+    const unserved = unservedInstances(this.tally.chartNames(), catalog.names(), (chart) => this.tally.counts(chart));
+    if (unserved.length) {
+      log.warn({ charts: unserved }, `the data directory holds instances of charts not served, left as they are: ${unserved.map(({ chart, active, finished }) => `${chart} (${active} active, ${finished} finished)`).join(', ')}; serve those charts (--chart) to resume them`);
     }
     this.options.alerter.start();
     log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
+  }
+
+  /**
+   * Takes up the instances of charts just served (at start-up, or after a reload or apply that adds them): creates
+   * the default instance of those that start by themselves, arms stored deadlines and starts interrupted steps.
+   */
+  async resume(charts: readonly string[]): Promise<{ armed: number; resumed: number }> {
+    const { catalog, store, log } = this.options;
+    let armed = 0;
+    let resumed = 0;
+    for (const name of charts) {
+      const chart = catalog.get(name);
+      if (!chart) continue;
+      if (!store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE)) && this.startsByItself(chart)) {
+        await this.create(name, DEFAULT_INSTANCE, {});
+      }
+      for (const snapshot of store.list<Snapshot>(INSTANCES, `${name}/`)) {
+        if (snapshot.chart !== name || isFinished(snapshot)) continue;
+        const version = this.versionOrWarn(snapshot);
+        if (version === null) continue;
+        if (!version) {
+          log.warn({ chart: snapshot.chart, version: snapshot.version, instance: snapshot.id }, 'instance runs on a chart version missing from the data directory; left as it is');
+          continue;
+        }
+        const key = instanceKey(snapshot.chart, snapshot.id);
+        if (snapshot.deadline) {
+          this.timers.schedule(key, snapshot.deadline.at);
+          armed += 1;
+        } else if (version.states[snapshot.state]?.kind === 'step') {
+          this.steps.start(key, version, snapshot);
+          resumed += 1;
+        }
+      }
+    }
+    return { armed, resumed };
   }
 
   /** Whether the store's last write landed (see Store.health). */
@@ -163,6 +192,55 @@ export class Runtime {
    */
   async interrupt(chart: string, id: string, reason: string): Promise<Snapshot> {
     return (await this.apply(chart, id, { type: 'interrupt', reason })).snapshot;
+  }
+
+  /**
+   * Ends an active instance `cancelled` (see transition's cancel): its running step is stopped and the cleanup
+   * steps its chart leads to run first. Resolves with the committed snapshot, still active while they run.
+   */
+  async cancel(chart: string, id: string, request: Request & { reason: string }): Promise<Snapshot> {
+    const { reason, by, token } = request;
+    const outcome = await this.apply(chart, id, { type: 'cancel', reason, ...(by ? { by } : {}), ...(token ? { token } : {}) });
+    if (!outcome.accepted) throw new Conflict(outcome.reason ?? `instance ${id} cannot be cancelled`);
+    return outcome.snapshot;
+  }
+
+  /**
+   * Starts a finished instance over in the initial state of the chart's current version, with its context checked
+   * against that version and the operator's settings bound now. Conflict while it is active.
+   */
+  async restart(chart: string, id: string, request: Request = {}): Promise<Snapshot> {
+    const current = this.chart(chart);
+    const context = this.options.inputs.check(current, this.snapshot(chart, id).context);
+    const settings = this.checkSettings(chart);
+    const restart: Restart = { context, ...(settings ? { settings } : {}), ...request };
+    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'restart', chart: current, restart });
+    if ('error' in done) throw done.error;
+    if (!done.outcome.accepted) throw new Conflict(done.outcome.reason ?? `instance ${id} cannot be restarted`);
+    return done.outcome.snapshot;
+  }
+
+  /** Removes a finished instance of a chart served; Conflict while it is active. Resolves with what was removed. */
+  async remove(chart: string, id: string): Promise<Snapshot> {
+    this.snapshot(chart, id);
+    return this.removeStored(instanceKey(chart, id));
+  }
+
+  /** Removes a finished instance by its key, whether its chart is served or not (retention). */
+  async removeStored(key: string): Promise<Snapshot> {
+    const done = await this.queue.submit(key, { kind: 'remove' });
+    if ('error' in done) throw done.error;
+    return done.outcome.snapshot;
+  }
+
+  /** The names of the charts served, sorted. */
+  chartNames(): string[] {
+    return this.options.catalog.names();
+  }
+
+  /** The chart served under `name`, or undefined. */
+  chartNamed(name: string): Chart | undefined {
+    return this.options.catalog.get(name);
   }
 
   chart(name: string): Chart {
@@ -220,7 +298,11 @@ export class Runtime {
 
   async apply(chart: string, id: string, input: Input): Promise<Outcome> {
     this.snapshot(chart, id);
-    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'input', input });
+    return this.submitInput(instanceKey(chart, id), input);
+  }
+
+  private async submitInput(key: string, input: Input): Promise<Outcome> {
+    const done = await this.queue.submit(key, { kind: 'input', input });
     if ('error' in done) throw done.error;
     return done.outcome;
   }
@@ -253,6 +335,12 @@ export class Runtime {
   onChange(listener: (change: Change) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called with the last snapshot of each instance removed (DELETE, retention). */
+  onRemove(listener: (removed: Snapshot) => void): () => void {
+    this.removalListeners.add(listener);
+    return () => this.removalListeners.delete(listener);
   }
 
   /** Called on stop, e.g. to end watch streams so the server can close. */
@@ -299,8 +387,8 @@ export class Runtime {
    * `onRestart` describes.
    */
   private applyOwn(key: string, input: Input, what: string, onRestart: string, attempt = 0): void {
-    const [chart, id] = splitKey(key);
-    this.apply(chart, id, input).catch((error: Error) => {
+    // Straight to the queue: an instance keeps moving (its cleanup, say) after its chart stopped being served.
+    this.submitInput(key, input).catch((error: Error) => {
       const { log } = this.options;
       if (!(error instanceof StoreError) || this.stopped) {
         log.error({ instance: key, err: error.message }, `could not apply ${what}; ${onRestart}`);
@@ -331,6 +419,15 @@ export class Runtime {
     let creating: string | undefined;
     const now = clock.now();
     for (const item of items) {
+      if (item.kind === 'remove' || item.kind === 'restart') {
+        const result = current ? this.finishedWork(current, item, now) : { error: new NotFound(`instance ${key} does not exist`) };
+        if ('outcome' in result && result.outcome.accepted) {
+          current = item.kind === 'remove' ? undefined : result.outcome.snapshot;
+          outcomes.push(result.outcome);
+        }
+        done.push(result);
+        continue;
+      }
       if (item.kind === 'create') {
         if (current) {
           done.push({ outcome: { snapshot: current, effects: [], accepted: true, unchanged: true }, created: false });
@@ -360,13 +457,13 @@ export class Runtime {
       }
       done.push({ outcome, created: false });
     }
-    if (current && current !== before) {
+    if (current !== before) {
       const handed = { snapshot: current, failures: store.failures };
       this.uncommitted.set(key, handed);
-      const reports = failureReports(key, current, outcomes, () => this.failurePrefix(current));
+      const reports = current ? failureReports(key, current, outcomes, () => this.failurePrefix(current)) : [];
       try {
         // Snapshots are plain JSON data, built anew by every transition and never changed; so are alert records.
-        const writes: Write[] = [{ collection: INSTANCES, key, value: current }];
+        const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null }];
         if (reports.length) writes.push(...this.options.alerter.record(reports, now));
         await store.commit(writes, { asGiven: true });
       } catch (error) {
@@ -380,7 +477,14 @@ export class Runtime {
     return done;
   }
 
-
+  /** A removal or restart, both only of a finished instance; a removal's outcome holds what it removed. */
+  private finishedWork(current: Snapshot, item: Work & { kind: 'remove' | 'restart' }, now: number): Done {
+    if (item.kind === 'restart') return { outcome: restartSnapshot(item.chart, current, now, item.restart), created: false };
+    if (!isFinished(current)) {
+      return { error: new Conflict(`instance ${current.id} of chart ${current.chart} is active in ${current.state}; cancel it first (POST /charts/${current.chart}/instances/${current.id}/cancel), then delete it`, 'instance_active') };
+    }
+    return { outcome: { snapshot: current, effects: [], accepted: true, unchanged: false }, created: false };
+  }
 
   /**
    * What the next batch of `key` builds on: the snapshot still on its way to disk, or the committed one once a
@@ -388,23 +492,38 @@ export class Runtime {
    */
   private buildingOn(key: string): Snapshot | undefined {
     const pending = this.uncommitted.get(key);
-    if (pending && pending.failures === this.options.store.failures) return pending.snapshot;
+    if (pending !== undefined && pending.failures === this.options.store.failures) return pending.snapshot;
     return this.options.store.get<Snapshot>(INSTANCES, key);
   }
 
   /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */
-  private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot, outcomes: Outcome[], reports: readonly FailureReport[]): void {
+  private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot | undefined, outcomes: Outcome[], reports: readonly FailureReport[]): void {
+    this.tally.note(before, after);
+    if (!after) {
+      this.timers.cancel(key);
+      this.quota.giveBack(before!.chart);
+      this.waiters.release(key);
+      for (const listener of this.removalListeners) listener(before!);
+      return;
+    }
     if (after.deadline) this.timers.schedule(key, after.deadline.at);
     else this.timers.cancel(key);
     this.steps.follow(key, after);
     if (outcomes.some((outcome) => outcome.effects.some((effect) => effect.type === 'runStep'))) {
       this.steps.start(key, this.chartOf(after), after);
     }
-    this.tally.note(before, after);
     this.options.alerter.raised(reports);
     this.waiters.notify(key, after);
     for (const listener of this.listeners) listener({ before, after });
   }
+}
+
+/** The charts with stored instances that are not served, with how many of them are active and finished. */
+function unservedInstances(stored: readonly string[], served: readonly string[], counts: (chart: string) => Counts): { chart: string; active: number; finished: number }[] {
+  return stored.filter((chart) => !served.includes(chart)).map((chart) => {
+    const { active, total } = counts(chart);
+    return { chart, active, finished: total - active };
+  });
 }
 
 export function instanceKey(chart: string, id: string): string {

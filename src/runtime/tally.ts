@@ -54,6 +54,11 @@ export class InstanceTally {
     if (after) this.add(after);
   }
 
+  /** Every chart with instances counted, sorted. */
+  chartNames(): string[] {
+    return [...this.charts.keys()].filter((chart) => this.counts(chart).total > 0).sort();
+  }
+
   counts(chart: string): Counts {
     const byState: Record<string, StatusCounts> = {};
     const totals = { active: 0, done: 0, cancelled: 0 };

@@ -108,6 +108,6 @@ describe('the values file', () => {
     await expect(starting).rejects.toBeInstanceOf(StartupError);
     await expect(starting).rejects.toThrow(`values file has problems:\n${file}:2: charts.trafic-light: no chart named trafic-light is served (did you mean 'traffic-light'?)`);
     await expect(startServer({ chartPaths: ['charts'], dataDir: join(dir, 'refused'), port: 0, host: '127.0.0.1', log: pino({ level: 'silent' }), valuesFile: join(dir, 'missing.yaml') }))
-      .rejects.toThrow(`cannot read the values file ${join(dir, 'missing.yaml')}: ENOENT`);
+      .rejects.toThrow(`${join(dir, 'missing.yaml')}: cannot read the values file: ENOENT`);
   });
 });

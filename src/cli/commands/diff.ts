@@ -1,11 +1,10 @@
 // `chartd diff OLD NEW`: what a new version of a chart changes, and which stored instances sit in states it changes.
 
-import { resolve } from 'node:path';
 import { diffCharts, strands, type ChartDiff, type Detail, type StateChange } from '../../chart/diff.js';
 import { loadChartFile } from '../../chart/load.js';
 import type { Chart } from '../../chart/model.js';
-import { readSecret } from '../../backup/secret.js';
 import { chartLoadOptions } from '../../main.js';
+import { tlsFor, tokenFor } from '../serverCall.js';
 import { instancesFromData, instancesFromServer, type StoredInstance } from '../storedInstances.js';
 import { parse, UsageError } from '../usage.js';
 
@@ -65,8 +64,7 @@ async function readBoth(oldFile: string, newFile: string, values: { server?: str
   let stored: { readonly from: string; readonly instances: StoredInstance[] } | undefined;
   if (values.server !== undefined) {
     const token = await tokenFor(values['token-file']);
-    const tls = values['ca-file'] !== undefined ? { ca: resolve(values['ca-file']) } : {};
-    stored = { from: values.server, instances: await instancesFromServer(values.server, before.name, token, tls) };
+    stored = { from: values.server, instances: await instancesFromServer(values.server, before.name, token, tlsFor(values['ca-file'])) };
   } else if (values.data !== undefined) {
     stored = { from: values.data, instances: await instancesFromData(values.data, before.name) };
   }
@@ -96,13 +94,6 @@ function changesBehaviour(diff: ChartDiff): boolean {
 
 function describe(chart: Chart): { file: string; name: string; version: string } {
   return { file: chart.file, name: chart.name, version: chart.version };
-}
-
-async function tokenFor(file: string | undefined): Promise<string | undefined> {
-  if (file !== undefined) return (await readSecret({ file: resolve(file) }, '--token-file')).reveal();
-  // An empty variable is taken as none, as shells leave it after `export CHARTD_TOKEN=`.
-  if (process.env['CHARTD_TOKEN']) return (await readSecret({ env: 'CHARTD_TOKEN' }, 'CHARTD_TOKEN')).reveal();
-  return undefined;
 }
 
 function textReport(before: Chart, after: Chart, diff: ChartDiff, stored: { from: string; instances: StoredInstance[] } | undefined, sitting: readonly Stranded[]): string {

@@ -1,10 +1,11 @@
-// `chartd serve`: start the HTTP server and stop cleanly on SIGINT/SIGTERM.
+// `chartd serve`: start the HTTP server, reload its charts on SIGHUP, and stop cleanly on SIGINT/SIGTERM.
 
 import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../servers.js';
 import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
+import { parseDuration } from '../../chart/duration.js';
 import { parse, portNumber, positiveInteger, UsageError } from '../usage.js';
-import { untilStopSignal } from '../signals.js';
+import { serveSignals } from '../signals.js';
 import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
 
 export async function serveCommand(args: string[]): Promise<number> {
@@ -19,12 +20,16 @@ export async function serveCommand(args: string[]): Promise<number> {
     values: { type: 'string' },
     'max-instances': { type: 'string', default: String(DEFAULT_MAX_INSTANCES) },
     'log-level': { type: 'string', default: 'info' },
+    'retain-finished': { type: 'string' },
     auth: { type: 'string' },
     'insecure-no-auth': { type: 'boolean', default: false },
     ...TLS_OPTIONS,
   }, false);
   if (values.auth !== undefined && values['insecure-no-auth']) throw new UsageError('--auth and --insecure-no-auth contradict each other; give one');
+  const retainFinishedMs = values['retain-finished'] === undefined ? undefined : retention(values['retain-finished']);
   const log = createLogger(values['log-level'] as LogLevel);
+  // From here on no signal ends the process with Node's default, which would leave the data directory's LOCK.
+  const signals = serveSignals(log);
   const server = await startServer({
     chartPaths: values.chart?.length ? values.chart : ['charts'],
     dataDir: values.data,
@@ -39,10 +44,24 @@ export async function serveCommand(args: string[]): Promise<number> {
     insecureNoAuth: values['insecure-no-auth'],
     ...tlsConfig(values),
     ...(values.values ? { valuesFile: values.values } : {}),
+    ...(retainFinishedMs !== undefined ? { retainFinishedMs } : {}),
+  }).catch((error: unknown) => {
+    signals.dispose();
+    throw error;
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
-  await untilStopSignal(log);
+  signals.onHangup(() => server.reload('SIGHUP'));
+  await signals.stopped;
   await server.close();
+  signals.dispose();
   log.flush();
   return 0;
+}
+
+function retention(text: string): number {
+  try {
+    return parseDuration(text);
+  } catch (error) {
+    throw new UsageError(`--retain-finished ${text}: ${(error as Error).message}`);
+  }
 }

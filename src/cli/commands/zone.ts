@@ -7,7 +7,7 @@ import type { TokenSource } from '../../backup/secret.js';
 import { createLogger, type LogLevel } from '../../log.js';
 import { startZoneServer } from '../../servers.js';
 import { parse, portNumber, UsageError } from '../usage.js';
-import { onStopSignals, signalExitCode } from '../signals.js';
+import { exitNow, onStopSignals } from '../signals.js';
 import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
 
 export async function zoneCommand(args: string[]): Promise<number> {
@@ -40,6 +40,9 @@ export async function zoneCommand(args: string[]): Promise<number> {
     throw new UsageError(`--resend-max-delay: ${(error as Error).message}`);
   }
   const log = createLogger(values['log-level'] as LogLevel);
+  // The zone serves one fixed chart: a SIGHUP (Node's default would end it, leaving its LOCK) changes nothing.
+  const ignoreHangup = (): void => log.info({ signal: 'SIGHUP' }, 'chartd zone has nothing to reload; SIGHUP ignored');
+  process.on('SIGHUP', ignoreHangup);
   const zone = await startZoneServer({
     name: values.name,
     storageRoot: resolve(values.storage),
@@ -64,12 +67,9 @@ export async function zoneCommand(args: string[]): Promise<number> {
   await new Promise<void>((resolve) => onStopSignals((signal) => {
     log.info({ signal }, 'shutting down: running backups clean up first; send the signal again to stop at once');
     resolve();
-  }, (signal) => {
-    log.warn({ signal }, 'stopping at once: interrupted backups finish their cleanup when the zone starts again');
-    log.flush();
-    process.exit(signalExitCode(signal));
-  }));
+  }, (signal) => exitNow(log, signal, 'stopping at once: interrupted backups finish their cleanup when the zone starts again')));
   await zone.close();
+  process.off('SIGHUP', ignoreHangup);
   log.flush();
   return 0;
 }

@@ -1,0 +1,121 @@
+// --retain-finished: finished instances are removed once they have been finished that long, a few at a time, in the background.
+
+import type { Logger } from 'pino';
+import { isFinished, type Snapshot } from '../engine/snapshot.js';
+import { Conflict, NotFound } from '../errors.js';
+import type { Clock, ClockTimer } from './clock.js';
+import { instanceKey, type Runtime } from './runtime.js';
+
+/** Removals handed to the store at once: group-committed together, with check-ins between one batch and the next. */
+const BATCH = 64;
+/** The longest a clock timer waits before looking again (timers cannot wait longer than about 24 days). */
+const MAX_WAIT_MS = 24 * 60 * 60 * 1000;
+/** How long removals the store refused wait before they are tried again. */
+const RETRY_MS = 10_000;
+
+export interface RetentionOptions {
+  readonly runtime: Runtime;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** How long an instance stays after it finished (done or cancelled). */
+  readonly afterMs: number;
+}
+
+export class Retention {
+  /** Finished instances by key, with when they finished, kept in the order they finished: the first is due first. */
+  private readonly finished = new Map<string, number>();
+  private timer: ClockTimer | undefined;
+  private wakeAt = Infinity;
+  private sweeping: Promise<void> | undefined;
+  private stopped = false;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(private readonly options: RetentionOptions) {}
+
+  /** Learns of every finished instance stored, then follows each change; the first sweep is due at the oldest's time. */
+  start(stored: Iterable<Snapshot>): void {
+    const found = [...stored].filter(isFinished).map((snapshot) => [instanceKey(snapshot.chart, snapshot.id), finishedAt(snapshot)] as const);
+    for (const [key, at] of found.sort((a, b) => a[1] - b[1])) this.finished.set(key, at);
+    const { runtime } = this.options;
+    this.unsubscribe.push(
+      runtime.onChange(({ after }) => this.note(after)),
+      runtime.onRemove((removed) => this.finished.delete(instanceKey(removed.chart, removed.id))),
+    );
+    this.arm();
+  }
+
+  /** Stops sweeping; resolves once a sweep under way has finished its batch. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    await this.sweeping;
+  }
+
+  /** Finished instances waiting for their time. */
+  get pending(): number {
+    return this.finished.size;
+  }
+
+  private note(snapshot: Snapshot): void {
+    const key = instanceKey(snapshot.chart, snapshot.id);
+    // Deleted first so the key goes to the end: the order stays the order of finishing.
+    this.finished.delete(key);
+    if (!isFinished(snapshot)) return;
+    this.finished.set(key, finishedAt(snapshot));
+    this.arm();
+  }
+
+  /** Sets the clock timer for the oldest finished instance's time, unless it is set for then or earlier already. */
+  private arm(): void {
+    if (this.stopped || this.sweeping) return;
+    const oldest = this.finished.values().next();
+    if (oldest.done) return;
+    const due = oldest.value + this.options.afterMs;
+    if (due >= this.wakeAt) return;
+    if (this.timer) this.options.clock.clearTimeout(this.timer);
+    this.wakeAt = due;
+    this.timer = this.options.clock.setTimeout(() => {
+      this.timer = undefined;
+      this.wakeAt = Infinity;
+      this.sweeping = this.sweep().finally(() => {
+        this.sweeping = undefined;
+        this.arm();
+      });
+    }, Math.min(MAX_WAIT_MS, due - this.options.clock.now()));
+  }
+
+  /** Removes every instance whose time has come, a batch at a time, letting other requests in between batches. */
+  private async sweep(): Promise<void> {
+    const { runtime, clock, log, afterMs } = this.options;
+    let removed = 0;
+    for (;;) {
+      const cutoff = clock.now() - afterMs;
+      const due: string[] = [];
+      for (const [key, at] of this.finished) {
+        // In order of finishing, so the first one not due ends the search; a clock set back delays a few, no more.
+        if (at > cutoff || due.length === BATCH) break;
+        due.push(key);
+      }
+      if (due.length === 0 || this.stopped) break;
+      for (const key of due) this.finished.delete(key);
+      const results = await Promise.allSettled(due.map((key) => runtime.removeStored(key)));
+      const failed = results.flatMap((result, index) => (result.status === 'rejected' ? [{ key: due[index]!, error: result.reason as Error }] : []));
+      removed += due.length - failed.length;
+      // Restarted or deleted meanwhile: nothing left to remove. Anything else (a full disk) is tried again later.
+      const retry = failed.filter(({ error }) => !(error instanceof NotFound || (error instanceof Conflict && error.code === 'instance_active')));
+      if (retry.length) {
+        log.error({ instances: retry.length, err: retry[0]!.error.message, retryInMs: RETRY_MS }, 'could not remove finished instances past --retain-finished; trying again');
+        for (const { key } of retry) this.finished.set(key, cutoff + RETRY_MS);
+        break;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (removed) log.info({ removed, olderThanMs: afterMs }, `removed ${removed} instance${removed === 1 ? '' : 's'} finished longer than --retain-finished ago`);
+  }
+}
+
+/** When an instance finished: its last change, since nothing changes a finished instance but a restart. */
+function finishedAt(snapshot: Snapshot): number {
+  return Date.parse(snapshot.updatedAt);
+}

@@ -158,7 +158,7 @@ export class ChartSources {
       const problems = [...this.claimProblems(charts), ...this.valueProblems(charts)];
       if (problems.length) throw refused(`chart ${name} was not deleted`, problems, 'chart_in_use', 409);
       const active = runtime.instances(name).filter((snapshot) => !isFinished(snapshot));
-      if (active.length && !request.cancelActive) throw new Conflict(`chart ${name} has ${active.length} active instance${active.length === 1 ? '' : 's'}; cancel them first, or confirm that deleting the chart cancels them`, 'chart_has_active_instances');
+      if (active.length && !request.cancelActive) throw new Conflict(`chart ${name} has ${active.length} active instance${active.length === 1 ? '' : 's'}`, 'chart_has_active_instances');
       const reason = `chart ${name} was deleted${request.reason ? `: ${request.reason}` : ''}`;
       for (let index = 0; index < active.length; index += CANCEL_BATCH) {
         await Promise.all(active.slice(index, index + CANCEL_BATCH).map((snapshot) => runtime.cancel(name, snapshot.id, { reason, ...(request.token ? { token: request.token } : {}) })));

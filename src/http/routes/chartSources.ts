@@ -40,12 +40,14 @@ export function chartSourceRoutes(routes: GuardedRoutes, sources: ChartSources, 
     if (phrase !== undefined && phrase !== UNSAFE_PARAPHRASE) {
       throw new BadRequest(`unsafe_paraphrase must be exactly "${UNSAFE_PARAPHRASE}" (case-sensitive); nothing was deleted`, 'wrong_paraphrase');
     }
-    const { active } = runtime.tally.counts(name);
-    if (active && phrase === undefined) {
-      throw new Conflict(`chart ${name} has ${active} active instance${active === 1 ? '' : 's'}; nothing was deleted. Cancel them first, or send ${DELETE_EXAMPLE} to cancel them with the chart (each records the reason)`, 'chart_has_active_instances');
-    }
     const token = tokenName(principalOf(ctx));
-    const { chart, cancelled } = await sources.remove(name, { cancelActive: phrase !== undefined, ...(reason ? { reason } : {}), ...(token ? { token } : {}) });
+    const removal = sources.remove(name, { cancelActive: phrase !== undefined, ...(reason ? { reason } : {}), ...(token ? { token } : {}) });
+    const { chart, cancelled } = await removal.catch((error: unknown) => {
+      if (error instanceof Conflict && error.code === 'chart_has_active_instances') {
+        throw new Conflict(`${error.message}: nothing was deleted. Cancel them first, or send ${DELETE_EXAMPLE} to cancel them with the chart (each records the reason)`, error.code);
+      }
+      throw error;
+    });
     ctx.set('cache-control', 'no-store');
     ctx.body = { deleted: chart.name, version: chart.version, cancelled };
   });

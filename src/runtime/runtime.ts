@@ -1,20 +1,21 @@
-// Where inputs become durable changes: per-instance batches, commit, then timers, steps and alerts.
+// Where inputs become durable changes: per-instance batches (batch.ts), then timers, steps, alerts and listeners.
 
 import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
-import { createSnapshot, restartSnapshot, transition, type Input, type Origin, type Outcome, type Restart } from '../engine/transition.js';
+import type { Input, Outcome, Restart } from '../engine/transition.js';
 import { isFinished, templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import { StoreError, type Store, type StoreHealth, type Write } from '../store/store.js';
+import { StoreError, type Store, type StoreHealth } from '../store/store.js';
 import type { AlertHealth } from './alertOutbox.js';
-import { failureReports, type Alerter, type FailureReport } from './alerts.js';
+import type { Alerter, FailureReport } from './alerts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock, ClockTimer } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
+import { INSTANCES, InstanceBatches, type Done, type Work } from './batch.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
 import { StepRunner } from './steps.js';
@@ -22,7 +23,7 @@ import { InstanceTally, type Counts } from './tally.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
 
-export const INSTANCES = 'instances';
+export { INSTANCES };
 export const DEFAULT_INSTANCE = 'default';
 
 /** The first wait before a refused deadline or step outcome is applied again, and the longest. */
@@ -52,13 +53,6 @@ export interface CreateOptions {
   readonly token?: string;
 }
 
-type Work =
-  | { readonly kind: 'input'; readonly input: Input }
-  | { readonly kind: 'create'; readonly context: Context; readonly origin: Origin }
-  | { readonly kind: 'restart'; readonly chart: Chart; readonly restart: Restart }
-  | { readonly kind: 'remove' };
-type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
-
 /** Who asked for a cancel or restart, and why (recorded in the instance's history). */
 export interface Request {
   readonly reason?: string;
@@ -86,17 +80,17 @@ export class Runtime {
   private stopped = false;
   /** Timers of deadlines and step outcomes waiting to be applied again after the store refused them. */
   private readonly ownRetries = new Set<ClockTimer>();
-  /**
-   * Per instance, the newest snapshot handed to the store and not yet committed (undefined: its removal), with the
-   * store's failure count at that moment: the next batch builds on it unless a commit has failed since.
-   */
-  private readonly uncommitted = new Map<string, { readonly snapshot: Snapshot | undefined; readonly failures: number }>();
 
   constructor(private readonly options: RuntimeOptions) {
     this.tally = new InstanceTally(() => options.clock.now());
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
-    this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
+    const batches = new InstanceBatches({
+      store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota,
+      chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
+      committed: (key, before, after, outcomes, reports) => this.afterCommit(key, before, after, outcomes, reports),
+    });
+    this.queue = new KeyedQueue((key, items) => batches.process(key, items), () => options.store.whenIssued());
     this.timers = new Timers(options.clock, (key, at) =>
       this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
     this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
@@ -404,98 +398,6 @@ export class Runtime {
     });
   }
 
-  /**
-   * One batch for one instance: apply every item in order, commit once, then answer each. It builds on the
-   * previous batch's snapshot even while that is still on its way to disk: the store answers in order, and
-   * fails this commit too if that one fails.
-   */
-  private async process(key: string, items: readonly Work[]): Promise<Done[]> {
-    const { store, clock } = this.options;
-    const before = this.buildingOn(key);
-    let current = before;
-    const done: Done[] = [];
-    const outcomes: Outcome[] = [];
-    /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
-    let creating: string | undefined;
-    const now = clock.now();
-    for (const item of items) {
-      if (item.kind === 'remove' || item.kind === 'restart') {
-        const result = current ? this.finishedWork(current, item, now) : { error: new NotFound(`instance ${key} does not exist`) };
-        if ('outcome' in result && result.outcome.accepted) {
-          current = item.kind === 'remove' ? undefined : result.outcome.snapshot;
-          outcomes.push(result.outcome);
-        }
-        done.push(result);
-        continue;
-      }
-      if (item.kind === 'create') {
-        if (current) {
-          done.push({ outcome: { snapshot: current, effects: [], accepted: true, unchanged: true }, created: false });
-          continue;
-        }
-        const [chartName, id] = splitKey(key);
-        const refused = this.quota.take(chartName);
-        if (refused) {
-          done.push({ error: refused });
-          continue;
-        }
-        creating = chartName;
-        const outcome = createSnapshot(this.chart(chartName), id, item.context, now, item.origin);
-        current = outcome.snapshot;
-        outcomes.push(outcome);
-        done.push({ outcome, created: true });
-        continue;
-      }
-      if (!current) {
-        done.push({ error: new NotFound(`instance ${key} does not exist`) });
-        continue;
-      }
-      const outcome = transition(this.chartOf(current), current, item.input, now);
-      if (outcome.accepted && !outcome.unchanged) {
-        current = outcome.snapshot;
-        outcomes.push(outcome);
-      }
-      done.push({ outcome, created: false });
-    }
-    if (current !== before) {
-      const handed = { snapshot: current, failures: store.failures };
-      this.uncommitted.set(key, handed);
-      const reports = current ? failureReports(key, current, outcomes, () => this.failurePrefix(current)) : [];
-      try {
-        // Snapshots are plain JSON data, built anew by every transition and never changed; so are alert records.
-        const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null }];
-        if (reports.length) writes.push(...this.options.alerter.record(reports, now));
-        await store.commit(writes, { asGiven: true });
-      } catch (error) {
-        if (creating) this.quota.giveBack(creating);
-        throw error;
-      } finally {
-        if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
-      }
-      this.afterCommit(key, before, current, outcomes, reports);
-    }
-    return done;
-  }
-
-  /** A removal or restart, both only of a finished instance; a removal's outcome holds what it removed. */
-  private finishedWork(current: Snapshot, item: Work & { kind: 'remove' | 'restart' }, now: number): Done {
-    if (item.kind === 'restart') return { outcome: restartSnapshot(item.chart, current, now, item.restart), created: false };
-    if (!isFinished(current)) {
-      return { error: new Conflict(`instance ${current.id} of chart ${current.chart} is active in ${current.state}; cancel it first (POST /charts/${current.chart}/instances/${current.id}/cancel), then delete it`, 'instance_active') };
-    }
-    return { outcome: { snapshot: current, effects: [], accepted: true, unchanged: false }, created: false };
-  }
-
-  /**
-   * What the next batch of `key` builds on: the snapshot still on its way to disk, or the committed one once a
-   * commit has failed (the store fails every commit pending at that moment, so that snapshot will never land).
-   */
-  private buildingOn(key: string): Snapshot | undefined {
-    const pending = this.uncommitted.get(key);
-    if (pending !== undefined && pending.failures === this.options.store.failures) return pending.snapshot;
-    return this.options.store.get<Snapshot>(INSTANCES, key);
-  }
-
   /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */
   private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot | undefined, outcomes: Outcome[], reports: readonly FailureReport[]): void {
     this.tally.note(before, after);
@@ -528,9 +430,4 @@ function unservedInstances(stored: readonly string[], served: readonly string[],
 
 export function instanceKey(chart: string, id: string): string {
   return `${chart}/${id}`;
-}
-
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
 }

@@ -49,6 +49,8 @@ export interface RuntimeConfig {
   readonly logFailures?: boolean;
   /** --retain-finished DURATION: finished instances are removed once finished this long. */
   readonly retainFinishedMs?: number;
+  /** --retain-finished-rate N: the most finished instances removed a second. */
+  readonly retainFinishedRate?: number;
 }
 
 export interface Engine {
@@ -132,7 +134,9 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await runtime.start();
     const sources = new ChartSources({ ...reading, catalog, runtime, settings, environment, clock, log }, set);
     for (const claim of claims) sources.claim(claim);
-    const retention = config.retainFinishedMs === undefined ? undefined : new Retention({ runtime, clock, log, afterMs: config.retainFinishedMs });
+    const retention = config.retainFinishedMs === undefined ? undefined : new Retention({
+      runtime, clock, log, afterMs: config.retainFinishedMs, ...(config.retainFinishedRate !== undefined ? { perSecond: config.retainFinishedRate } : {}),
+    });
     retention?.start(store.list(INSTANCES));
     await controller?.start();
     return {

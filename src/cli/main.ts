@@ -10,7 +10,7 @@ Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
                [--auth FILE | --insecure-no-auth] [--values FILE] [--max-instances 1000000]
-               [--log-level info] [--retain-finished DURATION]
+               [--log-level info] [--retain-finished DURATION [--retain-finished-rate 200]]
                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...
@@ -41,7 +41,8 @@ Commands:
              storage roots, ...) and lists the environment variables steps may read.
              SIGHUP (or POST /charts/reload) re-reads the charts, --values and
              --auth: all of it is served, or nothing changes. --retain-finished
-             removes finished instances once finished that long (e.g. 30d).
+             removes finished instances once finished that long (e.g. 30d), at most
+             --retain-finished-rate a second.
   validate   Check chart files; prints every problem, warning and note, and
              exits 1 if there are problems.
   run        Run one instance of a chart to a final state in this process: one

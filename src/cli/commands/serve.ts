@@ -3,6 +3,7 @@
 import { createLogger, type LogLevel } from '../../log.js';
 import { startServer } from '../../servers.js';
 import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
+import { DEFAULT_REMOVALS_PER_SECOND } from '../../runtime/retention.js';
 import { parseDuration } from '../../chart/duration.js';
 import { parse, portNumber, positiveInteger, UsageError } from '../usage.js';
 import { serveSignals } from '../signals.js';
@@ -21,6 +22,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'max-instances': { type: 'string', default: String(DEFAULT_MAX_INSTANCES) },
     'log-level': { type: 'string', default: 'info' },
     'retain-finished': { type: 'string' },
+    'retain-finished-rate': { type: 'string', default: String(DEFAULT_REMOVALS_PER_SECOND) },
     auth: { type: 'string' },
     'insecure-no-auth': { type: 'boolean', default: false },
     ...TLS_OPTIONS,
@@ -45,6 +47,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...tlsConfig(values),
     ...(values.values ? { valuesFile: values.values } : {}),
     ...(retainFinishedMs !== undefined ? { retainFinishedMs } : {}),
+    retainFinishedRate: positiveInteger(values['retain-finished-rate'], '--retain-finished-rate'),
   }).catch((error: unknown) => {
     signals.dispose();
     throw error;

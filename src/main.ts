@@ -23,6 +23,8 @@ import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
 import { Retention } from './runtime/retention.js';
 import { INSTANCES, Runtime } from './runtime/runtime.js';
+import { alertsService, checkpointerService, retentionService, runtimeServices } from './services/engineServices.js';
+import { Supervisor } from './services/supervisor.js';
 import { openLowdbStore } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
 
@@ -69,6 +71,8 @@ export interface Engine {
   /** The server environment variables handlers may read. */
   readonly environment: Environment;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
+  /** Starts, watches and keeps alive the background services (GET /services); servers add their own. */
+  readonly supervisor: Supervisor;
   close(): Promise<void>;
 }
 
@@ -134,15 +138,22 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await runtime.start();
     const sources = new ChartSources({ ...reading, catalog, runtime, settings, environment, clock, log }, set);
     for (const claim of claims) sources.claim(claim);
-    const retention = config.retainFinishedMs === undefined ? undefined : new Retention({
-      runtime, clock, log, afterMs: config.retainFinishedMs, ...(config.retainFinishedRate !== undefined ? { perSecond: config.retainFinishedRate } : {}),
-    });
-    retention?.start(store.list(INSTANCES));
     await controller?.start();
+    const retention = config.retainFinishedMs === undefined ? undefined : new Retention({
+      runtime, clock, log, stored: () => store.list(INSTANCES), afterMs: config.retainFinishedMs,
+      ...(config.retainFinishedRate !== undefined ? { perSecond: config.retainFinishedRate } : {}),
+    });
+    const supervisor = new Supervisor({ config: set.values.services, clock, log });
+    const services = [checkpointerService(store), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
+    for (const service of services) {
+      supervisor.add(service);
+    }
+    supervisor.start();
     return {
-      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment,
+      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
+        await supervisor.stop();
         await retention?.stop();
         await controller?.inbox.stop();
         await runtime.stop();

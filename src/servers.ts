@@ -22,6 +22,7 @@ import { createApp } from './http/app.js';
 import { Guard, type ChartOwner, type GuardedRoutes } from './http/guard.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { SERVICES, startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
+import { accessLogger } from './log.js';
 import { packageVersion } from './version.js';
 import { loadServerTls, type OutgoingTls, type ServerTls } from './net/tlsFiles.js';
 
@@ -35,6 +36,8 @@ export interface ServeConfig extends RuntimeConfig {
   readonly insecureNoAuth?: boolean;
   /** --tls-cert/--tls-key[/--tls-client-ca]: serve https. */
   readonly tls?: ServerTls;
+  /** --access-log: a log line per request. */
+  readonly accessLog?: boolean;
 }
 
 export interface RunningServer {
@@ -87,7 +90,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
   const app = createApp({
     runtime, sources, log: config.log, ...(defaultChart ? { defaultChart } : {}), models: engine.models, version: packageVersion(), guard,
-    access: () => shown, mount, services: [...running],
+    access: () => shown, mount, services: [...running], board: engine.supervisor,
+    ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}),
   });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
@@ -177,6 +181,8 @@ export interface ZoneServeConfig {
   readonly outgoing?: OutgoingTls;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** --access-log: a log line per request. */
+  readonly accessLog?: boolean;
 }
 
 export interface RunningZone {
@@ -233,8 +239,9 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
     await engine.close();
   };
   await zone.start();
+  engine.supervisor.add(outbox.service());
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
-  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log });
+  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, board: engine.supervisor, log, ...(config.accessLog ? { accessLog: accessLogger(log) } : {}) });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

@@ -1,10 +1,9 @@
 // The active instances of a chart as stored: asked of a running server over HTTP, or read from a data directory.
 
 import type { Snapshot } from '../engine/snapshot.js';
-import type { OutgoingTls } from '../net/tlsFiles.js';
 import { INSTANCES } from '../runtime/runtime.js';
 import { readDocuments } from '../store/readOnly.js';
-import { serverClient } from './serverCall.js';
+import { serverClient, type ServerValues } from './serverCall.js';
 
 export interface StoredInstance {
   readonly id: string;
@@ -15,9 +14,9 @@ export interface StoredInstance {
 /** The largest page GET /charts/:chart/instances gives. */
 const PAGE = 10_000;
 
-/** Every active instance of `chart` the server at `base` holds, a page at a time; none when it serves no such chart. */
-export async function instancesFromServer(base: string, chart: string, token: string | undefined, tls: OutgoingTls = {}): Promise<StoredInstance[]> {
-  const client = await serverClient(base, token, tls);
+/** Every active instance of `chart` the server --server names holds, a page at a time; none when it serves no such chart. */
+export async function instancesFromServer(server: ServerValues & { readonly server: string }, chart: string): Promise<StoredInstance[]> {
+  const client = await serverClient(server);
   const found: StoredInstance[] = [];
   try {
     for (let path: string | null = `/charts/${encodeURIComponent(chart)}/instances?status=active&limit=${PAGE}`; path !== null;) {

@@ -3,10 +3,13 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import { accessLog } from './accessLog.js';
 import { errorMiddleware } from './errors.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
+import { serviceRoutes } from './routes/services.js';
 import { unroutedAnswers } from './unrouted.js';
+import type { ServiceBoard } from '../services/service.js';
 import { checkOrder } from '../backup/zone.js';
 import { ZONE_CHART, type ZoneService } from '../backup/zone/zoneService.js';
 
@@ -16,13 +19,18 @@ export interface ZoneAppOptions {
   /** Who may do what: the controller's token may send orders; --auth FILE may add others. */
   readonly guard: Guard;
   readonly outboxSize: () => number;
+  /** The zone's background services: GET /services and /readyz. */
+  readonly board: ServiceBoard;
   readonly log: Logger;
+  /** --access-log: where a line per request goes. */
+  readonly accessLog?: Logger;
 }
 
 export function createZoneApp(options: ZoneAppOptions): Koa {
   const { zone } = options;
   const app = new Koa();
   app.silent = true;
+  if (options.accessLog) app.use(accessLog(options.accessLog));
   app.use(errorMiddleware(options.log));
   app.use(unroutedAnswers());
   const router = new Router();
@@ -42,6 +50,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   routes.get('/orders/:id', READ, (ctx) => {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
+  serviceRoutes(routes, options.board);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

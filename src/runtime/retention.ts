@@ -1,4 +1,4 @@
-// --retain-finished: finished instances are removed once they have been finished that long, a few at a time, in the background.
+// --retain-finished: finished instances are removed once they have been finished that long, a few at a time, as a background service.
 
 import type { Logger } from 'pino';
 import { isFinished, type Snapshot } from '../engine/snapshot.js';
@@ -23,6 +23,8 @@ export interface RetentionOptions {
   readonly runtime: Runtime;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Every instance stored, read at each start. */
+  stored(): Iterable<Snapshot>;
   /** How long an instance stays after it finished (done or cancelled). */
   readonly afterMs: number;
   /** The most instances removed a second (DEFAULT_REMOVALS_PER_SECOND unless given). */
@@ -39,12 +41,17 @@ export class Retention {
   private wakePause: (() => void) | undefined;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
+  /** Why the last removals failed, until a later batch succeeds. */
+  private problem: string | undefined;
 
   constructor(private readonly options: RetentionOptions) {}
 
   /** Learns of every finished instance stored, then follows each change; the first sweep is due at the oldest's time. */
-  start(stored: Iterable<Snapshot>): void {
-    const found = [...stored].filter(isFinished).map((snapshot) => [instanceKey(snapshot.chart, snapshot.id), finishedAt(snapshot)] as const);
+  async start(): Promise<void> {
+    this.stopped = false;
+    this.problem = undefined;
+    this.finished.clear();
+    const found = [...this.options.stored()].filter(isFinished).map((snapshot) => [instanceKey(snapshot.chart, snapshot.id), finishedAt(snapshot)] as const);
     for (const [key, at] of found.sort((a, b) => a[1] - b[1])) this.finished.set(key, at);
     const { runtime } = this.options;
     this.unsubscribe.push(
@@ -57,10 +64,17 @@ export class Retention {
   /** Stops sweeping; resolves once a sweep under way has finished its batch. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const unsubscribe of this.unsubscribe) unsubscribe();
+    for (const unsubscribe of this.unsubscribe.splice(0)) unsubscribe();
     if (this.timer) this.options.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.wakeAt = Infinity;
     this.wakePause?.();
     await this.sweeping;
+  }
+
+  /** Why finished instances past their time are not being removed (the store refuses), until a batch goes through. */
+  failure(): string | undefined {
+    return this.problem;
   }
 
   /** Resolves `ms` later on the clock (at the next turn when not positive), or at once when stopped. */
@@ -76,11 +90,6 @@ export class Retention {
         resolve();
       };
     });
-  }
-
-  /** Finished instances waiting for their time. */
-  get pending(): number {
-    return this.finished.size;
   }
 
   private note(snapshot: Snapshot): void {
@@ -133,10 +142,13 @@ export class Retention {
       // Restarted or deleted meanwhile: nothing left to remove. Anything else (a full disk) is tried again later.
       const retry = failed.filter(({ error }) => !(error instanceof NotFound || (error instanceof Conflict && error.code === 'instance_active')));
       if (retry.length) {
-        log.error({ instances: retry.length, err: retry[0]!.error.message, retryInMs: RETRY_MS }, 'could not remove finished instances past --retain-finished; trying again');
+        const message = retry[0]!.error.message;
+        log.error({ instances: retry.length, err: message, retryInMs: RETRY_MS }, 'could not remove finished instances past --retain-finished; trying again');
+        this.problem = `could not remove ${retry.length} finished instance${retry.length === 1 ? '' : 's'} past --retain-finished (${message}); trying again every ${RETRY_MS / 1000} s`;
         for (const { key } of retry) this.finished.set(key, cutoff + RETRY_MS);
         break;
       }
+      this.problem = undefined;
       // A full batch may have more behind it: the next waits for its share of the second, counted from this one's start.
       if (due.length === BATCH) await this.pause(began + (BATCH * 1000) / perSecond - clock.now());
     }

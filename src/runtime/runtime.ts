@@ -7,15 +7,16 @@ import type { Input, Outcome, Restart } from '../engine/transition.js';
 import { isFinished, templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import { StoreError, type Store, type StoreHealth } from '../store/store.js';
+import type { Store, StoreHealth } from '../store/store.js';
 import type { AlertHealth } from './alertOutbox.js';
 import type { Alerter, FailureReport } from './alerts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
-import type { Clock, ClockTimer } from './clock.js';
+import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
 import { INSTANCES, InstanceBatches, type Done, type Work } from './batch.js';
+import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
 import { StepRunner } from './steps.js';
@@ -25,10 +26,6 @@ import { Waiters } from './waiters.js';
 
 export { INSTANCES };
 export const DEFAULT_INSTANCE = 'default';
-
-/** The first wait before a refused deadline or step outcome is applied again, and the longest. */
-const OWN_RETRY_FIRST_MS = 1000;
-const OWN_RETRY_MAX_MS = 60_000;
 
 export interface RuntimeOptions {
   readonly store: Store;
@@ -78,8 +75,8 @@ export class Runtime {
   private readonly removalListeners = new Set<(removed: Snapshot) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
-  /** Timers of deadlines and step outcomes waiting to be applied again after the store refused them. */
-  private readonly ownRetries = new Set<ClockTimer>();
+  /** Deadlines and step outcomes on their way in, and those the store refused. */
+  private readonly own: OwnInputs;
 
   constructor(private readonly options: RuntimeOptions) {
     this.tally = new InstanceTally(() => options.clock.now());
@@ -91,10 +88,11 @@ export class Runtime {
       committed: (key, before, after, outcomes, reports) => this.afterCommit(key, before, after, outcomes, reports),
     });
     this.queue = new KeyedQueue((key, items) => batches.process(key, items), () => options.store.whenIssued());
-    this.timers = new Timers(options.clock, (key, at) =>
-      this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
+    // Straight to the queue: an instance keeps moving (its cleanup, say) after its chart stopped being served.
+    this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.submitInput(key, input) });
+    this.timers = new Timers(options.clock, (key, at) => this.own.submit('deadline', key, { type: 'deadline', at }));
     this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
-      this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'));
+      this.own.submit('step', key, { type: 'stepDone', ...result }));
   }
 
   /**
@@ -109,7 +107,6 @@ export class Runtime {
     if (unserved.length) {
       log.warn({ charts: unserved }, `the data directory holds instances of charts not served, left as they are: ${unserved.map(({ chart, active, finished }) => `${chart} (${active} active, ${finished} finished)`).join(', ')}; serve those charts (--chart) to resume them`);
     }
-    this.options.alerter.start();
     log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
   }
 
@@ -148,6 +145,20 @@ export class Runtime {
     return { armed, resumed };
   }
 
+  /** Why the timers (kind deadline) or the step runner (kind step) cannot get their inputs applied; see OwnInputs. */
+  ownFailure(kind: OwnKind): string | undefined {
+    return this.own.failure(kind);
+  }
+
+  /** Arms again the deadlines, or starts again the steps, whose inputs were given up: a start of the timers or steps service. */
+  resumeGivenUp(kind: OwnKind): void {
+    for (const key of this.own.takeGivenUp(kind)) {
+      const snapshot = this.options.store.get<Snapshot>(INSTANCES, key);
+      if (kind === 'deadline' && snapshot?.deadline) this.timers.schedule(key, snapshot.deadline.at);
+      if (kind === 'step' && snapshot) this.steps.start(key, this.chartOf(snapshot), snapshot);
+    }
+  }
+
   /** Whether the store's last write landed (see Store.health). */
   storeHealth(): StoreHealth {
     return this.options.store.health();
@@ -160,8 +171,7 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const retry of this.ownRetries) this.options.clock.clearTimeout(retry);
-    this.ownRetries.clear();
+    this.own.stop();
     this.timers.stop();
     this.steps.stop();
     this.waiters.releaseAll();
@@ -372,30 +382,6 @@ export class Runtime {
         'instance runs on a chart version that no longer loads; left as it is');
       return null;
     }
-  }
-
-  /**
-   * Applies an input the engine made itself (a deadline came due, a step finished). While the store refuses
-   * it (a full disk, say) it is tried again, waiting longer each time, so the instance moves on once the disk
-   * is fixed; a stale retry changes nothing. Anything else, or a stop, leaves it to the next start-up, which
-   * `onRestart` describes.
-   */
-  private applyOwn(key: string, input: Input, what: string, onRestart: string, attempt = 0): void {
-    // Straight to the queue: an instance keeps moving (its cleanup, say) after its chart stopped being served.
-    this.submitInput(key, input).catch((error: Error) => {
-      const { log } = this.options;
-      if (!(error instanceof StoreError) || this.stopped) {
-        log.error({ instance: key, err: error.message }, `could not apply ${what}; ${onRestart}`);
-        return;
-      }
-      const delay = Math.min(OWN_RETRY_MAX_MS, OWN_RETRY_FIRST_MS * 2 ** attempt);
-      log.error({ instance: key, err: error.message, retryInMs: delay }, `could not apply ${what}; trying again`);
-      const retry = this.options.clock.setTimeout(() => {
-        this.ownRetries.delete(retry);
-        if (!this.stopped) this.applyOwn(key, input, what, onRestart, attempt + 1);
-      }, delay);
-      this.ownRetries.add(retry);
-    });
   }
 
   /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */

@@ -238,6 +238,6 @@ describe('chartd apply and chartd charts', () => {
       ['added', 'file', '1', '0', '0'], ['gates', 'file', '20', '0', '0'], ['release', 'applied', '1', '0', '0'],
     ]);
     expect((await runCli(['charts'])).code).toBe(2);
-    expect((await runCli(['apply', '--server', server.url])).stderr).toContain('apply needs one chart file (got 0)');
+    expect((await runCli(['apply', '--server', server.url])).stderr).toContain('chartd: apply needs FILE: the chart file');
   });
 });

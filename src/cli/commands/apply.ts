@@ -4,54 +4,47 @@ import { basename, extname } from 'node:path';
 import { readSourceFile } from '../../chart/sourceFile.js';
 import { isRecord, parseYaml } from '../../chart/yamlSource.js';
 import { ChartInvalid, formatProblem } from '../../chart/problem.js';
-import { refusalOf, serverClient, tlsFor, tokenFor, type ServerOptions } from '../serverCall.js';
-import { parse, UsageError } from '../usage.js';
+import { ChartdCommand } from '../command.js';
+import { refusalOf, serverClient, serverOptions, type ServerValues } from '../serverCall.js';
 
-export const help = `Usage: chartd apply FILE --server URL [--token-file FILE] [--ca-file FILE] [--json]
-
-Sends the chart in FILE to a running chartd (PUT /charts/NAME, which needs the admin
-scope; the token comes from CHARTD_TOKEN or --token-file). The server checks it as
-chartd validate does, keeps it in its data directory and serves it at once: new
-instances start on it, running ones stay on the version they started on. NAME is the
-chart's (chart: NAME; a StateService chart's is its file name). A chart of the same
-name given to the server with --chart is refused: change that file and reload instead.
-
-Problems are printed as chartd validate prints them, naming FILE. Exits 0 when the
-chart is served (or was already, as it is), 1 when it was refused, 2 on a usage error
-or when the server cannot be reached. Example:
-  CHARTD_TOKEN=... chartd apply deploy.yaml --server https://chartd.internal:5000
-`;
-
-interface ApplyOptions extends ServerOptions {
-  readonly file: string;
-  readonly json: boolean;
+interface ApplyOptions extends ServerValues {
+  readonly server: string;
+  readonly json?: boolean;
 }
 
-/** The command line, checked: every mistake at once. */
-function options(args: string[]): ApplyOptions {
-  const { values, positionals } = parse(args, {
-    server: { type: 'string' }, 'token-file': { type: 'string' }, 'ca-file': { type: 'string' }, json: { type: 'boolean', default: false },
-  }, true);
-  const mistakes = [
-    positionals.length !== 1 ? `apply needs one chart file (got ${positionals.length})` : '',
-    values.server === undefined ? 'apply needs --server URL, the chartd to send the chart to' : '',
-  ].filter(Boolean);
-  if (mistakes.length) throw new UsageError(mistakes.join('; '));
-  return { file: positionals[0]!, server: values.server!, json: values.json, ...(values['token-file'] !== undefined && { 'token-file': values['token-file'] }), ...(values['ca-file'] !== undefined && { 'ca-file': values['ca-file'] }) };
+export function command(): ChartdCommand {
+  return new ChartdCommand('apply')
+    .description(`Sends the chart in FILE to a running chartd (PUT /charts/NAME, which needs the admin
+scope). The server checks it as chartd validate does, keeps it in its data directory and
+serves it at once: new instances start on it, running ones stay on the version they
+started on. NAME is the chart's (chart: NAME; a StateService chart's is its file name).
+A chart of the same name given to the server with --chart is refused: change that file
+and reload instead.
+
+Problems are printed as chartd validate prints them, naming FILE. Exits 0 when the chart
+is served (or was already, as it is), 1 when it was refused, 2 on a usage error or when
+the server cannot be reached. See docs/lifecycle.md.`)
+    .operand('FILE', 'the chart file')
+    .including(serverOptions('the chartd to send the chart to', 'admin', true))
+    .accept('--json', "the server's answer as one JSON document, with its status")
+    .example(
+      'CHARTD_TOKEN=… chartd apply deploy.yaml --server https://chartd.internal:5000',
+      'chartd apply deploy.yaml --server https://chartd.internal:5000 --token-file /etc/chartd/admin.token --ca-file /etc/chartd/ca.pem',
+    )
+    .run(apply);
 }
 
-export async function command(args: string[]): Promise<number> {
-  const given = options(args);
+async function apply(given: ApplyOptions, [file]: string[]): Promise<number> {
   let source: string;
   try {
-    source = await readSourceFile(given.file, 'chart');
+    source = await readSourceFile(file!, 'chart');
   } catch (error) {
     if (!(error instanceof ChartInvalid)) throw error;
     process.stdout.write(`${error.problems.map(formatProblem).join('\n')}\n`);
     return 1;
   }
-  const name = chartName(source, given.file);
-  const client = await serverClient(given.server, await tokenFor(given['token-file']), tlsFor(given['ca-file']));
+  const name = chartName(source, file!);
+  const client = await serverClient(given);
   let answer;
   try {
     answer = await client.call('PUT', `/charts/${encodeURIComponent(name)}`, { type: 'application/yaml', text: source });
@@ -62,7 +55,7 @@ export async function command(args: string[]): Promise<number> {
     await client.close();
   }
   // The server names the chart by its request; the author knows it by this file.
-  const inFile = (line: string): string => line.replace(`PUT /charts/${name}`, given.file);
+  const inFile = (line: string): string => line.replace(`PUT /charts/${name}`, file!);
   const body = parseJson(answer.text);
   if (given.json) process.stdout.write(`${JSON.stringify({ status: answer.status, ...body }, null, 2)}\n`);
   if (answer.status === 200 || answer.status === 201) {
@@ -70,7 +63,7 @@ export async function command(args: string[]): Promise<number> {
     if (!given.json) {
       for (const notice of served.notices) process.stdout.write(`${inFile(notice)}\n`);
       const what = served.unchanged ? 'already served as it is' : served.created ? 'served as a new chart' : 'served as a new version; running instances stay on theirs';
-      process.stdout.write(`applied ${given.file}: chart ${name} version ${served.version}, ${what}\n`);
+      process.stdout.write(`applied ${file}: chart ${name} version ${served.version}, ${what}\n`);
     }
     return 0;
   }

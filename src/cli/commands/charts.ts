@@ -1,19 +1,11 @@
 // `chartd charts --server URL`: the charts a running chartd serves, where each comes from, and its instances by status.
 
-import { refusalOf, serverClient, tlsFor, tokenFor, type ServerOptions } from '../serverCall.js';
-import { parse, UsageError } from '../usage.js';
+import { ChartdCommand } from '../command.js';
+import { refusalOf, serverClient, serverOptions, type ServerValues } from '../serverCall.js';
 
-export const help = `Usage: chartd charts --server URL [--token-file FILE] [--ca-file FILE] [--json]
-
-Lists the charts a running chartd serves (GET /overview, which needs the read scope;
-the token comes from CHARTD_TOKEN or --token-file): name, version, where it comes
-from (a --chart file, or applied over HTTP with chartd apply), and its instances by
-status. Exits 0, or 2 when the server cannot be reached or refuses. Example:
-  chartd charts --server http://127.0.0.1:5000
-`;
-
-interface ChartsOptions extends ServerOptions {
-  readonly json: boolean;
+interface ChartsOptions extends ServerValues {
+  readonly server: string;
+  readonly json?: boolean;
 }
 
 interface Row {
@@ -24,22 +16,20 @@ interface Row {
   readonly counts: { readonly active: number; readonly done: number; readonly cancelled: number };
 }
 
-/** The command line, checked. */
-function options(args: string[]): ChartsOptions {
-  const { values, positionals } = parse(args, {
-    server: { type: 'string' }, 'token-file': { type: 'string' }, 'ca-file': { type: 'string' }, json: { type: 'boolean', default: false },
-  }, true);
-  const mistakes = [
-    positionals.length ? `charts takes no file (got ${positionals.join(' ')})` : '',
-    values.server === undefined ? 'charts needs --server URL, the chartd to ask' : '',
-  ].filter(Boolean);
-  if (mistakes.length) throw new UsageError(mistakes.join('; '));
-  return { server: values.server!, json: values.json, ...(values['token-file'] !== undefined && { 'token-file': values['token-file'] }), ...(values['ca-file'] !== undefined && { 'ca-file': values['ca-file'] }) };
+export function command(): ChartdCommand {
+  return new ChartdCommand('charts')
+    .description(`Lists the charts a running chartd serves (GET /overview, which needs the read scope):
+name, version, where it comes from (a --chart file, or applied over HTTP with chartd
+apply), and its instances by status. Exits 0, or 2 when the server cannot be reached or
+refuses. See docs/lifecycle.md.`)
+    .including(serverOptions('the chartd to ask', 'read', true))
+    .accept('--json', 'one JSON document: a list of the charts with their counts')
+    .example('chartd charts --server http://127.0.0.1:5000', 'CHARTD_TOKEN=… chartd charts --server https://chartd.internal:5000 --json')
+    .run(charts);
 }
 
-export async function command(args: string[]): Promise<number> {
-  const given = options(args);
-  const client = await serverClient(given.server, await tokenFor(given['token-file']), tlsFor(given['ca-file']));
+async function charts(given: ChartsOptions): Promise<number> {
+  const client = await serverClient(given);
   let answer;
   try {
     answer = await client.call('GET', '/overview');

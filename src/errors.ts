@@ -43,7 +43,9 @@ export class Forbidden extends AppError {
 
 export class Conflict extends AppError {
   override readonly status = 409;
-  override readonly code = 'conflict';
+  constructor(message: string, override readonly code: string = 'conflict') {
+    super(message);
+  }
 }
 
 /** A chart has as many instances as --max-instances allows; creating another must wait for the operator to raise it. */
@@ -94,4 +96,16 @@ export class ShuttingDown extends AppError {
 export class TooDeep extends AppError {
   override readonly status = 400;
   override readonly code = 'too_deep';
+}
+
+/** A chart, a reload or an operator's file refused, with every problem found, each as `chartd validate` prints it. */
+export class ProblemsFound extends AppError {
+  constructor(
+    message: string,
+    readonly problems: readonly string[],
+    override readonly code: string = 'chart_invalid',
+    override readonly status: number = 400,
+  ) {
+    super(message);
+  }
 }

@@ -5,10 +5,10 @@ import type { Logger } from 'pino';
 import type { BackupConfig } from './backup/controller/config.js';
 import type { BackupController } from './backup/controller/controller.js';
 import { backupHandlers } from './backup/controller/handlers.js';
-import { loadChartPaths, parseChart, type LoadOptions } from './chart/load.js';
+import { parseChart, type LoadOptions } from './chart/load.js';
 import type { Chart } from './chart/model.js';
 import type { ChartModels } from './chart/models.js';
-import { formatProblem } from './chart/problem.js';
+import { formatProblem, type Problem } from './chart/problem.js';
 import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createHttpClient, type Fetch } from './net/httpClient.js';
@@ -17,12 +17,13 @@ import { ALERTS, AlertOutbox, checkWebhookUrl } from './runtime/alertOutbox.js';
 import { createAlerter } from './runtime/alerts.js';
 import { BoundSettings } from './runtime/boundSettings.js';
 import { ChartCatalog } from './runtime/catalog.js';
+import { ChartSources, logNotices, type ChartClaim } from './runtime/chartSources.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
-import { checkOperatorValues, loadOperatorValues, NO_VALUES, type OperatorValues } from './runtime/operatorValues.js';
-import { Runtime } from './runtime/runtime.js';
-import { alertsService, checkpointerService, runtimeServices } from './services/engineServices.js';
+import { Retention } from './runtime/retention.js';
+import { INSTANCES, Runtime } from './runtime/runtime.js';
+import { alertsService, checkpointerService, retentionService, runtimeServices } from './services/engineServices.js';
 import { Supervisor } from './services/supervisor.js';
 import { openLowdbStore } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
@@ -48,13 +49,20 @@ export interface RuntimeConfig {
   readonly maxInstances?: number;
   /** False where the caller prints each failure itself (`chartd run`): the log does not repeat them. */
   readonly logFailures?: boolean;
+  /** --retain-finished DURATION: finished instances are removed once finished this long. */
+  readonly retainFinishedMs?: number;
+  /** --retain-finished-rate N: the most finished instances removed a second. */
+  readonly retainFinishedRate?: number;
 }
 
 export interface Engine {
   readonly runtime: Runtime;
+  /** The charts served at start-up; `sources` changes them while serving. */
   readonly charts: readonly Chart[];
-  /** The prediction models the charts name (POST /state). */
-  readonly models: ChartModels;
+  /** Where the charts served come from: reload, apply, delete. */
+  readonly sources: ChartSources;
+  /** The prediction models the charts name (POST /state), as of the last reload. */
+  readonly models: () => ChartModels;
   /** The handlers charts may name. */
   readonly handlers: HandlerRegistry;
   readonly store: Store;
@@ -94,48 +102,59 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   let controller: BackupController | undefined;
   const handlers = handlerRegistry(() => controller);
   const backup = config.backupConfig ? await loadBackup(config.backupConfig) : undefined;
-  const values = config.valuesFile ? await loadValues(config.valuesFile) : NO_VALUES;
-
-  const { charts, problems, notices, models } = await loadChartPaths([...config.chartPaths], chartLoadOptions(handlers));
-  if (problems.length) throw new StartupError(`charts have problems:\n${problems.map(formatProblem).join('\n')}`);
-  for (const notice of notices) log[notice.level === 'warning' ? 'warn' : 'info']({ file: notice.file, line: notice.line, path: notice.path }, formatProblem(notice));
-  if (!charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
-  log.info({ charts: charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
-  if (backup) claimChart(charts, backup.module.REQUEST_CHART, 'backup-controller', '--backup-config', 'charts/backup-request.yaml');
-  const inputs = new InputChecker();
-  const valueProblems = checkOperatorValues(values, charts, inputs, handlers);
-  if (valueProblems.length) throw new StartupError(`values file has problems:\n${valueProblems.map(formatProblem).join('\n')}`);
-  const environment = new Environment(config.anyEnvironment ? 'any' : new Set(values.environment));
-
   const http = await createHttpClient(config.outgoing).catch((error: Error) => {
     throw new StartupError(error.message);
   });
-  const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) });
+  const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) }).catch(async (error: unknown) => {
+    await http.close();
+    throw error;
+  });
   try {
+    const load = chartLoadOptions(handlers);
+    const inputs = new InputChecker();
+    const claims = backup ? [serviceClaim(backup.module.REQUEST_CHART, 'backup-controller', '--backup-config', 'charts/backup-request.yaml')] : [];
+    const reading = { chartPaths: config.chartPaths, store, load, inputs, ...(config.valuesFile !== undefined ? { valuesFile: config.valuesFile } : {}) };
+    // Charts applied over HTTP are kept in the store, so the charts are read once it is open.
+    const set = await ChartSources.read(reading, claims);
+    if (set.problems.length) throw new StartupError(`charts have problems:\n${set.problems.map(formatProblem).join('\n')}`);
+    logNotices(log, set.notices);
+    if (!set.charts.length) throw new StartupError(`no charts found in ${config.chartPaths.join(', ')}; pass --chart FILE|DIR`);
+    if (set.valueProblems.length) throw new StartupError(`values file has problems:\n${set.valueProblems.map(formatProblem).join('\n')}`);
+    log.info({ charts: set.charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
+    const environment = new Environment(config.anyEnvironment ? 'any' : new Set(set.values.environment));
     const clock = config.clock ?? systemClock;
-    const catalog = new ChartCatalog(charts, store, (source, file) => parseChart(source, file, chartLoadOptions(handlers)));
+    const catalog = new ChartCatalog(set.charts, store, (source, file) => parseChart(source, file, load));
     await catalog.archiveCurrent(new Date(clock.now()));
     const outbox = config.alertWebhook ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log }) : undefined;
     if (!outbox && store.count(ALERTS)) log.warn({ alerts: store.count(ALERTS) }, 'alerts recorded for a webhook wait undelivered; start with --alert-webhook URL to deliver them');
     const alerter = createAlerter({ log, ...(outbox ? { outbox } : {}), ...(config.logFailures === false ? { logFailures: false } : {}) });
+    const settings = new BoundSettings(inputs, set.values.charts);
     const runtime = new Runtime({
-      store, catalog, handlers, clock, log, alerter, inputs, environment, settings: new BoundSettings(inputs, values.charts),
+      store, catalog, handlers, clock, log, alerter, inputs, environment, settings,
       ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
     });
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
     await runtime.start();
+    const sources = new ChartSources({ ...reading, catalog, runtime, settings, environment, clock, log }, set);
+    for (const claim of claims) sources.claim(claim);
     await controller?.start();
-    const supervisor = new Supervisor({ config: values.services, clock, log });
-    for (const service of [checkpointerService(store), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(controller?.services() ?? [])]) {
+    const retention = config.retainFinishedMs === undefined ? undefined : new Retention({
+      runtime, clock, log, stored: () => store.list(INSTANCES), afterMs: config.retainFinishedMs,
+      ...(config.retainFinishedRate !== undefined ? { perSecond: config.retainFinishedRate } : {}),
+    });
+    const supervisor = new Supervisor({ config: set.values.services, clock, log });
+    const services = [checkpointerService(store), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
+    for (const service of services) {
       supervisor.add(service);
     }
     supervisor.start();
     return {
-      runtime, charts, models, handlers, store, fetch: http.fetch, environment, supervisor,
+      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor,
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await supervisor.stop();
+        await retention?.stop();
         await controller?.inbox.stop();
         await runtime.stop();
         await store.close();
@@ -152,13 +171,16 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
 /**
  * A service takes the chart it drives: the chart must be served and must say the service owns it, so the generic
  * routes refuse to create or move its instances (a chart file without the owner would let any client forge them).
+ * Checked at start-up and before every reload or change of the charts served.
  */
-function claimChart(charts: readonly Chart[], name: string, service: string, option: string, bundled: string): void {
-  const chart = charts.find((each) => each.name === name);
-  if (!chart) throw new StartupError(`${option} needs the chart ${name}; serve ${bundled} too (e.g. --chart charts)`);
-  if (chart.owner !== service) {
-    throw new StartupError(`${chart.file}: the ${service} drives chart ${name}, so the chart must declare owner: ${service}${chart.owner ? ` (it names ${chart.owner})` : ''}; without it any client could create or move its instances through the generic routes (${bundled} has it)`);
-  }
+function serviceClaim(name: string, service: string, option: string, bundled: string): ChartClaim {
+  return (charts) => {
+    const chart = charts.find((each) => each.name === name);
+    const problem = (file: string, message: string): Problem[] => [{ file, path: '', line: 0, message }];
+    if (!chart) return problem(option, `needs the chart ${name}; serve ${bundled} too (e.g. --chart charts)`);
+    if (chart.owner === service) return [];
+    return problem(chart.file, `the ${service} drives chart ${name}, so the chart must declare owner: ${service}${chart.owner ? ` (it names ${chart.owner})` : ''}; without it any client could create or move its instances through the generic routes (${bundled} has it)`);
+  };
 }
 
 /** The backup controller's modules load only with --backup-config, so `chartd run` and a plain `serve` skip them. */
@@ -168,10 +190,4 @@ async function loadBackup(file: string): Promise<{ module: typeof import('./back
     throw new StartupError(error.message);
   });
   return { module, config };
-}
-
-async function loadValues(file: string): Promise<OperatorValues> {
-  return loadOperatorValues(file).catch((error: Error) => {
-    throw new StartupError(error.message);
-  });
 }

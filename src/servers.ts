@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import type Koa from 'koa';
 import type { Logger } from 'pino';
 import { loadAuthConfig, policyOf, type AuthConfig } from './access/authFile.js';
+import { ChartInvalid } from './chart/problem.js';
+import type { ChartClaim, Changes, ReloadPart } from './runtime/chartSources.js';
 import { describeAccess, exposureProblem } from './access/exposure.js';
 import { isLoopback } from './net/loopback.js';
 import { AccessPolicy, digestOf, type TokenEntry } from './access/policy.js';
@@ -44,6 +46,8 @@ export interface RunningServer {
   readonly engine: Engine;
   /** The Koa application, for tests that walk its routes. */
   readonly app: Koa;
+  /** Re-reads the --chart paths, --values and --auth (SIGHUP): all served, or nothing changed (ProblemsFound). */
+  reload(trigger: string): Promise<Changes>;
   close(): Promise<void>;
 }
 
@@ -58,28 +62,68 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   if (warning) config.log.warn(warning);
 
   const engine = await startEngine(config);
-  const names = engine.charts.map((chart) => chart.name).sort();
+  const { runtime, sources } = engine;
+  const names = runtime.chartNames();
   if (config.defaultChart && !names.includes(config.defaultChart)) {
     await engine.close();
     throw new StartupError(`--default-chart ${config.defaultChart} is not among the charts served (${names.join(', ')})`);
   }
+  // /state keeps the chart it serves now, whatever a reload or PUT /charts adds: a script's answers never move to another.
+  const defaultChart = config.defaultChart ?? (names.length === 1 ? names[0] : undefined);
+  if (defaultChart) sources.claim(stateClaim(defaultChart, config.defaultChart !== undefined));
   warnUnconfigured(engine, config.log);
   const running = new Set(engine.backup ? ['backup-controller'] : []);
-  const owners = new Map(engine.charts.filter((chart) => chart.owner).map((chart) => [chart.name, ownerInfo(chart.owner!, running)] as const));
+  const ownerOf = (name: string): ChartOwner | undefined => {
+    const owner = runtime.chartNamed(name)?.owner;
+    return owner === undefined ? undefined : ownerInfo(owner, running);
+  };
   // Zones deliver results with the results token of the backup config, whatever the auth file says.
   const results: TokenEntry[] = engine.backup ? [serviceToken('zone-results', engine.backup.config.resultsToken.reveal(), [{ scope: 'results' }])] : [];
-  const policy = (auth ? policyOf(auth) : AccessPolicy.open()).plus(results);
-  const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
+  const guard = new Guard({ policy: (auth ? policyOf(auth) : AccessPolicy.open()).plus(results), log: config.log, realm: 'chartd', ownerOf });
+  let shown = access;
+  if (config.authFile !== undefined) {
+    sources.addReloadPart(authReload(config.authFile, (reloaded) => {
+      guard.policy = policyOf(reloaded).plus(results);
+      shown = describeAccess(exposure, reloaded.reads).access;
+    }));
+  }
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running], board: engine.supervisor,
+  const app = createApp({
+    runtime, sources, log: config.log, ...(defaultChart ? { defaultChart } : {}), models: engine.models, version: packageVersion(), guard,
+    access: () => shown, mount, services: [...running], board: engine.supervisor,
     ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}),
   });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {
     url, port, engine, app,
+    reload: (trigger) => sources.reload(trigger),
     close: () => closeServer(server, () => engine.close()),
   };
+}
+
+/** The --auth file as a reload re-reads it: its problems refuse the reload; `install` serves it. */
+function authReload(file: string, install: (auth: AuthConfig) => void): ReloadPart {
+  return {
+    async prepare() {
+      try {
+        const auth = await loadAuthConfig(file);
+        return { problems: [], commit: () => install(auth) };
+      } catch (error) {
+        if (!(error instanceof ChartInvalid)) throw error;
+        return { problems: error.problems, commit: () => undefined };
+      }
+    },
+  };
+}
+
+/** The chart /state serves must stay served. */
+function stateClaim(name: string, configured: boolean): ChartClaim {
+  const why = configured ? '--default-chart' : `/state serves ${name}, the only chart at start-up`;
+  return (charts) => (charts.some((chart) => chart.name === name) ? [] : [{
+    file: configured ? '--default-chart' : '/state', path: '', line: 0,
+    message: `chart ${name} must stay served (${why}); to serve /state from another chart, restart chartd with --default-chart NAME`,
+  }]);
 }
 
 async function readAuth(file: string): Promise<AuthConfig> {

@@ -1,8 +1,7 @@
 // The auth file (`--auth FILE`): named tokens, kept only as hashes, each with its scopes; every problem reported at once.
 
-import { readFile } from 'node:fs/promises';
-import { ChartInvalid, didYouMean, formatProblem, ProblemLog } from '../chart/problem.js';
-import { isRecord, parseYaml } from '../chart/yamlSource.js';
+import { ChartInvalid, didYouMean, ProblemLog } from '../chart/problem.js';
+import { isRecord, parseYaml, readYamlFile, type YamlDocument } from '../chart/yamlSource.js';
 import { AccessPolicy, type Grant, type TokenEntry } from './policy.js';
 import { parseHash } from './tokens.js';
 
@@ -18,25 +17,23 @@ const CALLER_PATTERN = /^[A-Za-z0-9._:@*-]{1,128}$/;
 const SCOPES = ['read', 'write', 'admin', 'results'] as const;
 const TOKEN_KEYS = ['hash', 'scopes', 'callers'];
 
-/** Reads and checks the file; throws one Error listing every problem as file:line: path: message. */
+/** Reads and checks the file; throws ChartInvalid listing every problem as file:line: path: message. */
 export async function loadAuthConfig(file: string): Promise<AuthConfig> {
-  let source: string;
+  const doc = await readYamlFile(file, 'auth file');
   try {
-    source = await readFile(file, 'utf8');
+    return checkAuthConfig(doc, file);
   } catch (error) {
-    throw new Error(`cannot read the auth file ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-  }
-  try {
-    return parseAuthConfig(source, file);
-  } catch (error) {
-    if (error instanceof ChartInvalid) throw new Error(`auth file has problems:\n${error.problems.map(formatProblem).join('\n')}`);
+    if (error instanceof ChartInvalid) throw new ChartInvalid(error.problems, [], 'auth file has problems');
     throw error;
   }
 }
 
 /** Throws ChartInvalid with every problem of the text. */
 export function parseAuthConfig(source: string, file: string): AuthConfig {
-  const doc = parseYaml(source, file);
+  return checkAuthConfig(parseYaml(source, file), file);
+}
+
+function checkAuthConfig(doc: YamlDocument, file: string): AuthConfig {
   const log = new ProblemLog(file, doc.lineOf);
   const root = doc.value;
   for (const key of Object.keys(root)) {

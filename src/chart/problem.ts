@@ -17,14 +17,16 @@ export interface Notice extends Problem {
   readonly level: 'warning' | 'note';
 }
 
-/** A chart (or set of charts) that cannot be loaded; the message lists every problem, one per line. */
+/** A chart (or set of charts, or an operator's file) that cannot be loaded; the message lists every problem, one per line. */
 export class ChartInvalid extends Error {
   readonly problems: Problem[];
   /** What the files that failed would have been warned of too, so one pass shows everything. */
   readonly notices: Notice[];
 
-  constructor(problems: Problem[], notices: Notice[] = []) {
-    super(problems.map(formatProblem).join('\n'));
+  /** `heading`, e.g. "values file has problems", goes on a line of its own before them. */
+  constructor(problems: Problem[], notices: Notice[] = [], heading?: string) {
+    const lines = problems.map(formatProblem).join('\n');
+    super(heading ? `${heading}:\n${lines}` : lines);
     this.name = 'ChartInvalid';
     this.problems = problems;
     this.notices = notices;

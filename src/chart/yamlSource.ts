@@ -43,12 +43,12 @@ export async function readYamlFile(file: string, what: string): Promise<YamlDocu
   try {
     source = await readFile(file, 'utf8');
   } catch (error) {
-    throw new Error(`cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    throw new ChartInvalid([{ file, path: '', line: 0, message: `cannot read the ${what}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` }]);
   }
   try {
     return parseYaml(source, file);
   } catch (error) {
-    if (error instanceof ChartInvalid) throw new Error(`${what} has problems:\n${error.message}`);
+    if (error instanceof ChartInvalid) throw new ChartInvalid(error.problems, [], `${what} has problems`);
     throw error;
   }
 }

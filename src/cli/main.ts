@@ -23,6 +23,8 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   test: { summary: 'Run chart tests (NAME.test.yaml) on a simulated clock', load: () => import('./commands/test.js') },
   simulate: { summary: 'Show the path a chart takes for the actions given', load: () => import('./commands/simulate.js') },
   diff: { summary: 'List what a new version of a chart changes, and the instances it strands', load: () => import('./commands/diff.js') },
+  apply: { summary: 'Send a chart to a running chartd, which checks it and serves it at once', load: () => import('./commands/apply.js') },
+  charts: { summary: 'List the charts a running chartd serves, where each comes from, and their instances', load: () => import('./commands/charts.js') },
   zone: { summary: 'Run a backup zone for the backup controller', load: () => import('./commands/zone.js') },
   token: { summary: 'Make a bearer token for --auth FILE, or hash one', load: () => import('./commands/token.js') },
 };

@@ -1,10 +1,9 @@
 // The active instances of a chart as stored: asked of a running server over HTTP, or read from a data directory.
 
 import type { Snapshot } from '../engine/snapshot.js';
-import { createHttpClient, describeFetchFailure } from '../net/httpClient.js';
-import type { OutgoingTls } from '../net/tlsFiles.js';
 import { INSTANCES } from '../runtime/runtime.js';
 import { readDocuments } from '../store/readOnly.js';
+import { serverClient, type ServerValues } from './serverCall.js';
 
 export interface StoredInstance {
   readonly id: string;
@@ -15,24 +14,19 @@ export interface StoredInstance {
 /** The largest page GET /charts/:chart/instances gives. */
 const PAGE = 10_000;
 
-/** Every active instance of `chart` the server at `base` holds, a page at a time; none when it serves no such chart. */
-export async function instancesFromServer(base: string, chart: string, token: string | undefined, tls: OutgoingTls = {}): Promise<StoredInstance[]> {
-  const client = await createHttpClient(tls);
-  const headers: Record<string, string> = { accept: 'application/json', ...(token !== undefined && { authorization: `Bearer ${token}` }) };
-  const root = base.replace(/\/+$/, '');
+/** Every active instance of `chart` the server --server names holds, a page at a time; none when it serves no such chart. */
+export async function instancesFromServer(server: ServerValues & { readonly server: string }, chart: string): Promise<StoredInstance[]> {
+  const client = await serverClient(server);
   const found: StoredInstance[] = [];
   try {
     for (let path: string | null = `/charts/${encodeURIComponent(chart)}/instances?status=active&limit=${PAGE}`; path !== null;) {
-      const answer = await client.fetch(root + path, { method: 'GET', headers, signal: AbortSignal.timeout(30_000) }).catch((error: unknown) => {
-        throw new Error(`cannot reach ${root}: ${describeFetchFailure(error)}`);
-      });
-      const text = await answer.text();
+      const answer = await client.call('GET', path);
       if (answer.status === 404) return [];
       if (answer.status === 401 || answer.status === 403) {
-        throw new Error(`${root} answered ${answer.status}: reading instances needs a token with the read scope (CHARTD_TOKEN or --token-file FILE)`);
+        throw new Error(`${client.root} answered ${answer.status}: reading instances needs a token with the read scope (CHARTD_TOKEN or --token-file FILE)`);
       }
-      if (!answer.ok) throw new Error(`${root}${path} answered ${answer.status}: ${text.slice(0, 200)}`);
-      const page = JSON.parse(text) as { instances: StoredInstance[]; next: string | null };
+      if (answer.status !== 200) throw new Error(`${client.root}${path} answered ${answer.status}: ${answer.text.slice(0, 200)}`);
+      const page = JSON.parse(answer.text) as { instances: StoredInstance[]; next: string | null };
       found.push(...page.instances.map(({ id, state, version }) => ({ id, state, version })));
       path = page.next;
     }

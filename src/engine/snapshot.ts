@@ -15,7 +15,7 @@ export interface Transition {
   readonly at: string;
   readonly from: string | null;
   readonly to: string;
-  /** put | event:NAME | timer | timeout | success | failure | interrupt | create */
+  /** put | event:NAME | timer | timeout | success | failure | interrupt | cancel | restart | create */
   readonly cause: string;
   readonly caller?: string;
   /** The bearer token (its name in the auth file) that sent the PUT, event or creation. */
@@ -23,6 +23,10 @@ export interface Transition {
   readonly error?: string;
   /** Callers a distinct gate had counted when this transition opened it. */
   readonly callers?: readonly string[];
+  /** Why a client cancelled or restarted the instance, as it said. */
+  readonly reason?: string;
+  /** Set when this transition ended the instance cancelled: a final state alone would read as done. */
+  readonly status?: 'cancelled';
 }
 
 export interface Interrupt {
@@ -30,6 +34,18 @@ export interface Interrupt {
   readonly reason: string;
   readonly at: string;
 }
+
+/** A client asked the instance to stop: it runs its chart's cleanup steps, if any, then ends `cancelled`. */
+export interface Cancellation {
+  readonly reason: string;
+  readonly at: string;
+  readonly by?: string;
+  /** The bearer token (its name) that asked. */
+  readonly token?: string;
+}
+
+/** active: moving or waiting; done: in a final state; cancelled: stopped by a client (see Cancellation). */
+export type Status = 'active' | 'done' | 'cancelled';
 
 export interface Failure {
   readonly node: string;
@@ -43,7 +59,7 @@ export interface Snapshot {
   readonly version: string;
   readonly id: string;
   readonly state: string;
-  readonly status: 'active' | 'done';
+  readonly status: Status;
   readonly context: Context;
   /**
    * The operator's values for the chart's settings, frozen at creation like the context, so a cleanup step after
@@ -61,9 +77,12 @@ export interface Snapshot {
   readonly lastError?: string;
   /** Set once the instance was told to stop (a signal, a run's --timeout, a zone stopping); it then only cleans up. */
   readonly interrupted?: Interrupt;
+  /** Set once a client cancelled it; it then only cleans up, and ends `cancelled`. */
+  readonly cancelled?: Cancellation;
   /** Moves by one on every accepted change. */
   readonly revision: number;
   readonly enteredAt: string;
+  /** When this run began: the creation, or the last restart ({{instance.created}} names per-run paths). */
   readonly createdAt: string;
   readonly updatedAt: string;
   /** Most recent transitions, oldest first, capped at HISTORY_LIMIT. */
@@ -73,6 +92,11 @@ export interface Snapshot {
 }
 
 export const HISTORY_LIMIT = 50;
+
+/** Whether the instance will never move again unless restarted: done or cancelled. */
+export function isFinished(snapshot: Pick<Snapshot, 'status'>): boolean {
+  return snapshot.status !== 'active';
+}
 export const FAILURE_LIMIT = 50;
 
 /** What the instance's templates read: its context, its settings and the built-ins. */

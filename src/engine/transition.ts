@@ -1,8 +1,10 @@
 // Pure state-chart semantics: one input in, the next snapshot and the effects to carry out.
 
 import { isCleanup, type Chart, type StateDef, type StepState } from '../chart/model.js';
-import type { Effect } from './effects.js';
-import { FAILURE_LIMIT, HISTORY_LIMIT, type Context, type Failure, type Snapshot, type Transition } from './snapshot.js';
+import { accept, capped, enter, iso, reject, stateOf, transitionRecord, unchanged, type Move, type Outcome } from './outcome.js';
+import { HISTORY_LIMIT, isFinished, type Cancellation, type Context, type Snapshot } from './snapshot.js';
+
+export type { Outcome, RejectCode } from './outcome.js';
 
 export type Input =
   /** StateService's PUT: count one check-in on the current gate. `token` names the bearer token that sent it. */
@@ -14,20 +16,9 @@ export type Input =
   /** A step's handler finished; `error` absent means success; `final` failures skip the remaining retries. */
   | { readonly type: 'stepDone'; readonly state: string; readonly attempt: number; readonly error?: string; readonly final?: boolean }
   /** Leave the happy path now (see `interrupt`); `reason` is the failure report's message, e.g. "interrupted by SIGINT". */
-  | { readonly type: 'interrupt'; readonly reason: string };
-
-/** Why an input was refused; the transports map these to statuses. */
-export type RejectCode = 'not_current' | 'final' | 'not_countable' | 'caller_required' | 'event_not_accepted';
-
-export interface Outcome {
-  readonly snapshot: Snapshot;
-  readonly effects: readonly Effect[];
-  readonly accepted: boolean;
-  /** Accepted, but nothing changed: nothing to commit. */
-  readonly unchanged: boolean;
-  readonly code?: RejectCode;
-  readonly reason?: string;
-}
+  | { readonly type: 'interrupt'; readonly reason: string }
+  /** A client ends the instance (see `cancel`); `reason` is recorded as it was given. */
+  | { readonly type: 'cancel'; readonly reason: string; readonly by?: string; readonly token?: string };
 
 /** Callers listed on a gate that counts every PUT; a distinct gate lists all of them (at most its count). */
 const MAX_CALLERS = 1000;
@@ -49,8 +40,36 @@ export function createSnapshot(chart: Chart, id: string, context: Context, now: 
   return enter(chart, blank, chart.initial, now, { cause: 'create', token }, []);
 }
 
+/** A finished instance restarted: its id, context and history, with the operator's settings now. */
+export interface Restart extends Origin {
+  readonly context: Context;
+  readonly by?: string;
+  readonly reason?: string;
+}
+
+/**
+ * A finished (done or cancelled) instance starts over in the initial state of `chart`, the version served now,
+ * as a new run: its revision goes on and the restart is recorded in its history; failures start afresh.
+ */
+export function restartSnapshot(chart: Chart, snapshot: Snapshot, now: number, restart: Restart): Outcome {
+  if (!isFinished(snapshot)) {
+    return reject(snapshot, 'not_finished', `instance ${snapshot.id} is still active in ${snapshot.state}; only a finished (done or cancelled) instance starts over`);
+  }
+  const at = iso(now);
+  const { settings, context } = restart;
+  const blank: Snapshot = {
+    chart: chart.name, version: chart.version, id: snapshot.id, state: snapshot.state, status: 'active', context, ...(settings && { settings }),
+    counter: 0, callers: [], deadline: null, attempt: 0, revision: snapshot.revision,
+    enteredAt: at, createdAt: at, updatedAt: at, history: snapshot.history, failures: [],
+  };
+  return enter(chart, blank, chart.initial, now, { cause: 'restart', caller: restart.by, token: restart.token, reason: restart.reason }, []);
+}
+
 export function transition(chart: Chart, snapshot: Snapshot, input: Input, now: number): Outcome {
   const def = stateOf(chart, snapshot.state);
+  if (snapshot.status === 'cancelled' && (input.type === 'put' || input.type === 'event')) {
+    return reject(snapshot, 'finished', `instance ${snapshot.id} was cancelled (${snapshot.cancelled?.reason ?? 'no reason given'}); nothing moves it until it is restarted`);
+  }
   switch (input.type) {
     case 'put':
       return put(chart, snapshot, def, input, now);
@@ -62,6 +81,8 @@ export function transition(chart: Chart, snapshot: Snapshot, input: Input, now: 
       return stepDone(chart, snapshot, def, input, now);
     case 'interrupt':
       return interrupt(chart, snapshot, def, input.reason, now);
+    case 'cancel':
+      return cancel(chart, snapshot, def, input, now);
   }
 }
 
@@ -130,7 +151,7 @@ function deadlineReached(chart: Chart, snapshot: Snapshot, def: StateDef, at: nu
 }
 
 function stepDone(chart: Chart, snapshot: Snapshot, def: StateDef, input: { state: string; attempt: number; error?: string; final?: boolean }, now: number): Outcome {
-  if (def.kind !== 'step' || input.state !== snapshot.state || input.attempt !== snapshot.attempt || snapshot.deadline) {
+  if (def.kind !== 'step' || isFinished(snapshot) || input.state !== snapshot.state || input.attempt !== snapshot.attempt || snapshot.deadline) {
     return unchanged(snapshot);
   }
   if (input.error === undefined) {
@@ -154,17 +175,52 @@ function stepDone(chart: Chart, snapshot: Snapshot, def: StateDef, input: { stat
  * timeout edge if it has one. Anything else (a timer, a wait without a timeout) stays where it is.
  */
 function interrupt(chart: Chart, snapshot: Snapshot, def: StateDef, reason: string, now: number): Outcome {
-  if (snapshot.status === 'done' || snapshot.interrupted) return unchanged(snapshot);
+  if (isFinished(snapshot) || snapshot.interrupted || snapshot.cancelled) return unchanged(snapshot);
   const marked: Snapshot = { ...snapshot, interrupted: { reason, at: iso(now) } };
-  if (def.kind === 'step' && !isCleanup(def)) {
-    const error = snapshot.lastError ? `${reason} while waiting to retry after attempt ${snapshot.attempt - 1} failed: ${snapshot.lastError}` : reason;
-    return enter(chart, marked, def.onFailure, now, { cause: 'interrupt', error }, [{ node: def.name, error, at: iso(now) }]);
-  }
-  if ((def.kind === 'gate' || def.kind === 'event') && def.timeout) {
-    const error = `${reason} while waiting`;
-    return enter(chart, marked, def.timeout.next, now, { cause: 'interrupt', error }, [{ node: def.name, error, at: iso(now) }]);
-  }
-  return accept({ ...marked, revision: snapshot.revision + 1, updatedAt: iso(now) }, []);
+  const edge = unhappyEdge(def);
+  if (edge === undefined) return accept({ ...marked, revision: snapshot.revision + 1, updatedAt: iso(now) }, []);
+  const error = def.kind !== 'step'
+    ? `${reason} while waiting`
+    : snapshot.lastError ? `${reason} while waiting to retry after attempt ${snapshot.attempt - 1} failed: ${snapshot.lastError}` : reason;
+  return enter(chart, marked, edge, now, { cause: 'interrupt', error }, [{ node: def.name, error, at: iso(now) }]);
+}
+
+/**
+ * A client ends the instance. Like an interrupt it leaves the happy path, but it follows the unhappy edge (a
+ * running step's on_failure, a wait's timeout) only when that edge leads to a step, so the chart's own cleanup
+ * runs; it then ends `cancelled` at the first state that is not a step (see enter). Without such a cleanup it
+ * ends at once where it is. A step already on the unhappy path (a cleanup step, or one an interrupt led to) is
+ * let finish. Nothing failed, so no failure is recorded and no alert raised; the history says who and why.
+ */
+function cancel(chart: Chart, snapshot: Snapshot, def: StateDef, input: { reason: string; by?: string; token?: string }, now: number): Outcome {
+  if (isFinished(snapshot)) return reject(snapshot, 'finished', `instance ${snapshot.id} is already ${snapshot.status} in ${snapshot.state}; nothing to cancel`);
+  if (snapshot.cancelled) return unchanged(snapshot);
+  const cancelled: Cancellation = { reason: input.reason, at: iso(now), ...(input.by ? { by: input.by } : {}), ...(input.token ? { token: input.token } : {}) };
+  const marked: Snapshot = { ...snapshot, cancelled };
+  const move: Move = { cause: 'cancel', caller: input.by, token: input.token, reason: input.reason };
+  const edge = snapshot.interrupted ? undefined : unhappyEdge(def);
+  if (edge === undefined && def.kind === 'step') return accept({ ...marked, revision: snapshot.revision + 1, updatedAt: iso(now) }, []);
+  if (edge !== undefined && stateOf(chart, edge).kind === 'step') return enter(chart, marked, edge, now, move, []);
+  return endHere(marked, move, now);
+}
+
+/** Where the chart leaves the happy path from `def`: a step's on_failure (not a cleanup step's), a wait's timeout. */
+function unhappyEdge(def: StateDef): string | undefined {
+  if (def.kind === 'step') return isCleanup(def) ? undefined : def.onFailure;
+  if ((def.kind === 'gate' || def.kind === 'event') && def.timeout) return def.timeout.next;
+  return undefined;
+}
+
+/** Ends a cancelled instance in the state it is in: no timer, no step, a transition onto itself saying so. */
+function endHere(snapshot: Snapshot, move: Move, now: number): Outcome {
+  const at = iso(now);
+  const revision = snapshot.revision + 1;
+  const { lastError: _lastError, ...rest } = snapshot;
+  const record = { ...transitionRecord(move, revision, at, snapshot.state, snapshot.state), status: 'cancelled' as const };
+  return accept({
+    ...rest, status: 'cancelled', counter: 0, deadline: null, attempt: 0, revision, updatedAt: at,
+    history: capped([...snapshot.history, record], HISTORY_LIMIT),
+  }, []);
 }
 
 /** Delay before attempt n+1 after attempt n failed: delay × backoff^(n-1), capped. */
@@ -173,96 +229,14 @@ export function retryDelay(step: StepState, failedAttempt: number): number {
   return Math.min(maxDelayMs, Math.round(delayMs * backoff ** (failedAttempt - 1)));
 }
 
-interface Move {
-  readonly cause: string;
-  readonly caller?: string;
-  readonly token?: string;
-  readonly error?: string;
-  /** Who a distinct gate counted before it opened; kept on the transition so late retries can be recognised. */
-  readonly callers?: readonly string[];
-}
-
 /** Whether `caller` was counted by the last visit of distinct gate `state`, recorded when it closed. */
 function countedWhenClosed(snapshot: Snapshot, state: string, caller: string): boolean {
   for (let index = snapshot.history.length - 1; index >= 0; index -= 1) {
     const entry = snapshot.history[index]!;
+    // A check-in before a restart belongs to a run that is over.
+    if (entry.cause === 'restart') return false;
     if (entry.from === state) return entry.callers?.includes(caller) ?? false;
     if (entry.to === state) return false;
   }
   return false;
-}
-
-/** Moves into `target`, resetting per-state fields and starting the new state's driver. */
-function enter(chart: Chart, snapshot: Snapshot, target: string, now: number, move: Move, failures: Failure[]): Outcome {
-  const def = stateOf(chart, target);
-  const at = iso(now);
-  const revision = snapshot.revision + 1;
-  const record: Transition = {
-    revision, at, from: snapshot.state === '' ? null : snapshot.state, to: target, cause: move.cause,
-    ...(move.caller ? { caller: move.caller } : {}),
-    ...(move.token ? { token: move.token } : {}),
-    ...(move.error ? { error: move.error } : {}),
-    ...(move.callers ? { callers: move.callers } : {}),
-  };
-  const { lastError: _lastError, ...rest } = snapshot;
-  let next: Snapshot = {
-    ...rest,
-    state: target, status: def.kind === 'final' ? 'done' : 'active',
-    counter: def.kind === 'gate' ? def.start : 0, callers: [], deadline: null, attempt: 0,
-    revision, enteredAt: at, updatedAt: at,
-    history: capped([...snapshot.history, record], HISTORY_LIMIT),
-    failures: failures.length ? capped([...snapshot.failures, ...failures], FAILURE_LIMIT) : snapshot.failures,
-  };
-  const effects: Effect[] = failures.map((failure) => ({ type: 'alert', failure }));
-  const deadline = deadlineOnEntry(def, now);
-  if (deadline) {
-    next = { ...next, deadline };
-    effects.push({ type: 'armTimer', at: deadline.at });
-  }
-  if (def.kind === 'step') {
-    next = { ...next, attempt: 1 };
-    effects.push({ type: 'runStep', state: def.name, attempt: 1 });
-  }
-  return accept(next, effects);
-}
-
-function deadlineOnEntry(def: StateDef, now: number): Snapshot['deadline'] {
-  if (def.kind === 'timer') return { at: def.atMs ?? now + (def.afterMs ?? 0), kind: 'timer' };
-  if ((def.kind === 'gate' || def.kind === 'event') && def.timeout) return { at: now + def.timeout.afterMs, kind: 'timeout' };
-  return null;
-}
-
-function stateOf(chart: Chart, name: string): StateDef {
-  const def = chart.states[name];
-  // The loader guarantees every target exists; reaching this is a bug, not bad input.
-  if (!def) throw new Error(`chart ${chart.name}@${chart.version} has no state ${name}`);
-  return def;
-}
-
-function accept(snapshot: Snapshot, effects: Effect[]): Outcome {
-  return { snapshot, effects, accepted: true, unchanged: false };
-}
-
-function unchanged(snapshot: Snapshot): Outcome {
-  return { snapshot, effects: [], accepted: true, unchanged: true };
-}
-
-function reject(snapshot: Snapshot, code: RejectCode, reason: string): Outcome {
-  return { snapshot, effects: [], accepted: false, unchanged: true, code, reason };
-}
-
-function capped<T>(items: T[], limit: number): T[] {
-  return items.length > limit ? items.slice(items.length - limit) : items;
-}
-
-// Under load many transitions share a millisecond; formatting a date costs more than the rest of a check-in.
-let lastMs = Number.NaN;
-let lastIso = '';
-
-function iso(ms: number): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString();
-    lastMs = ms;
-  }
-  return lastIso;
 }

@@ -3,8 +3,10 @@
 import Koa, { type Context, type Middleware } from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import { MAX_CHART_BYTES } from '../chart/load.js';
 import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
+import type { ChartSources } from '../runtime/chartSources.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceBoard } from '../services/service.js';
 import { accessLog } from './accessLog.js';
@@ -13,6 +15,8 @@ import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
 import { BODY_LIMIT } from './params.js';
 import { accessRoutes } from './routes/access.js';
 import { chartRoutes } from './routes/charts.js';
+import { chartSourceRoutes } from './routes/chartSources.js';
+import { lifecycleRoutes } from './routes/lifecycle.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
 import { openapiRoutes } from './routes/openapi.js';
@@ -26,16 +30,18 @@ import { serveDescription } from './openapi/document.js';
 
 export interface AppOptions {
   readonly runtime: Runtime;
+  /** Reload, apply and delete charts (POST /charts/reload, PUT and DELETE /charts/:chart); absent, those routes are too. */
+  readonly sources?: ChartSources;
   readonly log: Logger;
-  readonly chartNames: () => string[];
+  /** The chart /state serves (--default-chart, or the only chart at start-up). */
   readonly defaultChart?: string;
-  /** The models POST /state predicts with; none unless given. */
-  readonly models?: ChartModels;
+  /** The models POST /state predicts with, as of the last reload; none unless given. */
+  readonly models?: () => ChartModels;
   readonly version: string;
   /** Who may do what; every route passes through it. */
   readonly guard: Guard;
   /** What /healthz says of access: how clients authenticate, and a warning when the server is exposed without it. */
-  readonly access: Record<string, unknown>;
+  readonly access: () => Record<string, unknown>;
   /** Built-in services that may own a chart and run in this server (e.g. backup-controller), named in /access. */
   readonly services?: readonly string[];
   /** Every background service's state: GET /services, /readyz and /overview. */
@@ -53,7 +59,8 @@ export function createApp(options: AppOptions): Koa {
   if (options.accessLog) app.use(accessLog(options.accessLog));
   // StateService's GET and PUT, nearly all the traffic, go first: they answer their own errors, and a plain GET
   // is answered without a promise, the router's per-request work or any other middleware (bench/README.md).
-  const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);
+  const chartNames = (): string[] => runtime.chartNames();
+  const defaultChart = pickDefaultChart(chartNames, options.defaultChart);
   const answerError = errorAnswer(log);
   app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart, options.guard), answerError));
   app.use(errorMiddleware(log, answerError));
@@ -70,17 +77,20 @@ export function createApp(options: AppOptions): Koa {
     ctx.set('cache-control', 'no-store');
     if (!store.ok) ctx.status = 503;
     ctx.body = {
-      status: store.ok ? 'ok' : 'failing', version: options.version, charts: options.chartNames().length, waiters: runtime.waiters.count, store,
-      ...(alerts ? { alerts } : {}), access: options.access,
+      status: store.ok ? 'ok' : 'failing', version: options.version, charts: chartNames().length, waiters: runtime.waiters.count, store,
+      ...(alerts ? { alerts } : {}), access: options.access(),
     };
   });
   stateRoutes(routes, runtime, defaultChart);
-  predictRoutes(routes, runtime, options.models ?? new ChartModels(), defaultChart);
-  chartRoutes(routes, runtime, options.chartNames);
+  const none = new ChartModels();
+  predictRoutes(routes, runtime, options.models ?? (() => none), defaultChart);
+  if (options.sources) chartSourceRoutes(routes, options.sources, runtime);
+  chartRoutes(routes, runtime);
   instanceRoutes(routes, runtime);
+  lifecycleRoutes(routes, runtime);
   watchRoutes(routes, runtime);
-  accessRoutes(routes, options.chartNames, options.services ?? []);
-  overviewRoutes(routes, runtime, options.chartNames, options.board);
+  accessRoutes(routes, chartNames, options.services ?? []);
+  overviewRoutes(routes, runtime, chartNames, options.board);
   serviceRoutes(routes, options.board);
   dashboardRoutes(routes);
   openapiRoutes(routes, serveDescription(options.version));
@@ -90,10 +100,14 @@ export function createApp(options: AppOptions): Koa {
   return app;
 }
 
+/** A chart's YAML (PUT /charts/NAME) may be as large as a chart file; every other body is JSON of at most BODY_LIMIT. */
+const CHART_PATH = /^\/charts\/[^/]+$/;
+
 /** Refuses a request whose declared body is over the limit, before anything reads it. */
 function checkBodyLimit(ctx: Context): void {
-  if (Number(ctx.req.headers['content-length'] || 0) > BODY_LIMIT) {
-    throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
+  const limit = ctx.method === 'PUT' && CHART_PATH.test(ctx.path) ? MAX_CHART_BYTES : BODY_LIMIT;
+  if (Number(ctx.req.headers['content-length'] || 0) > limit) {
+    throw new PayloadTooLarge(`request body is over the limit of ${limit} bytes`);
   }
 }
 

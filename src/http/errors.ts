@@ -2,7 +2,7 @@
 
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
-import { AppError, ClientGone, ShuttingDown, Unauthorized } from '../errors.js';
+import { AppError, ClientGone, ProblemsFound, ShuttingDown, Unauthorized } from '../errors.js';
 import { StoreError } from '../store/store.js';
 import { Throttle } from './throttle.js';
 
@@ -17,6 +17,8 @@ interface Described {
   readonly code: string;
   readonly message: string;
   readonly retryAfter?: number;
+  /** Every problem of a refused chart or reload, one line each, as `chartd validate` prints them. */
+  readonly problems?: readonly string[];
 }
 
 /** How often a run of store refusals is logged: every caller asks again while the disk is full. */
@@ -25,7 +27,7 @@ const STORE_LOG_INTERVAL_MS = 10_000;
 export function errorAnswer(log: Logger, storeLogIntervalMs = STORE_LOG_INTERVAL_MS): ErrorAnswer {
   const storeLog = new Throttle(storeLogIntervalMs);
   return (ctx, error) => {
-    const { status, code, message, retryAfter } = describe(error);
+    const { status, code, message, retryAfter, problems } = describe(error);
     if (error instanceof StoreError) {
       const skipped = storeLog.pass(Date.now());
       if (skipped !== undefined) {
@@ -43,7 +45,7 @@ export function errorAnswer(log: Logger, storeLogIntervalMs = STORE_LOG_INTERVAL
     if (retryAfter !== undefined) ctx.set('retry-after', String(retryAfter));
     if (error instanceof Unauthorized) ctx.set('www-authenticate', error.challenge);
     ctx.type = 'application/json';
-    ctx.body = withoutStatusDigits(JSON.stringify({ error: { code, message } }));
+    ctx.body = withoutStatusDigits(JSON.stringify({ error: { code, message, ...(problems ? { problems } : {}) } }));
   };
 }
 
@@ -64,6 +66,7 @@ export function errorMiddleware(log: Logger, answer: ErrorAnswer = errorAnswer(l
 
 function describe(error: unknown): Described {
   if (error instanceof ShuttingDown) return { status: 503, code: error.code, message: error.message, retryAfter: error.retryAfterSeconds };
+  if (error instanceof ProblemsFound) return { status: error.status, code: error.code, message: error.message, problems: error.problems };
   if (error instanceof AppError) {
     return { status: error.status, code: error.code, message: error.expose ? error.message : 'internal error; see the server log' };
   }

@@ -41,11 +41,19 @@ const REFUSALS_LOG_INTERVAL_MS = 10_000;
 
 export class Guard {
   private readonly refusals = new Throttle(REFUSALS_LOG_INTERVAL_MS);
+  private current: AccessPolicy;
 
-  constructor(private readonly options: GuardOptions) {}
+  constructor(private readonly options: GuardOptions) {
+    this.current = options.policy;
+  }
 
   get policy(): AccessPolicy {
-    return this.options.policy;
+    return this.current;
+  }
+
+  /** Tokens and scopes from a reloaded --auth file: every request from now on is judged by them. */
+  set policy(policy: AccessPolicy) {
+    this.current = policy;
   }
 
   /**
@@ -104,7 +112,7 @@ export class Guard {
   }
 
   private identify(ctx: Context, need: Need): Principal {
-    const { policy } = this.options;
+    const policy = this.current;
     const header = ctx.get('authorization');
     if (header === '') return policy.anonymous;
     const token = bearerToken(header);

@@ -8,6 +8,8 @@ import { checkDepth } from '../jsonDepth.js';
 
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 export const BODY_LIMIT = 64 * 1024;
+/** A reason given with a cancel, restart or delete: a sentence, not a document. */
+export const MAX_FIELD_CHARS = 1000;
 /** Room for a context at its own limit (MAX_CONTEXT_DEPTH) inside a request's envelope, and far below the stack's. */
 export const BODY_DEPTH_LIMIT = 64;
 export const MAX_WAIT_MS = 10 * 60 * 1000;
@@ -118,9 +120,7 @@ export function nextPage(ctx: Context, path: string, keep: readonly string[], af
 
 /** Reads a JSON body of at most BODY_LIMIT bytes nesting at most BODY_DEPTH_LIMIT levels; an absent body reads as `{}`. */
 export async function readJson(ctx: Context): Promise<unknown> {
-  const length = Number(ctx.get('content-length') || 0);
-  if (length > BODY_LIMIT) throw new PayloadTooLarge(`request body is ${length} bytes; the limit is ${BODY_LIMIT}`);
-  const bytes = await readBody(ctx);
+  const bytes = await readBody(ctx, BODY_LIMIT);
   if (bytes.length === 0) return {};
   if (!ctx.is('application/json', '+json')) {
     throw new UnsupportedMediaType('send the body as JSON with Content-Type: application/json');
@@ -136,19 +136,54 @@ export async function readJson(ctx: Context): Promise<unknown> {
   return body;
 }
 
-/** The body, at most BODY_LIMIT bytes; the request stream fails only when the client broke it off. */
-async function readBody(ctx: Context): Promise<Buffer> {
+/**
+ * A JSON object body whose fields, all optional, are among `fields` and are strings of at most MAX_FIELD_CHARS
+ * (e.g. a cancel's reason); an absent body gives none. `example` shows the shape in the refusal.
+ */
+export async function readTextFields<F extends string>(ctx: Context, fields: readonly F[], example: string): Promise<Partial<Record<F, string>>> {
+  const body = await readJson(ctx);
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequest(`body must be a JSON object like ${example}`);
+  const found: Partial<Record<F, string>> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (!(fields as readonly string[]).includes(key)) throw new BadRequest(`unknown field ${JSON.stringify(key.slice(0, 80))} in body; it takes ${fields.join(', ')}, e.g. ${example}`);
+    if (typeof value !== 'string' || value.length > MAX_FIELD_CHARS) throw new BadRequest(`${key} must be a string of at most ${MAX_FIELD_CHARS} characters`);
+    found[key as F] = value;
+  }
+  return found;
+}
+
+/**
+ * A text body of one of `types` (e.g. a chart's YAML), UTF-8, at most `limit` bytes. Refused: another type (415),
+ * a larger or empty body, text that is not UTF-8. `what` names it in the refusals.
+ */
+export async function readText(ctx: Context, types: readonly string[], limit: number, what: string): Promise<string> {
+  if (!ctx.is(...types)) throw new UnsupportedMediaType(`send ${what} with Content-Type: ${types[0]} (or ${types.slice(1).join(', ')})`);
+  const charset = ctx.request.charset;
+  if (charset && charset.toLowerCase() !== 'utf-8') throw new UnsupportedMediaType(`send ${what} as UTF-8 (charset=utf-8), not ${charset}`);
+  const bytes = await readBody(ctx, limit);
+  if (bytes.length === 0) throw new BadRequest(`the body is empty; send ${what}`);
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    throw new BadRequest(`${what} is not valid UTF-8 text`, 'invalid_encoding');
+  }
+}
+
+/** The body, at most `limit` bytes; the request stream fails only when the client broke it off. */
+async function readBody(ctx: Context, limit: number): Promise<Buffer> {
+  const length = Number(ctx.get('content-length') || 0);
+  if (length > limit) throw new PayloadTooLarge(`request body is ${length} bytes; the limit is ${limit}`);
   const chunks: Buffer[] = [];
   let size = 0;
   try {
     for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
       size += chunk.length;
-      if (size > BODY_LIMIT) break;
+      if (size > limit) break;
       chunks.push(chunk);
     }
   } catch (error) {
     throw new ClientGone(`the request body broke off after ${size} bytes: ${(error as Error).message}`);
   }
-  if (size > BODY_LIMIT) throw new PayloadTooLarge(`request body is over the limit of ${BODY_LIMIT} bytes`);
+  if (size > limit) throw new PayloadTooLarge(`request body is over the limit of ${limit} bytes`);
   return Buffer.concat(chunks);
 }

@@ -9,8 +9,13 @@ export class BoundSettings {
   /** `bound`: chart name -> settings, from the --values file (none for `chartd run`). */
   constructor(
     private readonly inputs: InputChecker,
-    private readonly bound: Readonly<Record<string, Context>> = {},
+    private bound: Readonly<Record<string, Context>> = {},
   ) {}
+
+  /** A reloaded --values file's settings: instances created from now on get them; those stored keep theirs. */
+  rebind(bound: Readonly<Record<string, Context>>): void {
+    this.bound = bound;
+  }
 
   /**
    * The settings an instance is stored with: the bound values with `extra` (an in-process service's, never a

@@ -1,4 +1,4 @@
-// The charts served, by name, and every version instances still run on (kept in the store).
+// The charts served, by name, and every version instances still run on (kept in the store); a reload swaps the set served.
 
 import type { Chart } from '../chart/model.js';
 import type { Store, Write } from '../store/store.js';
@@ -21,6 +21,12 @@ export class ChartCatalog {
   private readonly versions = new Map<string, Chart>();
 
   constructor(charts: readonly Chart[], private readonly store: Store, private readonly parse: ChartParser) {
+    this.serve(charts);
+  }
+
+  /** Serves exactly `charts` from now on; versions that are no longer current stay known for their instances. */
+  serve(charts: readonly Chart[]): void {
+    this.current.clear();
     for (const chart of charts) {
       this.current.set(chart.name, chart);
       this.versions.set(versionKey(chart.name, chart.version), chart);
@@ -29,14 +35,25 @@ export class ChartCatalog {
 
   /** Keeps a copy of every served version so instances can stay on it after the file changes. */
   async archiveCurrent(now: Date): Promise<void> {
+    const writes = this.archiveWrites([...this.current.values()], now);
+    if (writes.length) await this.store.commit(writes);
+  }
+
+  /** The writes that archive those of `charts` not archived yet, to commit before they are served. */
+  archiveWrites(charts: readonly Chart[], now: Date): Write[] {
     const writes: Write[] = [];
-    for (const chart of this.current.values()) {
+    for (const chart of charts) {
       const key = versionKey(chart.name, chart.version);
       if (this.store.get(CHART_VERSIONS, key)) continue;
       const value: ArchivedChart = { name: chart.name, version: chart.version, file: chart.file, source: chart.source, archivedAt: now.toISOString() };
       writes.push({ collection: CHART_VERSIONS, key, value });
     }
-    if (writes.length) await this.store.commit(writes);
+    return writes;
+  }
+
+  /** Every chart served. */
+  charts(): Chart[] {
+    return this.names().map((name) => this.current.get(name)!);
   }
 
   names(): string[] {

@@ -5,9 +5,14 @@ import { FinalFailure } from '../handlers/handler.js';
 export class Environment {
   /** `allowed` = the names from the --values file; 'any' when the operator names variables at the shell (`chartd run`). */
   constructor(
-    private readonly allowed: ReadonlySet<string> | 'any',
+    private allowed: ReadonlySet<string> | 'any',
     private readonly source: NodeJS.ProcessEnv = process.env,
   ) {}
+
+  /** A reloaded --values file's list; steps that start from now on read it. */
+  allowOnly(names: readonly string[]): void {
+    this.allowed = new Set(names);
+  }
 
   allows(name: string): boolean {
     return this.allowed === 'any' || this.allowed.has(name);

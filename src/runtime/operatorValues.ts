@@ -1,7 +1,7 @@
 // The operator's values file (--values FILE): the environment variables handlers may read, each chart's settings, and the services.
 
 import type { Chart } from '../chart/model.js';
-import { didYouMean, formatProblem, listNames, ProblemLog, type Problem } from '../chart/problem.js';
+import { ChartInvalid, didYouMean, listNames, ProblemLog, type Problem } from '../chart/problem.js';
 import { parseTemplate, SETTINGS_PREFIX } from '../chart/template.js';
 import { isRecord, readYamlFile } from '../chart/yamlSource.js';
 import type { Context } from '../engine/snapshot.js';
@@ -46,7 +46,7 @@ export async function loadOperatorValues(file: string): Promise<OperatorValues> 
     if (!isRecord(settings)) log.add(`charts.${name}`, `give chart ${name}'s settings as a mapping (KEY: VALUE lines)`);
   }
   const services = readServicesConfig(value['supervisor'], value['services'], log);
-  if (!log.empty) throw new Error(`values file has problems:\n${log.sorted().map(formatProblem).join('\n')}`);
+  if (!log.empty) throw new ChartInvalid(log.sorted(), [], 'values file has problems');
   return { file, environment: environment as string[], charts: charts as Record<string, Context>, services, lineOf: doc.lineOf };
 }
 

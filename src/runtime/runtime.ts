@@ -1,29 +1,30 @@
-// Where inputs become durable changes: per-instance batches, commit, then timers, steps and alerts.
+// Where inputs become durable changes: per-instance batches (batch.ts), then timers, steps, alerts and listeners.
 
 import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
-import { createSnapshot, transition, type Input, type Origin, type Outcome } from '../engine/transition.js';
-import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
-import { BadRequest, NotFound } from '../errors.js';
+import type { Input, Outcome, Restart } from '../engine/transition.js';
+import { isFinished, templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
+import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import type { Store, StoreHealth, Write } from '../store/store.js';
+import type { Store, StoreHealth } from '../store/store.js';
 import type { AlertHealth } from './alertOutbox.js';
-import { failureReports, type Alerter, type FailureReport } from './alerts.js';
+import type { Alerter, FailureReport } from './alerts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
+import { INSTANCES, InstanceBatches, type Done, type Work } from './batch.js';
 import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
 import { StepRunner } from './steps.js';
-import { InstanceTally } from './tally.js';
+import { InstanceTally, type Counts } from './tally.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
 
-export const INSTANCES = 'instances';
+export { INSTANCES };
 export const DEFAULT_INSTANCE = 'default';
 
 export interface RuntimeOptions {
@@ -49,10 +50,12 @@ export interface CreateOptions {
   readonly token?: string;
 }
 
-type Work =
-  | { readonly kind: 'input'; readonly input: Input }
-  | { readonly kind: 'create'; readonly context: Context; readonly origin: Origin };
-type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
+/** Who asked for a cancel or restart, and why (recorded in the instance's history). */
+export interface Request {
+  readonly reason?: string;
+  readonly by?: string;
+  readonly token?: string;
+}
 
 /** What one instance's committed change means for listeners (watch streams, metrics). */
 export interface Change {
@@ -69,56 +72,77 @@ export class Runtime {
   private readonly steps: StepRunner;
   private readonly quota: InstanceQuota;
   private readonly listeners = new Set<(change: Change) => void>();
+  private readonly removalListeners = new Set<(removed: Snapshot) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
   /** Deadlines and step outcomes on their way in, and those the store refused. */
   private readonly own: OwnInputs;
-  /**
-   * Per instance, the newest snapshot handed to the store and not yet committed, with the store's failure
-   * count at that moment: the next batch builds on it unless a commit has failed since.
-   */
-  private readonly uncommitted = new Map<string, { readonly snapshot: Snapshot; readonly failures: number }>();
 
   constructor(private readonly options: RuntimeOptions) {
     this.tally = new InstanceTally(() => options.clock.now());
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
-    this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
-    this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.apply(...splitKey(key), input) });
+    const batches = new InstanceBatches({
+      store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota,
+      chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
+      committed: (key, before, after, outcomes, reports) => this.afterCommit(key, before, after, outcomes, reports),
+    });
+    this.queue = new KeyedQueue((key, items) => batches.process(key, items), () => options.store.whenIssued());
+    // Straight to the queue: an instance keeps moving (its cleanup, say) after its chart stopped being served.
+    this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.submitInput(key, input) });
     this.timers = new Timers(options.clock, (key, at) => this.own.submit('deadline', key, { type: 'deadline', at }));
     this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
       this.own.submit('step', key, { type: 'stepDone', ...result }));
   }
 
-  /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
+  /**
+   * Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps.
+   * Instances of charts not served are left as they are, named with their counts in one warning.
+   */
   async start(): Promise<void> {
     const { catalog, store, log } = this.options;
     this.tally.reset(store.list<Snapshot>(INSTANCES));
-    for (const name of catalog.names()) {
-      const chart = catalog.get(name)!;
+    const { armed, resumed } = await this.resume(catalog.names());
+    const unserved = unservedInstances(this.tally.chartNames(), catalog.names(), (chart) => this.tally.counts(chart));
+    if (unserved.length) {
+      log.warn({ charts: unserved }, `the data directory holds instances of charts not served, left as they are: ${unserved.map(({ chart, active, finished }) => `${chart} (${active} active, ${finished} finished)`).join(', ')}; serve those charts (--chart) to resume them`);
+    }
+    log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
+  }
+
+  /**
+   * Takes up the instances of charts just served (at start-up, or after a reload or apply that adds them): creates
+   * the default instance of those that start by themselves, arms stored deadlines and starts interrupted steps.
+   */
+  async resume(charts: readonly string[]): Promise<{ armed: number; resumed: number }> {
+    const { catalog, store, log } = this.options;
+    let armed = 0;
+    let resumed = 0;
+    for (const name of charts) {
+      const chart = catalog.get(name);
+      if (!chart) continue;
       if (!store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE)) && this.startsByItself(chart)) {
         await this.create(name, DEFAULT_INSTANCE, {});
       }
-    }
-    let armed = 0;
-    let resumed = 0;
-    for (const snapshot of store.list<Snapshot>(INSTANCES)) {
-      const chart = this.versionOrWarn(snapshot);
-      if (chart === null) continue;
-      if (!chart) {
-        log.warn({ chart: snapshot.chart, instance: snapshot.id }, 'instance belongs to a chart that is no longer served; left as it is');
-        continue;
+      for (const snapshot of store.list<Snapshot>(INSTANCES, `${name}/`)) {
+        if (snapshot.chart !== name || isFinished(snapshot)) continue;
+        const version = this.versionOrWarn(snapshot);
+        if (version === null) continue;
+        if (!version) {
+          log.warn({ chart: snapshot.chart, version: snapshot.version, instance: snapshot.id }, 'instance runs on a chart version missing from the data directory; left as it is');
+          continue;
+        }
+        const key = instanceKey(snapshot.chart, snapshot.id);
+        if (snapshot.deadline) {
+          this.timers.schedule(key, snapshot.deadline.at);
+          armed += 1;
+        } else if (version.states[snapshot.state]?.kind === 'step') {
+          this.steps.start(key, version, snapshot);
+          resumed += 1;
+        }
       }
-      const key = instanceKey(snapshot.chart, snapshot.id);
-      if (snapshot.deadline) {
-        this.timers.schedule(key, snapshot.deadline.at);
-        armed += 1;
-      } else if (chart.states[snapshot.state]?.kind === 'step') {
-        this.steps.start(key, chart, snapshot);
-        resumed += 1;
-      }
     }
-    log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
+    return { armed, resumed };
   }
 
   /** Why the timers (kind deadline) or the step runner (kind step) cannot get their inputs applied; see OwnInputs. */
@@ -172,6 +196,55 @@ export class Runtime {
    */
   async interrupt(chart: string, id: string, reason: string): Promise<Snapshot> {
     return (await this.apply(chart, id, { type: 'interrupt', reason })).snapshot;
+  }
+
+  /**
+   * Ends an active instance `cancelled` (see transition's cancel): its running step is stopped and the cleanup
+   * steps its chart leads to run first. Resolves with the committed snapshot, still active while they run.
+   */
+  async cancel(chart: string, id: string, request: Request & { reason: string }): Promise<Snapshot> {
+    const { reason, by, token } = request;
+    const outcome = await this.apply(chart, id, { type: 'cancel', reason, ...(by ? { by } : {}), ...(token ? { token } : {}) });
+    if (!outcome.accepted) throw new Conflict(outcome.reason ?? `instance ${id} cannot be cancelled`);
+    return outcome.snapshot;
+  }
+
+  /**
+   * Starts a finished instance over in the initial state of the chart's current version, with its context checked
+   * against that version and the operator's settings bound now. Conflict while it is active.
+   */
+  async restart(chart: string, id: string, request: Request = {}): Promise<Snapshot> {
+    const current = this.chart(chart);
+    const context = this.options.inputs.check(current, this.snapshot(chart, id).context);
+    const settings = this.checkSettings(chart);
+    const restart: Restart = { context, ...(settings ? { settings } : {}), ...request };
+    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'restart', chart: current, restart });
+    if ('error' in done) throw done.error;
+    if (!done.outcome.accepted) throw new Conflict(done.outcome.reason ?? `instance ${id} cannot be restarted`);
+    return done.outcome.snapshot;
+  }
+
+  /** Removes a finished instance of a chart served; Conflict while it is active. Resolves with what was removed. */
+  async remove(chart: string, id: string): Promise<Snapshot> {
+    this.snapshot(chart, id);
+    return this.removeStored(instanceKey(chart, id));
+  }
+
+  /** Removes a finished instance by its key, whether its chart is served or not (retention). */
+  async removeStored(key: string): Promise<Snapshot> {
+    const done = await this.queue.submit(key, { kind: 'remove' });
+    if ('error' in done) throw done.error;
+    return done.outcome.snapshot;
+  }
+
+  /** The names of the charts served, sorted. */
+  chartNames(): string[] {
+    return this.options.catalog.names();
+  }
+
+  /** The chart served under `name`, or undefined. */
+  chartNamed(name: string): Chart | undefined {
+    return this.options.catalog.get(name);
   }
 
   chart(name: string): Chart {
@@ -229,7 +302,11 @@ export class Runtime {
 
   async apply(chart: string, id: string, input: Input): Promise<Outcome> {
     this.snapshot(chart, id);
-    const done = await this.queue.submit(instanceKey(chart, id), { kind: 'input', input });
+    return this.submitInput(instanceKey(chart, id), input);
+  }
+
+  private async submitInput(key: string, input: Input): Promise<Outcome> {
+    const done = await this.queue.submit(key, { kind: 'input', input });
     if ('error' in done) throw done.error;
     return done.outcome;
   }
@@ -262,6 +339,12 @@ export class Runtime {
   onChange(listener: (change: Change) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called with the last snapshot of each instance removed (DELETE, retention). */
+  onRemove(listener: (removed: Snapshot) => void): () => void {
+    this.removalListeners.add(listener);
+    return () => this.removalListeners.delete(listener);
   }
 
   /** Called on stop, e.g. to end watch streams so the server can close. */
@@ -301,102 +384,36 @@ export class Runtime {
     }
   }
 
-  /**
-   * One batch for one instance: apply every item in order, commit once, then answer each. It builds on the
-   * previous batch's snapshot even while that is still on its way to disk: the store answers in order, and
-   * fails this commit too if that one fails.
-   */
-  private async process(key: string, items: readonly Work[]): Promise<Done[]> {
-    const { store, clock } = this.options;
-    const before = this.buildingOn(key);
-    let current = before;
-    const done: Done[] = [];
-    const outcomes: Outcome[] = [];
-    /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
-    let creating: string | undefined;
-    const now = clock.now();
-    for (const item of items) {
-      if (item.kind === 'create') {
-        if (current) {
-          done.push({ outcome: { snapshot: current, effects: [], accepted: true, unchanged: true }, created: false });
-          continue;
-        }
-        const [chartName, id] = splitKey(key);
-        const refused = this.quota.take(chartName);
-        if (refused) {
-          done.push({ error: refused });
-          continue;
-        }
-        creating = chartName;
-        const outcome = createSnapshot(this.chart(chartName), id, item.context, now, item.origin);
-        current = outcome.snapshot;
-        outcomes.push(outcome);
-        done.push({ outcome, created: true });
-        continue;
-      }
-      if (!current) {
-        done.push({ error: new NotFound(`instance ${key} does not exist`) });
-        continue;
-      }
-      const outcome = transition(this.chartOf(current), current, item.input, now);
-      if (outcome.accepted && !outcome.unchanged) {
-        current = outcome.snapshot;
-        outcomes.push(outcome);
-      }
-      done.push({ outcome, created: false });
-    }
-    if (current && current !== before) {
-      const handed = { snapshot: current, failures: store.failures };
-      this.uncommitted.set(key, handed);
-      const reports = failureReports(key, current, outcomes, () => this.failurePrefix(current));
-      try {
-        // Snapshots are plain JSON data, built anew by every transition and never changed; so are alert records.
-        const writes: Write[] = [{ collection: INSTANCES, key, value: current }];
-        if (reports.length) writes.push(...this.options.alerter.record(reports, now));
-        await store.commit(writes, { asGiven: true });
-      } catch (error) {
-        if (creating) this.quota.giveBack(creating);
-        throw error;
-      } finally {
-        if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
-      }
-      this.afterCommit(key, before, current, outcomes, reports);
-    }
-    return done;
-  }
-
-
-
-  /**
-   * What the next batch of `key` builds on: the snapshot still on its way to disk, or the committed one once a
-   * commit has failed (the store fails every commit pending at that moment, so that snapshot will never land).
-   */
-  private buildingOn(key: string): Snapshot | undefined {
-    const pending = this.uncommitted.get(key);
-    if (pending && pending.failures === this.options.store.failures) return pending.snapshot;
-    return this.options.store.get<Snapshot>(INSTANCES, key);
-  }
-
   /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */
-  private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot, outcomes: Outcome[], reports: readonly FailureReport[]): void {
+  private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot | undefined, outcomes: Outcome[], reports: readonly FailureReport[]): void {
+    this.tally.note(before, after);
+    if (!after) {
+      this.timers.cancel(key);
+      this.quota.giveBack(before!.chart);
+      this.waiters.release(key);
+      for (const listener of this.removalListeners) listener(before!);
+      return;
+    }
     if (after.deadline) this.timers.schedule(key, after.deadline.at);
     else this.timers.cancel(key);
     this.steps.follow(key, after);
     if (outcomes.some((outcome) => outcome.effects.some((effect) => effect.type === 'runStep'))) {
       this.steps.start(key, this.chartOf(after), after);
     }
-    this.tally.note(before, after);
     this.options.alerter.raised(reports);
     this.waiters.notify(key, after);
     for (const listener of this.listeners) listener({ before, after });
   }
 }
 
-export function instanceKey(chart: string, id: string): string {
-  return `${chart}/${id}`;
+/** The charts with stored instances that are not served, with how many of them are active and finished. */
+function unservedInstances(stored: readonly string[], served: readonly string[], counts: (chart: string) => Counts): { chart: string; active: number; finished: number }[] {
+  return stored.filter((chart) => !served.includes(chart)).map((chart) => {
+    const { active, total } = counts(chart);
+    return { chart, active, finished: total - active };
+  });
 }
 
-function splitKey(key: string): [string, string] {
-  const slash = key.indexOf('/');
-  return [key.slice(0, slash), key.slice(slash + 1)];
+export function instanceKey(chart: string, id: string): string {
+  return `${chart}/${id}`;
 }

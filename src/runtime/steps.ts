@@ -41,7 +41,7 @@ export class StepRunner {
    */
   start(key: string, chart: Chart, snapshot: Snapshot): void {
     const def = chart.states[snapshot.state];
-    if (def?.kind !== 'step' || snapshot.deadline) return;
+    if (def?.kind !== 'step' || snapshot.deadline || snapshot.status !== 'active') return;
     const tag = `${snapshot.state}#${snapshot.attempt}`;
     const previous = this.attempts.get(key);
     if (previous?.tag === tag || this.shutdown.signal.aborted) return;
@@ -56,10 +56,10 @@ export class StepRunner {
     this.attempts.set(key, attempt);
   }
 
-  /** Stops the attempt running for `key` if the committed snapshot is no longer in it (an interrupt moved it on). */
+  /** Stops the attempt running for `key` if the committed snapshot is no longer in it (an interrupt moved it on, a cancel ended it). */
   follow(key: string, snapshot: Snapshot): void {
     const running = this.attempts.get(key);
-    if (running && (snapshot.deadline || running.tag !== `${snapshot.state}#${snapshot.attempt}`)) {
+    if (running && (snapshot.deadline || snapshot.status !== 'active' || running.tag !== `${snapshot.state}#${snapshot.attempt}`)) {
       running.stop.abort(new Error('the instance left this step'));
     }
   }

@@ -1,18 +1,18 @@
 // Instance counts by chart, state and status, and the instances that need a look, kept current from every commit.
 
-import type { Failure, Snapshot } from '../engine/snapshot.js';
+import type { Failure, Snapshot, Status } from '../engine/snapshot.js';
 
 /** A deadline is applied the moment it comes due; one this far past means the instance is stuck (e.g. the store refuses writes). */
 export const OVERDUE_AFTER_MS = 5000;
 /** How long a failure keeps an instance on the list of those needing a look. */
 export const RECENT_FAILURE_MS = 24 * 60 * 60 * 1000;
 
-export interface Counts {
+export type StatusCounts = Readonly<Record<Status, number>>;
+
+export interface Counts extends StatusCounts {
   readonly total: number;
-  readonly active: number;
-  readonly done: number;
   /** Per state name (of any version the chart's instances run on). */
-  readonly byState: Readonly<Record<string, { readonly active: number; readonly done: number }>>;
+  readonly byState: Readonly<Record<string, StatusCounts>>;
 }
 
 export type AttentionReason = 'overdue' | 'retrying' | 'failed';
@@ -30,7 +30,7 @@ export interface Attention {
   readonly failure?: Failure;
 }
 
-type StateCounts = Map<string, { active: number; done: number }>;
+type StateCounts = Map<string, Record<Status, number>>;
 
 const SEVERITY: Record<AttentionReason, number> = { overdue: 0, retrying: 1, failed: 2 };
 
@@ -48,23 +48,28 @@ export class InstanceTally {
     for (const snapshot of snapshots) this.add(snapshot);
   }
 
-  /** One committed change: `before` is what was counted for the instance (undefined for a creation). */
-  note(before: Snapshot | undefined, after: Snapshot): void {
+  /** One committed change: `before` is what was counted for the instance (undefined for a creation, `after` for a removal). */
+  note(before: Snapshot | undefined, after: Snapshot | undefined): void {
     if (before) this.remove(before);
-    this.add(after);
+    if (after) this.add(after);
+  }
+
+  /** Every chart with instances counted, sorted. */
+  chartNames(): string[] {
+    return [...this.charts.keys()].filter((chart) => this.counts(chart).total > 0).sort();
   }
 
   counts(chart: string): Counts {
-    const byState: Record<string, { active: number; done: number }> = {};
-    let active = 0;
-    let done = 0;
+    const byState: Record<string, StatusCounts> = {};
+    const totals = { active: 0, done: 0, cancelled: 0 };
     for (const [state, count] of this.charts.get(chart) ?? []) {
-      if (count.active === 0 && count.done === 0) continue;
+      if (count.active === 0 && count.done === 0 && count.cancelled === 0) continue;
       byState[state] = { ...count };
-      active += count.active;
-      done += count.done;
+      totals.active += count.active;
+      totals.done += count.done;
+      totals.cancelled += count.cancelled;
     }
-    return { total: active + done, active, done, byState };
+    return { total: totals.active + totals.done + totals.cancelled, ...totals, byState };
   }
 
   /** Up to `limit` instances needing a look, the most pressing first, and how many there are of each reason. */
@@ -86,7 +91,7 @@ export class InstanceTally {
     let states = this.charts.get(snapshot.chart);
     if (!states) this.charts.set(snapshot.chart, (states = new Map()));
     let count = states.get(snapshot.state);
-    if (!count) states.set(snapshot.state, (count = { active: 0, done: 0 }));
+    if (!count) states.set(snapshot.state, (count = { active: 0, done: 0, cancelled: 0 }));
     count[snapshot.status] += 1;
     if (mayNeedLook(snapshot)) this.watched.set(keyOf(snapshot), snapshot);
   }

@@ -42,6 +42,11 @@ export class Waiters {
     return total;
   }
 
+  /** Releases the waiters of one instance (it was removed): each answers with what it finds now. */
+  release(key: string): void {
+    for (const waiter of [...(this.byKey.get(key) ?? [])]) waiter.resolve(undefined);
+  }
+
   /** Releases every waiter (on shutdown) so no request hangs. */
   releaseAll(): void {
     for (const set of this.byKey.values()) for (const waiter of [...set]) waiter.resolve(undefined);

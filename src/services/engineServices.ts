@@ -1,6 +1,7 @@
-// chartd's own background loops as services: the store's checkpointer, the timers, the step runner and alert delivery.
+// chartd's own background loops as services: the store's checkpointer, the timers, the step runner, alert delivery and retention.
 
 import type { AlertOutbox } from '../runtime/alertOutbox.js';
+import type { Retention } from '../runtime/retention.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StoreHealth } from '../store/store.js';
 import type { Service } from './service.js';
@@ -33,4 +34,9 @@ export function runtimeServices(runtime: Runtime): Service[] {
 /** Failed while the webhook has refused the last few attempts and alerts wait; a start tries at once with a fresh backoff. */
 export function alertsService(outbox: AlertOutbox): Service {
   return { name: 'alerts', start: async () => outbox.start(), stop: () => outbox.stop(), failure: () => outbox.failure() };
+}
+
+/** --retain-finished: failed while the store refuses the removals (they are tried again); a start reads the finished instances stored again. */
+export function retentionService(retention: Retention): Service {
+  return { name: 'retention', start: () => retention.start(), stop: () => retention.stop(), failure: () => retention.failure() };
 }

@@ -29,6 +29,7 @@ const KNOWN: Readonly<Record<string, { readonly off: { readonly may: boolean; re
   timers: { off: { may: false, why: 'deadlines would never fire' } },
   steps: { off: { may: false, why: 'steps would never run' } },
   alerts: { off: { may: true, why: 'alerts are recorded and wait in the store until it is enabled' } },
+  retention: { off: { may: true, why: 'finished instances stay stored until it is enabled' } },
   'backup-controller': { off: { may: false, why: 'start chartd without --backup-config instead' } },
   'job-service': { off: { may: false, why: 'the backup controller asks it about every request; name another in --backup-config instead' } },
   'zone-outbox': { off: { may: true, why: 'results wait in the zone\'s store until it is enabled' } },

@@ -1,6 +1,6 @@
 // One server per data directory: a LOCK file naming its holder's pid, host and start time.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { link, open, realpath, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,6 +28,16 @@ const HOLDER_POLL_MS = 50;
 
 // A pid check cannot tell this process's second open from its first; this set can.
 const heldByThisProcess = new Set<string>();
+/** The locks this process holds, for releaseLocksNow. */
+const held = new Set<DirLock>();
+
+/**
+ * Removes every LOCK this process holds, at once and synchronously, for a process about to exit without closing
+ * its stores (a second stop signal): the data is as after a crash, which the next start replays, but no LOCK is left.
+ */
+export function releaseLocksNow(): void {
+  for (const lock of held) lock.releaseNow();
+}
 
 /** Holds a data directory until released; a holder killed with -9 leaves a LOCK the next start takes over. */
 export class DirLock {
@@ -49,7 +59,9 @@ export class DirLock {
     for (let attempt = 0; attempt < 5; attempt++) {
       if (await createExclusively(file, text)) {
         heldByThisProcess.add(dirKey);
-        return new DirLock(file, owner, dirKey);
+        const lock = new DirLock(file, owner, dirKey);
+        held.add(lock);
+        return lock;
       }
       const seen = await readIfExists(file);
       if (seen === null) continue; // released between our attempt and this read
@@ -70,11 +82,27 @@ export class DirLock {
   /** Deletes the LOCK only while it is still ours. */
   async release(): Promise<void> {
     heldByThisProcess.delete(this.dirKey);
+    held.delete(this);
     const seen = await readIfExists(this.file);
-    const holder = seen && parseOwner(seen.toString('utf8'));
-    if (holder && holder.pid === this.owner.pid && holder.startedAt === this.owner.startedAt) {
-      await rm(this.file, { force: true });
+    if (this.owns(seen)) await rm(this.file, { force: true });
+  }
+
+  /** release(), synchronously: see releaseLocksNow. */
+  releaseNow(): void {
+    heldByThisProcess.delete(this.dirKey);
+    held.delete(this);
+    let seen: Buffer | null;
+    try {
+      seen = readFileSync(this.file);
+    } catch {
+      seen = null;
     }
+    if (this.owns(seen)) rmSync(this.file, { force: true });
+  }
+
+  private owns(seen: Buffer | null): boolean {
+    const holder = seen && parseOwner(seen.toString('utf8'));
+    return Boolean(holder && holder.pid === this.owner.pid && holder.startedAt === this.owner.startedAt);
   }
 }
 

@@ -5,6 +5,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { makeDirectoryDurably, removeTempFiles, syncDirectory } from './durableFile.js';
 import { BatchTarget } from './gather.js';
 import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
+import { Collection } from './collection.js';
 import { DirLock, type StoreLog } from './lock.js';
 import { readManifest, shardOf, Shards } from './shards.js';
 import { StoreError, type CommitOptions, type Page, type PageQuery, type Store, type StoreHealth, type Write } from './store.js';
@@ -472,102 +473,6 @@ class Signal {
     this.wake = undefined;
     wake?.();
   }
-}
-
-/** One collection in memory: documents by key, plus a sorted view kept for list(). */
-class Collection {
-  readonly docs = new Map<string, unknown>();
-  private sortedKeys: string[] | undefined;
-  private sortedValues: unknown[] | undefined;
-
-  set(key: string, value: unknown): void {
-    const keys = this.sortedKeys;
-    if (value === undefined) {
-      if (!this.docs.delete(key) || !keys) return;
-      const at = findKey(keys, key);
-      keys.splice(at, 1);
-      this.sortedValues?.splice(at, 1);
-      return;
-    }
-    const isNew = !this.docs.has(key);
-    this.docs.set(key, value);
-    if (!keys) return;
-    // Keep the sorted view in step, so list() stays a copy rather than a rebuild after every commit.
-    const at = findKey(keys, key);
-    if (isNew) {
-      keys.splice(at, 0, key);
-      this.sortedValues?.splice(at, 0, value);
-    } else if (this.sortedValues) {
-      this.sortedValues[at] = value;
-    }
-  }
-
-  /** A fresh array each call (callers may sort or filter it); the documents themselves are shared. */
-  list(prefix?: string): unknown[] {
-    const { values } = this.sorted();
-    if (!prefix) return values.slice();
-    const [start, end] = this.range(prefix);
-    return values.slice(start, end);
-  }
-
-  count(prefix?: string): number {
-    if (!prefix) return this.docs.size;
-    const [start, end] = this.range(prefix);
-    return end - start;
-  }
-
-  /** Walks from `after` on, so a page costs what it returns (and what `accept` skips), not the collection's size. */
-  page({ prefix = '', after, limit, accept }: PageQuery<unknown>): Page<unknown> {
-    const { keys, values } = this.sorted();
-    const [start, end] = this.range(prefix);
-    let at = start;
-    if (after !== undefined && after >= prefix) {
-      at = Math.max(start, findKey(keys, after));
-      if (keys[at] === after) at += 1;
-    }
-    const documents: unknown[] = [];
-    let last: string | undefined;
-    for (; at < end; at += 1) {
-      if (accept && !accept(values[at])) continue;
-      if (documents.length === limit) return { documents, next: last };
-      documents.push(values[at]);
-      last = keys[at];
-    }
-    return { documents, next: undefined };
-  }
-
-  private sorted(): { keys: string[]; values: unknown[] } {
-    const keys = (this.sortedKeys ??= [...this.docs.keys()].sort());
-    const values = (this.sortedValues ??= keys.map((key) => this.docs.get(key)));
-    return { keys, values };
-  }
-
-  /** Where the keys starting with `prefix` begin and end in the sorted view: they sit together from its place on. */
-  private range(prefix: string): [number, number] {
-    const { keys } = this.sorted();
-    if (!prefix) return [0, keys.length];
-    const start = findKey(keys, prefix);
-    let low = start;
-    let high = keys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      if (keys[middle]!.startsWith(prefix)) low = middle + 1;
-      else high = middle;
-    }
-    return [start, low];
-  }
-}
-
-/** Where `key` is, or would be inserted, in ascending `keys`. */
-function findKey(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if (keys[middle]! < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
 }
 
 function collectionIn(collections: Map<string, Collection>, name: string): Collection {

@@ -26,7 +26,7 @@ describe('help', () => {
     const top = await runChartd(['--help']);
     expect(top.code).toBe(0);
     const listed = [...top.stdout.slice(top.stdout.indexOf('Commands:')).matchAll(/^ {2}([a-z]+) /gm)].map((match) => match[1]!).filter((name) => name !== 'help');
-    expect(listed).toEqual(['init', 'serve', 'validate', 'run', 'diagram', 'schema', 'test', 'simulate', 'diff', 'zone', 'token']);
+    expect(listed).toEqual(['init', 'serve', 'validate', 'run', 'diagram', 'schema', 'test', 'simulate', 'diff', 'apply', 'charts', 'zone', 'token']);
     const commands = [...listed.filter((name) => name !== 'token').map((name) => [name]), ['token', 'new'], ['token', 'hash']];
     const helps = await Promise.all(commands.map((words) => runChartd([...words, '--help'])));
     for (const [index, words] of commands.entries()) {
@@ -45,6 +45,8 @@ describe('help', () => {
     expect(flat(serve!.stdout)).toContain('--chart <FILE|DIR> a chart file, or a directory of them (its *.test.yaml are left out) (repeatable) (default: charts/ in the current directory)');
     expect(flat(serve!.stdout)).toContain('(choices: "fatal", "error", "warn", "info", "debug", "trace", "silent", default: info)');
     expect(flat(serve!.stdout)).toContain('(choices: "json", "pretty", default: json)');
+    expect(flat(serve!.stdout)).toContain('--retain-finished <DURATION> remove finished (done or cancelled) instances once finished this long, e.g. 30d (default: kept until deleted)');
+    expect(flat(serve!.stdout)).toContain('--retain-finished-rate <N> the most finished instances --retain-finished removes a second (default: 200)');
     expect(flat(zone!.stdout)).toContain('--storage <DIR> where backups are made and kept (required)');
     expect(flat(zone!.stdout)).toContain("(default: this host's name)");
     expect(flat(zone!.stdout)).toContain('(default: 1m)');
@@ -75,6 +77,21 @@ describe('usage errors', () => {
       "Run 'chartd zone --help' for usage.",
       '',
     ].join('\n'));
+  });
+
+  it('chartd apply and chartd charts with nothing name what they need; a --server that is no address is refused', async () => {
+    expect(await runChartd(['apply'])).toMatchObject({ code: 2, stdout: '', stderr: [
+      'chartd: apply needs --server URL: the chartd to send the chart to',
+      'chartd: apply needs FILE: the chart file',
+      "Run 'chartd apply --help' for usage.",
+      '',
+    ].join('\n') });
+    expect(await runChartd(['charts', 'extra', '--server', 'chartd.internal:5000'])).toMatchObject({ code: 2, stdout: '', stderr: [
+      'chartd: --server chartd.internal:5000 is not an http:// or https:// address; give the chartd server\'s address, e.g. http://HOST:PORT',
+      'chartd: charts takes no operands (got: extra)',
+      "Run 'chartd charts --help' for usage.",
+      '',
+    ].join('\n') });
   });
 
   it('names every unknown option (with the one meant), bad value and missing value of one command line, and starts nothing', async () => {

@@ -67,11 +67,13 @@ afterAll(async () => {
   await removeDir(dir);
 });
 
+/** A string body is a chart's YAML; anything else goes as JSON. */
 function call(method: string, path: string, token?: string, body?: unknown): Promise<Response> {
+  const type = typeof body === 'string' ? 'application/yaml' : 'application/json';
   return fetch(`${server.url}${path}`, {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': type } : {}) },
+    ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
 }
 
@@ -93,6 +95,7 @@ function reach(id: string, test: (snapshot: Snapshot) => boolean): Promise<Snaps
 function footprint(): string {
   const { runtime } = server.engine;
   return JSON.stringify({
+    charts: runtime.chartNames().map((name) => runtime.chart(name).version),
     light: runtime.snapshot('traffic-light', 'default').revision,
     gated: runtime.instances('gated').map((s) => [s.id, s.revision]),
     requests: runtime.instances('backup-request').length,
@@ -112,6 +115,12 @@ const WRITES: { name: string; method: string; path: string; body?: unknown; righ
   { name: 'PUT /charts/:chart/instances/:id/state', method: 'PUT', path: '/charts/gated/instances/g1/state?state=open&by=web7', right: () => tokens.fleet, wrong: () => tokens.requester, ok: [200] },
   { name: 'POST /charts/:chart/instances', method: 'POST', path: '/charts/gated/instances', body: { id: 'g2' }, right: () => tokens.writer, wrong: () => tokens.reader, ok: [201] },
   { name: 'POST /charts/:chart/instances/:id/events/:event', method: 'POST', path: '/charts/gated/instances/g2/events/abort', right: () => tokens.ops, wrong: () => tokens.reader, ok: [200] },
+  { name: 'POST /charts/:chart/instances/:id/restart', method: 'POST', path: '/charts/gated/instances/g2/restart', right: () => tokens.writer, wrong: () => tokens.requester, ok: [200] },
+  { name: 'POST /charts/:chart/instances/:id/cancel', method: 'POST', path: '/charts/gated/instances/g2/cancel', body: { reason: 'test' }, right: () => tokens.writer, wrong: () => tokens.reader, ok: [200] },
+  { name: 'DELETE /charts/:chart/instances/:id', method: 'DELETE', path: '/charts/gated/instances/g2', right: () => tokens.writer, wrong: () => tokens.requester, ok: [200] },
+  { name: 'PUT /charts/:chart', method: 'PUT', path: '/charts/applied', body: GATED.replace('chart: gated', 'chart: applied'), right: () => tokens.ops, wrong: () => tokens.writer, ok: [201] },
+  { name: 'DELETE /charts/:chart', method: 'DELETE', path: '/charts/applied', body: { unsafe_paraphrase: "I know what I'm doing!" }, right: () => tokens.ops, wrong: () => tokens.writer, ok: [200] },
+  { name: 'POST /charts/reload', method: 'POST', path: '/charts/reload', right: () => tokens.ops, wrong: () => tokens.writer, ok: [200] },
   {
     name: 'POST /backup-requests', method: 'POST', path: '/backup-requests', body: { apiVersion: 'v1', backupJobId: 'nightly', dataDate: '2026-11-21' },
     right: () => tokens.requester, wrong: () => tokens.writer, ok: [202],
@@ -136,7 +145,7 @@ describe.sequential('every write route', () => {
       expect(wrong.status).toBe(403);
       const refusal = (await body(wrong)).error;
       expect(refusal.code).toBe('forbidden');
-      expect(refusal.message).toMatch(/^token \S+ may not do this: it needs the scope (write on chart \S+|results)/);
+      expect(refusal.message).toMatch(/^token \S+ may not do this: it needs the scope (write on chart \S+|results|admin)/);
       expect(footprint()).toBe(before);
 
       const right = await call(route.method, route.path, route.right(), route.body);
@@ -202,10 +211,13 @@ describe('the backup-request chart belongs to the controller', () => {
       call('PUT', `/charts/backup-request/instances/${id}/state?state=Sent&event=succeeded`, tokens.ops),
       call('POST', '/charts/backup-request/instances', tokens.ops, { id: 'forged', context: { apiVersion: 'v1', backupJobId: 'nightly', dataDate: '2026-11-22', transport: 'http' } }),
       call('PUT', '/charts/backup-request/state?state=Received', tokens.ops),
+      call('POST', `/charts/backup-request/instances/${id}/cancel`, tokens.ops),
+      call('POST', `/charts/backup-request/instances/${id}/restart`, tokens.ops),
+      call('DELETE', `/charts/backup-request/instances/${id}`, tokens.ops),
       call('POST', `/charts/backup-request/instances/${id}/events/succeeded`),
     ];
     const answers = await Promise.all(forgeries);
-    expect(answers.map((answer) => answer.status)).toEqual([403, 403, 403, 403, 403, 401]);
+    expect(answers.map((answer) => answer.status)).toEqual([403, 403, 403, 403, 403, 403, 403, 403, 401]);
     const refusal = (await body(answers[0]!)).error;
     expect(refusal).toEqual({
       code: 'owned_by_service',

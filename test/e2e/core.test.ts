@@ -297,7 +297,7 @@ describe('listing instances', () => {
       ['limit=0', /limit must be a whole number from 1 to 10000/],
       ['limit=10001', /limit/],
       ['limit=ten', /limit/],
-      ['status=failed', /status must be active or done/],
+      ['status=failed', /status must be one of active, done, cancelled/],
       ['after=bad%20id', /after .* is not a valid name/],
       ['state=a&state=b', /given 2 times/],
       ['state=opne', /chart gates has no state opne \(its states: wait, open\)/],

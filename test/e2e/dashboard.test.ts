@@ -236,8 +236,8 @@ describe('buttons', () => {
     await tab.page.locator('button:text-is("Send abort")').click();
     await tab.page.locator('[data-state="aborted"]').waitFor({ timeout: 2000 });
     expect(server.engine.runtime.snapshot('gated', 'g2').history.at(-1)).toMatchObject({ cause: 'event:abort', caller: 'web3', token: 'fleet' });
-    // A finished instance offers nothing more.
-    await expect(actionButtons(tab).count()).resolves.toBe(0);
+    // A finished instance offers only its life cycle: start over, delete.
+    await expect(actionButtons(tab).allTextContents()).resolves.toEqual(['Start over', 'Delete…']);
     expect(tab.errors).toEqual([]);
     await tab.close();
   });
@@ -259,7 +259,39 @@ describe('buttons', () => {
     }
     // The same page offers them to a token that may write.
     const writer = await visit('/ui/charts/gated/instances/g3', 'button:text-is("Check in at wait")', { token: tokens.ops });
-    await expect(actionButtons(writer).count()).resolves.toBe(2);
+    await expect(actionButtons(writer).allTextContents()).resolves.toEqual(['Check in at wait', 'Send abort', 'Cancel']);
     await writer.close();
+  });
+
+  it('cancel with a reason, start over, and delete after a confirmation, for a token that may write', async () => {
+    await server.engine.runtime.create('gated', 'g4', {});
+    const tab = await visit('/ui/charts/gated/instances/g4', 'button:text-is("Cancel")', { token: tokens.fleet });
+    await tab.page.getByLabel('Reason (recorded in the history)').fill('wrong release');
+    await tab.page.locator('button:text-is("Cancel")').click();
+    await tab.page.locator('.now .badge.cancelled').waitFor({ timeout: 2000 });
+    await tab.page.locator('.timeline li', { hasText: '“wrong release”' }).waitFor({ timeout: 2000 });
+    expect(server.engine.runtime.snapshot('gated', 'g4')).toMatchObject({ status: 'cancelled', cancelled: { reason: 'wrong release', token: 'fleet' } });
+    await expect(actionButtons(tab).allTextContents()).resolves.toEqual(['Start over', 'Delete…']);
+    await tab.screenshot('instance-cancelled');
+
+    await tab.page.locator('button:text-is("Start over")').click();
+    await tab.page.locator('.now .badge.active').waitFor({ timeout: 2000 });
+    expect(server.engine.runtime.snapshot('gated', 'g4').history.at(-1)).toMatchObject({ cause: 'restart', token: 'fleet' });
+    await tab.page.locator('button:text-is("Cancel")').click();
+    await tab.page.locator('.now .badge.cancelled').waitFor({ timeout: 2000 });
+
+    // Delete asks first; keeping it changes nothing.
+    await tab.page.locator('button:text-is("Delete…")').click();
+    await tab.page.getByRole('alertdialog').waitFor({ timeout: 2000 });
+    await tab.screenshot('instance-delete-confirm');
+    await tab.page.locator('button:text-is("Keep it")').click();
+    await expect(tab.page.getByRole('alertdialog').count()).resolves.toBe(0);
+    expect(server.engine.runtime.find('gated', 'g4')).toBeDefined();
+    await tab.page.locator('button:text-is("Delete…")').click();
+    await tab.page.locator('button:text-is("Delete g4")').click();
+    await tab.page.locator('h1:text-is("gated")').waitFor({ timeout: 2000 });
+    expect(server.engine.runtime.find('gated', 'g4')).toBeUndefined();
+    expect(tab.errors).toEqual([]);
+    await tab.close();
   });
 });

@@ -79,7 +79,8 @@ describe('methods no route takes', () => {
     const { port } = await serve();
     for (const [method, target, allowed] of [
       ['TRACE', '/state?state=wait', ['GET', 'HEAD', 'POST', 'PUT']],
-      ['PROPFIND', '/charts/gates', ['GET', 'HEAD']],
+      ['PROPFIND', '/charts/gates', ['GET', 'HEAD', 'PUT', 'DELETE']],
+      ['PATCH', '/charts/gates/instances/default', ['GET', 'HEAD', 'DELETE']],
       ['DELETE', '/charts/gates/instances', ['GET', 'HEAD', 'POST']],
       ['PATCH', '/charts/gates/instances/default/state?state=wait', ['GET', 'HEAD', 'PUT']],
     ] as const) {

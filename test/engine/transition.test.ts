@@ -1,26 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY, type Chart, type StateDef } from '../../src/chart/model.js';
+import { DEFAULT_RETRY, type StateDef } from '../../src/chart/model.js';
 import { createSnapshot, retryDelay, transition } from '../../src/engine/transition.js';
-import type { Snapshot } from '../../src/engine/snapshot.js';
-
-const T0 = Date.UTC(2026, 10, 22, 6, 0, 0);
-
-function chartOf(initial: string, states: StateDef[]): Chart {
-  return {
-    name: 'test', version: 'v1', dialect: 'chartd', initial, file: 'test.yaml', source: '',
-    states: Object.fromEntries(states.map((state) => [state.name, state])),
-  };
-}
-
-const gate = (name: string, count: number, next: string, extra: Partial<StateDef> = {}): StateDef =>
-  ({ kind: 'gate', name, line: 1, start: 0, count, distinct: false, counterKey: 'count', next, ...extra }) as StateDef;
-const final = (name: string): StateDef => ({ kind: 'final', name, line: 1 });
+import { chartOf, final, gate, start, step, T0 } from './charts.js';
 
 const traffic = chartOf('green', [gate('green', 1, 'red'), gate('red', 2, 'blue'), final('blue')]);
-
-function start(chart: Chart, now = T0): Snapshot {
-  return createSnapshot(chart, 'default', {}, now).snapshot;
-}
 
 describe('transition', () => {
   it('creates an instance in the initial state with a create transition', () => {
@@ -208,9 +191,6 @@ describe('retried check-ins', () => {
 });
 
 describe('interrupts', () => {
-  const step = (name: string, onSuccess: string, onFailure: string, attempts = 1): StateDef => ({
-    kind: 'step', name, line: 1, run: 'x', with: {}, onSuccess, onFailure, retry: { attempts, delayMs: 1000, backoff: 2, maxDelayMs: 4000 }, timeoutMs: 1000,
-  });
   // A happy step whose unhappy path is a cleanup step (same state on success and failure).
   const chart = chartOf('dump', [step('dump', 'done', 'remove', 3), step('remove', 'done', 'done'), final('done')]);
   const interrupt = { type: 'interrupt', reason: 'interrupted by SIGINT' } as const;

@@ -108,7 +108,7 @@ describe('the values file', () => {
     await expect(starting).rejects.toBeInstanceOf(StartupError);
     await expect(starting).rejects.toThrow(`values file has problems:\n${file}:2: charts.trafic-light: no chart named trafic-light is served (did you mean 'traffic-light'?)`);
     await expect(startServer({ chartPaths: ['charts'], dataDir: join(dir, 'refused'), port: 0, host: '127.0.0.1', log: pino({ level: 'silent' }), valuesFile: join(dir, 'missing.yaml') }))
-      .rejects.toThrow(`cannot read the values file ${join(dir, 'missing.yaml')}: ENOENT`);
+      .rejects.toThrow(`${join(dir, 'missing.yaml')}: cannot read the values file: ENOENT`);
   });
 });
 
@@ -155,7 +155,7 @@ describe('the services of a values file', () => {
       'values file has problems:',
       `${file}:2: supervisor.backoff_interval: duration '10' has no unit: write 10s, 5m or 1h`,
       `${file}:3: supervisor.max_backof: unknown key 'max_backof' (did you mean 'max_backoff'?); the supervisor takes backoff_interval: and max_backoff:`,
-      `${file}:5: services.alert: chartd has no service alert (did you mean 'alerts'?); its services are checkpointer, timers, steps, alerts, backup-controller, job-service, zone-outbox and zone:NAME for each zone of --backup-config`,
+      `${file}:5: services.alert: chartd has no service alert (did you mean 'alerts'?); its services are checkpointer, timers, steps, alerts, retention, backup-controller, job-service, zone-outbox and zone:NAME for each zone of --backup-config`,
       `${file}:6: services.steps.enabled: steps cannot be switched off: steps would never run`,
       `${file}:7: services.timers.keep_alive: keep_alive is true or false, not "no"`,
       `${file}:7: services.timers.restart: unknown key 'restart'; a service takes enabled: and keep_alive: (true or false)`,

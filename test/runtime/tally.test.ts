@@ -22,14 +22,23 @@ describe('InstanceTally', () => {
     const a = snapshot('a');
     const b = snapshot('b', { state: 'done', status: 'done' });
     tally.reset([a, b, snapshot('x', { chart: 'other' })]);
-    expect(tally.counts('c')).toEqual({ total: 2, active: 1, done: 1, byState: { wait: { active: 1, done: 0 }, done: { active: 0, done: 1 } } });
+    expect(tally.counts('c')).toEqual({ total: 2, active: 1, done: 1, cancelled: 0, byState: { wait: { active: 1, done: 0, cancelled: 0 }, done: { active: 0, done: 1, cancelled: 0 } } });
 
     const moved = { ...a, state: 'done', status: 'done' as const, revision: 2 };
     tally.note(a, moved);
-    tally.note(undefined, snapshot('c1'));
-    expect(tally.counts('c')).toEqual({ total: 3, active: 1, done: 2, byState: { wait: { active: 1, done: 0 }, done: { active: 0, done: 2 } } });
+    const c1 = snapshot('c1');
+    tally.note(undefined, c1);
+    expect(tally.counts('c')).toEqual({ total: 3, active: 1, done: 2, cancelled: 0, byState: { wait: { active: 1, done: 0, cancelled: 0 }, done: { active: 0, done: 2, cancelled: 0 } } });
+    const cancelled = { ...c1, status: 'cancelled' as const, revision: 2 };
+    tally.note(c1, cancelled);
+    expect(tally.counts('c')).toMatchObject({ total: 3, active: 0, done: 2, cancelled: 1, byState: { wait: { active: 0, done: 0, cancelled: 1 } } });
+    // A removal: counted no more.
+    tally.note(cancelled, undefined);
+    tally.note(moved, undefined);
+    expect(tally.counts('c')).toEqual({ total: 1, active: 0, done: 1, cancelled: 0, byState: { done: { active: 0, done: 1, cancelled: 0 } } });
+    expect(tally.chartNames()).toEqual(['c', 'other']);
     expect(tally.counts('other').total).toBe(1);
-    expect(tally.counts('none')).toEqual({ total: 0, active: 0, done: 0, byState: {} });
+    expect(tally.counts('none')).toEqual({ total: 0, active: 0, done: 0, cancelled: 0, byState: {} });
   });
 
   it('lists overdue deadlines, retried steps and recent failures, most pressing first; a fixed instance leaves the list', () => {

@@ -2,9 +2,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startEngine, type Engine } from '../../src/main.js';
+import { startEngine, type Engine, type RuntimeConfig } from '../../src/main.js';
 import { NotFound } from '../../src/errors.js';
 import { OwnInputs } from '../../src/runtime/ownInputs.js';
+import { INSTANCES } from '../../src/runtime/runtime.js';
 import { checkpointerService } from '../../src/services/engineServices.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { Shards } from '../../src/store/shards.js';
@@ -47,11 +48,11 @@ afterEach(async () => {
   await dirs.removeAll();
 });
 
-async function startCharts(clock: SimulatedClock): Promise<Engine> {
+async function startCharts(clock: SimulatedClock, more: Partial<RuntimeConfig> = {}, moreValues = ''): Promise<Engine> {
   const [charts, data, root] = await Promise.all([dir('chartd-charts-'), dir('chartd-data-'), dir('chartd-root-')]);
   await writeCharts(charts, { 'timed.yaml': TIMED, 'stepped.yaml': STEPPED });
-  await writeFile(join(root, 'values.yaml'), `charts: { stepped: { root: ${root} } }\n`);
-  engine = await startEngine({ chartPaths: [charts], dataDir: data, log: capturingLogger().log, clock, valuesFile: join(root, 'values.yaml') });
+  await writeFile(join(root, 'values.yaml'), `charts: { stepped: { root: ${root} } }\n${moreValues}`);
+  engine = await startEngine({ chartPaths: [charts], dataDir: data, log: capturingLogger().log, clock, valuesFile: join(root, 'values.yaml'), ...more });
   return engine;
 }
 
@@ -108,6 +109,36 @@ describe('the timers and steps services', () => {
     expect(own.failure('deadline')).toBeUndefined();
     // Nothing waits to be tried again: a given-up input is its service's to start again.
     expect(clock.timers).toBe(0);
+  });
+});
+
+describe('the retention service', () => {
+  it('fails while the store refuses its removals, tries them again, and runs again once one lands', async () => {
+    const clock = new SimulatedClock();
+    const running = await startCharts(clock, { retainFinishedMs: 60 * 60 * 1000 });
+    await clock.advance(1000, () => running.runtime.whenIdle());
+    expect(running.runtime.snapshot('timed', 'default').status).toBe('done');
+    expect(status(running, 'retention').state).toBe('running');
+    const held = holdWrites('"timed/default",null');
+    await clock.advance(60 * 60 * 1000);
+    await until(() => held.length === 1, 'the removal');
+    held[0]!.fail(EIO);
+    await until(() => status(running, 'retention').state === 'failed', 'the retention service to fail');
+    expect(status(running, 'retention').lastError!.message).toMatch(/^could not remove 1 finished instance past --retain-finished \(could not make 1 commit\(s\) durable .*EIO.*\); trying again every 10 s$/);
+    expect(running.store.get(INSTANCES, 'timed/default')).toBeDefined();
+    await clock.advance(10_000);
+    await until(() => held.length === 2, 'the removal tried again');
+    held[1]!.release();
+    await until(() => status(running, 'retention').state === 'running', 'the retention service to run again');
+    expect(running.store.get(INSTANCES, 'timed/default')).toBeUndefined();
+  });
+
+  it('switched off in --values, is not started and leaves finished instances stored', async () => {
+    const clock = new SimulatedClock();
+    const running = await startCharts(clock, { retainFinishedMs: 1000 }, 'services: { retention: { enabled: false } }\n');
+    await clock.advance(60 * 60 * 1000, () => running.runtime.whenIdle());
+    expect(status(running, 'retention')).toMatchObject({ state: 'not_started', enabled: false });
+    expect(running.runtime.snapshot('timed', 'default').status).toBe('done');
   });
 });
 

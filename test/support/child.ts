@@ -1,4 +1,4 @@
-// Runs the built `chartd serve` as a child process, as an operator would, and finds its URL.
+// Runs the built `chartd` as a child process, as an operator would: `serve` kept running (its URL found), other commands to their end.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -54,4 +54,19 @@ export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, w
       await exited;
     },
   };
+}
+
+export interface CliResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built `chartd ARGS…` to its end, as an operator would at a shell. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 30_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      resolve({ code: error ? Number(error.code) : 0, stdout, stderr });
+    });
+  });
 }

@@ -2,11 +2,11 @@
 
 import type { BackupRecord } from '../../src/backup/controller/backupStore.js';
 import type { RequestView as BackupRequest } from '../../src/backup/controller/requestView.js';
-import type { Failure, Snapshot as StoredSnapshot, Transition } from '../../src/engine/snapshot.js';
+import type { Failure, Snapshot as StoredSnapshot, Status, Transition } from '../../src/engine/snapshot.js';
 import type { Attention, AttentionReason, Counts } from '../../src/runtime/tally.js';
 import type { ServiceStatus } from '../../src/services/service.js';
 
-export type { Attention, BackupRecord, BackupRequest, Counts, Failure, ServiceStatus, Transition };
+export type { Attention, BackupRecord, BackupRequest, Counts, Failure, ServiceStatus, Status, Transition };
 
 export interface Access {
   readonly authentication: 'tokens' | 'off';
@@ -29,6 +29,8 @@ export interface ChartSummary {
   readonly dialect: string;
   readonly description: string | null;
   readonly file: string;
+  /** A --chart file's, or applied over HTTP (PUT /charts/NAME). */
+  readonly source: 'file' | 'applied';
   readonly initial: string;
   readonly states: number;
   readonly instances: number;
@@ -65,7 +67,7 @@ export interface Snapshot extends StoredSnapshot {
 export interface InstanceRow {
   readonly id: string;
   readonly state: string;
-  readonly status: 'active' | 'done';
+  readonly status: Status;
   readonly revision: number;
   readonly version: string;
   readonly updatedAt: string;

@@ -14,13 +14,14 @@ export function watchEvents(path: string, handlers: WatchHandlers, signal: Abort
   let lastId: string | undefined;
   let retryMs = 2000;
 
-  const readStream = async (body: ReadableStream<Uint8Array>): Promise<void> => {
+  /** Reads events until the stream ends; 'removed' when the server said the instance was deleted (nothing more to follow). */
+  const readStream = async (body: ReadableStream<Uint8Array>): Promise<'ended' | 'removed'> => {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     let buffer = '';
     for (;;) {
       const { value, done } = await reader.read();
-      if (done) return;
+      if (done) return 'ended';
       buffer += decoder.decode(value, { stream: true });
       let end: number;
       while ((end = buffer.indexOf('\n\n')) !== -1) {
@@ -38,6 +39,7 @@ export function watchEvents(path: string, handlers: WatchHandlers, signal: Abort
           else if (field === 'data') data.push(text);
           else if (field === 'retry' && /^\d+$/.test(text)) retryMs = Number(text);
         }
+        if (type === 'removed') return 'removed';
         if (data.length) handlers.onEvent(type, JSON.parse(data.join('\n')));
       }
     }
@@ -56,7 +58,10 @@ export function watchEvents(path: string, handlers: WatchHandlers, signal: Abort
         if (!response.ok || !response.body) throw new Error(`status ${response.status}`);
         handlers.onStatus('live');
         handlers.onEvent('open', null);
-        await readStream(response.body);
+        if ((await readStream(response.body)) === 'removed') {
+          handlers.onStatus('stopped', 'the instance was deleted');
+          return;
+        }
       } catch (error) {
         if (signal.aborted) return;
       }

@@ -1,20 +1,16 @@
 // `chartd diff OLD NEW`: what a new version of a chart changes, and which stored instances sit in states it changes.
 
-import { resolve } from 'node:path';
 import { diffCharts, strands, type ChartDiff, type Detail, type StateChange } from '../../chart/diff.js';
 import { loadChartFile } from '../../chart/load.js';
 import type { Chart } from '../../chart/model.js';
-import { readSecret } from '../../backup/secret.js';
 import { chartLoadOptions } from '../../main.js';
+import { serverOptions, type ServerValues } from '../serverCall.js';
 import { instancesFromData, instancesFromServer, type StoredInstance } from '../storedInstances.js';
 import { ChartdCommand } from '../command.js';
-import { httpUrl, UsageError } from '../usage.js';
+import { UsageError } from '../usage.js';
 
-interface DiffOptions {
-  readonly server?: string;
+interface DiffOptions extends ServerValues {
   readonly data?: string;
-  readonly tokenFile?: string;
-  readonly caFile?: string;
   readonly json?: boolean;
 }
 
@@ -39,9 +35,7 @@ Exits 0 when the charts behave the same, 1 when they differ, 2 when one cannot b
 read. See docs/authoring.md.`)
     .operand('OLD', 'the chart file served now')
     .operand('NEW', 'the new version of it')
-    .accept('--server <URL>', 'a running chartd whose stored instances to check', { read: httpUrl('--server', "the chartd server's address") })
-    .accept('--token-file <FILE>', 'a file holding the read token for --server (else CHARTD_TOKEN)')
-    .accept('--ca-file <FILE>', "the CA that signed --server's certificate")
+    .including(serverOptions('a running chartd whose stored instances to check', 'read', false))
     .accept('--data <DIR>', 'a data directory whose stored instances to check')
     .accept('--json', 'one JSON document')
     .check<DiffOptions>((options) => {
@@ -77,9 +71,7 @@ async function readBoth(oldFile: string, newFile: string, values: DiffOptions) {
   const [before, after] = await Promise.all([loadChartFile(oldFile, options), loadChartFile(newFile, options)]);
   let stored: { readonly from: string; readonly instances: StoredInstance[] } | undefined;
   if (values.server !== undefined) {
-    const token = await tokenFor(values.tokenFile);
-    const tls = values.caFile !== undefined ? { ca: resolve(values.caFile) } : {};
-    stored = { from: values.server, instances: await instancesFromServer(values.server, before.name, token, tls) };
+    stored = { from: values.server, instances: await instancesFromServer({ ...values, server: values.server }, before.name) };
   } else if (values.data !== undefined) {
     stored = { from: values.data, instances: await instancesFromData(values.data, before.name) };
   }
@@ -109,13 +101,6 @@ function changesBehaviour(diff: ChartDiff): boolean {
 
 function describe(chart: Chart): { file: string; name: string; version: string } {
   return { file: chart.file, name: chart.name, version: chart.version };
-}
-
-async function tokenFor(file: string | undefined): Promise<string | undefined> {
-  if (file !== undefined) return (await readSecret({ file: resolve(file) }, '--token-file')).reveal();
-  // An empty variable is taken as none, as shells leave it after `export CHARTD_TOKEN=`.
-  if (process.env['CHARTD_TOKEN']) return (await readSecret({ env: 'CHARTD_TOKEN' }, 'CHARTD_TOKEN')).reveal();
-  return undefined;
 }
 
 function textReport(before: Chart, after: Chart, diff: ChartDiff, stored: { from: string; instances: StoredInstance[] } | undefined, sitting: readonly Stranded[]): string {

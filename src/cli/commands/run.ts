@@ -11,6 +11,7 @@ import { startEngine } from '../../main.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RunOutput, type OutputMode } from '../runOutput.js';
 import { createOrResume, refuseOutsideInput } from '../runInstance.js';
+import { releaseLocksNow } from '../../store/lock.js';
 import { onStopSignals, signalExitCode } from '../signals.js';
 import { ChartdCommand } from '../command.js';
 import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
@@ -124,14 +125,16 @@ async function followToEnd(runtime: Runtime, chart: Chart, start: Snapshot, outp
       process.stderr.write(`chartd: could not interrupt ${start.id}: ${error.message}\n`);
     });
   };
+  // A closed terminal (SIGHUP) stops a run as Ctrl-C does.
   const removeSignals = onStopSignals((signal) => {
     process.stderr.write(`chartd: ${signal}: stopping ${start.id}'s running step and cleaning up; send ${signal} again to stop at once\n`);
     interrupt(`interrupted by ${signal}`);
   }, (signal) => {
     process.stderr.write(`chartd: ${signal} again: stopped at once, before the cleanup finished; to finish it, run:\n${stopping.resume}\n`);
     stopping.log();
+    releaseLocksNow();
     process.exit(signalExitCode(signal));
-  });
+  }, ['SIGINT', 'SIGTERM', 'SIGHUP']);
   const timer = stopping.timeoutMs === undefined ? undefined : setTimeout(() => {
     process.stderr.write(`chartd: --timeout ${stopping.timeout} ran out: stopping ${start.id}'s running step and cleaning up\n`);
     interrupt(`interrupted: --timeout ${stopping.timeout} ran out`);

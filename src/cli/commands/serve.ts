@@ -1,16 +1,17 @@
-// `chartd serve`: start the HTTP server and stop cleanly on SIGINT/SIGTERM.
+// `chartd serve`: start the HTTP server, reload its charts on SIGHUP, and stop cleanly on SIGINT/SIGTERM.
 
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { StartupError } from '../../main.js';
 import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
+import { DEFAULT_REMOVALS_PER_SECOND } from '../../runtime/retention.js';
 import { startServer } from '../../servers.js';
 import { BUNDLED_CHARTS } from '../bundled.js';
 import { ChartdCommand } from '../command.js';
 import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
-import { untilStopSignal } from '../signals.js';
+import { serveSignals } from '../signals.js';
 import { tlsConfig, tlsOptions, type TlsValues } from '../tlsOptions.js';
-import { portNumber, positiveInteger, UsageError } from '../usage.js';
+import { duration, portNumber, positiveInteger, UsageError } from '../usage.js';
 
 interface ServeOptions extends LogValues, TlsValues {
   readonly chart?: string[];
@@ -25,6 +26,8 @@ interface ServeOptions extends LogValues, TlsValues {
   readonly auth?: string;
   readonly insecureNoAuth?: boolean;
   readonly accessLog?: boolean;
+  readonly retainFinished?: number;
+  readonly retainFinishedRate: number;
 }
 
 const DEFAULT_CHARTS = 'charts';
@@ -34,7 +37,9 @@ export function command(): ChartdCommand {
     .description(`Serves charts over HTTP: StateService's GET/PUT/POST /state, chartd's own routes and the
 dashboard at /ui/. Refuses to start if any chart has a problem (all are printed), takes a
 lock on --data, resumes every instance stored there, and listens. Without --auth it listens
-on loopback only. See README.md, docs/security.md and docs/tls.md.`)
+on loopback only. SIGHUP (or POST /charts/reload) reads the charts, --values and --auth
+again: all of it is served, or nothing changes (docs/lifecycle.md). See README.md,
+docs/security.md and docs/tls.md.`)
     .accept('--chart <FILE|DIR>', 'a chart file, or a directory of them (its *.test.yaml are left out)', { repeat: true, defaultText: `${DEFAULT_CHARTS}/ in the current directory` })
     .accept('--data <DIR>', 'the data directory: the store of instances, and its lock', { default: './data' })
     .accept('--port <N>', 'the port to listen on (0: any free one)', { read: portNumber, default: 5000 })
@@ -46,6 +51,8 @@ on loopback only. See README.md, docs/security.md and docs/tls.md.`)
     .accept('--alert-webhook <URL>', 'where failure alerts are POSTed, until each is delivered')
     .accept('--backup-config <FILE>', 'run the backup controller in this server (docs/backup-controller.md)')
     .accept('--max-instances <N>', 'the most instances one chart may have', { read: positiveInteger('--max-instances'), default: DEFAULT_MAX_INSTANCES })
+    .accept('--retain-finished <DURATION>', 'remove finished (done or cancelled) instances once finished this long, e.g. 30d', { read: duration('--retain-finished'), defaultText: 'kept until deleted' })
+    .accept('--retain-finished-rate <N>', 'the most finished instances --retain-finished removes a second', { read: positiveInteger('--retain-finished-rate'), default: DEFAULT_REMOVALS_PER_SECOND })
     .including(logOptions('info', true))
     .including(tlsOptions)
     .check<ServeOptions>((options) => {
@@ -55,6 +62,7 @@ on loopback only. See README.md, docs/security.md and docs/tls.md.`)
       'chartd serve --chart charts --default-chart traffic-light',
       'chartd serve --chart /etc/chartd/charts --data /var/lib/chartd --host 0.0.0.0 --auth /etc/chartd/auth.yaml \\',
       '  --values /etc/chartd/values.yaml --tls-cert /etc/chartd/cert.pem --tls-key /etc/chartd/key.pem',
+      'chartd serve --chart /etc/chartd/charts --retain-finished 30d --retain-finished-rate 500',
     )
     .run(serve);
 }
@@ -62,6 +70,8 @@ on loopback only. See README.md, docs/security.md and docs/tls.md.`)
 async function serve(options: ServeOptions): Promise<number> {
   const chartPaths = options.chart ?? [await defaultCharts()];
   const log = loggerOf(options);
+  // From here on no signal ends the process with Node's default, which would leave the data directory's LOCK.
+  const signals = serveSignals(log);
   const server = await startServer({
     chartPaths,
     dataDir: options.data,
@@ -77,10 +87,17 @@ async function serve(options: ServeOptions): Promise<number> {
     accessLog: options.accessLog === true,
     ...tlsConfig(options),
     ...(options.values ? { valuesFile: options.values } : {}),
+    ...(options.retainFinished !== undefined ? { retainFinishedMs: options.retainFinished } : {}),
+    retainFinishedRate: options.retainFinishedRate,
+  }).catch((error: unknown) => {
+    signals.dispose();
+    throw error;
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
-  await untilStopSignal(log);
+  signals.onHangup(() => server.reload('SIGHUP'));
+  await signals.stopped;
   await server.close();
+  signals.dispose();
   log.flush();
   return 0;
 }

@@ -6,7 +6,7 @@ import type { TokenSource } from '../../backup/secret.js';
 import { startZoneServer } from '../../servers.js';
 import { ChartdCommand } from '../command.js';
 import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
-import { onStopSignals, signalExitCode } from '../signals.js';
+import { exitNow, onStopSignals } from '../signals.js';
 import { tlsConfig, tlsOptions, type TlsValues } from '../tlsOptions.js';
 import { duration, httpUrl, portNumber, UsageError } from '../usage.js';
 
@@ -71,6 +71,9 @@ See docs/backup-controller.md.`)
 
 async function zone(options: ZoneOptions): Promise<number> {
   const log = loggerOf(options);
+  // The zone serves one fixed chart: a SIGHUP (Node's default would end it, leaving its LOCK) changes nothing.
+  const ignoreHangup = (): void => log.info({ signal: 'SIGHUP' }, 'chartd zone has nothing to reload; SIGHUP ignored');
+  process.on('SIGHUP', ignoreHangup);
   const running = await startZoneServer({
     name: options.name,
     storageRoot: resolve(options.storage),
@@ -96,12 +99,9 @@ async function zone(options: ZoneOptions): Promise<number> {
   await new Promise<void>((resolve) => onStopSignals((signal) => {
     log.info({ signal }, 'shutting down: running backups clean up first; send the signal again to stop at once');
     resolve();
-  }, (signal) => {
-    log.warn({ signal }, 'stopping at once: interrupted backups finish their cleanup when the zone starts again');
-    log.flush();
-    process.exit(signalExitCode(signal));
-  }));
+  }, (signal) => exitNow(log, signal, 'stopping at once: interrupted backups finish their cleanup when the zone starts again')));
   await running.close();
+  process.off('SIGHUP', ignoreHangup);
   log.flush();
   return 0;
 }

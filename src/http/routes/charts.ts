@@ -3,6 +3,7 @@
 import type { Context } from 'koa';
 import { renderDiagram, type DiagramFormat } from '../../chart/diagram.js';
 import { edgesOf, type Chart, type StateDef } from '../../chart/model.js';
+import { isApplied } from '../../runtime/appliedCharts.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { etagOf, notModified } from '../conditional.js';
 import { READ, type GuardedRoutes } from '../guard.js';
@@ -13,9 +14,9 @@ const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
   dot: { format: 'dot', type: 'text/vnd.graphviz; charset=utf-8' },
 };
 
-export function chartRoutes(routes: GuardedRoutes, runtime: Runtime, names: () => string[]): void {
+export function chartRoutes(routes: GuardedRoutes, runtime: Runtime): void {
   routes.get('/charts', READ, (ctx) => {
-    const charts = names().map((name) => ({ chart: runtime.chart(name), instances: runtime.instanceCount(name) }));
+    const charts = runtime.chartNames().map((name) => ({ chart: runtime.chart(name), instances: runtime.instanceCount(name) }));
     if (notModified(ctx, etagOf(...charts.flatMap(({ chart, instances }) => [chart.name, chart.version, instances])))) return;
     ctx.body = { charts: charts.map(({ chart, instances }) => summary(chart, instances)) };
   });
@@ -58,7 +59,8 @@ async function sendDiagram(ctx: Context, chart: Chart, extension: string, curren
 export function summary(chart: Chart, instances: number) {
   return {
     name: chart.name, version: chart.version, dialect: chart.dialect, description: chart.description ?? null,
-    file: chart.file, initial: chart.initial, states: Object.keys(chart.states).length, instances, owner: chart.owner ?? null,
+    file: chart.file, source: isApplied(chart) ? 'applied' : 'file', initial: chart.initial, states: Object.keys(chart.states).length, instances,
+    owner: chart.owner ?? null,
   };
 }
 

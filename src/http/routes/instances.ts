@@ -2,7 +2,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'koa';
-import type { Snapshot } from '../../engine/snapshot.js';
+import type { Snapshot, Status } from '../../engine/snapshot.js';
 import { BadRequest, Conflict, ShuttingDown } from '../../errors.js';
 import { formatCursor, pageByChange, parseCursor } from '../../runtime/pageByChange.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
@@ -99,13 +99,15 @@ function changedPage(runtime: Runtime, chart: string, query: { limit: number; af
   return { instances: page.instances, next: page.next && formatCursor(page.next) };
 }
 
-function statusParam(ctx: Context): Snapshot['status'] | undefined {
+const STATUSES: readonly Status[] = ['active', 'done', 'cancelled'];
+
+function statusParam(ctx: Context): Status | undefined {
   const status = queryParam(ctx, 'status');
-  if (status === undefined || status === 'active' || status === 'done') return status;
-  throw new BadRequest('query parameter status must be active or done');
+  if (status === undefined || (STATUSES as readonly string[]).includes(status)) return status as Status | undefined;
+  throw new BadRequest(`query parameter status must be one of ${STATUSES.join(', ')}`);
 }
 
-function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): void {
+export function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): void {
   revisionHeaders(ctx, snapshot);
   // The revision names the snapshot; the creation time tells an instance created anew under the same id apart.
   if (notModified(ctx, `"${snapshot.revision}.${Date.parse(snapshot.createdAt).toString(36)}"`)) return;

@@ -14,9 +14,9 @@ import { bareTarget } from './state.js';
 const EXAMPLE = '{"name": "MODEL", "values": [[0.5, 12]]}';
 
 /** A prediction reads: it answers from the chart's model and the request's values, and stores or moves nothing. */
-export function predictRoutes(routes: GuardedRoutes, runtime: Runtime, models: ChartModels, defaultChart: () => string): void {
-  routes.post('/state', READ, (ctx) => answer(ctx, models, bareTarget(routes.guard, defaultChart, ctx).chart));
-  routes.post('/charts/:chart/state', READ, (ctx) => answer(ctx, models, runtime.chart(ctx.params['chart']!).name));
+export function predictRoutes(routes: GuardedRoutes, runtime: Runtime, models: () => ChartModels, defaultChart: () => string): void {
+  routes.post('/state', READ, (ctx) => answer(ctx, models(), bareTarget(routes.guard, defaultChart, ctx).chart));
+  routes.post('/charts/:chart/state', READ, (ctx) => answer(ctx, models(), runtime.chart(ctx.params['chart']!).name));
 }
 
 /** 200 `{"state": [one state per row]}`, StateService's answer; 400 naming what is wrong with the request. */

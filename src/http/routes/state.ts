@@ -3,7 +3,7 @@
 
 import type { Context, Middleware } from 'koa';
 import type { Input } from '../../engine/transition.js';
-import type { Snapshot } from '../../engine/snapshot.js';
+import { isFinished, type Snapshot } from '../../engine/snapshot.js';
 import { BadRequest, NotFound, ShuttingDown } from '../../errors.js';
 import { DEFAULT_INSTANCE, instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { principalOf, READ, speakerOf, tokenName, type Guard, type GuardedRoutes } from '../guard.js';
@@ -83,7 +83,7 @@ function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<vo
   const index = indexParam(ctx);
   const snapshot = runtime.snapshot(target.chart, target.id);
   // A finished instance never moves again: waiting for another state of it would only run out the clock.
-  const done = (s: Snapshot): boolean => (index === undefined ? s.state === state || s.status === 'done' : s.revision > index);
+  const done = (s: Snapshot): boolean => (index === undefined ? s.state === state || isFinished(s) : s.revision > index);
   if (wait !== undefined && !done(snapshot)) return waitThenAnswer(ctx, runtime, target, state, wait, done);
   if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
   stateAnswer(ctx, target, snapshot, state);
@@ -147,11 +147,12 @@ function text(ctx: Context, status: number, body: string): void {
   ctx.body = body;
 }
 
-/** The default chart for the bare /state routes: --default-chart, or the only chart served. */
-export function pickDefaultChart(names: string[], configured: string | undefined): () => string {
+/** The chart /state acts on: `pinned` (see servers.ts), else the only chart served, else a 404 naming them. */
+export function pickDefaultChart(names: () => string[], pinned: string | undefined): () => string {
   return () => {
-    if (configured) return configured;
-    if (names.length === 1) return names[0]!;
-    throw new NotFound(`/state needs one chart to act on, but ${names.length} are served (${names.join(', ')}); use /charts/NAME/state or start chartd with --default-chart NAME`);
+    if (pinned) return pinned;
+    const served = names();
+    if (served.length === 1) return served[0]!;
+    throw new NotFound(`/state needs one chart to act on, but ${served.length} are served (${served.join(', ')}); use /charts/NAME/state or start chartd with --default-chart NAME`);
   };
 }

@@ -2,7 +2,7 @@
 
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import type { Snapshot, Transition } from '../../engine/snapshot.js';
+import type { Status, Transition } from '../../engine/snapshot.js';
 import { BadRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { READ, type GuardedRoutes } from '../guard.js';
@@ -22,7 +22,7 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): void {
       if (transition.revision <= sent) return;
       sent = transition.revision;
       // The status this transition left the run in, not the latest one: a batch or a replay holds several.
-      const status: Snapshot['status'] = states[transition.to]?.kind === 'final' ? 'done' : 'active';
+      const status: Status = transition.status ?? (states[transition.to]?.kind === 'final' ? 'done' : 'active');
       const data = { chart, instance: id, ...transition, status };
       stream.write(`id: ${transition.revision}\nevent: transition\ndata: ${JSON.stringify(data)}\n\n`);
     };
@@ -50,12 +50,19 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): void {
       }
       if (stream.writableLength > SLOW_CLIENT_BYTES) close();
     });
+    // A deleted instance has nothing more to say: the stream ends, and a reconnect answers 404.
+    const unsubscribeRemoval = runtime.onRemove((removed) => {
+      if (removed.chart !== chart || removed.id !== id) return;
+      stream.write(`event: removed\ndata: ${JSON.stringify({ chart, instance: id, revision: removed.revision })}\n\n`);
+      close();
+    });
     const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     let removeStopHook = (): void => {};
     const close = (): void => {
       clearInterval(heartbeat);
       unsubscribe();
+      unsubscribeRemoval();
       removeStopHook();
       stream.end();
     };

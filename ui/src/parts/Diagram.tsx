@@ -43,7 +43,7 @@ function drawCounts(svg: SVGSVGElement, counts: Counts): void {
     const state = node.querySelector('title')?.textContent ?? '';
     const count = counts.byState[state];
     if (!count) continue;
-    const total = count.active + count.done;
+    const total = count.active + count.done + count.cancelled;
     const box = node.getBBox();
     const badge = document.createElementNS(SVG, 'g');
     badge.setAttribute('class', 'count');
@@ -59,7 +59,7 @@ function drawCounts(svg: SVGSVGElement, counts: Counts): void {
     text.setAttribute('text-anchor', 'middle');
     text.textContent = String(total);
     const title = document.createElementNS(SVG, 'title');
-    title.textContent = `${state}: ${count.active} active, ${count.done} done`;
+    title.textContent = `${state}: ${count.active} active, ${count.done} done, ${count.cancelled} cancelled`;
     badge.append(title, circle, text);
     node.append(badge);
   }

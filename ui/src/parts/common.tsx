@@ -2,6 +2,7 @@
 
 import type { ComponentChildren } from 'preact';
 import { ApiError } from '../api';
+import type { Status } from '../types';
 import { dateTime } from '../format';
 import { href } from '../route';
 
@@ -10,11 +11,11 @@ export function Time({ at }: { at: string | number }) {
   return <time dateTime={iso} title={iso}>{dateTime(at)}</time>;
 }
 
-export function Badge({ tone, children }: { tone: 'active' | 'done' | 'bad' | 'warn' | 'ok' | 'plain'; children: ComponentChildren }) {
+export function Badge({ tone, children }: { tone: Status | 'bad' | 'warn' | 'ok' | 'plain'; children: ComponentChildren }) {
   return <span class={`badge ${tone}`}>{children}</span>;
 }
 
-export function StatusBadge({ status }: { status: 'active' | 'done' }) {
+export function StatusBadge({ status }: { status: Status }) {
   return <Badge tone={status}>{status}</Badge>;
 }
 

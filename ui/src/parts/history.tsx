@@ -20,7 +20,7 @@ export function Failures({ failures }: { failures: readonly Failure[] }) {
 }
 
 /** A transition as the instance keeps it, or as a backup request's view gives it (without revision, caller or token). */
-type Step = Pick<Transition, 'at' | 'from' | 'to' | 'cause'> & Partial<Pick<Transition, 'caller' | 'token' | 'error'>>;
+type Step = Pick<Transition, 'at' | 'from' | 'to' | 'cause'> & Partial<Pick<Transition, 'caller' | 'token' | 'error' | 'reason' | 'status'>>;
 
 export function Timeline({ history }: { history: readonly Step[] }) {
   return (
@@ -34,6 +34,8 @@ export function Timeline({ history }: { history: readonly Step[] }) {
             <span class="cause">{entry.cause}</span>
             {entry.caller && <span class="caller">by {entry.caller}</span>}
             {entry.token && <span class="token">token {entry.token}</span>}
+            {entry.status && <span class="status">ended {entry.status}</span>}
+            {entry.reason && <span class="reason">“{entry.reason}”</span>}
             {entry.error && <span class="message">{entry.error}</span>}
           </li>
         ))}

@@ -24,10 +24,10 @@ export function ChartPage({ chart, query }: { chart: string; query: URLSearchPar
       {data.description && <p class="lead">{data.description}</p>}
       <Facts items={[
         ['Version', <code>{data.version}</code>],
-        ['Instances', `${data.counts.total} (${data.counts.active} active, ${data.counts.done} done)`],
+        ['Instances', `${data.counts.total} (${data.counts.active} active, ${data.counts.done} done, ${data.counts.cancelled} cancelled)`],
         ['Initial state', data.initial],
         data.owner ? ['Driven by', `${data.owner} (its instances are moved only by that service)`] : null,
-        ['File', <code>{data.file}</code>],
+        data.source === 'applied' ? ['Source', 'applied over HTTP (chartd apply)'] : ['File', <code>{data.file}</code>],
       ]} />
       <Diagram src={pathOf('/charts', chart, 'diagram.svg')} counts={data.counts}
         label={`Diagram of ${data.name}: green arrows are the happy path, red the unhappy one; the badge on a state counts its instances.`} />
@@ -73,6 +73,7 @@ function Instances({ chart, query }: { chart: ChartDetail; query: URLSearchParam
             <option value="">any</option>
             <option value="active">active</option>
             <option value="done">done</option>
+            <option value="cancelled">cancelled</option>
           </select>
         </label>
         <label>Order

@@ -1,7 +1,7 @@
-// One instance, live: its diagram with the current state lit, what it waits for, its actions, failures and history.
+// One instance, live: its diagram with the current state lit, what it waits for, its actions and life cycle, failures and history.
 
 import { useState } from 'preact/hooks';
-import { ApiError, pathOf, request, withQuery } from '../api';
+import { pathOf, request, withQuery } from '../api';
 import { mayWrite, useAccess } from '../access';
 import { duration, relative } from '../format';
 import { useLiveInstance } from '../live';
@@ -11,6 +11,8 @@ import type { Access, Snapshot } from '../types';
 import { Diagram } from '../parts/Diagram';
 import { Badge, ErrorNote, Facts, Loading, StatusBadge, Time } from '../parts/common';
 import { Failures, Timeline } from '../parts/history';
+import { LifeCycle } from '../parts/LifeCycle';
+import { useAction } from '../parts/action';
 
 const STREAM_WORDS = { connecting: 'connecting…', live: 'live', reconnecting: 'reconnecting…', stopped: 'not live' } as const;
 
@@ -30,7 +32,8 @@ export function InstancePage({ chart, id }: { chart: string; id: string }) {
       <Now snapshot={snapshot} />
       <Diagram src={pathOf('/charts', chart, 'instances', id, 'diagram.svg')} revision={snapshot.revision}
         label={`Diagram of ${chart} version ${snapshot.version}: the current state, ${snapshot.state}, is filled yellow; states with failures are outlined red.`} />
-      {snapshot.status === 'active' && mayWrite(access, chart) && <Actions snapshot={snapshot} access={access} onDone={live.reload} />}
+      {snapshot.status === 'active' && !snapshot.cancelled && mayWrite(access, chart) && <Actions snapshot={snapshot} access={access} onDone={live.reload} />}
+      {mayWrite(access, chart) && <LifeCycle snapshot={snapshot} onDone={live.reload} />}
       <Failures failures={snapshot.failures} />
       <Timeline history={snapshot.history} />
       <section aria-labelledby="context-heading">
@@ -60,6 +63,7 @@ function Now({ snapshot }: { snapshot: Snapshot }) {
           snapshot.deadline ? ['Deadline', <Countdown at={snapshot.deadline.at} kind={snapshot.deadline.kind} />] : null,
           ['Revision', snapshot.revision],
           ['Chart version', <code>{snapshot.version}</code>],
+          snapshot.cancelled ? ['Cancelled', <><Time at={snapshot.cancelled.at} />{snapshot.cancelled.by ? ` by ${snapshot.cancelled.by}` : ''}: {snapshot.cancelled.reason}</>] : null,
           ['Created', <Time at={snapshot.createdAt} />],
         ]} />
       </div>
@@ -80,29 +84,17 @@ function Countdown({ at, kind }: { at: number; kind: keyof typeof DEADLINE_WORDS
   );
 }
 
-/** Check in and accepted events: shown only to a token that may write to this chart. Cancelling a run is not offered (chartd has no such route). */
+/** Check in and accepted events: shown only to a token that may write to this chart. */
 function Actions({ snapshot, access, onDone }: { snapshot: Snapshot; access: Access; onDone: () => void }) {
   const current = snapshot.current;
   const events = current?.edges.filter((edge) => edge.kind === 'event').map((edge) => edge.label) ?? [];
   const gate = current?.kind === 'gate';
   const [by, setBy] = useState(access.caller ?? '');
-  const [outcome, setOutcome] = useState<{ ok: boolean; text: string }>();
-  const [busy, setBusy] = useState(false);
+  const { busy, outcome, run } = useAction();
   if (!gate && events.length === 0) return null;
 
-  const send = async (what: string, path: string, query: Record<string, string>, method: 'PUT' | 'POST'): Promise<void> => {
-    setBusy(true);
-    try {
-      await request(withQuery(path, { ...query, by: by.trim() || undefined }), { method });
-      setOutcome({ ok: true, text: `${what}: done.` });
-      onDone();
-    } catch (error) {
-      const status = error instanceof ApiError ? ` (${error.status})` : '';
-      setOutcome({ ok: false, text: `${what}: not accepted${status}. ${(error as Error).message}` });
-    } finally {
-      setBusy(false);
-    }
-  };
+  const send = (what: string, path: string, query: Record<string, string>, method: 'PUT' | 'POST'): Promise<void> =>
+    run(what, () => request(withQuery(path, { ...query, by: by.trim() || undefined }), { method }), onDone);
   const base = pathOf('/charts', snapshot.chart, 'instances', snapshot.id);
   return (
     <section aria-labelledby="actions-heading" class="actions">

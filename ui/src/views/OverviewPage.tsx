@@ -22,17 +22,18 @@ export function OverviewPage() {
         <>
           <section aria-labelledby="charts-heading">
             <h2 id="charts-heading">Charts</h2>
-            <Table caption="Charts served" head={['Chart', 'Instances', 'Active', 'Done', 'By state', 'Version']} empty="No charts are served.">
+            <Table caption="Charts served" head={['Chart', 'Instances', 'Active', 'Done', 'Cancelled', 'By state', 'Version']} empty="No charts are served.">
               {data.charts.map((chart) => (
                 <tr key={chart.name}>
                   <th scope="row"><a href={href('charts', chart.name)}>{chart.name}</a>{chart.description && <div class="muted">{chart.description}</div>}</th>
                   <td class="number">{chart.counts.total}</td>
                   <td class="number">{chart.counts.active}</td>
                   <td class="number">{chart.counts.done}</td>
+                  <td class="number">{chart.counts.cancelled}</td>
                   <td>
                     <ul class="inline">
                       {Object.entries(chart.counts.byState).map(([state, count]) => (
-                        <li key={state}><a href={`${href('charts', chart.name)}?state=${encodeURIComponent(state)}`}>{state}</a> {count.active + count.done}</li>
+                        <li key={state}><a href={`${href('charts', chart.name)}?state=${encodeURIComponent(state)}`}>{state}</a> {count.active + count.done + count.cancelled}</li>
                       ))}
                     </ul>
                   </td>

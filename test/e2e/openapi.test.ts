@@ -45,6 +45,7 @@ beforeAll(async () => {
   process.env['CHARTD_OPENAPI_TEST_RESULTS'] = newToken();
   const backupConfig = await takingZone.writeConfig(dir, { zoneToken: 'CHARTD_OPENAPI_TEST_ZONE', resultsToken: 'CHARTD_OPENAPI_TEST_RESULTS' });
   server = await startTestServer({ chartDir: charts, dataDir: join(dir, 'data'), defaultChart: 'traffic-light', authFile: join(dir, 'auth.yaml'), backupConfig });
+  await server.engine.runtime.create('traffic-light', DOOMED, {});
   zone = await startZoneServer({
     name: 'east', storageRoot: join(dir, 'storage'), dataDir: join(dir, 'zone-data'), port: 0, host: '127.0.0.1',
     controllerUrl: 'http://127.0.0.1:9', controllerToken: { env: 'CHARTD_OPENAPI_TEST_RESULTS' }, authFile: join(dir, 'auth.yaml'), log: createLogger('silent'),
@@ -101,10 +102,16 @@ describe('the description and the routers', () => {
 /** Values for the path parameters and required query parameters of any documented route. */
 const VALUES: Record<string, string> = { chart: 'traffic-light', id: 'default', event: 'go', view: 'instances', file: 'missing.js', state: 'green_state' };
 
-function urlOf(document: Json, { path, operation }: Documented): string {
+/** The instance the life-cycle routes cancel, restart and delete, so that the others keep theirs. */
+const DOOMED = 'doomed';
+const lifecycleRoute = ({ method, path }: Documented): boolean => /\/(cancel|restart)$/.test(path) || (method === 'DELETE' && path.endsWith('/instances/{id}'));
+
+function urlOf(document: Json, documented: Documented): string {
+  const { path, operation } = documented;
+  const values = lifecycleRoute(documented) ? { ...VALUES, id: DOOMED } : VALUES;
   const required = ((operation['parameters'] ?? []) as Json[]).map((each) => resolve(document, each)).filter((each) => each['in'] === 'query' && each['required']);
   const query = new URLSearchParams(required.map((each): [string, string] => [each['name'] as string, VALUES[each['name'] as string]!]));
-  return path.replace(/\{(\w+)\}/g, (_, name: string) => VALUES[name]!) + (required.length ? `?${query}` : '');
+  return path.replace(/\{(\w+)\}/g, (_, name: string) => values[name]!) + (required.length ? `?${query}` : '');
 }
 
 async function call(base: string, method: string, path: string, token: string | undefined): Promise<{ status: number; type: string; body: unknown }> {

@@ -1,6 +1,8 @@
-// Charts and their instances: lists, details, the YAML, diagrams, creating instances, events and the watch stream.
+// Charts and their instances: lists, details, the YAML, diagrams, applying and deleting charts, creating, cancelling,
+// restarting and deleting instances, events and the watch stream.
 
-import { json, object, operation, problem, schema, string, text, type Answer, type Json } from './build.js';
+import { UNSAFE_PARAPHRASE } from '../routes/chartSources.js';
+import { array, integer, json, object, operation, problem, schema, string, text, type Answer, type Json } from './build.js';
 
 const WRITE_ON_CHART = 'write on the chart in the path; refused (403 owned_by_service) for a chart a built-in service owns';
 const SNAPSHOT_HEADERS = ['X-Chartd-Revision', 'X-Chartd-State', 'ETag'];
@@ -33,6 +35,8 @@ function diagrams(): Record<string, Json> {
   return paths;
 }
 
+const reasonBody = (): Json => object({ reason: string('up to 1,000 characters') }, ['reason'], { additionalProperties: false });
+
 const snapshot = (description: string): Answer => json(description, schema('Snapshot'), SNAPSHOT_HEADERS);
 
 export const CHART_PATHS: Record<string, Json> = {
@@ -47,6 +51,49 @@ export const CHART_PATHS: Record<string, Json> = {
       id: 'getChart', tag: 'charts', scope: 'read', conditional: true,
       summary: "One chart: its states and edges, and its instances counted by state and status",
       params: ['chart'], answers: { 200: json('the chart', schema('ChartDetail'), ['ETag']) }, errors: [404],
+    }),
+    put: operation({
+      id: 'applyChart', tag: 'charts', scope: 'admin', summary: "Apply a chart's YAML: validated, stored durably, served at once",
+      description: 'The chart is kept in the store and survives restarts; a --chart file of the same name wins over it. ' +
+        'Running instances stay on the version they started with. `chartd apply FILE --server URL` sends this.',
+      params: ['chart'],
+      body: { description: "the chart's YAML (application/yaml or text/yaml), named as in the path", type: 'application/yaml', schema: string() },
+      answers: {
+        201: json('added', schema('AppliedChart'), ['Location']),
+        200: json('replaced, or the same text again (unchanged)', schema('AppliedChart'), ['Location']),
+        400: problem('the chart has problems (chart_invalid): every one, one per line, as `chartd validate` prints them'),
+        409: problem('a --chart file serves this name: change the file and reload instead'),
+      },
+    }),
+    delete: operation({
+      id: 'deleteChart', tag: 'charts', scope: 'admin', summary: 'Stop serving an applied chart',
+      description: 'Refused (409) while the chart has active instances, unless the body carries the confirmation phrase ' +
+        `\`{"unsafe_paraphrase": "${UNSAFE_PARAPHRASE}"}\` exactly (case-sensitive): then each active instance is cancelled first, recording the reason.`,
+      params: ['chart'],
+      body: {
+        description: 'the confirmation phrase, and why (recorded in each cancelled instance\'s history)', required: false,
+        schema: object({ unsafe_paraphrase: string(undefined, { const: UNSAFE_PARAPHRASE }), reason: string() }, ['unsafe_paraphrase', 'reason'], { additionalProperties: false }),
+      },
+      answers: {
+        200: json('no longer served', object({ deleted: string(), version: string(), cancelled: integer('active instances cancelled with it') })),
+        400: problem('the phrase is not exactly right (wrong_paraphrase); nothing was deleted'),
+        409: problem('the chart has active instances and no phrase came (chart_has_active_instances), or a --chart file serves it; nothing was deleted'),
+      },
+      errors: [404],
+    }),
+  },
+  '/charts/reload': {
+    post: operation({
+      id: 'reloadCharts', tag: 'charts', scope: 'admin', summary: 'Read every --chart path, --values and --auth again, and serve all of it or none',
+      description: 'As SIGHUP does. New versions serve new instances; running ones stay on the version they started with. ' +
+        'If any chart or file has a problem nothing changes, and the answer lists every problem as `chartd validate` prints them.',
+      answers: {
+        200: json('what changed', object({
+          added: array(string()), removed: array(string()), charts: array(string(), 'every chart served now'),
+          changed: array(object({ name: string(), from: string('the version served before'), to: string('the version served now') })),
+        })),
+        400: problem('a chart or file has problems, or a chart no longer served has active instances (reload_refused): every problem, one per line; nothing changed'),
+      },
     }),
   },
   '/charts/{chart}/source': {
@@ -89,6 +136,36 @@ export const CHART_PATHS: Record<string, Json> = {
       description: 'The ETag is "REVISION.CREATED". With `index` and `wait`, a blocking query: answers once the revision moves past `index`.',
       params: ['chart', 'instance', 'index', 'wait'],
       answers: { 200: snapshot('the instance') }, errors: [400, 404, 503],
+    }),
+    delete: operation({
+      id: 'deleteInstance', tag: 'instances', scope: 'write', guard: WRITE_ON_CHART, summary: 'Delete a finished instance',
+      params: ['chart', 'instance'],
+      answers: {
+        200: json('deleted', object({ deleted: object({ chart: string(), id: string(), state: string(), status: string(undefined, { enum: ['done', 'cancelled'] }), revision: integer() }) })),
+        409: problem('the instance is still active: cancel it first'),
+      },
+      errors: [404, 503],
+    }),
+  },
+  '/charts/{chart}/instances/{id}/cancel': {
+    post: operation({
+      id: 'cancelInstance', tag: 'instances', scope: 'write', guard: WRITE_ON_CHART, summary: 'Cancel an active instance',
+      description: 'Its running step is stopped, the cleanup steps its chart leads to run, and it ends in the cancelled status, the reason recorded. ' +
+        '202 while that cleanup runs; 200 once it has ended.',
+      params: ['chart', 'instance', 'by', 'callerHeader'],
+      body: { description: 'why, recorded in its history', required: false, schema: reasonBody() },
+      answers: { 200: snapshot('cancelled'), 202: snapshot('cancelling: its cleanup runs'), 409: problem('the instance has finished already') },
+      errors: [404, 503],
+    }),
+  },
+  '/charts/{chart}/instances/{id}/restart': {
+    post: operation({
+      id: 'restartInstance', tag: 'instances', scope: 'write', guard: WRITE_ON_CHART, summary: 'Start a finished instance over',
+      description: "From the initial state of the chart's version served now, with its context and settings; recorded in its history.",
+      params: ['chart', 'instance', 'by', 'callerHeader'],
+      body: { description: 'why, recorded in its history', required: false, schema: reasonBody() },
+      answers: { 200: snapshot('started over'), 409: problem('the instance is still active: cancel it first') },
+      errors: [404, 503],
     }),
   },
   '/charts/{chart}/instances/{id}/events/{event}': {

@@ -18,7 +18,7 @@ export const PARAMETERS: Record<string, Json> = {
   event: inPath('event', 'the event to send, as the current state names it under `on:`'),
   state: inQuery('state', "the state asked about, percent-encoded (UTF-8): any printable text up to 255 bytes; only ever compared with the chart's names", string(undefined, { maxLength: 255 }), true),
   stateFilter: inQuery('state', 'only instances in this state; a state no version of the chart has is refused with 400, naming the states', string(undefined, { maxLength: 255 })),
-  status: inQuery('status', 'only running instances (active) or finished ones (done)', string(undefined, { enum: ['active', 'done'] })),
+  status: inQuery('status', 'only running instances (active), finished ones (done) or cancelled ones', string(undefined, { enum: ['active', 'done', 'cancelled'] })),
   order: inQuery('order', 'id: in id order (the default); changed: the last change first', string(undefined, { enum: ['id', 'changed'] })),
   by: inQuery('by', 'who checks in or sends the event: a distinct gate counts each caller once; a token bound to callers may name only those', NAME),
   callerHeader: inHeader('X-Chartd-Caller', 'the caller, when `by=` is not given', NAME),

@@ -4,7 +4,7 @@ import { HISTORY_LIMIT } from '../../engine/snapshot.js';
 import { array, integer, nullable, object, page, schema, string, time, type Json } from './build.js';
 
 const COUNT = integer(undefined, { minimum: 0 });
-const STATUS = string('active while the instance can still move; done once it is in a final state', { enum: ['active', 'done'] });
+const STATUS = string('active while the instance can still move; done once it is in a final state; cancelled once cancelled', { enum: ['active', 'done', 'cancelled'] });
 const ANY_OBJECT: Json = { type: 'object' };
 const SERVICE_STATE = string(undefined, { enum: ['not_started', 'starting', 'running', 'failed'] });
 
@@ -15,14 +15,15 @@ const CHART_FIELDS: Record<string, Json> = {
   dialect: string(undefined, { enum: ['stateservice', 'chartd'] }),
   description: nullable(string()),
   file: string('the file the chart was loaded from'),
+  source: string('file: read from a --chart path; applied: stored by PUT /charts/:chart', { enum: ['file', 'applied'] }),
   initial: string(),
   instances: COUNT,
   owner: nullable(string('the built-in service that drives the chart; generic write routes refuse it')),
 };
 
 const COUNTS = object({
-  total: COUNT, active: COUNT, done: COUNT,
-  byState: { type: 'object', additionalProperties: object({ active: COUNT, done: COUNT }), description: 'per state name, of any version the instances run on' },
+  total: COUNT, active: COUNT, done: COUNT, cancelled: COUNT,
+  byState: { type: 'object', additionalProperties: object({ active: COUNT, done: COUNT, cancelled: COUNT }), description: 'per state name, of any version the instances run on' },
 });
 
 export const SCHEMAS: Record<string, Json> = {
@@ -30,17 +31,20 @@ export const SCHEMAS: Record<string, Json> = {
     error: object({
       code: string('what went wrong, for programs: bad_request, missing_parameter, invalid_name, not_found, unauthorized, forbidden, owned_by_service, conflict, store_unavailable, …'),
       message: string('what went wrong and how to fix it, for people; a server fault says only to see the log'),
-    }),
+      problems: array(string(), 'a refused chart or reload: every problem, one line each, as `chartd validate` prints them'),
+    }, ['problems']),
   }, [], { description: 'Every error answer. The text may end in spaces: its length in bytes never holds 200 or 406, so `curl -sI … | grep 200` scripts never read an error as a yes.' }),
 
   Transition: object({
     revision: COUNT, at: time(), from: nullable(string()), to: string(),
-    cause: string('put, event:NAME, timer, timeout, success, failure, interrupt or create'),
+    cause: string('put, event:NAME, timer, timeout, success, failure, interrupt, cancel, restart or create'),
     caller: string('who the PUT or event spoke for (by=)'),
     token: string("the name of the token that sent it (never the token)"),
     error: string('why the step failed'),
     callers: array(string(), 'the callers a distinct gate had counted when this transition opened it'),
-  }, ['caller', 'token', 'error', 'callers'], { description: 'One entry of an instance\'s history.' }),
+    reason: string('why a client cancelled or restarted the instance, as it said'),
+    status: string('set when this transition ended the instance cancelled', { enum: ['cancelled'] }),
+  }, ['caller', 'token', 'error', 'callers', 'reason', 'status'], { description: 'One entry of an instance\'s history.' }),
 
   Failure: object({ node: string(), error: string(), at: time() }),
 
@@ -65,16 +69,24 @@ export const SCHEMAS: Record<string, Json> = {
     attempt: integer("the current step's attempt, from 1; 0 outside steps"),
     lastError: string("why the current step's last attempt failed, while it waits to try again"),
     interrupted: object({ reason: string(), at: time() }),
+    cancelled: object({ reason: string(), at: time(), by: string('who asked (by=)'), token: string('the name of the token that asked') }, ['by', 'token'],
+      { description: 'set once a client cancelled it: it then only runs the cleanup its chart leads to, and ends cancelled' }),
     revision: integer('moves by one on every accepted change'),
     enteredAt: time(), createdAt: time(), updatedAt: time(),
     history: array(schema('Transition'), `the last ${HISTORY_LIMIT} transitions, oldest first`),
     failures: array(schema('Failure')),
     current: nullable(schema('StateView')),
-  }, ['settings', 'lastError', 'interrupted'], { description: 'One instance as stored, with its current state as the chart defines it.' }),
+  }, ['settings', 'lastError', 'interrupted', 'cancelled'], { description: 'One instance as stored, with its current state as the chart defines it.' }),
 
   InstancePage: page('instances', object({ id: string(), state: string(), status: STATUS, revision: COUNT, version: string(), updatedAt: time() })),
 
   ChartSummary: object({ ...CHART_FIELDS, states: integer('how many states the chart has') }),
+  AppliedChart: object({
+    ...CHART_FIELDS, states: integer('how many states the chart has'),
+    created: { type: 'boolean', description: 'no chart of this name was served before' },
+    unchanged: { type: 'boolean', description: 'the same text as the version served: nothing changed' },
+    notices: array(string(), 'warnings and notes, as `chartd validate` prints them'),
+  }),
   ChartDetail: object({ ...CHART_FIELDS, states: array(schema('StateView')), counts: COUNTS }),
   ChartOverview: object({ ...CHART_FIELDS, states: integer(), counts: COUNTS }),
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
 # compressors, curl and openssl, ansible-playbook for the recipes, scikit-learn for the model
-# export) and Chromium for the dashboard's browser tests, on Debian/Ubuntu; quiet, idempotent, and a no-op
-# when everything is present.
+# export), Chromium for the dashboard's browser tests and promtool (Debian's prometheus package) for the
+# checks of /metrics and the alert rules, on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is present.
 set -euo pipefail
 
 # command -> Debian package that provides it
@@ -24,6 +24,7 @@ declare -A PACKAGE_OF=(
   [awk]=gawk
   [chromium]=chromium
   [ansible-playbook]=ansible
+  [promtool]=prometheus
 )
 
 # initdb and pg_ctl are not on PATH in Debian's packaging; the test fixture also looks here.

@@ -20,6 +20,9 @@ import { createApp } from './http/app.js';
 import { Guard, type ChartOwner, type GuardedRoutes } from './http/guard.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { SERVICES, startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
+import { watchController, watchZoneOutbox } from './metrics/backupMetrics.js';
+import { engineObservers, watchEngine } from './metrics/engineMetrics.js';
+import { Metrics } from './metrics/metrics.js';
 import { packageVersion } from './version.js';
 import { loadServerTls, type OutgoingTls, type ServerTls } from './net/tlsFiles.js';
 
@@ -33,6 +36,8 @@ export interface ServeConfig extends RuntimeConfig {
   readonly insecureNoAuth?: boolean;
   /** --tls-cert/--tls-key[/--tls-client-ca]: serve https. */
   readonly tls?: ServerTls;
+  /** GET /metrics and the counting behind it; false with --no-metrics. */
+  readonly metrics?: boolean;
 }
 
 export interface RunningServer {
@@ -54,7 +59,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const tls = await serverTls(config.tls);
   if (warning) config.log.warn(warning);
 
-  const engine = await startEngine(config);
+  const metrics = config.metrics === false ? undefined : new Metrics(packageVersion());
+  const engine = await startEngine({ ...config, ...(metrics ? { observers: engineObservers(metrics) } : {}) });
   const names = engine.charts.map((chart) => chart.name).sort();
   if (config.defaultChart && !names.includes(config.defaultChart)) {
     await engine.close();
@@ -68,7 +74,14 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const policy = (auth ? policyOf(auth) : AccessPolicy.open()).plus(results);
   const guard = new Guard({ policy, log: config.log, realm: 'chartd', ownerOf: (chart) => owners.get(chart) });
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
-  const app = createApp({ runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount, services: [...running] });
+  if (metrics) {
+    watchEngine(metrics, engine);
+    if (engine.backup) watchController(metrics, engine.backup.controller);
+  }
+  const app = createApp({
+    runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount,
+    services: [...running], ...(metrics ? { metrics } : {}),
+  });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {
@@ -132,6 +145,8 @@ export interface ZoneServeConfig {
   readonly outgoing?: OutgoingTls;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** GET /metrics and the counting behind it; false with --no-metrics. */
+  readonly metrics?: boolean;
 }
 
 export interface RunningZone {
@@ -160,8 +175,10 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   const log = config.log.child({ zone: config.name });
   const clock = config.clock ?? systemClock;
   const tls = await serverTls(config.tls);
+  const metrics = config.metrics === false ? undefined : new Metrics(packageVersion());
   const engine = await startEngine({
     chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock, ...(config.outgoing ? { outgoing: config.outgoing } : {}), ...(config.valuesFile !== undefined && { valuesFile: config.valuesFile }),
+    ...(metrics ? { observers: engineObservers(metrics) } : {}),
   });
   const chart = engine.charts.find((each) => each.name === ZONE_CHART);
   if (chart?.states[MOVE_STATE]?.kind !== 'step') {
@@ -189,7 +206,11 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   };
   await zone.start();
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
-  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log });
+  if (metrics) {
+    watchEngine(metrics, engine);
+    watchZoneOutbox(metrics, outbox);
+  }
+  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log, ...(metrics ? { metrics } : {}) });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

@@ -10,7 +10,7 @@ Usage:
   chartd serve [--chart FILE|DIR]... [--data DIR] [--port 5000] [--host 127.0.0.1]
                [--default-chart NAME] [--alert-webhook URL] [--backup-config FILE]
                [--auth FILE | --insecure-no-auth] [--values FILE] [--max-instances 1000000]
-               [--log-level info]
+               [--log-level info] [--no-metrics]
                [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
                [--ca-file FILE] [--client-cert FILE --client-key FILE]
   chartd validate FILE...
@@ -26,7 +26,7 @@ Usage:
               (--token-env NAME | --token-file FILE | --auth FILE)
               (--controller-token-env NAME | --controller-token-file FILE)
               [--name NAME] [--data DIR] [--host 127.0.0.1] [--gnupg-home DIR]
-              [--values FILE] [--chart FILE] [--resend-max-delay 1m] [--log-level info]
+              [--values FILE] [--chart FILE] [--resend-max-delay 1m] [--log-level info] [--no-metrics]
               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
               [--ca-file FILE] [--client-cert FILE --client-key FILE] [--auth FILE]
   chartd token new NAME [--scope read|write|write:CHARTS|admin|results]... [--caller PATTERN]...
@@ -63,6 +63,10 @@ Commands:
   token      Make a bearer token for --auth FILE: prints the token once and the
              lines for the file (chartd keeps only its hash); 'hash' prints the
              hash of an existing token. See docs/security.md.
+
+Metrics (serve and zone; see docs/operations.md):
+  GET /metrics answers in Prometheus' text format, with the read scope; --no-metrics
+  turns it off, and the counting behind it.
 
 TLS (serve and zone; see docs/tls.md):
   --tls-cert FILE, --tls-key FILE   serve https with this certificate (chain) and key

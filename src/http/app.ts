@@ -5,6 +5,7 @@ import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
@@ -13,6 +14,7 @@ import { accessRoutes } from './routes/access.js';
 import { chartRoutes } from './routes/charts.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
+import { measured, metricsRoutes } from './routes/metrics.js';
 import { overviewRoutes } from './routes/overview.js';
 import { predictRoutes } from './routes/predict.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
@@ -35,6 +37,8 @@ export interface AppOptions {
   readonly services?: readonly string[];
   /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
   readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
+  /** Counts and times every request and serves GET /metrics; none without (--no-metrics). */
+  readonly metrics?: Metrics;
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -45,7 +49,8 @@ export function createApp(options: AppOptions): Koa {
   // is answered without a promise, the router's per-request work or any other middleware (bench/README.md).
   const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);
   const answerError = errorAnswer(log);
-  app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart, options.guard), answerError));
+  const fastPath = answeringOwnErrors(stateFastPath(runtime, defaultChart, options.guard), answerError);
+  app.use(options.metrics ? measured(fastPath, options.metrics.requests) : fastPath);
   app.use(errorMiddleware(log, answerError));
 
   // Anything no route answered becomes a JSON 404, and a method its path's routes lack a JSON 405 with Allow.
@@ -68,7 +73,8 @@ export function createApp(options: AppOptions): Koa {
   predictRoutes(routes, runtime, options.models ?? new ChartModels(), defaultChart);
   chartRoutes(routes, runtime, options.chartNames);
   instanceRoutes(routes, runtime);
-  watchRoutes(routes, runtime);
+  const watchStreams = watchRoutes(routes, runtime);
+  if (options.metrics) metricsRoutes(routes, options.metrics, watchStreams);
   accessRoutes(routes, options.chartNames, options.services ?? []);
   overviewRoutes(routes, runtime, options.chartNames, options.services ?? []);
   dashboardRoutes(routes);

@@ -3,7 +3,9 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import type { Metrics } from '../metrics/metrics.js';
 import { errorMiddleware } from './errors.js';
+import { measured, metricsRoutes } from './routes/metrics.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
 import { unroutedAnswers } from './unrouted.js';
@@ -17,13 +19,16 @@ export interface ZoneAppOptions {
   readonly guard: Guard;
   readonly outboxSize: () => number;
   readonly log: Logger;
+  /** Counts and times every request and serves GET /metrics; none without (--no-metrics). */
+  readonly metrics?: Metrics;
 }
 
 export function createZoneApp(options: ZoneAppOptions): Koa {
   const { zone } = options;
   const app = new Koa();
   app.silent = true;
-  app.use(errorMiddleware(options.log));
+  const errors = errorMiddleware(options.log);
+  app.use(options.metrics ? measured(errors, options.metrics.requests) : errors);
   app.use(unroutedAnswers());
   const router = new Router();
   const routes = guardRoutes(router, options.guard);
@@ -42,6 +47,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   routes.get('/orders/:id', READ, (ctx) => {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
+  if (options.metrics) metricsRoutes(routes, options.metrics);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -34,6 +34,8 @@ export interface AlertOutboxOptions {
   /** Waits between failed attempts (DEFAULT_BACKOFF unless given). */
   readonly backoff?: IBackoffFactory<unknown>;
   readonly timeoutMs?: number;
+  /** Told of every attempt to deliver an alert, taken by the webhook or not (metrics). */
+  readonly onAttempt?: (delivered: boolean) => void;
 }
 
 // 0.5-1 s after the first failure, doubling to 2.5-5 min: a webhook down for hours is tried every few minutes.
@@ -105,9 +107,11 @@ export class AlertOutbox {
         await store.commit([{ collection: ALERTS, key: next.key, value: null }]);
         this.backoff = undefined;
         this.lastError = undefined;
+        this.options.onAttempt?.(true);
         log.info({ alert: next.report.id }, 'alert delivered');
       } catch (error) {
         if (this.stopped) return;
+        this.options.onAttempt?.(false);
         this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffs.next(undefined);
         this.lastError = describeFetchFailure(error);
         const delay = Math.round(this.backoff.duration);

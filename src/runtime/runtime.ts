@@ -17,7 +17,7 @@ import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
-import { StepRunner } from './steps.js';
+import { StepRunner, type StepEvent } from './steps.js';
 import { InstanceTally } from './tally.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
@@ -42,6 +42,8 @@ export interface RuntimeOptions {
   readonly environment: Environment;
   /** The most instances one chart may have (DEFAULT_MAX_INSTANCES unless given). */
   readonly maxInstances?: number;
+  /** Told as each step attempt starts and ends (metrics); called in place. */
+  readonly onStep?: (event: StepEvent) => void;
 }
 
 /** How an instance is created besides its context. */
@@ -90,7 +92,7 @@ export class Runtime {
     this.timers = new Timers(options.clock, (key, at) =>
       this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
     this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
-      this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'));
+      this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'), options.onStep);
   }
 
   /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
@@ -128,6 +130,16 @@ export class Runtime {
   /** Whether the store's last write landed (see Store.health). */
   storeHealth(): StoreHealth {
     return this.options.store.health();
+  }
+
+  /** Deadlines armed in memory: timers, timeouts and retry waits. */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Step attempts running now. */
+  get runningSteps(): number {
+    return this.steps.active;
   }
 
   /** True once stop() began: parked long-polls were released because the server is going away. */

@@ -19,6 +19,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     values: { type: 'string' },
     'max-instances': { type: 'string', default: String(DEFAULT_MAX_INSTANCES) },
     'log-level': { type: 'string', default: 'info' },
+    'no-metrics': { type: 'boolean', default: false },
     auth: { type: 'string' },
     'insecure-no-auth': { type: 'boolean', default: false },
     ...TLS_OPTIONS,
@@ -37,6 +38,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
     ...(values.auth !== undefined ? { authFile: values.auth } : {}),
     insecureNoAuth: values['insecure-no-auth'],
+    metrics: !values['no-metrics'],
     ...tlsConfig(values),
     ...(values.values ? { valuesFile: values.values } : {}),
   });

@@ -27,6 +27,7 @@ export async function zoneCommand(args: string[]): Promise<number> {
     chart: { type: 'string' },
     'resend-max-delay': { type: 'string', default: '1m' },
     'log-level': { type: 'string', default: 'info' },
+    'no-metrics': { type: 'boolean', default: false },
     auth: { type: 'string' },
     ...TLS_OPTIONS,
   }, false);
@@ -56,6 +57,7 @@ export async function zoneCommand(args: string[]): Promise<number> {
     ...(values.values ? { valuesFile: values.values } : {}),
     ...(values.chart ? { chartFile: values.chart } : {}),
     resendMaxDelayMs,
+    metrics: !values['no-metrics'],
     ...tlsConfig(values),
     log,
   });

@@ -2,8 +2,12 @@
 # Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
 # compressors, curl and openssl, ansible-playbook for the recipes, scikit-learn for the model
 # export), Chromium for the dashboard's browser tests and promtool (Debian's prometheus package) for the
-# checks of /metrics and the alert rules, on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is present.
+# checks of /metrics and the alert rules, on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is
+# present. `npm test` runs it first (the pretest script): as root, or with sudo that asks for no password, it
+# installs what is missing; otherwise it stops at once, naming each missing tool and the one command that installs them.
 set -euo pipefail
+# A user's PATH on Debian lacks the sbin directories, where runuser is; the tests find it there too.
+PATH="$PATH:/usr/sbin:/sbin"
 
 # command -> Debian package that provides it
 declare -A PACKAGE_OF=(
@@ -27,19 +31,18 @@ declare -A PACKAGE_OF=(
   [promtool]=prometheus
 )
 
+# package -> what of it is missing, as the messages name it
+declare -A MISSING=()
+missing() {
+  MISSING[$1]="${MISSING[$1]:+${MISSING[$1]}, }$2"
+}
+
 # initdb and pg_ctl are not on PATH in Debian's packaging; the test fixture also looks here.
 has_server() {
   command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
   compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null
 }
 
-missing=()
-for program in "${!PACKAGE_OF[@]}"; do
-  command -v "$program" >/dev/null 2>&1 || missing+=("${PACKAGE_OF[$program]}")
-done
-has_server || missing+=(postgresql)
-# Chromium only recommends a font; without one the dashboard's screenshots have no legible text.
-[ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
 # The model-export test trains a tree with the system's scikit-learn, which may not be the first python3 on PATH.
 has_sklearn() {
   local python
@@ -48,23 +51,41 @@ has_sklearn() {
   done
   return 1
 }
-has_sklearn || missing+=(python3-sklearn)
-# Running as root, the test fixture runs initdb/postgres as this user (they refuse to run as root).
-if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then missing+=(postgresql); fi
 
-if [ "${#missing[@]}" -eq 0 ]; then
+for program in $(printf '%s\n' "${!PACKAGE_OF[@]}" | sort); do
+  command -v "$program" >/dev/null 2>&1 || missing "${PACKAGE_OF[$program]}" "$program"
+done
+has_server || missing postgresql 'initdb and pg_ctl'
+# Chromium only recommends a font; without one the dashboard's screenshots have no legible text.
+[ -d /usr/share/fonts/truetype/liberation ] || missing fonts-liberation 'a font for Chromium'
+has_sklearn || missing python3-sklearn "python3's sklearn"
+# Running as root, the test fixture runs initdb/postgres as this user (they refuse to run as root).
+if [ "$(id -u)" = 0 ] && ! id -u postgres >/dev/null 2>&1; then missing postgresql 'the postgres user'; fi
+
+if [ "${#MISSING[@]}" -eq 0 ]; then
   echo "deps: all present"
 else
-  packages=$(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')
+  packages=$(printf '%s\n' "${!MISSING[@]}" | sort | tr '\n' ' ')
+  what=$(for package in $packages; do printf '%s (%s); ' "${MISSING[$package]}" "$package"; done)
   if [ "$(id -u)" = 0 ]; then
     as_root=()
-  elif command -v sudo >/dev/null 2>&1; then
-    as_root=(sudo)
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+    as_root=(sudo -n)
   else
-    echo "deps: missing packages ($packages) and not root; install them or run as root" >&2
+    script="${BASH_SOURCE[0]:-}"
+    [ -f "$script" ] && script=$(cd "$(dirname "$script")" && pwd)/$(basename "$script") || script=.ci/deps.sh
+    {
+      echo "deps: the tests need what is missing here: ${what%; }"
+      if command -v apt-get >/dev/null 2>&1; then
+        echo "deps: this user cannot install it; as root, run once (then npm test again):"
+        echo "  $(command -v sudo >/dev/null 2>&1 && echo 'sudo ')bash $script"
+      else
+        echo "deps: this is not a Debian/Ubuntu machine: install those packages (Debian's names) with its package manager"
+      fi
+    } >&2
     exit 1
   fi
-  echo "deps: installing $packages"
+  echo "deps: installing $packages(for ${what%; })"
   # Tests start their own throwaway clusters, so the package's default cluster is not wanted.
   "${as_root[@]}" mkdir -p /etc/postgresql-common
   if [ ! -e /etc/postgresql-common/createcluster.conf ]; then

@@ -24,6 +24,8 @@ import { checkOperatorValues, loadOperatorValues, NO_VALUES, type OperatorValues
 import { Runtime, type Change } from './runtime/runtime.js';
 import type { StepEvent } from './runtime/steps.js';
 import { logTransitions } from './runtime/transitionLog.js';
+import { alertsService, checkpointerService, runtimeServices } from './services/engineServices.js';
+import { Supervisor } from './services/supervisor.js';
 import { openLowdbStore, type JournalWrite, type StoreStats } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
 
@@ -76,6 +78,8 @@ export interface Engine {
   /** The store's counters and journal size, read cheaply (metrics). */
   storeStats(): StoreStats;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
+  /** Starts, watches and keeps alive the background services (GET /services); servers add their own. */
+  readonly supervisor: Supervisor;
   close(): Promise<void>;
 }
 
@@ -145,10 +149,16 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
     await runtime.start();
     await controller?.start();
+    const supervisor = new Supervisor({ config: values.services, clock, log });
+    for (const service of [checkpointerService(store), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(controller?.services() ?? [])]) {
+      supervisor.add(service);
+    }
+    supervisor.start();
     return {
-      runtime, charts, models, handlers, store, fetch: http.fetch, environment, storeStats: () => store.stats(),
+      runtime, charts, models, handlers, store, fetch: http.fetch, environment, supervisor, storeStats: () => store.stats(),
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
+        await supervisor.stop();
         await controller?.inbox.stop();
         await runtime.stop();
         await store.close();

@@ -23,6 +23,7 @@ import { SERVICES, startEngine, StartupError, type Engine, type RuntimeConfig } 
 import { watchController, watchZoneOutbox } from './metrics/backupMetrics.js';
 import { engineObservers, watchEngine } from './metrics/engineMetrics.js';
 import { Metrics } from './metrics/metrics.js';
+import { accessLogger } from './log.js';
 import { packageVersion } from './version.js';
 import { loadServerTls, type OutgoingTls, type ServerTls } from './net/tlsFiles.js';
 
@@ -38,6 +39,8 @@ export interface ServeConfig extends RuntimeConfig {
   readonly tls?: ServerTls;
   /** GET /metrics and the counting behind it; false with --no-metrics. */
   readonly metrics?: boolean;
+  /** --access-log: a log line per request. */
+  readonly accessLog?: boolean;
 }
 
 export interface RunningServer {
@@ -80,7 +83,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   }
   const app = createApp({
     runtime: engine.runtime, log: config.log, chartNames: () => names, defaultChart: config.defaultChart, models: engine.models, version: packageVersion(), guard, access, mount,
-    services: [...running], ...(metrics ? { metrics } : {}),
+    services: [...running], board: engine.supervisor, ...(metrics ? { metrics } : {}),
+    ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}),
   });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
   config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
@@ -147,6 +151,8 @@ export interface ZoneServeConfig {
   readonly clock?: Clock;
   /** GET /metrics and the counting behind it; false with --no-metrics. */
   readonly metrics?: boolean;
+  /** --access-log: a log line per request. */
+  readonly accessLog?: boolean;
 }
 
 export interface RunningZone {
@@ -205,12 +211,16 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
     await engine.close();
   };
   await zone.start();
+  engine.supervisor.add(outbox.service());
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
   if (metrics) {
     watchEngine(metrics, engine);
     watchZoneOutbox(metrics, outbox);
   }
-  const app = createZoneApp({ zone, name: config.name, guard, outboxSize: () => outbox.size, log, ...(metrics ? { metrics } : {}) });
+  const app = createZoneApp({
+    zone, name: config.name, guard, outboxSize: () => outbox.size, board: engine.supervisor, log,
+    ...(metrics ? { metrics } : {}), ...(config.accessLog ? { accessLog: accessLogger(log) } : {}),
+  });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

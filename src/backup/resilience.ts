@@ -2,7 +2,7 @@
 
 import {
   BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, TaskCancelledError,
-  circuitBreaker, handleWhen, retry, timeout, TimeoutStrategy, wrap, type IPolicy,
+  circuitBreaker, handleWhen, retry, timeout, TimeoutStrategy, wrap, type CircuitBreakerPolicy, type IPolicy,
 } from 'cockatiel';
 import { Refused, Unusable } from './errors.js';
 
@@ -23,6 +23,10 @@ export interface Resilient {
   /** Runs `call` under the policies; `call` gets a signal that aborts on timeout or when `signal` does. */
   execute<T>(call: (signal: AbortSignal) => Promise<T>, signal?: AbortSignal): Promise<T>;
   circuit(): CircuitView;
+  /** Why the service is not being called, while its circuit is open; undefined otherwise. */
+  failure(): string | undefined;
+  /** Closes the circuit, once the service has been seen to answer again. */
+  reset(): void;
 }
 
 /** Failures worth retrying and counting against the circuit: the service did not answer usefully. */
@@ -31,27 +35,39 @@ export function isTransient(error: unknown): boolean {
 }
 
 export function createResilience(service: string, policy: CallPolicy): Resilient {
-  const breaker = circuitBreaker(handleWhen(isTransient), {
-    halfOpenAfter: policy.halfOpenAfterMs,
-    breaker: new ConsecutiveBreaker(policy.breakerFailures),
-  });
-  const policies: IPolicy = wrap(
-    retry(handleWhen(isTransient), {
-      maxAttempts: policy.retries,
-      backoff: new ExponentialBackoff({ initialDelay: policy.retryDelayMs, maxDelay: policy.retryDelayMs * 8 }),
-    }),
-    breaker,
-    timeout(policy.timeoutMs, TimeoutStrategy.Aggressive),
-  );
+  const build = (): { breaker: CircuitBreakerPolicy; policies: IPolicy } => {
+    const breaker = circuitBreaker(handleWhen(isTransient), {
+      halfOpenAfter: policy.halfOpenAfterMs,
+      breaker: new ConsecutiveBreaker(policy.breakerFailures),
+    });
+    const policies = wrap(
+      retry(handleWhen(isTransient), {
+        maxAttempts: policy.retries,
+        backoff: new ExponentialBackoff({ initialDelay: policy.retryDelayMs, maxDelay: policy.retryDelayMs * 8 }),
+      }),
+      breaker,
+      timeout(policy.timeoutMs, TimeoutStrategy.Aggressive),
+    );
+    return { breaker, policies };
+  };
+  let current = build();
   let lastFailure = '';
+  const open = (): string =>
+    `${service} is not being called: its circuit is open after ${policy.breakerFailures} failures in a row (last: ${lastFailure}); it is tried again after ${policy.halfOpenAfterMs} ms`;
+  const circuit = (): CircuitView => {
+    switch (current.breaker.state) {
+      case CircuitState.Closed: return 'closed';
+      case CircuitState.Open: return 'open';
+      case CircuitState.HalfOpen: return 'half-open';
+      case CircuitState.Isolated: return 'isolated';
+    }
+  };
   return {
     async execute(call, signal) {
       try {
-        return await policies.execute((context) => call(context.signal), signal);
+        return await current.policies.execute((context) => call(context.signal), signal);
       } catch (error) {
-        if (error instanceof BrokenCircuitError) {
-          throw new Error(`${service} is not being called: its circuit is open after ${policy.breakerFailures} failures in a row (last: ${lastFailure}); it is tried again after ${policy.halfOpenAfterMs} ms`);
-        }
+        if (error instanceof BrokenCircuitError) throw new Error(open());
         if (error instanceof TaskCancelledError) {
           lastFailure = signal?.aborted ? 'aborted' : `no answer within ${policy.timeoutMs} ms`;
           throw new Error(`${service}: ${lastFailure}`);
@@ -60,13 +76,10 @@ export function createResilience(service: string, policy: CallPolicy): Resilient
         throw error;
       }
     },
-    circuit() {
-      switch (breaker.state) {
-        case CircuitState.Closed: return 'closed';
-        case CircuitState.Open: return 'open';
-        case CircuitState.HalfOpen: return 'half-open';
-        case CircuitState.Isolated: return 'isolated';
-      }
+    circuit,
+    failure: () => (circuit() === 'open' || circuit() === 'isolated' ? open() : undefined),
+    reset() {
+      current = build();
     },
   };
 }

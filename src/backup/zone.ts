@@ -4,6 +4,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import { BadRequest } from '../errors.js';
 import { lazy } from '../lazy.js';
+import type { Service } from '../services/service.js';
 
 /** Everything a zone needs to make one backup; the controller adds the job's data to the request's. */
 export interface ZoneOrder {
@@ -56,6 +57,8 @@ export interface Zone {
   /** Sends the order; idempotent by requestId. Throws Refused when the zone will never take it. */
   dispatch(order: ZoneOrder, signal?: AbortSignal): Promise<ZoneReceipt>;
   circuit(): string;
+  /** The link to the zone, which the supervisor starts and watches (GET /services). */
+  readonly link?: Service;
 }
 
 const ID = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$' };

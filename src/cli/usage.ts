@@ -1,36 +1,54 @@
-// Argument parsing shared by the commands (node:util parseArgs), with errors that say how to fix them.
+// Usage errors (exit 2, every problem of the command line at once) and the readers of option values that raise them.
 
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDuration, parseInstant } from '../chart/duration.js';
 
-export class UsageError extends Error {}
+export class UsageError extends Error {
+  readonly problems: readonly string[];
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-export function parse<T extends Options>(args: string[], options: T, allowPositionals: boolean) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
+  constructor(...problems: string[]) {
+    super(problems.join('; '));
+    this.problems = problems;
   }
 }
 
 export function portNumber(text: string): number {
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${text} is not a port number (0-65535)`);
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : -1;
+  if (port < 0 || port > 65535) throw new UsageError(`--port ${text} is not a port number (0-65535)`);
   return port;
 }
 
-export function positiveInteger(text: string, flag: string): number {
-  const value = /^\d{1,15}$/.test(text) ? Number(text) : 0;
-  if (value < 1) throw new UsageError(`${flag} ${text} is not a whole number of at least 1`);
-  return value;
+/** A reader of whole numbers of at least 1, for `flag`. */
+export function positiveInteger(flag: string): (text: string) => number {
+  return (text) => {
+    const value = /^\d{1,15}$/.test(text) ? Number(text) : 0;
+    if (value < 1) throw new UsageError(`${flag} ${text} is not a whole number of at least 1`);
+    return value;
+  };
 }
 
-/** Like parse, also giving the options in the order they were written (for commands whose options are steps). */
-export function parseInOrder<T extends Options>(args: string[], options: T) {
+/** A reader of durations (10s, 5m, 1h30m) for `flag`, in milliseconds. */
+export function duration(flag: string): (text: string) => number {
+  return (text) => readWith(parseDuration, text, flag);
+}
+
+/** A reader of instants (ISO 8601) for `flag`, in milliseconds since the epoch. */
+export function instant(flag: string): (text: string) => number {
+  return (text) => readWith(parseInstant, text, flag);
+}
+
+/** The parser's own message names the text: "--advance: duration '10' has no unit". */
+function readWith<T>(parse: (text: string) => T, text: string, flag: string): T {
   try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true });
+    return parse(text);
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
   }
+}
+
+/** An http:// or https:// address, for `flag`. */
+export function httpUrl(flag: string, what: string): (text: string) => string {
+  return (text) => {
+    if (!/^https?:\/\/[^\s/]+/.test(text)) throw new UsageError(`${flag} ${text} is not an http:// or https:// address; give ${what}, e.g. http://HOST:PORT`);
+    return text;
+  };
 }

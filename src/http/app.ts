@@ -7,6 +7,8 @@ import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { ServiceBoard } from '../services/service.js';
+import { accessLog } from './accessLog.js';
 import { errorAnswer, errorMiddleware, type ErrorAnswer } from './errors.js';
 import { guardRoutes, OPEN, type Guard, type GuardedRoutes } from './guard.js';
 import { BODY_LIMIT } from './params.js';
@@ -17,6 +19,7 @@ import { instanceRoutes } from './routes/instances.js';
 import { measured, metricsRoutes } from './routes/metrics.js';
 import { overviewRoutes } from './routes/overview.js';
 import { predictRoutes } from './routes/predict.js';
+import { serviceRoutes } from './routes/services.js';
 import { pickDefaultChart, stateFastPath, stateRoutes } from './routes/state.js';
 import { watchRoutes } from './routes/watch.js';
 import { unroutedAnswers } from './unrouted.js';
@@ -33,8 +36,12 @@ export interface AppOptions {
   readonly guard: Guard;
   /** What /healthz says of access: how clients authenticate, and a warning when the server is exposed without it. */
   readonly access: Record<string, unknown>;
-  /** Built-in services running in this server (e.g. backup-controller), named in /access and /overview. */
+  /** Built-in services that may own a chart and run in this server (e.g. backup-controller), named in /access. */
   readonly services?: readonly string[];
+  /** Every background service's state: GET /services, /readyz and /overview. */
+  readonly board: ServiceBoard;
+  /** --access-log: where a line per request goes. */
+  readonly accessLog?: Logger;
   /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
   readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
   /** Counts and times every request and serves GET /metrics; none without (--no-metrics). */
@@ -45,6 +52,7 @@ export function createApp(options: AppOptions): Koa {
   const { runtime, log } = options;
   const app = new Koa();
   app.silent = true;
+  if (options.accessLog) app.use(accessLog(options.accessLog));
   // StateService's GET and PUT, nearly all the traffic, go first: they answer their own errors, and a plain GET
   // is answered without a promise, the router's per-request work or any other middleware (bench/README.md).
   const defaultChart = pickDefaultChart(options.chartNames(), options.defaultChart);
@@ -76,7 +84,8 @@ export function createApp(options: AppOptions): Koa {
   const watchStreams = watchRoutes(routes, runtime);
   if (options.metrics) metricsRoutes(routes, options.metrics, watchStreams);
   accessRoutes(routes, options.chartNames, options.services ?? []);
-  overviewRoutes(routes, runtime, options.chartNames, options.services ?? []);
+  overviewRoutes(routes, runtime, options.chartNames, options.board);
+  serviceRoutes(routes, options.board);
   dashboardRoutes(routes);
   for (const mount of options.mount ?? []) mount(routes);
   app.use(router.routes());

@@ -3,12 +3,15 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
+import { accessLog } from './accessLog.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { errorMiddleware } from './errors.js';
 import { measured, metricsRoutes } from './routes/metrics.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
+import { serviceRoutes } from './routes/services.js';
 import { unroutedAnswers } from './unrouted.js';
+import type { ServiceBoard } from '../services/service.js';
 import { checkOrder } from '../backup/zone.js';
 import { ZONE_CHART, type ZoneService } from '../backup/zone/zoneService.js';
 
@@ -18,7 +21,11 @@ export interface ZoneAppOptions {
   /** Who may do what: the controller's token may send orders; --auth FILE may add others. */
   readonly guard: Guard;
   readonly outboxSize: () => number;
+  /** The zone's background services: GET /services and /readyz. */
+  readonly board: ServiceBoard;
   readonly log: Logger;
+  /** --access-log: where a line per request goes. */
+  readonly accessLog?: Logger;
   /** Counts and times every request and serves GET /metrics; none without (--no-metrics). */
   readonly metrics?: Metrics;
 }
@@ -27,6 +34,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   const { zone } = options;
   const app = new Koa();
   app.silent = true;
+  if (options.accessLog) app.use(accessLog(options.accessLog));
   const errors = errorMiddleware(options.log);
   app.use(options.metrics ? measured(errors, options.metrics.requests) : errors);
   app.use(unroutedAnswers());
@@ -47,6 +55,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   routes.get('/orders/:id', READ, (ctx) => {
     ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
+  serviceRoutes(routes, options.board);
   if (options.metrics) metricsRoutes(routes, options.metrics);
   app.use(router.routes());
   app.use(router.allowedMethods());

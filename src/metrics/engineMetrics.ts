@@ -1,8 +1,9 @@
-// The engine as metrics: its hooks count commits, transitions, steps and alert deliveries; its state is read at each scrape.
+// The engine as metrics: its hooks count commits, transitions, steps and alert deliveries; its state and its services' are read at each scrape.
 
 import type { Engine, EngineObservers } from '../main.js';
 import { ALERTS } from '../runtime/alertOutbox.js';
 import { newTransitions } from '../runtime/transitionLog.js';
+import type { ServiceBoard } from '../services/service.js';
 import type { Metrics } from './metrics.js';
 
 /** A synced journal write takes a fraction of a millisecond on a good disk, and seconds on a failing one. */
@@ -61,7 +62,18 @@ export function watchEngine(metrics: Metrics, engine: Engine): void {
   metrics.gauge('chartd_store_checkpoint_age_seconds', 'Seconds since the last checkpoint finished (or since the store opened, before the first).', [], (set) => {
     set({}, (Date.now() - engine.storeStats().checkpointedAt) / 1000);
   });
-  metrics.countedElsewhere('chartd_store_commits_total', 'Commits made durable.', () => engine.storeStats().commits);
-  metrics.countedElsewhere('chartd_store_commit_failures_total', 'Commits refused because their journal write (or one before it) failed.', () => engine.storeStats().failedCommits);
-  metrics.countedElsewhere('chartd_store_checkpoints_total', 'Checkpoints finished.', () => engine.storeStats().checkpoints);
+  metrics.countedElsewhere('chartd_store_commits_total', 'Commits made durable.', [], (set) => set({}, engine.storeStats().commits));
+  metrics.countedElsewhere('chartd_store_commit_failures_total', 'Commits refused because their journal write (or one before it) failed.', [], (set) => set({}, engine.storeStats().failedCommits));
+  metrics.countedElsewhere('chartd_store_checkpoints_total', 'Checkpoints finished.', [], (set) => set({}, engine.storeStats().checkpoints));
+  watchServices(metrics, engine.supervisor);
+}
+
+/** The supervisor's board, as GET /services and /readyz read it: a switched-off service has no series. */
+function watchServices(metrics: Metrics, board: ServiceBoard): void {
+  metrics.gauge('chartd_service_up', 'Background services: 1 while running, 0 while starting or failed (exactly those GET /readyz names).', ['service'], (set) => {
+    for (const status of board.statuses()) if (status.enabled) set({ service: status.name }, status.state === 'running' ? 1 : 0);
+  });
+  metrics.countedElsewhere('chartd_service_restarts_total', 'Starts of a background service after its first, by the supervisor.', ['service'], (set) => {
+    for (const status of board.statuses()) if (status.enabled) set({ service: status.name }, status.restarts);
+  });
 }

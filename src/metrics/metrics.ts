@@ -35,12 +35,12 @@ export class Metrics {
   }
 
   /** A counter kept by someone else (e.g. the store's own counts), read at each scrape. */
-  countedElsewhere(name: string, help: string, read: () => number): void {
-    new Counter({
-      name, help, registers: [this.registry],
+  countedElsewhere<L extends string>(name: string, help: string, labelNames: readonly L[], read: (set: (labels: Record<L, string>, value: number) => void) => void): void {
+    new Counter<L>({
+      name, help, labelNames, registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(read());
+        read((labels, value) => this.inc(labels, value));
       },
     });
   }

@@ -3,6 +3,7 @@
 import { ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
+import { FAILED_AFTER_ATTEMPTS } from '../services/service.js';
 import type { Store, Write } from '../store/store.js';
 import { formatFailure, type FailureReport } from './alerts.js';
 import type { Clock, ClockTimer } from './clock.js';
@@ -47,8 +48,10 @@ export class AlertOutbox {
   private retry: ClockTimer | undefined;
   private draining: Promise<void> | undefined;
   private lastError: string | undefined;
-  private stopped = false;
-  private readonly shutdown = new AbortController();
+  private failedAttempts = 0;
+  /** Deliveries begin with start(); until then alerts are only recorded. */
+  private running = false;
+  private shutdown = new AbortController();
 
   constructor(private readonly options: AlertOutboxOptions) {
     this.backoffs = options.backoff ?? DEFAULT_BACKOFF;
@@ -64,22 +67,26 @@ export class AlertOutbox {
     });
   }
 
+  /** Begins delivering, or begins again after stop(): what waits is tried at once, with a fresh backoff. */
   start(): void {
     const waiting = this.options.store.count(ALERTS);
-    if (waiting) this.options.log.info({ alerts: waiting }, 'delivering the alerts recorded before the restart');
+    if (waiting) this.options.log.info({ alerts: waiting }, 'delivering the alerts recorded and not yet delivered');
+    if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
+    this.backoff = undefined;
+    this.running = true;
     this.kick();
   }
 
   /** Starts delivering unless a delivery or a wait before the next attempt is under way. */
   kick(): void {
-    if (this.stopped || this.draining || this.retry) return;
+    if (!this.running || this.draining || this.retry) return;
     this.draining = this.drain().finally(() => {
       this.draining = undefined;
     });
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.running = false;
     if (this.retry) this.options.clock.clearTimeout(this.retry);
     this.retry = undefined;
     this.shutdown.abort(new Error('chartd is shutting down'));
@@ -96,21 +103,29 @@ export class AlertOutbox {
     };
   }
 
+  /** Why delivery counts as failed: the webhook did not take the last few attempts and alerts wait. */
+  failure(): string | undefined {
+    if (this.failedAttempts < FAILED_AFTER_ATTEMPTS || this.options.store.count(ALERTS) === 0) return undefined;
+    return `the webhook did not take the last ${this.failedAttempts} attempts to deliver an alert (last: ${this.lastError ?? 'unknown'}); ${this.options.store.count(ALERTS)} alerts wait`;
+  }
+
   /** Oldest first, one at a time, so the webhook sees alerts in order; a failure waits out the backoff, then resumes. */
   private async drain(): Promise<void> {
     const { store, log, clock } = this.options;
     for (;;) {
       const [next] = store.page<AlertRecord>(ALERTS, { limit: 1 }).documents;
-      if (!next || this.stopped) return;
+      if (!next || !this.running) return;
       try {
         await this.post(next.report);
         await store.commit([{ collection: ALERTS, key: next.key, value: null }]);
         this.backoff = undefined;
         this.lastError = undefined;
+        this.failedAttempts = 0;
         this.options.onAttempt?.(true);
         log.info({ alert: next.report.id }, 'alert delivered');
       } catch (error) {
-        if (this.stopped) return;
+        if (!this.running) return;
+        this.failedAttempts += 1;
         this.options.onAttempt?.(false);
         this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffs.next(undefined);
         this.lastError = describeFetchFailure(error);

@@ -21,10 +21,8 @@ export interface FailureReport {
 export interface Alerter {
   /** Writes recording `reports` for delivery, committed with the snapshot that holds them; none without a webhook. */
   record(reports: readonly FailureReport[], now: number): Write[];
-  /** Once those writes are durable: logs each failure and starts delivering. */
+  /** Once those writes are durable: logs each failure and starts delivering (once the alerts service has started). */
   raised(reports: readonly FailureReport[]): void;
-  /** Resumes delivering what an earlier run recorded. */
-  start(): void;
   stop(): Promise<void>;
   /** Undelivered alerts, for /healthz; undefined when there is no webhook and nothing waits. */
   health(): AlertHealth | undefined;
@@ -74,7 +72,6 @@ export function createAlerter({ log, outbox, logFailures = true }: AlerterOption
       }
       if (reports.length) outbox?.kick();
     },
-    start: () => outbox?.start(),
     stop: async () => outbox?.stop(),
     health: () => outbox?.health(),
   };

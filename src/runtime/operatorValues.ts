@@ -1,4 +1,4 @@
-// The operator's values file (--values FILE): the environment variables handlers may read and each chart's settings.
+// The operator's values file (--values FILE): the environment variables handlers may read, each chart's settings, and the services.
 
 import type { Chart } from '../chart/model.js';
 import { didYouMean, formatProblem, listNames, ProblemLog, type Problem } from '../chart/problem.js';
@@ -6,6 +6,7 @@ import { parseTemplate, SETTINGS_PREFIX } from '../chart/template.js';
 import { isRecord, readYamlFile } from '../chart/yamlSource.js';
 import type { Context } from '../engine/snapshot.js';
 import type { HandlerLookup } from '../handlers/handler.js';
+import { DEFAULT_SERVICES, readServicesConfig, type ServicesConfig } from '../services/servicesConfig.js';
 import type { InputChecker } from './inputChecker.js';
 
 export interface OperatorValues {
@@ -15,14 +16,16 @@ export interface OperatorValues {
   readonly environment: readonly string[];
   /** Each chart's settings as written, by chart name. */
   readonly charts: Readonly<Record<string, Context>>;
+  /** Which services run and are kept alive, and the supervisor's back-off (supervisor: and services:). */
+  readonly services: ServicesConfig;
   /** 1-based line of a YAML path in the file, for problems found once the charts are loaded. */
   lineOf(path: string): number;
 }
 
-export const NO_VALUES: OperatorValues = { environment: [], charts: {}, lineOf: () => 0 };
+export const NO_VALUES: OperatorValues = { environment: [], charts: {}, services: DEFAULT_SERVICES, lineOf: () => 0 };
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const TOP_LEVEL = ['environment', 'charts'];
+const TOP_LEVEL = ['environment', 'charts', 'supervisor', 'services'];
 
 /** Reads and checks the file's shape; throws one Error listing every problem (file:line: path: message). */
 export async function loadOperatorValues(file: string): Promise<OperatorValues> {
@@ -30,7 +33,7 @@ export async function loadOperatorValues(file: string): Promise<OperatorValues> 
   const log = new ProblemLog(file, doc.lineOf);
   const { value } = doc;
   for (const key of Object.keys(value)) {
-    if (!TOP_LEVEL.includes(key)) log.add(key, `unknown key '${key}'${didYouMean(key, TOP_LEVEL)}; a values file has environment: (a list of variable names) and charts: (each chart's settings)`);
+    if (!TOP_LEVEL.includes(key)) log.add(key, `unknown key '${key}'${didYouMean(key, TOP_LEVEL)}; a values file has environment: (a list of variable names), charts: (each chart's settings), supervisor: and services: (docs/operations.md)`);
   }
   const environment = value['environment'] ?? [];
   if (!Array.isArray(environment)) log.add('environment', 'environment is a list of the server variables handlers may read, e.g. environment: [PGPASS_SALES]');
@@ -42,8 +45,9 @@ export async function loadOperatorValues(file: string): Promise<OperatorValues> 
   else for (const [name, settings] of Object.entries(charts)) {
     if (!isRecord(settings)) log.add(`charts.${name}`, `give chart ${name}'s settings as a mapping (KEY: VALUE lines)`);
   }
+  const services = readServicesConfig(value['supervisor'], value['services'], log);
   if (!log.empty) throw new Error(`values file has problems:\n${log.sorted().map(formatProblem).join('\n')}`);
-  return { file, environment: environment as string[], charts: charts as Record<string, Context>, lineOf: doc.lineOf };
+  return { file, environment: environment as string[], charts: charts as Record<string, Context>, services, lineOf: doc.lineOf };
 }
 
 /**

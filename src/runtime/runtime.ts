@@ -7,14 +7,15 @@ import { createSnapshot, transition, type Input, type Origin, type Outcome } fro
 import { templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
 import { BadRequest, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import { StoreError, type Store, type StoreHealth, type Write } from '../store/store.js';
+import type { Store, StoreHealth, Write } from '../store/store.js';
 import type { AlertHealth } from './alertOutbox.js';
 import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
-import type { Clock, ClockTimer } from './clock.js';
+import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
+import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
 import { StepRunner, type StepEvent } from './steps.js';
@@ -24,10 +25,6 @@ import { Waiters } from './waiters.js';
 
 export const INSTANCES = 'instances';
 export const DEFAULT_INSTANCE = 'default';
-
-/** The first wait before a refused deadline or step outcome is applied again, and the longest. */
-const OWN_RETRY_FIRST_MS = 1000;
-const OWN_RETRY_MAX_MS = 60_000;
 
 export interface RuntimeOptions {
   readonly store: Store;
@@ -76,8 +73,8 @@ export class Runtime {
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
-  /** Timers of deadlines and step outcomes waiting to be applied again after the store refused them. */
-  private readonly ownRetries = new Set<ClockTimer>();
+  /** Deadlines and step outcomes on their way in, and those the store refused. */
+  private readonly own: OwnInputs;
   /**
    * Per instance, the newest snapshot handed to the store and not yet committed, with the store's failure
    * count at that moment: the next batch builds on it unless a commit has failed since.
@@ -89,10 +86,10 @@ export class Runtime {
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
     this.queue = new KeyedQueue((key, items) => this.process(key, items), () => options.store.whenIssued());
-    this.timers = new Timers(options.clock, (key, at) =>
-      this.applyOwn(key, { type: 'deadline', at }, 'a deadline', 'it fires again on restart'));
+    this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.apply(...splitKey(key), input) });
+    this.timers = new Timers(options.clock, (key, at) => this.own.submit('deadline', key, { type: 'deadline', at }));
     this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
-      this.applyOwn(key, { type: 'stepDone', ...result }, 'a step outcome', 'the step runs again on restart'), options.onStep);
+      this.own.submit('step', key, { type: 'stepDone', ...result }), options.onStep);
   }
 
   /** Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps. */
@@ -123,8 +120,21 @@ export class Runtime {
         resumed += 1;
       }
     }
-    this.options.alerter.start();
     log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
+  }
+
+  /** Why the timers (kind deadline) or the step runner (kind step) cannot get their inputs applied; see OwnInputs. */
+  ownFailure(kind: OwnKind): string | undefined {
+    return this.own.failure(kind);
+  }
+
+  /** Arms again the deadlines, or starts again the steps, whose inputs were given up: a start of the timers or steps service. */
+  resumeGivenUp(kind: OwnKind): void {
+    for (const key of this.own.takeGivenUp(kind)) {
+      const snapshot = this.options.store.get<Snapshot>(INSTANCES, key);
+      if (kind === 'deadline' && snapshot?.deadline) this.timers.schedule(key, snapshot.deadline.at);
+      if (kind === 'step' && snapshot) this.steps.start(key, this.chartOf(snapshot), snapshot);
+    }
   }
 
   /** Whether the store's last write landed (see Store.health). */
@@ -149,8 +159,7 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const retry of this.ownRetries) this.options.clock.clearTimeout(retry);
-    this.ownRetries.clear();
+    this.own.stop();
     this.timers.stop();
     this.steps.stop();
     this.waiters.releaseAll();
@@ -302,30 +311,6 @@ export class Runtime {
         'instance runs on a chart version that no longer loads; left as it is');
       return null;
     }
-  }
-
-  /**
-   * Applies an input the engine made itself (a deadline came due, a step finished). While the store refuses
-   * it (a full disk, say) it is tried again, waiting longer each time, so the instance moves on once the disk
-   * is fixed; a stale retry changes nothing. Anything else, or a stop, leaves it to the next start-up, which
-   * `onRestart` describes.
-   */
-  private applyOwn(key: string, input: Input, what: string, onRestart: string, attempt = 0): void {
-    const [chart, id] = splitKey(key);
-    this.apply(chart, id, input).catch((error: Error) => {
-      const { log } = this.options;
-      if (!(error instanceof StoreError) || this.stopped) {
-        log.error({ instance: key, err: error.message }, `could not apply ${what}; ${onRestart}`);
-        return;
-      }
-      const delay = Math.min(OWN_RETRY_MAX_MS, OWN_RETRY_FIRST_MS * 2 ** attempt);
-      log.error({ instance: key, err: error.message, retryInMs: delay }, `could not apply ${what}; trying again`);
-      const retry = this.options.clock.setTimeout(() => {
-        this.ownRetries.delete(retry);
-        if (!this.stopped) this.applyOwn(key, input, what, onRestart, attempt + 1);
-      }, delay);
-      this.ownRetries.add(retry);
-    });
   }
 
   /**

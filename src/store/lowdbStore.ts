@@ -236,11 +236,22 @@ export class LowdbStore implements Store {
     while (this.issuedCount < target) await this.issued.next();
   }
 
-  /** Rotates the journal, writes dirty shards, deletes the journals they cover. Commits go on meanwhile. */
+  /**
+   * Rotates the journal, writes dirty shards, deletes the journals they cover. Commits go on meanwhile. A failure
+   * shows in health() as a warning until a checkpoint succeeds.
+   */
   async checkpoint(): Promise<void> {
     if (this.closing) throw new StoreError(`the store in ${this.dir} is closed`);
     while (this.checkpointing) await this.checkpointing.catch(() => undefined);
-    this.checkpointing = this.runCheckpoint().finally(() => {
+    this.checkpointing = this.runCheckpoint().then(() => {
+      this.nextCheckpointAt = this.checkpointBytes;
+      this.checkpointProblem = undefined;
+    }, (error: unknown) => {
+      const problem = `checkpoint of ${this.dir} failed (${String(error)}); journals are kept and it will be retried`;
+      this.checkpointProblem ??= { at: new Date(), problem };
+      this.log('warn', problem);
+      throw error;
+    }).finally(() => {
       this.checkpointing = undefined;
     });
     return this.checkpointing;
@@ -402,19 +413,10 @@ export class LowdbStore implements Store {
 
   private checkpointIfDue(): void {
     if (this.checkpointing || this.closing || this.journalBytes() < this.nextCheckpointAt) return;
-    this.checkpoint().then(
-      () => {
-        this.nextCheckpointAt = this.checkpointBytes;
-        this.checkpointProblem = undefined;
-      },
-      (error: unknown) => {
-        // The journals still hold everything; try again once another threshold's worth has piled up.
-        this.nextCheckpointAt = this.journalBytes() + this.checkpointBytes;
-        const problem = `checkpoint of ${this.dir} failed (${String(error)}); journals are kept and it will be retried`;
-        this.checkpointProblem ??= { at: new Date(), problem };
-        this.log('warn', problem);
-      },
-    );
+    this.checkpoint().catch(() => {
+      // The journals still hold everything; try again once another threshold's worth has piled up, or when the checkpointer starts again.
+      this.nextCheckpointAt = this.journalBytes() + this.checkpointBytes;
+    });
   }
 
   private async runCheckpoint(): Promise<void> {

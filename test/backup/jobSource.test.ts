@@ -92,6 +92,26 @@ describe('the job service over HTTP', () => {
     expect(jobs.circuit?.()).toBe('closed');
   });
 
+  it('is the job-service link: failed while its circuit is open; a start asks for the probe job and, answered, closes the circuit at once', async () => {
+    const jobs = createHttpJobSource(service.url, { ...policy, halfOpenAfterMs: 60_000 }, client.fetch, token);
+    const link = jobs.link!;
+    expect(link.name).toBe('job-service');
+    await link.start();
+    expect(link.failure()).toBeUndefined();
+    service.failWith = 500;
+    await expect(jobs.get('123', { requestId: 'req-6' })).rejects.toThrow(/with 500/);
+    expect(link.failure()).toMatch(/^job service http:\/\/127\.0\.0\.1:\d+ is not being called: its circuit is open after 2 failures in a row \(last: .*500/);
+    // Started while the service still fails: the probe's one call says why, and the circuit stays open.
+    await expect(link.start()).rejects.toThrow(/answered GET \/backup-jobs\/chartd-probe with 500/);
+    expect(jobs.circuit?.()).toBe('open');
+    service.failWith = undefined;
+    await link.start();
+    expect(service.seen.at(-1)).toEqual({ path: '/backup-jobs/chartd-probe', requestId: 'chartd-probe', authorization: `Bearer ${'t'.repeat(32)}` });
+    expect(link.failure()).toBeUndefined();
+    // Called at once, rather than a minute later when the circuit would have let a trial call through.
+    expect(await jobs.get('123', { requestId: 'req-7' })).toEqual(JOB);
+  });
+
   it('treats a service that does not answer in time, or not at all, as unreachable', async () => {
     const silent = await import('node:net').then(({ createServer }) => new Promise<{ url: string; close: () => void }>((resolve) => {
       const server = createServer(() => undefined).listen(0, '127.0.0.1', () => {

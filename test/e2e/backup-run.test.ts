@@ -339,7 +339,7 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
       const result = await run([CHART, ...extra]);
       expect(result.code).toBe(2);
       expect(result.stdout).toBe('');
-      expect(result.stderr).toMatch(/^chartd: .+\nRun 'chartd --help' for usage\.\n$/);
+      expect(result.stderr).toMatch(/^chartd: .+\nRun 'chartd run --help' for usage\.\n$/);
     });
 
     it('--set of a key neither the settings nor the context declare: a usage error naming both lists', async () => {
@@ -348,7 +348,7 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
       expect(result.stdout).toBe('');
       expect(result.stderr).toBe("chartd: --set postgres_host=db: chart backup-and-encrypt has no setting or context key 'postgres_host' (did you mean 'postgresql_host'?); " +
         'settings: storage_root, postgresql_host, postgresql_port, postgresql_user, password_env, gnupg_home; context: client_name, database, eoy_month, key_name\n' +
-        "Run 'chartd --help' for usage.\n");
+        "Run 'chartd run --help' for usage.\n");
     });
   });
 

@@ -85,7 +85,8 @@ describe('GET /overview', () => {
       expect.objectContaining({ chart: 'watchdog', id: 'w1', reason: 'failed', state: 'late', failure: expect.objectContaining({ node: 'waiting' }) }),
     ]));
     expect(body.store).toEqual({ ok: true });
-    expect(body.services).toEqual([]);
+    // The background services with their states; no alerts or backup controller run here.
+    expect(body.services.map((service: { name: string; state: string }) => [service.name, service.state])).toEqual([['checkpointer', 'running'], ['timers', 'running'], ['steps', 'running']]);
   });
 
   it('needs the read scope', async () => {

@@ -147,10 +147,12 @@ describe('every view', () => {
     await tab.close();
   });
 
-  it('overview: lists the instance that timed out, with the node and message, and the backup controller', async () => {
+  it('overview: lists the instance that timed out, with the node and message, the services and the backup controller', async () => {
     const tab = await visit('/ui/', 'td >> text=late', { token: tokens.ops });
     const row = tab.page.locator('tr', { has: tab.page.locator('a:text-is("watchdog/w1")') });
     await expect(row.textContent()).resolves.toMatch(/failed.*waiting: timed out/);
+    const service = tab.page.locator('tr', { has: tab.page.locator('th:text-is("zone:east")') });
+    await expect(service.textContent()).resolves.toMatch(/^zone:eastrunning.*none0$/);
     await tab.page.locator('h3:text-is("Backup controller")').waitFor();
     await expect(tab.page.locator('text=2026-11-21').first().isVisible()).resolves.toBe(true);
     await tab.close();

@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log.js';
 import { instanceKey } from '../../src/runtime/runtime.js';
 import { startZoneServer, type RunningZone } from '../../src/servers.js';
 import { packageVersion } from '../../src/version.js';
+import { spawnServer } from '../support/child.js';
 import { SimulatedClock } from '../support/clock.js';
 import { freePort } from '../support/postgres.js';
 import { checkHistograms, parseMetrics, samplesOf, valueOf, type Family } from '../support/promText.js';
@@ -170,6 +171,7 @@ describe('/metrics after real traffic', () => {
       chartd_steps_ended_total: 'counter', chartd_step_duration_seconds: 'histogram', chartd_steps_running: 'gauge', chartd_timers_pending: 'gauge',
       chartd_long_polls_waiting: 'gauge', chartd_watch_streams: 'gauge', chartd_alerts_pending: 'gauge', chartd_alert_deliveries_total: 'counter',
       chartd_backup_requests: 'gauge', chartd_backup_inbox_results: 'gauge', chartd_backup_circuit_state: 'gauge',
+      chartd_service_up: 'gauge', chartd_service_restarts_total: 'counter',
       process_cpu_user_seconds_total: 'counter', process_resident_memory_bytes: 'gauge', nodejs_eventloop_lag_seconds: 'gauge',
     });
     for (const family of families.values()) expect(family.help, `${family.name} has a help text`).not.toBe('');
@@ -248,6 +250,15 @@ describe('/metrics after real traffic', () => {
     expect(samplesOf(families, 'chartd_backup_circuit_state', { dependency: 'zone:west' })).toHaveLength(4);
   });
 
+  it('shows each background service up while it runs, and down while it is failed, as /readyz says', async () => {
+    const up = Object.fromEntries(samplesOf(families, 'chartd_service_up').map((sample) => [sample.labels['service'], sample.value]));
+    expect(up).toEqual({ checkpointer: 1, timers: 1, steps: 1, 'backup-controller': 1, 'zone:east': 1, 'zone:west': 0 });
+    const ready = (await (await call('/readyz', undefined)).json()) as { notRunning: { name: string }[] };
+    expect(ready.notRunning.map((service) => service.name)).toEqual(['zone:west']);
+    // The supervisor starts zone:west again only after backoff_interval (10 s), which the simulated clock has not reached.
+    expect(samplesOf(families, 'chartd_service_restarts_total').map((sample) => sample.value)).toEqual([0, 0, 0, 0, 0, 0]);
+  });
+
   it('shows the store: every durable commit went through a counted journal write', () => {
     const commits = valueOf(families, 'chartd_store_commits_total')!;
     // Changes made over HTTP alone: 1 + 2 + 3 + 3 PUTs and creations, 2 backup requests with their records and steps.
@@ -293,17 +304,22 @@ describe('/metrics access', () => {
     expect(await status('/metrics', tokens.writer)).toBe(200);
   });
 
-  it('is not served with metrics turned off (--no-metrics)', async () => {
+  it('is served by chartd serve unless --no-metrics turns it off', async () => {
     const charts = join(dir, 'plain');
     await mkdir(charts);
     await writeCharts(charts, { 'gate.yaml': GATE });
-    const plain = await startTestServer({ chartDir: charts, dataDir: join(dir, 'plain-data'), metrics: false });
+    const [counting, plain] = await Promise.all([
+      spawnServer(['--chart', charts, '--data', join(dir, 'counting-data')]),
+      spawnServer(['--chart', charts, '--data', join(dir, 'plain-data'), '--no-metrics']),
+    ]);
     try {
-      const answer = await fetch(`${plain.url}/metrics`);
-      expect(answer.status).toBe(404);
       expect(await fetch(`${plain.url}/charts/gate/state?state=open`).then((each) => each.status)).toBe(200);
+      expect((await fetch(`${plain.url}/metrics`)).status).toBe(404);
+      const scraped = await fetch(`${counting.url}/metrics`);
+      expect(scraped.status).toBe(200);
+      expect(valueOf(parseMetrics(await scraped.text()), 'chartd_build_info', { version: packageVersion() })).toBe(1);
     } finally {
-      await plain.close();
+      await Promise.all([counting.kill(), plain.kill()]);
     }
   });
 });

@@ -123,11 +123,11 @@ describe('alerts', () => {
     expect(running.runtime.alertHealth()).toMatchObject({ undelivered: 2, lastError: 'the webhook answered 503' });
     expect(attempts).toBe(1);
 
-    // Backoff: no second attempt before the first wait (0.5-1 s) has passed on the simulated clock, then one more.
+    // Backoff: no second attempt before the first wait (0.5-1 s) has passed on the simulated clock, then more.
     await clock.advance(450);
     expect(attempts).toBe(1);
     await clock.advance(5 * 60_000);
-    await until(() => attempts === 2, 'the second attempt');
+    await until(() => attempts >= 2, 'the second attempt');
 
     // A restart keeps what was not delivered, and adds to it.
     await running.close();

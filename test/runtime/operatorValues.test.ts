@@ -1,4 +1,4 @@
-// The operator's values file: its shape, then its settings against the charts served, every problem with file and line.
+// The operator's values file: its shape, then its settings against the charts served and its services, every problem with file and line.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,7 +48,7 @@ describe('the values file', () => {
     const file = await valuesFile('shape.yaml', 'enviroment: [A]\nenvironment: [GOOD, 9LIVES, "A-B"]\ncharts:\n  backup-and-encrypt: /srv/backups\n');
     await expect(loadOperatorValues(file)).rejects.toThrow([
       'values file has problems:',
-      `${file}:1: enviroment: unknown key 'enviroment' (did you mean 'environment'?); a values file has environment: (a list of variable names) and charts: (each chart's settings)`,
+      `${file}:1: enviroment: unknown key 'enviroment' (did you mean 'environment'?); a values file has environment: (a list of variable names), charts: (each chart's settings), supervisor: and services: (docs/operations.md)`,
       `${file}:2: environment[1]: "9LIVES" is not an environment variable name (letters, digits and _, not starting with a digit)`,
       `${file}:2: environment[2]: "A-B" is not an environment variable name (letters, digits and _, not starting with a digit)`,
       `${file}:4: charts.backup-and-encrypt: give chart backup-and-encrypt's settings as a mapping (KEY: VALUE lines)`,
@@ -109,5 +109,62 @@ describe('the values file', () => {
     await expect(starting).rejects.toThrow(`values file has problems:\n${file}:2: charts.trafic-light: no chart named trafic-light is served (did you mean 'traffic-light'?)`);
     await expect(startServer({ chartPaths: ['charts'], dataDir: join(dir, 'refused'), port: 0, host: '127.0.0.1', log: pino({ level: 'silent' }), valuesFile: join(dir, 'missing.yaml') }))
       .rejects.toThrow(`cannot read the values file ${join(dir, 'missing.yaml')}: ENOENT`);
+  });
+});
+
+describe('the services of a values file', () => {
+  it('need no configuration: every service enabled and kept alive, looked at every 10 s, started again within 5 min', async () => {
+    const values = await loadOperatorValues(await valuesFile('none.yaml', 'environment: []\n'));
+    expect(values.services).toEqual({ intervalMs: 10_000, maxIntervalMs: 300_000, choices: {} });
+  });
+
+  it('take the back-off and each service\'s choices as written', async () => {
+    const file = await valuesFile('good.yaml', [
+      'supervisor:',
+      '  backoff_interval: 30s',
+      '  max_backoff: 10m',
+      'services:',
+      '  alerts: { enabled: false }',
+      '  job-service: { keep_alive: false }',
+      '  zone:eu-1: { keep_alive: false, enabled: true }',
+      '',
+    ].join('\n'));
+    expect((await loadOperatorValues(file)).services).toEqual({
+      intervalMs: 30_000, maxIntervalMs: 600_000,
+      choices: {
+        alerts: { enabled: false, keepAlive: true },
+        'job-service': { enabled: true, keepAlive: false },
+        'zone:eu-1': { enabled: true, keepAlive: false },
+      },
+    });
+  });
+
+  it('refuse unknown services and keys, services that cannot be switched off and bad durations, each at its line', async () => {
+    const file = await valuesFile('bad.yaml', [
+      'supervisor:',
+      '  backoff_interval: 10',
+      '  max_backof: 5m',
+      'services:',
+      '  alert: { enabled: false }',
+      '  steps: { enabled: false }',
+      '  timers: { keep_alive: "no", restart: true }',
+      '  zone-outbox: off',
+      '',
+    ].join('\n'));
+    await expect(loadOperatorValues(file)).rejects.toThrow([
+      'values file has problems:',
+      `${file}:2: supervisor.backoff_interval: duration '10' has no unit: write 10s, 5m or 1h`,
+      `${file}:3: supervisor.max_backof: unknown key 'max_backof' (did you mean 'max_backoff'?); the supervisor takes backoff_interval: and max_backoff:`,
+      `${file}:5: services.alert: chartd has no service alert (did you mean 'alerts'?); its services are checkpointer, timers, steps, alerts, backup-controller, job-service, zone-outbox and zone:NAME for each zone of --backup-config`,
+      `${file}:6: services.steps.enabled: steps cannot be switched off: steps would never run`,
+      `${file}:7: services.timers.keep_alive: keep_alive is true or false, not "no"`,
+      `${file}:7: services.timers.restart: unknown key 'restart'; a service takes enabled: and keep_alive: (true or false)`,
+      `${file}:8: services.zone-outbox: give zone-outbox's choices as a mapping, e.g. zone-outbox: { keep_alive: false }`,
+    ].join('\n'));
+  });
+
+  it('refuse a longest wait shorter than the first', async () => {
+    const file = await valuesFile('short.yaml', 'supervisor: { backoff_interval: 1m, max_backoff: 30s }\n');
+    await expect(loadOperatorValues(file)).rejects.toThrow(`${file}:1: supervisor.max_backoff: max_backoff (30000 ms) is shorter than backoff_interval (60000 ms); give one at least as long`);
   });
 });

@@ -1,6 +1,6 @@
 // Runs the built `chartd serve` as a child process, as an operator would, and finds its URL.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
@@ -12,9 +12,28 @@ export interface ChildServer {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ChildServer> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+export interface CliAnswer {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the built chartd once (`chartd ARGS…`, or `bin` for an installed one) and answers its exit code and output. */
+export function runChartd(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string; bin?: string } = {}): Promise<CliAnswer> {
+  return new Promise((resolve) => {
+    const [file, first] = options.bin ? [options.bin, []] : [process.execPath, [CLI]];
+    const child = execFile(file, [...first, ...args], { cwd: options.cwd, env: { ...process.env, ...options.env }, timeout: 20_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+/** Starts `chartd serve` (the built one, or `bin` for an installed one) on a free port, in `cwd` if given. */
+export async function spawnServer(args: string[], env: NodeJS.ProcessEnv = {}, where: { cwd?: string; bin?: string } = {}): Promise<ChildServer> {
+  const [file, first] = where.bin ? [where.bin, []] : [process.execPath, [CLI]];
+  const child = spawn(file, [...first, 'serve', '--port', '0', '--log-level', 'warn', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, ...(where.cwd !== undefined && { cwd: where.cwd }),
   });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -19,6 +19,21 @@ export async function tempDir(prefix = 'chartd-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
+/** Temporary directories a test file makes as it goes, all removed by `removeAll()` (its afterEach). */
+export function tempDirs(): { make(prefix: string): Promise<string>; removeAll(): Promise<void> } {
+  const made: string[] = [];
+  return {
+    async make(prefix) {
+      const dir = await tempDir(prefix);
+      made.push(dir);
+      return dir;
+    },
+    async removeAll() {
+      await Promise.all(made.splice(0).map((dir) => removeDir(dir)));
+    },
+  };
+}
+
 /** Writes `charts` (file name → YAML) into a chart directory and serves it. */
 export async function writeCharts(chartDir: string, charts: Record<string, string>): Promise<void> {
   for (const [file, yaml] of Object.entries(charts)) await writeFile(join(chartDir, file), yaml);

@@ -16,6 +16,11 @@ export interface TakingZone {
 export async function startTakingZone(): Promise<TakingZone> {
   const orders: { requestId: string }[] = [];
   const server = createServer((req, res) => {
+    // The controller's link asks GET /healthz whether the zone answers.
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {

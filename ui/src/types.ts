@@ -4,8 +4,9 @@ import type { BackupRecord } from '../../src/backup/controller/backupStore.js';
 import type { RequestView as BackupRequest } from '../../src/backup/controller/requestView.js';
 import type { Failure, Snapshot as StoredSnapshot, Transition } from '../../src/engine/snapshot.js';
 import type { Attention, AttentionReason, Counts } from '../../src/runtime/tally.js';
+import type { ServiceStatus } from '../../src/services/service.js';
 
-export type { Attention, BackupRecord, BackupRequest, Counts, Failure, Transition };
+export type { Attention, BackupRecord, BackupRequest, Counts, Failure, ServiceStatus, Transition };
 
 export interface Access {
   readonly authentication: 'tokens' | 'off';
@@ -81,7 +82,7 @@ export interface Overview {
   readonly charts: readonly ChartSummary[];
   readonly attention: { readonly instances: readonly Attention[]; readonly totals: Readonly<Record<AttentionReason, number>> };
   readonly store: StoreHealth;
-  readonly services: readonly string[];
+  readonly services: readonly ServiceStatus[];
 }
 
 export interface ControllerStatus {

@@ -7,6 +7,7 @@ import { BadRequest, Conflict, NotFound } from '../../errors.js';
 import { FinalFailure } from '../../handlers/handler.js';
 import type { Clock } from '../../runtime/clock.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
+import type { Service } from '../../services/service.js';
 import type { Store } from '../../store/store.js';
 import { BackupStore, type BackupRecord } from './backupStore.js';
 import { Refused, Unusable } from '../errors.js';
@@ -130,6 +131,13 @@ export class BackupController {
     }
     const { items, next } = pageFrom(all, start, page.limit);
     return { backups: items, next };
+  }
+
+  /** The controller and its links as services: results processed, the job service and each zone answering. */
+  services(): Service[] {
+    const inbox: Service = { name: 'backup-controller', start: async () => this.inbox.start(), stop: () => this.inbox.stop(), failure: () => this.inbox.failure() };
+    const links = [this.options.jobs.link, ...[...this.options.zones.values()].map((zone) => zone.link)];
+    return [inbox, ...links.filter((link) => link !== undefined)];
   }
 
   status(): Record<string, unknown> {

@@ -5,6 +5,7 @@ import type { ZoneConfig } from './config.js';
 import { Unusable } from '../errors.js';
 import { callJson } from '../callJson.js';
 import type { Fetch } from '../../net/httpClient.js';
+import { linkService } from '../link.js';
 import { createResilience } from '../resilience.js';
 import type { Zone, ZoneOrder, ZoneReceipt } from '../zone.js';
 
@@ -15,6 +16,7 @@ export function createHttpZone(config: ZoneConfig, policy: CallPolicy, fetch: Fe
     name: config.name,
     url: config.url,
     circuit: () => resilient.circuit(),
+    link: linkService(`zone:${config.name}`, resilient, policy.timeoutMs, (signal) => callJson(fetch, `${config.url}/healthz`, { method: 'GET', headers: {}, signal, service })),
     async dispatch(order: ZoneOrder, signal?: AbortSignal): Promise<ZoneReceipt> {
       const answer = await resilient.execute((callSignal) => callJson(fetch, `${config.url}/orders`, {
         method: 'POST',

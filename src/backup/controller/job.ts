@@ -4,6 +4,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { Unusable } from '../errors.js';
 import { lazy } from '../../lazy.js';
+import type { Service } from '../../services/service.js';
 
 /** A backup job as the job service (the UI's API) describes it; unknown extra fields are ignored. */
 export interface BackupJob {
@@ -54,6 +55,8 @@ export interface JobSource {
   get(jobId: string, trace: { readonly requestId: string; readonly signal?: AbortSignal }): Promise<BackupJob | undefined>;
   /** State of the circuit breaker in front of a remote service (closed, open, half-open). */
   circuit?(): string;
+  /** The link to a remote service, which the supervisor starts and watches (GET /services). */
+  readonly link?: Service;
 }
 
 const NAME = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$' };

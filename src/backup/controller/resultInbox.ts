@@ -35,6 +35,8 @@ const NOT_YET_SENT = new Set(['Received', 'Allowed']);
 export class ResultInbox {
   private readonly mutex = new KeyedMutex();
   private stopListening: (() => void) | undefined;
+  /** Results whose processing failed, with why, until processed. */
+  private readonly failing = new Map<string, string>();
 
   constructor(private readonly options: InboxOptions) {}
 
@@ -42,17 +44,27 @@ export class ResultInbox {
     return this.options.store.count(INBOX);
   }
 
-  /** Processes what is stored, and each result whose request has just been sent. */
+  /** Processes what is stored, and each result whose request has just been sent; again, it tries what failed before. */
   start(): void {
-    this.stopListening = this.options.runtime.onChange(({ after }) => {
+    this.stopListening ??= this.options.runtime.onChange(({ after }) => {
       if (after.chart === CHART && after.state === 'Sent' && this.options.store.get(INBOX, after.id)) this.kick(after.id);
     });
+    // What failed is tried again now, and counts as failed again only if it fails again.
+    this.failing.clear();
     for (const entry of this.options.store.list<InboxEntry>(INBOX)) this.kick(entry.result.requestId);
   }
 
   async stop(): Promise<void> {
     this.stopListening?.();
+    this.stopListening = undefined;
     await this.mutex.idle();
+  }
+
+  /** Why results wait unprocessed (GET /services: backup-controller), or undefined when none does. */
+  failure(): string | undefined {
+    const [first] = this.failing;
+    if (!first) return undefined;
+    return `${this.failing.size} zone results could not be processed and wait in the inbox (${first[0]}: ${first[1]})`;
   }
 
   /** Stores the result durably; only then may the zone be told it was received (and forget it). */
@@ -76,8 +88,12 @@ export class ResultInbox {
   }
 
   private kick(id: string): void {
-    this.mutex.run(id, () => this.process(id)).catch((error: Error) =>
-      this.options.log.error({ request: id, err: error.message }, 'a zone result could not be processed now; it stays in the inbox and is tried again on restart'));
+    this.mutex.run(id, () => this.process(id)).then(() => {
+      this.failing.delete(id);
+    }, (error: Error) => {
+      this.failing.set(id, error.message);
+      this.options.log.error({ request: id, err: error.message }, 'a zone result could not be processed now; it stays in the inbox and is tried again when the backup-controller service starts again');
+    });
   }
 
   private async process(id: string): Promise<void> {

@@ -7,6 +7,7 @@ import { Refused } from '../errors.js';
 import { callJson } from '../callJson.js';
 import type { Fetch } from '../../net/httpClient.js';
 import type { Secret } from '../secret.js';
+import { FAILED_AFTER_ATTEMPTS, type Service } from '../../services/service.js';
 import type { ZoneResult } from '../zone.js';
 
 export const ZONE_OUTBOX = 'zone-outbox';
@@ -37,7 +38,11 @@ const permanent = (error: unknown): boolean => error instanceof Refused && error
 
 export class ZoneOutbox {
   private readonly sending = new Map<string, Promise<void>>();
-  private readonly shutdown = new AbortController();
+  private shutdown = new AbortController();
+  /** Deliveries begin with start(); until then results are only stored. */
+  private running = false;
+  private failedAttempts = 0;
+  private lastError = '';
   private readonly policy;
 
   constructor(private readonly options: OutboxOptions) {
@@ -47,6 +52,8 @@ export class ZoneOutbox {
     });
     this.policy.onRetry(({ attempt, delay, ...reason }) => {
       const message = 'error' in reason ? (reason.error as Error).message : 'unexpected answer';
+      this.failedAttempts += 1;
+      this.lastError = message;
       options.log.warn({ attempt, delayMs: Math.round(delay), err: message }, 'zone result not delivered yet; trying again');
     });
   }
@@ -55,7 +62,10 @@ export class ZoneOutbox {
     return this.options.store.count(ZONE_OUTBOX);
   }
 
+  /** Begins delivering, or begins again after stop(): every result not yet delivered is sent at once. */
   start(): void {
+    if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
+    this.running = true;
     for (const entry of this.options.store.list<OutboxEntry>(ZONE_OUTBOX)) {
       if (!entry.rejected) this.kick(entry.result.requestId);
     }
@@ -69,15 +79,31 @@ export class ZoneOutbox {
   }
 
   async stop(): Promise<void> {
+    this.running = false;
     this.shutdown.abort(new Error('the zone is shutting down'));
     await Promise.all(this.sending.values());
   }
 
+  /** The outbox as the zone-outbox service: a start sends at once what waits; failed while the controller takes nothing. */
+  service(): Service {
+    return { name: 'zone-outbox', start: async () => this.start(), stop: () => this.stop(), failure: () => this.failure() };
+  }
+
+  /** Why delivery counts as failed: the controller has not taken a result for the last few attempts, and results wait. */
+  failure(): string | undefined {
+    if (this.failedAttempts < FAILED_AFTER_ATTEMPTS || this.size === 0) return undefined;
+    return `the controller did not take the last ${this.failedAttempts} attempts to deliver a result (last: ${this.lastError}); ${this.size} results are in the outbox`;
+  }
+
   private kick(id: string): void {
-    if (this.sending.has(id) || this.shutdown.signal.aborted) return;
+    if (this.sending.has(id) || !this.running) return;
     const sending = this.deliver(id)
       .catch((error: Error) => {
-        if (!this.shutdown.signal.aborted) this.options.log.error({ request: id, err: error.message }, 'zone result could not be delivered; it is resent on restart');
+        if (this.shutdown.signal.aborted) return;
+        // Given up until the zone-outbox service starts again: that is a failure of the service.
+        this.failedAttempts = Math.max(this.failedAttempts, FAILED_AFTER_ATTEMPTS);
+        this.lastError = error.message;
+        this.options.log.error({ request: id, err: error.message }, 'zone result could not be delivered; it is sent again when the zone-outbox service starts again');
       })
       .finally(() => this.sending.delete(id));
     this.sending.set(id, sending);
@@ -101,6 +127,7 @@ export class ZoneOutbox {
       await store.commit([{ collection: ZONE_OUTBOX, key: id, value: { ...entry, rejected: { at: new Date().toISOString(), message: (error as Error).message } } }]);
       return;
     }
+    this.failedAttempts = 0;
     await store.commit([{ collection: ZONE_OUTBOX, key: id, value: null }, ...this.options.onDelivered(id)]);
     log.info({ request: id, ok: entry.result.ok }, 'zone result delivered');
   }

@@ -54,7 +54,7 @@ export class ZoneService {
   constructor(private readonly options: ZoneServiceOptions) {}
 
   async start(): Promise<void> {
-    const { runtime, store, outbox } = this.options;
+    const { runtime, store } = this.options;
     this.stopListening = runtime.onChange(({ after }) => {
       if (after.chart === ZONE_CHART && after.status === 'done') this.finishLater(after.id);
     });
@@ -66,7 +66,6 @@ export class ZoneService {
       if (snapshot?.status === 'done') this.finishLater(id);
     }
     for (const source of new Set(this.open.values())) this.pumpLater(source);
-    outbox.start();
   }
 
   /**

@@ -3,16 +3,22 @@
 import { renderDiagram, type DiagramFormat } from '../../chart/diagram.js';
 import { loadChartFile } from '../../chart/load.js';
 import { chartLoadOptions } from '../../main.js';
-import { parse, UsageError } from '../usage.js';
+import { ChartdCommand } from '../command.js';
 
-const FORMATS: DiagramFormat[] = ['mermaid', 'dot', 'svg'];
+const FORMATS: readonly DiagramFormat[] = ['mermaid', 'dot', 'svg'];
 
-export async function diagramCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { format: { type: 'string', default: 'mermaid' } }, true);
-  if (positionals.length !== 1) throw new UsageError('diagram needs exactly one chart file');
-  const format = values.format as DiagramFormat;
-  if (!FORMATS.includes(format)) throw new UsageError(`--format ${values.format} is not one of ${FORMATS.join(', ')}`);
-  const chart = await loadChartFile(positionals[0]!, chartLoadOptions());
-  process.stdout.write(await renderDiagram(chart, format));
+export function command(): ChartdCommand {
+  return new ChartdCommand('diagram')
+    .description(`Prints a chart's diagram: happy paths green, unhappy paths red. Mermaid for Markdown,
+Graphviz DOT, or SVG (drawn in-process; no system package needed).`)
+    .operand('CHART', 'the chart file')
+    .accept('--format <FORMAT>', 'the diagram language', { choices: FORMATS, default: 'mermaid' })
+    .example('chartd diagram charts/backup-and-encrypt.yaml --format svg > backup.svg')
+    .run(diagram);
+}
+
+async function diagram(options: { format: DiagramFormat }, [file]: string[]): Promise<number> {
+  const chart = await loadChartFile(file!, chartLoadOptions());
+  process.stdout.write(await renderDiagram(chart, options.format));
   return 0;
 }

@@ -7,11 +7,24 @@ import type { Chart } from '../../chart/model.js';
 import { readSecret } from '../../backup/secret.js';
 import { chartLoadOptions } from '../../main.js';
 import { instancesFromData, instancesFromServer, type StoredInstance } from '../storedInstances.js';
-import { parse, UsageError } from '../usage.js';
+import { ChartdCommand } from '../command.js';
+import { httpUrl, UsageError } from '../usage.js';
 
-export const help = `Usage: chartd diff OLD NEW [--server URL [--token-file FILE] [--ca-file FILE] | --data DIR] [--json]
+interface DiffOptions {
+  readonly server?: string;
+  readonly data?: string;
+  readonly tokenFile?: string;
+  readonly caFile?: string;
+  readonly json?: boolean;
+}
 
-Lists what NEW changes in the chart OLD: states added, removed and renamed (same
+/** Ids shown per state in the text report; --json lists them all. */
+const IDS_SHOWN = 10;
+
+export function command(): ChartdCommand {
+  return new ChartdCommand('diff')
+    .usage('OLD NEW [--server URL [--token-file FILE] [--ca-file FILE] | --data DIR] [--json]')
+    .description(`Lists what NEW changes in the chart OLD: states added, removed and renamed (same
 definition under a new name), and for each state its driver, targets, gate, timer,
 step (handler, arguments, retries, timeout), events and timeout.
 
@@ -23,49 +36,49 @@ stay on the version they started on; they finish by OLD's rules even after NEW i
 served, while new instances start on NEW.
 
 Exits 0 when the charts behave the same, 1 when they differ, 2 when one cannot be
-read. See docs/authoring.md.
-`;
+read. See docs/authoring.md.`)
+    .operand('OLD', 'the chart file served now')
+    .operand('NEW', 'the new version of it')
+    .accept('--server <URL>', 'a running chartd whose stored instances to check', { read: httpUrl('--server', "the chartd server's address") })
+    .accept('--token-file <FILE>', 'a file holding the read token for --server (else CHARTD_TOKEN)')
+    .accept('--ca-file <FILE>', "the CA that signed --server's certificate")
+    .accept('--data <DIR>', 'a data directory whose stored instances to check')
+    .accept('--json', 'one JSON document')
+    .check<DiffOptions>((options) => {
+      if (options.server !== undefined && options.data !== undefined) throw new UsageError('--server and --data both say where instances are stored; give one');
+      if (options.server === undefined && (options.tokenFile !== undefined || options.caFile !== undefined)) throw new UsageError('--token-file and --ca-file go with --server URL');
+    })
+    .example('chartd diff charts/rolling-upgrade.yaml rolling-upgrade-v2.yaml --server http://127.0.0.1:5000')
+    .run(diff);
+}
 
-/** Ids shown per state in the text report; --json lists them all. */
-const IDS_SHOWN = 10;
-
-export async function command(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    server: { type: 'string' },
-    data: { type: 'string' },
-    'token-file': { type: 'string' },
-    'ca-file': { type: 'string' },
-    json: { type: 'boolean', default: false },
-  }, true);
-  if (positionals.length !== 2) throw new UsageError('diff needs two chart files: the version served now and the new one (chartd diff OLD NEW)');
-  if (values.server !== undefined && values.data !== undefined) throw new UsageError('--server and --data both say where instances are stored; give one');
-  if (values.server === undefined && (values['token-file'] !== undefined || values['ca-file'] !== undefined)) throw new UsageError('--token-file and --ca-file go with --server URL');
+async function diff(options: DiffOptions, [oldFile, newFile]: string[]): Promise<number> {
   let read: Awaited<ReturnType<typeof readBoth>>;
   try {
-    read = await readBoth(positionals[0]!, positionals[1]!, values);
+    read = await readBoth(oldFile!, newFile!, options);
   } catch (error) {
     process.stderr.write(`chartd diff: ${(error as Error).message}\n`);
     return 2;
   }
   const { before, after, stored } = read;
-  const diff = diffCharts(before, after);
-  const sitting = stored ? stranded(diff, stored.instances, before.version) : undefined;
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify({ old: describe(before), new: describe(after), ...diff, ...(stored && { instances: { from: stored.from, active: stored.instances.length, stranded: sitting } }) }, null, 2)}\n`);
+  const changes = diffCharts(before, after);
+  const sitting = stored ? stranded(changes, stored.instances, before.version) : undefined;
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({ old: describe(before), new: describe(after), ...changes, ...(stored && { instances: { from: stored.from, active: stored.instances.length, stranded: sitting } }) }, null, 2)}\n`);
   } else {
-    process.stdout.write(textReport(before, after, diff, stored, sitting ?? []));
+    process.stdout.write(textReport(before, after, changes, stored, sitting ?? []));
   }
-  return changesBehaviour(diff) ? 1 : 0;
+  return changesBehaviour(changes) ? 1 : 0;
 }
 
 /** Both charts, and the stored instances of OLD's chart when --server or --data says where they are. */
-async function readBoth(oldFile: string, newFile: string, values: { server?: string; data?: string; 'token-file'?: string; 'ca-file'?: string }) {
+async function readBoth(oldFile: string, newFile: string, values: DiffOptions) {
   const options = chartLoadOptions();
   const [before, after] = await Promise.all([loadChartFile(oldFile, options), loadChartFile(newFile, options)]);
   let stored: { readonly from: string; readonly instances: StoredInstance[] } | undefined;
   if (values.server !== undefined) {
-    const token = await tokenFor(values['token-file']);
-    const tls = values['ca-file'] !== undefined ? { ca: resolve(values['ca-file']) } : {};
+    const token = await tokenFor(values.tokenFile);
+    const tls = values.caFile !== undefined ? { ca: resolve(values.caFile) } : {};
     stored = { from: values.server, instances: await instancesFromServer(values.server, before.name, token, tls) };
   } else if (values.data !== undefined) {
     stored = { from: values.data, instances: await instancesFromData(values.data, before.name) };

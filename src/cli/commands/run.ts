@@ -4,51 +4,78 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseDuration } from '../../chart/duration.js';
 import type { Chart } from '../../chart/model.js';
 import type { Snapshot } from '../../engine/snapshot.js';
 import { NAME_PATTERN } from '../../http/params.js';
-import { createLogger, type LogLevel } from '../../log.js';
 import { startEngine } from '../../main.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { RunOutput, type OutputMode } from '../runOutput.js';
 import { createOrResume, refuseOutsideInput } from '../runInstance.js';
 import { onStopSignals, signalExitCode } from '../signals.js';
-import { parse, UsageError } from '../usage.js';
+import { ChartdCommand } from '../command.js';
+import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
+import { duration, UsageError } from '../usage.js';
 import { writtenFile } from '../writtenFile.js';
 
 /** Marks a store `chartd run` made in TMPDIR, so the run that resumes it (given it as --data) removes it once done. */
 const RUN_STORE = 'run';
 const MADE_BY_RUN = 'made-by-run';
 
-export async function runCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, {
-    set: { type: 'string', multiple: true },
-    data: { type: 'string' },
-    id: { type: 'string' },
-    timeout: { type: 'string' },
-    quiet: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
+interface RunOptions extends LogValues {
+  readonly set?: string[];
+  readonly data?: string;
+  readonly id?: string;
+  readonly timeout?: string;
+  readonly quiet?: boolean;
+  readonly json?: boolean;
+}
+
+export function command(): ChartdCommand {
+  return new ChartdCommand('run')
+    .description(`Runs one instance of a chart to a final state in this process (seed 001's end point):
+one line per node as it finishes, each failure as "Failure: <prefix> <node>: <message>",
+then what it wrote. Exits with the number of failures (1 if the runner itself crashed).
+Each --set key goes to the chart's settings or context, whichever declares it.
+
+Ctrl-C, SIGTERM or --timeout stops the running step and runs the cleanup; a second
+signal stops at once and prints the command that finishes it. A chart that waits for
+PUTs or events is refused unless --timeout is given. See docs/run.md.`)
+    .operand('CHART', 'the chart file')
+    .accept('--set <key=value>', "a value of the chart's settings or context", { repeat: true })
+    .accept('--data <DIR>', 'the store; give it to resume a run that stopped', { defaultText: 'a new one under TMPDIR, removed once the run is done' })
+    .accept('--id <ID>', "the instance's id; it names the run's working directory", { read: runId, defaultText: 'run-RANDOM' })
+    .accept('--timeout <DURATION>', 'stop the running step and clean up after this long', { read: (text) => (duration('--timeout')(text), text) })
+    .accept('--quiet', 'print failures only (cron)')
+    .accept('--json', 'one JSON document')
     // Failures are this command's output; the log (stderr) is for chartd's own trouble.
-    'log-level': { type: 'string', default: 'error' },
-  }, true);
-  if (positionals.length !== 1) throw new UsageError('run needs exactly one chart file, e.g. chartd run charts/backup-and-encrypt.yaml --set database=sales');
-  if (values.quiet && values.json) throw new UsageError('--quiet and --json contradict each other; give one');
-  const timeoutMs = values.timeout === undefined ? undefined : durationOf(values.timeout);
-  const id = values.id ?? `run-${randomBytes(4).toString('hex')}`;
+    .including(logOptions('error', false))
+    .check<RunOptions>((options) => {
+      if (options.quiet && options.json) throw new UsageError('--quiet and --json contradict each other; give one');
+    })
+    .example('chartd run charts/backup-and-encrypt.yaml --set storage_root=/srv/backups --set postgresql_host=db1 \\',
+      '  --set client_name=acme --set database=sales --set key_name=backups@acme.example --timeout 2h')
+    .run(run);
+}
+
+function runId(id: string): string {
   if (!NAME_PATTERN.test(id)) throw new UsageError(`--id ${id}: use letters, digits, . _ - : @ (at most 128, starting with a letter or digit); the id names the run's working directory`);
-  const chartFile = positionals[0]!;
+  return id;
+}
+
+async function run(values: RunOptions, [chartFile]: string[]): Promise<number> {
+  const timeoutMs = values.timeout === undefined ? undefined : duration('--timeout')(values.timeout);
+  const id = values.id ?? `run-${randomBytes(4).toString('hex')}`;
   const dataDir = resolve(values.data ?? (await mkdtemp(join(tmpdir(), 'chartd-run-'))));
   const mode: OutputMode = values.json ? 'json' : values.quiet ? 'quiet' : 'human';
-  const resume = ['chartd', 'run', chartFile, '--data', dataDir, '--id', id].map(shellWord).join(' ');
-  const log = createLogger(values['log-level'] as LogLevel);
+  const resume = ['chartd', 'run', chartFile!, '--data', dataDir, '--id', id].map(shellWord).join(' ');
+  const log = loggerOf(values);
   // Set once an instance exists that has not finished: its store is then kept, for the resume command.
   let unfinished = false;
   // Whether the store is one a run made for itself (this one, or the one this resumes): it goes once the run is done.
   let temporary = values.data === undefined;
   try {
     // The operator at the shell names the variables a handler reads (e.g. --set password_env=PGPASSWORD).
-    const engine = await startEngine({ chartPaths: [chartFile], dataDir, log, anyEnvironment: true, logFailures: false });
+    const engine = await startEngine({ chartPaths: [chartFile!], dataDir, log, anyEnvironment: true, logFailures: false });
     try {
       const { runtime, store } = engine;
       if (temporary) await store.commit([{ collection: RUN_STORE, key: MADE_BY_RUN, value: { id } }]);
@@ -136,14 +163,6 @@ async function followToEnd(runtime: Runtime, chart: Chart, start: Snapshot, outp
   } finally {
     removeSignals();
     if (timer) clearTimeout(timer);
-  }
-}
-
-function durationOf(text: string): number {
-  try {
-    return parseDuration(text);
-  } catch (error) {
-    throw new UsageError(`--timeout ${text}: ${(error as Error).message}`);
   }
 }
 

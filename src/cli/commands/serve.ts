@@ -1,50 +1,101 @@
 // `chartd serve`: start the HTTP server and stop cleanly on SIGINT/SIGTERM.
 
-import { createLogger, type LogLevel } from '../../log.js';
-import { startServer } from '../../servers.js';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { StartupError } from '../../main.js';
 import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
-import { parse, portNumber, positiveInteger, UsageError } from '../usage.js';
+import { startServer } from '../../servers.js';
+import { BUNDLED_CHARTS } from '../bundled.js';
+import { ChartdCommand } from '../command.js';
+import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
+import { metricsOptions, type MetricsValues } from '../metricsOptions.js';
 import { untilStopSignal } from '../signals.js';
-import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
+import { tlsConfig, tlsOptions, type TlsValues } from '../tlsOptions.js';
+import { portNumber, positiveInteger, UsageError } from '../usage.js';
 
-export async function serveCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    chart: { type: 'string', multiple: true },
-    data: { type: 'string', default: './data' },
-    port: { type: 'string', default: '5000' },
-    host: { type: 'string', default: '127.0.0.1' },
-    'default-chart': { type: 'string' },
-    'alert-webhook': { type: 'string' },
-    'backup-config': { type: 'string' },
-    values: { type: 'string' },
-    'max-instances': { type: 'string', default: String(DEFAULT_MAX_INSTANCES) },
-    'log-level': { type: 'string', default: 'info' },
-    'no-metrics': { type: 'boolean', default: false },
-    auth: { type: 'string' },
-    'insecure-no-auth': { type: 'boolean', default: false },
-    ...TLS_OPTIONS,
-  }, false);
-  if (values.auth !== undefined && values['insecure-no-auth']) throw new UsageError('--auth and --insecure-no-auth contradict each other; give one');
-  const log = createLogger(values['log-level'] as LogLevel);
+interface ServeOptions extends LogValues, MetricsValues, TlsValues {
+  readonly chart?: string[];
+  readonly data: string;
+  readonly port: number;
+  readonly host: string;
+  readonly defaultChart?: string;
+  readonly alertWebhook?: string;
+  readonly backupConfig?: string;
+  readonly values?: string;
+  readonly maxInstances: number;
+  readonly auth?: string;
+  readonly insecureNoAuth?: boolean;
+  readonly accessLog?: boolean;
+}
+
+const DEFAULT_CHARTS = 'charts';
+
+export function command(): ChartdCommand {
+  return new ChartdCommand('serve')
+    .description(`Serves charts over HTTP: StateService's GET/PUT/POST /state, chartd's own routes and the
+dashboard at /ui/. Refuses to start if any chart has a problem (all are printed), takes a
+lock on --data, resumes every instance stored there, and listens. Without --auth it listens
+on loopback only. See README.md, docs/security.md and docs/tls.md.`)
+    .accept('--chart <FILE|DIR>', 'a chart file, or a directory of them (its *.test.yaml are left out)', { repeat: true, defaultText: `${DEFAULT_CHARTS}/ in the current directory` })
+    .accept('--data <DIR>', 'the data directory: the store of instances, and its lock', { default: './data' })
+    .accept('--port <N>', 'the port to listen on (0: any free one)', { read: portNumber, default: 5000 })
+    .accept('--host <ADDRESS>', 'the address to listen on', { default: '127.0.0.1' })
+    .accept('--default-chart <NAME>', 'the chart bare /state answers for', { defaultText: 'the only chart served' })
+    .accept('--values <FILE>', "the operator's settings of each chart and the environment variables steps may read")
+    .accept('--auth <FILE>', 'tokens and their scopes (chartd token new makes them)')
+    .accept('--insecure-no-auth', 'serve without tokens on a non-loopback --host (a warning is logged)')
+    .accept('--alert-webhook <URL>', 'where failure alerts are POSTed, until each is delivered')
+    .accept('--backup-config <FILE>', 'run the backup controller in this server (docs/backup-controller.md)')
+    .accept('--max-instances <N>', 'the most instances one chart may have', { read: positiveInteger('--max-instances'), default: DEFAULT_MAX_INSTANCES })
+    .including(logOptions('info', true))
+    .including(metricsOptions)
+    .including(tlsOptions)
+    .check<ServeOptions>((options) => {
+      if (options.auth !== undefined && options.insecureNoAuth) throw new UsageError('--auth and --insecure-no-auth contradict each other; give one');
+    })
+    .example(
+      'chartd serve --chart charts --default-chart traffic-light',
+      'chartd serve --chart /etc/chartd/charts --data /var/lib/chartd --host 0.0.0.0 --auth /etc/chartd/auth.yaml \\',
+      '  --values /etc/chartd/values.yaml --tls-cert /etc/chartd/cert.pem --tls-key /etc/chartd/key.pem',
+    )
+    .run(serve);
+}
+
+async function serve(options: ServeOptions): Promise<number> {
+  const chartPaths = options.chart ?? [await defaultCharts()];
+  const log = loggerOf(options);
   const server = await startServer({
-    chartPaths: values.chart?.length ? values.chart : ['charts'],
-    dataDir: values.data,
-    port: portNumber(values.port),
-    host: values.host,
+    chartPaths,
+    dataDir: options.data,
+    port: options.port,
+    host: options.host,
     log,
-    maxInstances: positiveInteger(values['max-instances'], '--max-instances'),
-    ...(values['default-chart'] ? { defaultChart: values['default-chart'] } : {}),
-    ...(values['alert-webhook'] ? { alertWebhook: values['alert-webhook'] } : {}),
-    ...(values['backup-config'] ? { backupConfig: values['backup-config'] } : {}),
-    ...(values.auth !== undefined ? { authFile: values.auth } : {}),
-    insecureNoAuth: values['insecure-no-auth'],
-    metrics: !values['no-metrics'],
-    ...tlsConfig(values),
-    ...(values.values ? { valuesFile: values.values } : {}),
+    maxInstances: options.maxInstances,
+    ...(options.defaultChart ? { defaultChart: options.defaultChart } : {}),
+    ...(options.alertWebhook ? { alertWebhook: options.alertWebhook } : {}),
+    ...(options.backupConfig ? { backupConfig: options.backupConfig } : {}),
+    ...(options.auth !== undefined ? { authFile: options.auth } : {}),
+    insecureNoAuth: options.insecureNoAuth === true,
+    accessLog: options.accessLog === true,
+    metrics: options.metrics,
+    ...tlsConfig(options),
+    ...(options.values ? { valuesFile: options.values } : {}),
   });
   process.stdout.write(`chartd listening on ${server.url}\n`);
   await untilStopSignal(log);
   await server.close();
   log.flush();
   return 0;
+}
+
+/** charts/ of the current directory; where there is none, what to do instead. */
+async function defaultCharts(): Promise<string> {
+  if (await stat(DEFAULT_CHARTS).then((info) => info.isDirectory(), () => false)) return DEFAULT_CHARTS;
+  throw new StartupError([
+    `no charts to serve: without --chart, chartd serve reads ${DEFAULT_CHARTS}/ in the current directory (${resolve(DEFAULT_CHARTS)}), and there is none. Either`,
+    '  chartd init                    writes the example charts with their tests, and commented auth and values files, here;',
+    `  chartd serve --chart ${BUNDLED_CHARTS}`,
+    '                                 serves the examples shipped with chartd as they are; or',
+    '  chartd serve --chart FILE|DIR  serves charts of your own.',
+  ].join('\n'));
 }

@@ -8,24 +8,8 @@ import { chartLoadOptions, handlerRegistry } from '../../main.js';
 import { InputChecker } from '../../runtime/inputChecker.js';
 import { runScenario, type ScenarioResult } from '../../simulation/runScenario.js';
 import { loadScenarioFile } from '../../simulation/scenario.js';
-import { parse } from '../usage.js';
+import { ChartdCommand } from '../command.js';
 import { formatValue } from '../format.js';
-
-export const help = `Usage: chartd test [FILE|DIR]... [--json]
-
-Runs the scenarios of chart tests: NAME.test.yaml beside the chart NAME.yaml. Each
-scenario creates an instance and takes it through its steps (put, event, advance,
-succeed, fail) on the engine with a simulated clock -- no server, no store, no
-handler runs -- checking each expect: on the way.
-
-  FILE       a chart test file, or a chart (its NAME.test.yaml is run)
-  DIR        every *.test.yaml in it (default: charts)
-  --json     one JSON document on standard output, for CI
-
-Prints each scenario as ok or FAIL; a failure names the step, the file:line of the
-expectation that failed, what was expected and what happened. Exits with the number
-of failed scenarios (a test file that cannot be read counts one). See docs/authoring.md.
-`;
 
 interface Report {
   readonly results: ScenarioResult[];
@@ -36,10 +20,26 @@ interface Report {
   readonly ms: number;
 }
 
-export async function command(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean', default: false } }, true);
+export function command(): ChartdCommand {
+  return new ChartdCommand('test')
+    .usage('[FILE|DIR]... [--json]')
+    .description(`Runs the scenarios of chart tests: NAME.test.yaml beside the chart NAME.yaml. Each
+scenario creates an instance and takes it through its steps (put, event, advance,
+succeed, fail) on the engine with a simulated clock -- no server, no store, no
+handler runs -- checking each expect: on the way.
+
+Prints each scenario as ok or FAIL; a failure names the step, the file:line of the
+expectation that failed, what was expected and what happened. Exits with the number
+of failed scenarios (a test file that cannot be read counts one). See docs/authoring.md.`)
+    .operand('FILE|DIR', 'a chart test file, a chart (its NAME.test.yaml is run), or a directory: every *.test.yaml in it (default: charts)', { many: true, required: false })
+    .accept('--json', 'one JSON document on standard output, for CI')
+    .example('chartd test', 'chartd test charts/rolling-upgrade.yaml --json')
+    .run(test);
+}
+
+async function test(given: { json?: boolean }, paths: string[]): Promise<number> {
   const started = performance.now();
-  const { files, problems, untested } = await findTestFiles(positionals.length ? positionals : ['charts']);
+  const { files, problems, untested } = await findTestFiles(paths.length ? paths : ['charts']);
   const handlers = handlerRegistry();
   const options = chartLoadOptions(handlers);
   const inputs = new InputChecker();
@@ -56,7 +56,7 @@ export async function command(args: string[]): Promise<number> {
     }
   }
   const report = { results, problems, untested, ms: performance.now() - started };
-  process.stdout.write(values.json ? `${JSON.stringify(jsonReport(report), null, 2)}\n` : textReport(report));
+  process.stdout.write(given.json ? `${JSON.stringify(jsonReport(report), null, 2)}\n` : textReport(report));
   return Math.min(results.filter((result) => !result.passed).length + broken, 125);
 }
 

@@ -1,28 +1,38 @@
 // `chartd token new NAME` makes a token and prints the lines for the auth file; `chartd token hash` hashes one from stdin.
 
 import { TOKEN_NAME, parseAuthConfig } from '../../access/authFile.js';
-import { hashOf, newToken, tokenProblem } from '../../access/tokens.js';
-import { parse, UsageError } from '../usage.js';
+import { hashOf, newToken as makeToken, tokenProblem } from '../../access/tokens.js';
+import { ChartdCommand } from '../command.js';
+import { UsageError } from '../usage.js';
 
 const SCOPE_HELP = 'read, write, write:CHART-PATTERN[,CHART-PATTERN…], admin or results';
 
-export async function tokenCommand(args: string[]): Promise<number> {
-  const [action, ...rest] = args;
-  if (action === 'new') return newTokenCommand(rest);
-  if (action === 'hash') return hashTokenCommand(rest);
-  throw new UsageError(`token needs an action: chartd token new NAME [--scope ${SCOPE_HELP}]… [--caller PATTERN]…, or chartd token hash < TOKEN-FILE`);
+export function command(): ChartdCommand {
+  const token = new ChartdCommand('token')
+    .description('Makes bearer tokens for the auth file (--auth FILE) of serve and zone. See docs/security.md.')
+    .helpCommand('help [command]', "show a command's help")
+    .enablePositionalOptions();
+  token.command('new')
+    .summary('Make a token and print the lines for the auth file')
+    .description(`Makes a token: prints it once on standard output, and on standard error the lines
+to add under tokens: in the auth file (chartd keeps only its hash).`)
+    .operand('NAME', "the token's name, as history and the access log show it")
+    .accept('--scope <SCOPE>', `what the token may do: ${SCOPE_HELP}`, { repeat: true, default: ['read'] })
+    .accept('--caller <PATTERN>', 'the callers (by=) the token may speak for; * matches any run of characters', { repeat: true })
+    .example('chartd token new web-fleet --scope read --scope write:traffic-light --caller \'web*\' > web-fleet.token')
+    .run(newToken);
+  token.command('hash')
+    .summary('Print the hash of a token read on standard input')
+    .description('Prints the hash of a token read on standard input, for the auth file.')
+    .example('chartd token hash < /etc/chartd/zone.token')
+    .run(hashToken);
+  return token;
 }
 
-function newTokenCommand(args: string[]): number {
-  const { values, positionals } = parse(args, {
-    scope: { type: 'string', multiple: true },
-    caller: { type: 'string', multiple: true },
-  }, true);
-  const [name, ...extra] = positionals;
-  if (name === undefined || extra.length > 0) throw new UsageError('token new needs exactly one name, e.g. chartd token new web-fleet --scope read --scope write:traffic-light');
-  if (!TOKEN_NAME.test(name)) throw new UsageError(`token name '${name}': use 1-64 letters, digits, . _ - : @, starting with a letter or digit`);
-  const token = newToken();
-  const entry = authEntry(name, hashOf(token), values.scope?.length ? values.scope : ['read'], values.caller ?? []);
+function newToken(options: { scope: string[]; caller?: string[] }, [name]: string[]): number {
+  if (!TOKEN_NAME.test(name!)) throw new UsageError(`token name '${name}': use 1-64 letters, digits, . _ - : @, starting with a letter or digit`);
+  const token = makeToken();
+  const entry = authEntry(name!, hashOf(token), options.scope, options.caller ?? []);
   // The lines are checked as the server will read them, so what is printed always loads.
   try {
     parseAuthConfig(`tokens:\n${entry}`, 'the printed lines');
@@ -44,8 +54,7 @@ function newTokenCommand(args: string[]): number {
   return 0;
 }
 
-async function hashTokenCommand(args: string[]): Promise<number> {
-  parse(args, {}, false);
+async function hashToken(): Promise<number> {
   const token = (await readStdin()).trim();
   if (token === '') throw new UsageError('token hash reads a token on standard input, e.g. chartd token hash < /etc/chartd/zone.token');
   const problem = tokenProblem(token);

@@ -3,12 +3,20 @@
 import { loadChartPaths } from '../../chart/load.js';
 import { formatProblem } from '../../chart/problem.js';
 import { chartLoadOptions } from '../../main.js';
-import { parse, UsageError } from '../usage.js';
+import { ChartdCommand } from '../command.js';
 
-export async function validateCommand(args: string[]): Promise<number> {
-  const { positionals } = parse(args, {}, true);
-  if (!positionals.length) throw new UsageError('validate needs at least one chart file or directory');
-  const { charts, problems, notices } = await loadChartPaths(positionals, chartLoadOptions());
+export function command(): ChartdCommand {
+  return new ChartdCommand('validate')
+    .description(`Checks chart files and prints every problem as file:line: yaml.path: message, then
+every warning and note (those do not fail validation: chartd serves such a chart as
+it is). Exits 1 if there are problems, else 0 with an ok line per chart.`)
+    .operand('FILE|DIR', 'chart files, or directories of them (their *.test.yaml are left out)', { many: true })
+    .example('chartd validate charts', 'chartd validate charts/rolling-upgrade.yaml my-chart.yaml')
+    .run(validate);
+}
+
+async function validate(_options: object, paths: string[]): Promise<number> {
+  const { charts, problems, notices } = await loadChartPaths(paths, chartLoadOptions());
   for (const problem of problems) process.stdout.write(`${formatProblem(problem)}\n`);
   // Warnings and notes do not fail validation: chartd serves such a chart as it is.
   for (const notice of notices) process.stdout.write(`${formatProblem(notice)}\n`);

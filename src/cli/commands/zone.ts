@@ -2,66 +2,99 @@
 
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
-import { parseDuration } from '../../chart/duration.js';
 import type { TokenSource } from '../../backup/secret.js';
-import { createLogger, type LogLevel } from '../../log.js';
 import { startZoneServer } from '../../servers.js';
-import { parse, portNumber, UsageError } from '../usage.js';
+import { ChartdCommand } from '../command.js';
+import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
+import { metricsOptions, type MetricsValues } from '../metricsOptions.js';
 import { onStopSignals, signalExitCode } from '../signals.js';
-import { TLS_OPTIONS, tlsConfig } from '../tlsOptions.js';
+import { tlsConfig, tlsOptions, type TlsValues } from '../tlsOptions.js';
+import { duration, httpUrl, portNumber, UsageError } from '../usage.js';
 
-export async function zoneCommand(args: string[]): Promise<number> {
-  const { values } = parse(args, {
-    storage: { type: 'string' },
-    port: { type: 'string' },
-    controller: { type: 'string' },
-    'token-env': { type: 'string' },
-    'token-file': { type: 'string' },
-    'controller-token-env': { type: 'string' },
-    'controller-token-file': { type: 'string' },
-    name: { type: 'string', default: hostname() },
-    data: { type: 'string', default: './zone-data' },
-    host: { type: 'string', default: '127.0.0.1' },
-    'gnupg-home': { type: 'string' },
-    values: { type: 'string' },
-    chart: { type: 'string' },
-    'resend-max-delay': { type: 'string', default: '1m' },
-    'log-level': { type: 'string', default: 'info' },
-    'no-metrics': { type: 'boolean', default: false },
-    auth: { type: 'string' },
-    ...TLS_OPTIONS,
-  }, false);
-  if (!values.storage) throw new UsageError('zone needs --storage DIR, where backups are made and kept');
-  if (values.port === undefined) throw new UsageError('zone needs --port N');
-  if (!values.controller || !/^https?:\/\//.test(values.controller)) throw new UsageError('zone needs --controller URL, the backup controller results go to (http://HOST:PORT)');
-  let resendMaxDelayMs: number;
-  try {
-    resendMaxDelayMs = parseDuration(values['resend-max-delay']);
-  } catch (error) {
-    throw new UsageError(`--resend-max-delay: ${(error as Error).message}`);
-  }
-  const log = createLogger(values['log-level'] as LogLevel);
-  const zone = await startZoneServer({
-    name: values.name,
-    storageRoot: resolve(values.storage),
-    dataDir: values.data,
-    port: portNumber(values.port),
-    host: values.host,
-    controllerUrl: values.controller,
-    ...(values.auth !== undefined && values['token-env'] === undefined && values['token-file'] === undefined
+interface ZoneOptions extends LogValues, MetricsValues, TlsValues {
+  readonly storage: string;
+  readonly port: number;
+  readonly controller: string;
+  readonly tokenEnv?: string;
+  readonly tokenFile?: string;
+  readonly auth?: string;
+  readonly controllerTokenEnv?: string;
+  readonly controllerTokenFile?: string;
+  readonly name: string;
+  readonly data: string;
+  readonly host: string;
+  readonly gnupgHome?: string;
+  readonly values?: string;
+  readonly chart?: string;
+  readonly resendMaxDelay: number;
+  readonly accessLog?: boolean;
+}
+
+const ORDER_TOKEN = '--token-env NAME or --token-file FILE (the token the controller presents with orders), or --auth FILE';
+const RESULT_TOKEN = '--controller-token-env NAME or --controller-token-file FILE (the token sent with results)';
+
+export function command(): ChartdCommand {
+  return new ChartdCommand('zone')
+    .description(`Runs a backup zone: takes backup orders from the backup controller (serve
+--backup-config), runs charts/backup-and-encrypt.yaml for each, and reports every result
+to the controller until it is acknowledged. Stopping it (SIGINT/SIGTERM) interrupts the
+running backups, which clean up first; a second signal stops it at once.
+See docs/backup-controller.md.`)
+    .accept('--storage <DIR>', 'where backups are made and kept', { required: true })
+    .accept('--port <N>', 'the port to listen on for orders (0: any free one)', { read: portNumber, required: true })
+    .accept('--controller <URL>', 'the backup controller results go to', { read: httpUrl('--controller', 'the backup controller results go to'), required: true })
+    .accept('--token-env <NAME>', 'the environment variable holding the token the controller presents with orders')
+    .accept('--token-file <FILE>', 'the file holding the token the controller presents with orders')
+    .accept('--auth <FILE>', 'tokens and scopes (e.g. a monitor\'s read token); may give the controller\'s token instead')
+    .accept('--controller-token-env <NAME>', 'the environment variable holding the token sent with results')
+    .accept('--controller-token-file <FILE>', 'the file holding the token sent with results')
+    .accept('--name <NAME>', "the zone's name, in results and logs", { default: hostname(), defaultText: "this host's name" })
+    .accept('--data <DIR>', "the zone's data directory", { default: './zone-data' })
+    .accept('--host <ADDRESS>', 'the address to listen on', { default: '127.0.0.1' })
+    .accept('--gnupg-home <DIR>', 'the GnuPG home holding the public keys backups are encrypted to')
+    .accept('--values <FILE>', "the zone's settings and the environment variables orders may name")
+    .accept('--chart <FILE>', 'the backup chart', { defaultText: "charts/backup-and-encrypt.yaml of chartd's package" })
+    .accept('--resend-max-delay <DURATION>', 'the longest wait between attempts to deliver a result', { read: duration('--resend-max-delay'), default: 60_000, defaultText: '1m' })
+    .including(logOptions('info', true))
+    .including(metricsOptions)
+    .including(tlsOptions)
+    .check<ZoneOptions>((options) => {
+      const problems = [
+        options.auth === undefined || options.tokenEnv !== undefined || options.tokenFile !== undefined ? tokenProblem(options.tokenEnv, options.tokenFile, ORDER_TOKEN) : undefined,
+        tokenProblem(options.controllerTokenEnv, options.controllerTokenFile, RESULT_TOKEN),
+      ].filter((problem) => problem !== undefined);
+      if (problems.length) throw new UsageError(...problems);
+    })
+    .example('CONTROLLER_TOKEN=… ZONE_TOKEN=… chartd zone --storage /srv/backups --port 7000 \\',
+      '  --controller https://backups.example:5000 --token-env ZONE_TOKEN --controller-token-env CONTROLLER_TOKEN \\',
+      '  --gnupg-home /etc/chartd/gnupg --values /etc/chartd/zone-values.yaml')
+    .run(zone);
+}
+
+async function zone(options: ZoneOptions): Promise<number> {
+  const log = loggerOf(options);
+  const running = await startZoneServer({
+    name: options.name,
+    storageRoot: resolve(options.storage),
+    dataDir: options.data,
+    port: options.port,
+    host: options.host,
+    controllerUrl: options.controller,
+    ...(options.auth !== undefined && options.tokenEnv === undefined && options.tokenFile === undefined
       ? {}
-      : { token: tokenSource(values['token-env'], values['token-file'], '--token-env NAME or --token-file FILE (the token the controller presents with orders), or --auth FILE') }),
-    ...(values.auth !== undefined ? { authFile: values.auth } : {}),
-    controllerToken: tokenSource(values['controller-token-env'], values['controller-token-file'], '--controller-token-env NAME or --controller-token-file FILE (the token sent with results)'),
-    ...(values['gnupg-home'] ? { gnupgHome: resolve(values['gnupg-home']) } : {}),
-    ...(values.values ? { valuesFile: values.values } : {}),
-    ...(values.chart ? { chartFile: values.chart } : {}),
-    resendMaxDelayMs,
-    metrics: !values['no-metrics'],
-    ...tlsConfig(values),
+      : { token: tokenSource(options.tokenEnv, options.tokenFile) }),
+    ...(options.auth !== undefined ? { authFile: options.auth } : {}),
+    controllerToken: tokenSource(options.controllerTokenEnv, options.controllerTokenFile),
+    ...(options.gnupgHome ? { gnupgHome: resolve(options.gnupgHome) } : {}),
+    ...(options.values ? { valuesFile: options.values } : {}),
+    ...(options.chart ? { chartFile: options.chart } : {}),
+    resendMaxDelayMs: options.resendMaxDelay,
+    accessLog: options.accessLog === true,
+    metrics: options.metrics,
+    ...tlsConfig(options),
     log,
   });
-  process.stdout.write(`chartd zone ${values.name} listening on ${zone.url}\n`);
+  process.stdout.write(`chartd zone ${options.name} listening on ${running.url}\n`);
   // Running backups are interrupted and clean up before the zone stops; a second signal stops it at once.
   await new Promise<void>((resolve) => onStopSignals((signal) => {
     log.info({ signal }, 'shutting down: running backups clean up first; send the signal again to stop at once');
@@ -71,12 +104,16 @@ export async function zoneCommand(args: string[]): Promise<number> {
     log.flush();
     process.exit(signalExitCode(signal));
   }));
-  await zone.close();
+  await running.close();
   log.flush();
   return 0;
 }
 
-function tokenSource(env: string | undefined, file: string | undefined, what: string): TokenSource {
-  if ((env === undefined) === (file === undefined)) throw new UsageError(`zone needs exactly one of ${what}`);
+function tokenProblem(env: string | undefined, file: string | undefined, what: string): string | undefined {
+  return (env === undefined) === (file === undefined) ? `zone needs exactly one of ${what}` : undefined;
+}
+
+/** The checks above leave exactly one of the two. */
+function tokenSource(env: string | undefined, file: string | undefined): TokenSource {
   return env !== undefined ? { env } : { file: resolve(file!) };
 }

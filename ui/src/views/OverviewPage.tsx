@@ -1,10 +1,10 @@
-// The first look: charts with their counts, instances needing a look, store health and the backup controller.
+// The first look: charts with their counts, instances needing a look, store health, the services and the backup controller.
 
 import { getJson } from '../api';
 import { bytes, relative } from '../format';
 import { useLoad, useNow } from '../load';
 import { href } from '../route';
-import type { Attention, ControllerStatus, Overview } from '../types';
+import type { Attention, ControllerStatus, Overview, ServiceStatus } from '../types';
 import { Badge, ErrorNote, Facts, Loading, StatusBadge, Table, Time } from '../parts/common';
 
 export function OverviewPage() {
@@ -47,13 +47,35 @@ export function OverviewPage() {
             <Facts items={[
               ['Store', data.store.ok ? <Badge tone="ok">writing</Badge> : <><Badge tone="bad">failing</Badge> {data.store.problem} (since <Time at={data.store.since ?? ''} />)</>],
               data.store.warning ? ['Store warning', data.store.warning] : null,
-              ['Backup controller', data.services.includes('backup-controller') ? <Badge tone="ok">running</Badge> : 'not running here'],
             ]} />
-            {data.services.includes('backup-controller') && <Controller />}
+            <Services services={data.services} />
+            {data.services.some((service) => service.name === 'backup-controller') && <Controller />}
           </section>
         </>
       )}
     </>
+  );
+}
+
+const TONES: Record<ServiceStatus['state'], 'ok' | 'bad' | 'warn' | 'plain'> = { running: 'ok', failed: 'bad', starting: 'warn', not_started: 'plain' };
+
+function Services({ services }: { services: readonly ServiceStatus[] }) {
+  return (
+    <Table caption="Background services" head={['Service', 'State', 'Since', 'Last error', 'Restarts']} empty="No services run here.">
+      {services.map((service) => (
+        <tr key={service.name}>
+          <th scope="row">{service.name}</th>
+          <td>
+            <Badge tone={TONES[service.state]}>{service.state.replace('_', ' ')}</Badge>
+            {!service.enabled && ' switched off'}
+            {service.nextStart && <> (starts again <Time at={service.nextStart} />)</>}
+          </td>
+          <td><Time at={service.since} /></td>
+          <td>{service.lastError ? <>{service.lastError.message} (<Time at={service.lastError.at} />)</> : 'none'}</td>
+          <td class="number">{service.restarts}</td>
+        </tr>
+      ))}
+    </Table>
   );
 }
 

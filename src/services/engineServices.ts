@@ -1,0 +1,36 @@
+// chartd's own background loops as services: the store's checkpointer, the timers, the step runner and alert delivery.
+
+import type { AlertOutbox } from '../runtime/alertOutbox.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { StoreHealth } from '../store/store.js';
+import type { Service } from './service.js';
+
+/** Failed while checkpoints fail (the store's health warning); a start checkpoints at once instead of waiting for the journals to grow. */
+export function checkpointerService(store: { health(): StoreHealth; checkpoint(): Promise<void> }): Service {
+  return {
+    name: 'checkpointer',
+    async start() {
+      if (store.health().warning !== undefined) await store.checkpoint();
+    },
+    stop: async () => {},
+    failure: () => store.health().warning,
+  };
+}
+
+/**
+ * The timers and the step runner: failed while a deadline that came due, or a step's outcome, is not applied; a start
+ * arms again the deadlines and runs again the steps whose outcome the runtime gave up on. Both stop with the runtime.
+ */
+export function runtimeServices(runtime: Runtime): Service[] {
+  return (['deadline', 'step'] as const).map((kind) => ({
+    name: kind === 'deadline' ? 'timers' : 'steps',
+    start: async () => runtime.resumeGivenUp(kind),
+    stop: async () => {},
+    failure: () => runtime.ownFailure(kind),
+  }));
+}
+
+/** Failed while the webhook has refused the last few attempts and alerts wait; a start tries at once with a fresh backoff. */
+export function alertsService(outbox: AlertOutbox): Service {
+  return { name: 'alerts', start: async () => outbox.start(), stop: () => outbox.stop(), failure: () => outbox.failure() };
+}

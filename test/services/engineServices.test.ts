@@ -1,0 +1,136 @@
+// chartd's own services fail for real reasons and work again: checkpoints refused, deadlines and step outcomes the store refuses.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { startEngine, type Engine } from '../../src/main.js';
+import { NotFound } from '../../src/errors.js';
+import { OwnInputs } from '../../src/runtime/ownInputs.js';
+import { checkpointerService } from '../../src/services/engineServices.js';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
+import { Shards } from '../../src/store/shards.js';
+import { SimulatedClock } from '../support/clock.js';
+import { holdWrites, releaseHeldWrites, type HeldWrite } from '../support/journalWrites.js';
+import { capturingLogger, tempDirs, writeCharts } from '../support/server.js';
+import { until } from '../support/wait.js';
+
+const TIMED = `chart: timed
+initial: wait
+states:
+  wait: { after: 1s, next: expired }
+  expired: { final: true }
+`;
+
+const STEPPED = `chart: stepped
+initial: work
+settings:
+  type: object
+  properties: { root: { type: string } }
+  required: [root]
+states:
+  work:
+    run: fs.removeFile
+    with: { path: "{{settings.root}}/nothing-here" }
+    on_success: finished
+    on_failure: failed
+  finished: { final: true }
+  failed: { final: true }
+`;
+
+const dirs = tempDirs();
+const dir = dirs.make;
+let engine: Engine | undefined;
+
+afterEach(async () => {
+  releaseHeldWrites();
+  await engine?.close();
+  engine = undefined;
+  await dirs.removeAll();
+});
+
+async function startCharts(clock: SimulatedClock): Promise<Engine> {
+  const [charts, data, root] = await Promise.all([dir('chartd-charts-'), dir('chartd-data-'), dir('chartd-root-')]);
+  await writeCharts(charts, { 'timed.yaml': TIMED, 'stepped.yaml': STEPPED });
+  await writeFile(join(root, 'values.yaml'), `charts: { stepped: { root: ${root} } }\n`);
+  engine = await startEngine({ chartPaths: [charts], dataDir: data, log: capturingLogger().log, clock, valuesFile: join(root, 'values.yaml') });
+  return engine;
+}
+
+function status(running: Engine, name: string) {
+  return running.supervisor.statuses().find((each) => each.name === name)!;
+}
+
+const EIO = Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+
+describe('the timers and steps services', () => {
+  /** The held commit fails: `service` is failed; the runtime applies it again a second later, the disk takes it, and it runs again. */
+  async function refusedThenApplied(running: Engine, clock: SimulatedClock, held: HeldWrite[], service: string, why: RegExp): Promise<void> {
+    await until(() => held.length === 1, `the ${service}' commit`);
+    held[0]!.fail(EIO);
+    await until(() => status(running, service).state === 'failed', `the ${service} to fail`);
+    expect(status(running, service).lastError!.message).toMatch(why);
+    await clock.advance(1000);
+    await until(() => held.length === 2, 'the input applied again');
+    held[1]!.release();
+    await until(() => status(running, service).state === 'running', `the ${service} to run again`);
+  }
+
+  it('fail while a deadline that came due cannot be applied, and run again once it is', async () => {
+    const clock = new SimulatedClock();
+    const running = await startCharts(clock);
+    expect(status(running, 'timers').state).toBe('running');
+    const held = holdWrites('"state":"expired"');
+    await clock.advance(1000);
+    await refusedThenApplied(running, clock, held, 'timers', /^1 deadlines not applied \(timed\/default: could not make 1 commit\(s\) durable .*EIO/);
+    expect(running.runtime.snapshot('timed', 'default').state).toBe('expired');
+    expect(status(running, 'steps').lastError).toBeUndefined();
+  });
+
+  it('fail while a step\'s outcome cannot be applied, and run again once it is', async () => {
+    const clock = new SimulatedClock();
+    const running = await startCharts(clock);
+    const held = holdWrites('"state":"finished"');
+    await running.runtime.create('stepped', 's1', {});
+    await refusedThenApplied(running, clock, held, 'steps', /^1 step outcomes not applied \(stepped\/s1: could not make/);
+    expect(running.runtime.snapshot('stepped', 's1').state).toBe('finished');
+  });
+
+  it('hand back an input given up (not a refusal of the store) for the service\'s next start, and forget one whose instance is gone', async () => {
+    const clock = new SimulatedClock();
+    const refusals: Error[] = [new Error('version 1 of chart timed is missing'), new NotFound('no chart named gone')];
+    const own = new OwnInputs({ clock, log: capturingLogger().log, apply: async () => Promise.reject(refusals.shift()!) });
+    own.submit('deadline', 'timed/a', { type: 'deadline', at: 0 });
+    own.submit('deadline', 'gone/b', { type: 'deadline', at: 0 });
+    await until(() => refusals.length === 0, 'both applied');
+    await clock.advance(0);
+    expect(own.failure('deadline')).toBe('1 deadlines not applied (timed/a: version 1 of chart timed is missing)');
+    expect(own.failure('step')).toBeUndefined();
+    expect(own.takeGivenUp('deadline')).toEqual(['timed/a']);
+    expect(own.failure('deadline')).toBeUndefined();
+    // Nothing waits to be tried again: a given-up input is its service's to start again.
+    expect(clock.timers).toBe(0);
+  });
+});
+
+describe('the checkpointer service', () => {
+  it('fails while checkpoints fail, and a start checkpoints at once instead of waiting for the journals to grow', async () => {
+    const store = await openLowdbStore(await dir('chartd-data-'), { checkpointBytes: 2048 });
+    const checkpointer = checkpointerService(store);
+    const real = Shards.prototype.writeDirty;
+    const refuse = vi.spyOn(Shards.prototype, 'writeDirty').mockRejectedValue(Object.assign(new Error('ENOSPC: no space left on device, open'), { code: 'ENOSPC' }));
+    try {
+      await checkpointer.start();
+      expect(checkpointer.failure()).toBeUndefined();
+      for (let n = 0; n < 60; n++) await store.commit([{ collection: 'c', key: `k${n}`, value: { n, pad: 'x'.repeat(50) } }]);
+      await until(() => checkpointer.failure() !== undefined, 'a checkpoint to fail');
+      expect(checkpointer.failure()).toMatch(/^checkpoint of .* failed \(Error: ENOSPC.*\); journals are kept and it will be retried$/);
+      await expect(checkpointer.start()).rejects.toThrow(/ENOSPC/);
+      refuse.mockImplementation(real);
+      await checkpointer.start();
+      expect(checkpointer.failure()).toBeUndefined();
+      expect(store.stats()).toMatchObject({ journals: 1, dirtyShards: 0 });
+    } finally {
+      vi.restoreAllMocks();
+      await store.close();
+    }
+  });
+});

@@ -14,9 +14,10 @@ const STEP_BUCKETS = [0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 7200, 
 
 /** The hooks to hand startEngine, so what happens while it resumes is counted too. */
 export function engineObservers(metrics: Metrics): EngineObservers {
-  const writes = metrics.histogram('chartd_store_journal_write_seconds', 'Synced journal writes (O_DSYNC write, or write + fdatasync): what a durable commit waits for.', [], WRITE_BUCKETS);
-  const batches = metrics.histogram('chartd_store_batch_commits', 'Commits carried by one synced journal write (group commit).', [], BATCH_BUCKETS);
-  const transitions = metrics.counter('chartd_transitions_total', 'Transitions committed, by chart, from, to and cause (from is empty for a creation).', ['chart', 'from', 'to', 'cause']);
+  // Journal writes and transitions come with requests: counted in place, unlike the steps and deliveries below.
+  const writes = metrics.histogramInPlace('chartd_store_journal_write_seconds', 'Synced journal writes (O_DSYNC write, or write + fdatasync): what a durable commit waits for.', WRITE_BUCKETS);
+  const batches = metrics.histogramInPlace('chartd_store_batch_commits', 'Commits carried by one synced journal write (group commit).', BATCH_BUCKETS);
+  const transitions = metrics.counterInPlace('chartd_transitions_total', 'Transitions committed, by chart, from, to and cause (from is empty for a creation).', ['chart', 'from', 'to', 'cause']);
   const started = metrics.counter('chartd_steps_started_total', 'Step attempts started, by handler.', ['handler']);
   const retried = metrics.counter('chartd_steps_retried_total', 'Step attempts started that were not the first (retries), by handler.', ['handler']);
   const ended = metrics.counter('chartd_steps_ended_total', 'Step attempts ended, by handler and outcome (succeeded, failed, stopped).', ['handler', 'outcome']);
@@ -28,7 +29,7 @@ export function engineObservers(metrics: Metrics): EngineObservers {
       batches.observe(commits);
     },
     change(change) {
-      for (const { from, to, cause } of newTransitions(change)) transitions.inc({ chart: change.after.chart, from: from ?? '', to, cause });
+      for (const { from, to, cause } of newTransitions(change)) transitions.inc([change.after.chart, from ?? '', to, cause]);
     },
     step(event) {
       const handler = event.handler;

@@ -1,6 +1,7 @@
 // One server's metrics: a prom-client registry (no global one), the process's default metrics, and gauges read at each scrape.
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Buckets, LabelledCounter, scrapedMetric } from './inPlace.js';
 import { RequestMetrics } from './requestMetrics.js';
 
 export class Metrics {
@@ -51,5 +52,19 @@ export class Metrics {
 
   histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: readonly number[]): Histogram<L> {
     return new Histogram<L>({ name, help, labelNames, buckets: [...buckets], registers: [this.registry] });
+  }
+
+  /** A counter for what happens per request (e.g. transitions): counted in place, with no label hashing; see inPlace.ts. */
+  counterInPlace(name: string, help: string, labelNames: readonly string[]): LabelledCounter {
+    const counter = new LabelledCounter(labelNames);
+    this.registry.registerMetric(scrapedMetric(name, help, 'counter', () => counter.samples()));
+    return counter;
+  }
+
+  /** A histogram without labels for what happens per request (e.g. journal writes), observed in place. */
+  histogramInPlace(name: string, help: string, bounds: readonly number[]): Buckets {
+    const buckets = new Buckets(bounds);
+    this.registry.registerMetric(scrapedMetric(name, help, 'histogram', () => buckets.samples(name, {})));
+    return buckets;
   }
 }

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
 # compressors, curl and openssl, ansible-playbook for the recipes, scikit-learn for the model
-# export) and Chromium for the dashboard's browser tests, on Debian/Ubuntu; quiet, idempotent, and a no-op
-# when everything is present. `npm test` runs it first (the pretest script): as root, or with sudo that asks
-# for no password, it installs what is missing; otherwise it stops at once, naming each missing tool and the
-# one command that installs them.
+# export), Chromium for the dashboard's browser tests and promtool (Debian's prometheus package) for the
+# checks of /metrics and the alert rules, on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is
+# present. `npm test` runs it first (the pretest script): as root, or with sudo that asks for no password, it
+# installs what is missing; otherwise it stops at once, naming each missing tool and the one command that installs them.
 set -euo pipefail
 # A user's PATH on Debian lacks the sbin directories, where runuser is; the tests find it there too.
 PATH="$PATH:/usr/sbin:/sbin"
@@ -28,6 +28,7 @@ declare -A PACKAGE_OF=(
   [awk]=gawk
   [chromium]=chromium
   [ansible-playbook]=ansible
+  [promtool]=prometheus
 )
 
 # package -> what of it is missing, as the messages name it

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hashOf, newToken } from '../dist/access/tokens.js';
 import { readConfig } from './lib/config.mjs';
-import { describeMachine } from './lib/machine.mjs';
+import { summarize, writeComparison } from './lib/comparison.mjs';
 import { runLoad, startChartd } from './lib/processes.mjs';
-import { median, pairedRatio } from './lib/stats.mjs';
+import { pairedRatio } from './lib/stats.mjs';
 
 const config = readConfig();
 const chartFile = fileURLToPath(new URL('charts/gate.yaml', import.meta.url));
@@ -39,8 +39,7 @@ try {
         rounds.open.push(await load(open, request, connections));
         rounds.auth.push(await load(guarded, request, connections, { headers }));
       }
-      const summary = (list) => ({ rps: median(list.map((r) => r.rps)), cpuUs: median(list.map((r) => r.cpuUs)), p50: median(list.map((r) => r.p50)), rounds: list });
-      const [a, b] = [summary(rounds.open), summary(rounds.auth)];
+      const [a, b] = [summarize(rounds.open), summarize(rounds.auth)];
       const row = { figure, connections, open: a, auth: b, ratio: pairedRatio(b, a), cpuRatio: pairedRatio(b, a, 'cpuUs') };
       rows.push(row);
       say(`${figure} at ${connections}: ${Math.round(a.rps)} req/s (${a.cpuUs.toFixed(0)} µs) without --auth | ${Math.round(b.rps)} req/s (${b.cpuUs.toFixed(0)} µs) with a token: ${row.ratio.toFixed(2)}×`);
@@ -51,18 +50,15 @@ try {
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...rows.map((row) => `| ${row.figure} | ${row.connections} | ${Math.round(row.open.rps).toLocaleString('en-US')} | ${Math.round(row.auth.rps).toLocaleString('en-US')} | ${row.ratio.toFixed(2)}× | ${row.open.cpuUs.toFixed(0)} µs / ${row.auth.cpuUs.toFixed(0)} µs | ${row.open.p50.toFixed(2)} / ${row.auth.p50.toFixed(2)} |`),
   ];
-  const report = [
-    '# What tokens cost',
-    '',
-    `\`node bench/auth.mjs\` (loader ${config.loader}, ${config.rounds} rounds × ${config.seconds} s, the two servers in turn; each ratio is the median of the rounds' ratios).`,
-    `chartd without --auth beside chartd with --auth and ${TOKENS} tokens in the file, every request carrying the last one.`,
-    `Machine: ${Object.entries(describeMachine(root)).map(([key, value]) => `${key} ${value}`).join('; ')}.`,
-    '',
-    ...table,
-    '',
-  ].join('\n');
-  await writeFile(resultsFile, report);
-  process.stdout.write(`${report}\nwritten to ${resultsFile}\n`);
+  await writeComparison(resultsFile, {
+    title: 'What tokens cost',
+    dir: root,
+    table,
+    lines: [
+      `\`node bench/auth.mjs\` (loader ${config.loader}, ${config.rounds} rounds × ${config.seconds} s, the two servers in turn; each ratio is the median of the rounds' ratios).`,
+      `chartd without --auth beside chartd with --auth and ${TOKENS} tokens in the file, every request carrying the last one.`,
+    ],
+  });
 } finally {
   for (const server of servers) await server.stop();
   if (!config.keep) await rm(root, { recursive: true, force: true });

@@ -22,10 +22,12 @@ import { systemClock, type Clock } from './runtime/clock.js';
 import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
 import { Retention } from './runtime/retention.js';
-import { INSTANCES, Runtime } from './runtime/runtime.js';
+import { INSTANCES, Runtime, type Change } from './runtime/runtime.js';
+import type { StepEvent } from './runtime/steps.js';
+import { logTransitions } from './runtime/transitionLog.js';
 import { alertsService, checkpointerService, retentionService, runtimeServices } from './services/engineServices.js';
 import { Supervisor } from './services/supervisor.js';
-import { openLowdbStore } from './store/lowdbStore.js';
+import { openLowdbStore, type JournalWrite, type StoreStats } from './store/lowdbStore.js';
 import type { Store } from './store/store.js';
 
 /** Start-up refused for a reason the operator must fix; the message says what and where. */
@@ -53,6 +55,17 @@ export interface RuntimeConfig {
   readonly retainFinishedMs?: number;
   /** --retain-finished-rate N: the most finished instances removed a second. */
   readonly retainFinishedRate?: number;
+  /** Hooks told of what the engine does, from its start on (metrics); each is called in place, so it must be cheap. */
+  readonly observers?: EngineObservers;
+}
+
+export interface EngineObservers {
+  readonly journalWrite?: (write: JournalWrite) => void;
+  /** Every committed change, as the runtime's change listeners see it. */
+  readonly change?: (change: Change) => void;
+  readonly step?: (event: StepEvent) => void;
+  /** An attempt to deliver an alert to the webhook: taken or not. */
+  readonly alertAttempt?: (delivered: boolean) => void;
 }
 
 export interface Engine {
@@ -70,6 +83,8 @@ export interface Engine {
   readonly fetch: Fetch;
   /** The server environment variables handlers may read. */
   readonly environment: Environment;
+  /** The store's counters and journal size, read cheaply (metrics). */
+  storeStats(): StoreStats;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
   /** Starts, watches and keeps alive the background services (GET /services); servers add their own. */
   readonly supervisor: Supervisor;
@@ -96,7 +111,7 @@ export function chartLoadOptions(handlers: HandlerRegistry = handlerRegistry()):
 
 /** Everything but HTTP: used by `serve` and by `run`. */
 export async function startEngine(config: RuntimeConfig): Promise<Engine> {
-  const { log } = config;
+  const { log, observers = {} } = config;
   const webhookProblem = config.alertWebhook === undefined ? undefined : checkWebhookUrl(config.alertWebhook);
   if (webhookProblem) throw new StartupError(webhookProblem);
   let controller: BackupController | undefined;
@@ -105,7 +120,9 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const http = await createHttpClient(config.outgoing).catch((error: Error) => {
     throw new StartupError(error.message);
   });
-  const store = await openLowdbStore(config.dataDir, { log: (level, message) => log[level]({ data: config.dataDir }, message) }).catch(async (error: unknown) => {
+  const store = await openLowdbStore(config.dataDir, {
+    log: (level, message) => log[level]({ data: config.dataDir }, message), ...(observers.journalWrite ? { onJournalWrite: observers.journalWrite } : {}),
+  }).catch(async (error: unknown) => {
     await http.close();
     throw error;
   });
@@ -125,14 +142,20 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const clock = config.clock ?? systemClock;
     const catalog = new ChartCatalog(set.charts, store, (source, file) => parseChart(source, file, load));
     await catalog.archiveCurrent(new Date(clock.now()));
-    const outbox = config.alertWebhook ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log }) : undefined;
+    const outbox = config.alertWebhook
+      ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log, ...(observers.alertAttempt ? { onAttempt: observers.alertAttempt } : {}) })
+      : undefined;
     if (!outbox && store.count(ALERTS)) log.warn({ alerts: store.count(ALERTS) }, 'alerts recorded for a webhook wait undelivered; start with --alert-webhook URL to deliver them');
     const alerter = createAlerter({ log, ...(outbox ? { outbox } : {}), ...(config.logFailures === false ? { logFailures: false } : {}) });
     const settings = new BoundSettings(inputs, set.values.charts);
     const runtime = new Runtime({
       store, catalog, handlers, clock, log, alerter, inputs, environment, settings,
       ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
+      ...(observers.step ? { onStep: observers.step } : {}),
     });
+    // Listening before the runtime resumes, so the default instances it creates are logged and counted too.
+    runtime.onChange(logTransitions(log));
+    if (observers.change) runtime.onChange(observers.change);
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
     await runtime.start();
@@ -150,7 +173,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     }
     supervisor.start();
     return {
-      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor,
+      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor, storeStats: () => store.stats(),
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await supervisor.stop();

@@ -22,6 +22,9 @@ import { createApp } from './http/app.js';
 import { Guard, type ChartOwner, type GuardedRoutes } from './http/guard.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { SERVICES, startEngine, StartupError, type Engine, type RuntimeConfig } from './main.js';
+import { watchController, watchZoneOutbox } from './metrics/backupMetrics.js';
+import { engineObservers, watchEngine } from './metrics/engineMetrics.js';
+import { Metrics } from './metrics/metrics.js';
 import { accessLogger } from './log.js';
 import { packageVersion } from './version.js';
 import { loadServerTls, type OutgoingTls, type ServerTls } from './net/tlsFiles.js';
@@ -36,6 +39,8 @@ export interface ServeConfig extends RuntimeConfig {
   readonly insecureNoAuth?: boolean;
   /** --tls-cert/--tls-key[/--tls-client-ca]: serve https. */
   readonly tls?: ServerTls;
+  /** GET /metrics and the counting behind it; false with --no-metrics. */
+  readonly metrics?: boolean;
   /** --access-log: a log line per request. */
   readonly accessLog?: boolean;
 }
@@ -61,7 +66,8 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const tls = await serverTls(config.tls);
   if (warning) config.log.warn(warning);
 
-  const engine = await startEngine(config);
+  const metrics = config.metrics === false ? undefined : new Metrics(packageVersion());
+  const engine = await startEngine({ ...config, ...(metrics ? { observers: engineObservers(metrics) } : {}) });
   const { runtime, sources } = engine;
   const names = runtime.chartNames();
   if (config.defaultChart && !names.includes(config.defaultChart)) {
@@ -88,9 +94,13 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
     }));
   }
   const mount: ((routes: GuardedRoutes) => void)[] = engine.backup ? [backupRoutes(engine.backup.controller)] : [];
+  if (metrics) {
+    watchEngine(metrics, engine);
+    if (engine.backup) watchController(metrics, engine.backup.controller);
+  }
   const app = createApp({
     runtime, sources, log: config.log, ...(defaultChart ? { defaultChart } : {}), models: engine.models, version: packageVersion(), guard,
-    access: () => shown, mount, services: [...running], board: engine.supervisor,
+    access: () => shown, mount, services: [...running], board: engine.supervisor, ...(metrics ? { metrics } : {}),
     ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}),
   });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
@@ -181,6 +191,8 @@ export interface ZoneServeConfig {
   readonly outgoing?: OutgoingTls;
   readonly log: Logger;
   readonly clock?: Clock;
+  /** GET /metrics and the counting behind it; false with --no-metrics. */
+  readonly metrics?: boolean;
   /** --access-log: a log line per request. */
   readonly accessLog?: boolean;
 }
@@ -211,8 +223,10 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   const log = config.log.child({ zone: config.name });
   const clock = config.clock ?? systemClock;
   const tls = await serverTls(config.tls);
+  const metrics = config.metrics === false ? undefined : new Metrics(packageVersion());
   const engine = await startEngine({
     chartPaths: [config.chartFile ?? ZONE_CHART_FILE], dataDir: config.dataDir, log, clock, ...(config.outgoing ? { outgoing: config.outgoing } : {}), ...(config.valuesFile !== undefined && { valuesFile: config.valuesFile }),
+    ...(metrics ? { observers: engineObservers(metrics) } : {}),
   });
   const chart = engine.charts.find((each) => each.name === ZONE_CHART);
   if (chart?.states[MOVE_STATE]?.kind !== 'step') {
@@ -241,7 +255,14 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   await zone.start();
   engine.supervisor.add(outbox.service());
   const guard = new Guard({ policy, log, realm: `chartd zone ${config.name}` });
-  const app = createZoneApp({ zone, name: config.name, version: packageVersion(), guard, outboxSize: () => outbox.size, board: engine.supervisor, log, ...(config.accessLog ? { accessLog: accessLogger(log) } : {}) });
+  if (metrics) {
+    watchEngine(metrics, engine);
+    watchZoneOutbox(metrics, outbox);
+  }
+  const app = createZoneApp({
+    zone, name: config.name, version: packageVersion(), guard, outboxSize: () => outbox.size, board: engine.supervisor, log,
+    ...(metrics ? { metrics } : {}), ...(config.accessLog ? { accessLog: accessLogger(log) } : {}),
+  });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log, tls }, shutdown);
   log.info({ url, storage: config.storageRoot, controller: config.controllerUrl }, 'chartd zone is serving');
   return { url, port, engine, app, zone, outbox, close: () => closeServer(server, shutdown) };

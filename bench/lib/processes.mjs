@@ -7,13 +7,18 @@ const CLI = fileURLToPath(new URL('../../dist/cli/main.js', import.meta.url));
 const BASELINE = fileURLToPath(new URL('../baseline.mjs', import.meta.url));
 const LOADERS = { autocannon: fileURLToPath(new URL('./load.mjs', import.meta.url)), wrk: fileURLToPath(new URL('./wrk.mjs', import.meta.url)) };
 const START_TIMEOUT_MS = 60_000;
+/** The end of a server's standard error kept for error messages: a server logging at info writes a line per transition. */
+const STDERR_KEPT = 64 * 1024;
 
 /** Spawns `node args…`, resolves once stdout says `listening on URL`; startupMs runs from spawn to that line. */
 export function startServer(name, args) {
   const started = performance.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+    if (stderr.length > 2 * STDERR_KEPT) stderr = stderr.slice(-STDERR_KEPT);
+  });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     let stdout = '';

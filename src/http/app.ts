@@ -7,6 +7,7 @@ import { MAX_CHART_BYTES } from '../chart/load.js';
 import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
 import type { ChartSources } from '../runtime/chartSources.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceBoard } from '../services/service.js';
 import { accessLog } from './accessLog.js';
@@ -20,6 +21,7 @@ import { lifecycleRoutes } from './routes/lifecycle.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { instanceRoutes } from './routes/instances.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { measured, metricsRoutes } from './routes/metrics.js';
 import { overviewRoutes } from './routes/overview.js';
 import { predictRoutes } from './routes/predict.js';
 import { serviceRoutes } from './routes/services.js';
@@ -50,6 +52,8 @@ export interface AppOptions {
   readonly accessLog?: Logger;
   /** More routes, composed in servers.ts (e.g. the backup controller's, from src/http/routes/backupController.ts). */
   readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
+  /** Counts and times every request and serves GET /metrics; none without (--no-metrics). */
+  readonly metrics?: Metrics;
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -62,7 +66,8 @@ export function createApp(options: AppOptions): Koa {
   const chartNames = (): string[] => runtime.chartNames();
   const defaultChart = pickDefaultChart(chartNames, options.defaultChart);
   const answerError = errorAnswer(log);
-  app.use(answeringOwnErrors(stateFastPath(runtime, defaultChart, options.guard), answerError));
+  const fastPath = answeringOwnErrors(stateFastPath(runtime, defaultChart, options.guard), answerError);
+  app.use(options.metrics ? measured(fastPath, options.metrics.requests) : fastPath);
   app.use(errorMiddleware(log, answerError));
 
   // Anything no route answered becomes a JSON 404, and a method its path's routes lack a JSON 405 with Allow.
@@ -88,7 +93,8 @@ export function createApp(options: AppOptions): Koa {
   chartRoutes(routes, runtime);
   instanceRoutes(routes, runtime);
   lifecycleRoutes(routes, runtime);
-  watchRoutes(routes, runtime);
+  const watchStreams = watchRoutes(routes, runtime);
+  if (options.metrics) metricsRoutes(routes, options.metrics, watchStreams);
   accessRoutes(routes, chartNames, options.services ?? []);
   overviewRoutes(routes, runtime, chartNames, options.board);
   serviceRoutes(routes, options.board);

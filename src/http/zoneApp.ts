@@ -4,7 +4,9 @@ import Koa from 'koa';
 import Router from '@koa/router';
 import type { Logger } from 'pino';
 import { accessLog } from './accessLog.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { errorMiddleware } from './errors.js';
+import { measured, metricsRoutes } from './routes/metrics.js';
 import { checkName, readJson } from './params.js';
 import { guardRoutes, OPEN, READ, type Guard } from './guard.js';
 import { openapiRoutes } from './routes/openapi.js';
@@ -28,6 +30,8 @@ export interface ZoneAppOptions {
   readonly log: Logger;
   /** --access-log: where a line per request goes. */
   readonly accessLog?: Logger;
+  /** Counts and times every request and serves GET /metrics; none without (--no-metrics). */
+  readonly metrics?: Metrics;
 }
 
 export function createZoneApp(options: ZoneAppOptions): Koa {
@@ -35,7 +39,8 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   const app = new Koa();
   app.silent = true;
   if (options.accessLog) app.use(accessLog(options.accessLog));
-  app.use(errorMiddleware(options.log));
+  const errors = errorMiddleware(options.log);
+  app.use(options.metrics ? measured(errors, options.metrics.requests) : errors);
   app.use(unroutedAnswers());
   const router = new Router();
   const routes = guardRoutes(router, options.guard);
@@ -56,6 +61,7 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
   });
   serviceRoutes(routes, options.board);
   openapiRoutes(routes, zoneDescription(options.version));
+  if (options.metrics) metricsRoutes(routes, options.metrics);
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;

@@ -35,6 +35,8 @@ export interface AlertOutboxOptions {
   /** Waits between failed attempts (DEFAULT_BACKOFF unless given). */
   readonly backoff?: IBackoffFactory<unknown>;
   readonly timeoutMs?: number;
+  /** Told of every attempt to deliver an alert, taken by the webhook or not (metrics). */
+  readonly onAttempt?: (delivered: boolean) => void;
 }
 
 // 0.5-1 s after the first failure, doubling to 2.5-5 min: a webhook down for hours is tried every few minutes.
@@ -119,10 +121,12 @@ export class AlertOutbox {
         this.backoff = undefined;
         this.lastError = undefined;
         this.failedAttempts = 0;
+        this.options.onAttempt?.(true);
         log.info({ alert: next.report.id }, 'alert delivered');
       } catch (error) {
         if (!this.running) return;
         this.failedAttempts += 1;
+        this.options.onAttempt?.(false);
         this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffs.next(undefined);
         this.lastError = describeFetchFailure(error);
         const delay = Math.round(this.backoff.duration);

@@ -19,7 +19,7 @@ import { INSTANCES, InstanceBatches, type Done, type Work } from './batch.js';
 import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
-import { StepRunner } from './steps.js';
+import { StepRunner, type StepEvent } from './steps.js';
 import { InstanceTally, type Counts } from './tally.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
@@ -40,6 +40,8 @@ export interface RuntimeOptions {
   readonly environment: Environment;
   /** The most instances one chart may have (DEFAULT_MAX_INSTANCES unless given). */
   readonly maxInstances?: number;
+  /** Told as each step attempt starts and ends (metrics); called in place. */
+  readonly onStep?: (event: StepEvent) => void;
 }
 
 /** How an instance is created besides its context. */
@@ -92,7 +94,7 @@ export class Runtime {
     this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.submitInput(key, input) });
     this.timers = new Timers(options.clock, (key, at) => this.own.submit('deadline', key, { type: 'deadline', at }));
     this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
-      this.own.submit('step', key, { type: 'stepDone', ...result }));
+      this.own.submit('step', key, { type: 'stepDone', ...result }), options.onStep);
   }
 
   /**
@@ -162,6 +164,16 @@ export class Runtime {
   /** Whether the store's last write landed (see Store.health). */
   storeHealth(): StoreHealth {
     return this.options.store.health();
+  }
+
+  /** Deadlines armed in memory: timers, timeouts and retry waits. */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Step attempts running now. */
+  get runningSteps(): number {
+    return this.steps.active;
   }
 
   /** True once stop() began: parked long-polls were released because the server is going away. */

@@ -15,6 +15,14 @@ export interface StepResult {
   readonly final?: boolean;
 }
 
+/** An attempt of a step began, or ended (after `ms`): for whoever watches the runtime (metrics). */
+export type StepEvent =
+  | { readonly handler: string; readonly attempt: number; readonly phase: 'started' }
+  | { readonly handler: string; readonly attempt: number; readonly phase: 'ended'; readonly outcome: StepOutcome; readonly ms: number };
+
+/** Stopped: the instance left the step (an interrupt) or chartd shut down before it ended. */
+export type StepOutcome = 'succeeded' | 'failed' | 'stopped';
+
 /** One attempt of one instance's step: "state#attempt", a way to stop it, and when it has settled. */
 interface Attempt {
   readonly tag: string;
@@ -32,6 +40,7 @@ export class StepRunner {
     private readonly environment: Environment,
     private readonly log: Logger,
     private readonly report: (key: string, result: StepResult) => void,
+    private readonly observe: (event: StepEvent) => void = () => {},
   ) {}
 
   /**
@@ -78,6 +87,8 @@ export class StepRunner {
     const timeout = AbortSignal.timeout(def.timeoutMs);
     const signal = AbortSignal.any([timeout, this.shutdown.signal, left]);
     const started = Date.now();
+    const ended = (outcome: StepOutcome): void => this.observe({ handler: def.run, attempt: snapshot.attempt, phase: 'ended', outcome, ms: Date.now() - started });
+    this.observe({ handler: def.run, attempt: snapshot.attempt, phase: 'started' });
     try {
       const handler = this.handlers.get(def.run);
       if (!handler) throw new Error(`handler ${def.run} is not registered`);
@@ -91,10 +102,12 @@ export class StepRunner {
         childEnv: () => environment.forChild(),
       });
       log.info({ ms: Date.now() - started }, 'step succeeded');
+      ended('succeeded');
       return base;
     } catch (error) {
       const message = timeout.aborted ? timedOut(def) : error instanceof Error ? error.message : String(error);
       log.warn({ ms: Date.now() - started, error: message }, left.aborted ? 'step stopped: the instance left it' : 'step failed');
+      ended(left.aborted || this.shutdown.signal.aborted ? 'stopped' : 'failed');
       return { ...base, error: message, ...(error instanceof FinalFailure ? { final: true } : {}) };
     }
   }

@@ -72,6 +72,15 @@ export class InstanceTally {
     return { total: totals.active + totals.done + totals.cancelled, ...totals, byState };
   }
 
+  /** Every non-zero count, by chart, state and status (for metrics, read at each scrape). */
+  forEachCount(visit: (chart: string, state: string, status: Snapshot['status'], count: number) => void): void {
+    for (const [chart, states] of this.charts) {
+      for (const [state, count] of states) {
+        for (const status of Object.keys(count) as Snapshot['status'][]) if (count[status] > 0) visit(chart, state, status, count[status]);
+      }
+    }
+  }
+
   /** Up to `limit` instances needing a look, the most pressing first, and how many there are of each reason. */
   attention(limit: number, chart?: string): { instances: Attention[]; totals: Record<AttentionReason, number> } {
     const now = this.now();

@@ -33,17 +33,30 @@ const RECORD_OVERHEAD = 80;
 
 export interface LowdbStoreOptions {
   readonly log?: StoreLog;
-  /** Journal bytes after which a checkpoint starts in the background (default 8 MiB). */
+  /** Journal bytes after which a checkpoint starts in the background (default 32 MiB). */
   readonly checkpointBytes?: number;
+  /** Told of every journal write as it lands or fails (metrics); called in place, so it must be cheap. */
+  readonly onJournalWrite?: (write: JournalWrite) => void;
+}
+
+/** One synced journal write: the commit() calls it carried and how long the write took to be durable. */
+export interface JournalWrite {
+  readonly commits: number;
+  readonly ms: number;
+  readonly ok: boolean;
 }
 
 export interface StoreStats {
   readonly documents: number;
   /** commit() calls made durable. */
   readonly commits: number;
+  /** commit() calls refused because their write (or one before it) failed. */
+  readonly failedCommits: number;
   /** Journal appends, each one write and one fdatasync, successful or not. */
   readonly journalSyncs: number;
   readonly checkpoints: number;
+  /** When the last checkpoint finished (ms since the epoch), or when the store was opened if none has since. */
+  readonly checkpointedAt: number;
   /** Bytes in journals not yet covered by a checkpoint. */
   readonly journalBytes: number;
   readonly journals: number;
@@ -103,7 +116,8 @@ export class LowdbStore implements Store {
   private checkpointing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private nextCheckpointAt: number;
-  private readonly counters = { commits: 0, journalSyncs: 0, checkpoints: 0 };
+  private readonly counters = { commits: 0, failedCommits: 0, journalSyncs: 0, checkpoints: 0 };
+  private checkpointedAt = Date.now();
 
   private constructor(
     readonly dir: string,
@@ -115,6 +129,7 @@ export class LowdbStore implements Store {
     private retired: RetiredJournal[],
     private appliedSeq: number,
     private readonly collections: Map<string, Collection>,
+    private readonly onJournalWrite: ((write: JournalWrite) => void) | undefined,
   ) {
     this.nextCheckpointAt = checkpointBytes;
     this.nextSeq = appliedSeq + 1;
@@ -125,14 +140,14 @@ export class LowdbStore implements Store {
     await makeDirectoryDurably(dir);
     const lock = await DirLock.acquire(dir, log);
     try {
-      return await LowdbStore.load(dir, lock, log, options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES);
+      return await LowdbStore.load(dir, lock, log, options.checkpointBytes ?? DEFAULT_CHECKPOINT_BYTES, options.onJournalWrite);
     } catch (error) {
       await lock.release();
       throw error;
     }
   }
 
-  private static async load(dir: string, lock: DirLock, log: StoreLog, checkpointBytes: number): Promise<LowdbStore> {
+  private static async load(dir: string, lock: DirLock, log: StoreLog, checkpointBytes: number, onJournalWrite: LowdbStoreOptions['onJournalWrite']): Promise<LowdbStore> {
     const shardDir = join(dir, 'shards');
     const journalDir = join(dir, 'journal');
     const shardCount = await readManifest(dir, shardDir, journalDir);
@@ -162,7 +177,7 @@ export class LowdbStore implements Store {
     const newest = journals.at(-1);
     const writer = newest ? await JournalWriter.reopen(newest, newestSize) : await JournalWriter.create(journalDir, 1);
     const appliedSeq = Math.max(shardSeq, journalSeq);
-    return new LowdbStore(dir, lock, log, checkpointBytes, shards, writer, retired, appliedSeq, collections);
+    return new LowdbStore(dir, lock, log, checkpointBytes, shards, writer, retired, appliedSeq, collections, onJournalWrite);
   }
 
   get<T = unknown>(collection: string, key: string): T | undefined {
@@ -255,6 +270,7 @@ export class LowdbStore implements Store {
     return {
       documents,
       ...this.counters,
+      checkpointedAt: this.checkpointedAt,
       journalBytes: this.journalBytes(),
       journals: this.retired.length + 1,
       dirtyShards: this.shards.dirtyCount,
@@ -313,9 +329,16 @@ export class LowdbStore implements Store {
     this.target.dispatched(commits.length, this.inFlight.reduce((sum, earlier) => sum + earlier.commits.length, 0));
     this.inFlight.push(batch);
     this.counters.journalSyncs++;
+    const started = performance.now();
     journal.write(bytes, offset).then(
-      () => this.settle(batch, 'written'),
-      (error: unknown) => this.settle(batch, error as Error),
+      () => {
+        this.onJournalWrite?.({ commits: commits.length, ms: performance.now() - started, ok: true });
+        this.settle(batch, 'written');
+      },
+      (error: unknown) => {
+        this.onJournalWrite?.({ commits: commits.length, ms: performance.now() - started, ok: false });
+        this.settle(batch, error as Error);
+      },
     );
   }
 
@@ -380,6 +403,7 @@ export class LowdbStore implements Store {
       `could not make ${commits.length} commit(s) durable in ${this.journal.file} (${cause.message}); none of them was applied`,
       this.journal.file,
     );
+    this.counters.failedCommits += commits.length;
     for (const pending of commits) pending.reject(failure);
   }
 
@@ -403,6 +427,7 @@ export class LowdbStore implements Store {
     await this.removeJournals(covered.map((journal) => journal.file));
     this.retired = this.retired.filter((journal) => !covered.includes(journal));
     this.counters.checkpoints++;
+    this.checkpointedAt = Date.now();
   }
 
   /** Starts a new journal so commits continue while the old one waits for the checkpoint to cover it. */

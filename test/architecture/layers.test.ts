@@ -45,4 +45,16 @@ describe('layers', () => {
     }
     expect(offenders).toEqual([]);
   });
+
+  it('keeps the domain free of metrics: the engine, runtime, store and backup services give hooks, src/metrics turns them into metrics', async () => {
+    const offenders: string[] = [];
+    for (const folder of ['engine', 'chart', 'runtime', 'store', 'backup', 'handlers']) {
+      for (const file of await sourcesUnder(join(SRC, folder))) {
+        for (const specifier of await importsOf(file)) {
+          if (specifier === 'prom-client' || /(^|\/)metrics\//.test(specifier)) offenders.push(`${relative(SRC, file)} imports ${specifier}`);
+        }
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
 });

@@ -47,6 +47,7 @@ describe('help', () => {
     expect(flat(serve!.stdout)).toContain('(choices: "json", "pretty", default: json)');
     expect(flat(serve!.stdout)).toContain('--retain-finished <DURATION> remove finished (done or cancelled) instances once finished this long, e.g. 30d (default: kept until deleted)');
     expect(flat(serve!.stdout)).toContain('--retain-finished-rate <N> the most finished instances --retain-finished removes a second (default: 200)');
+    for (const help of [serve!, zone!]) expect(flat(help.stdout)).toContain('--no-metrics serve no GET /metrics and count nothing for it (docs/operations.md)');
     expect(flat(zone!.stdout)).toContain('--storage <DIR> where backups are made and kept (required)');
     expect(flat(zone!.stdout)).toContain("(default: this host's name)");
     expect(flat(zone!.stdout)).toContain('(default: 1m)');

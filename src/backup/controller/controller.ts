@@ -154,6 +154,24 @@ export class BackupController {
     };
   }
 
+  /** Requests by state, from the runtime's counts of their instances (nothing is scanned): for metrics. */
+  requestsByState(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const [state, count] of Object.entries(this.options.runtime.tally.counts(REQUEST_CHART).byState)) {
+      counts[state] = Object.values(count).reduce((sum, each) => sum + each, 0);
+    }
+    return counts;
+  }
+
+  /** The circuit breaker in front of each remote service: the job service (when it is one) and every zone. */
+  circuits(): { readonly dependency: string; readonly circuit: string }[] {
+    const jobs = this.options.jobs.circuit?.();
+    return [
+      ...(jobs ? [{ dependency: 'job-service', circuit: jobs }] : []),
+      ...[...this.options.zones.values()].map((zone) => ({ dependency: `zone:${zone.name}`, circuit: zone.circuit() })),
+    ];
+  }
+
   /** Step Received (backup.checkAllowed): a FinalFailure means Not Allowed; any other error is retried. */
   async checkAllowed(id: string, signal: AbortSignal): Promise<void> {
     const record = this.mustGet(id);

@@ -9,11 +9,12 @@ import { startServer } from '../../servers.js';
 import { BUNDLED_CHARTS } from '../bundled.js';
 import { ChartdCommand } from '../command.js';
 import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
+import { metricsOptions, type MetricsValues } from '../metricsOptions.js';
 import { serveSignals } from '../signals.js';
 import { tlsConfig, tlsOptions, type TlsValues } from '../tlsOptions.js';
 import { duration, portNumber, positiveInteger, UsageError } from '../usage.js';
 
-interface ServeOptions extends LogValues, TlsValues {
+interface ServeOptions extends LogValues, MetricsValues, TlsValues {
   readonly chart?: string[];
   readonly data: string;
   readonly port: number;
@@ -54,6 +55,7 @@ docs/security.md and docs/tls.md.`)
     .accept('--retain-finished <DURATION>', 'remove finished (done or cancelled) instances once finished this long, e.g. 30d', { read: duration('--retain-finished'), defaultText: 'kept until deleted' })
     .accept('--retain-finished-rate <N>', 'the most finished instances --retain-finished removes a second', { read: positiveInteger('--retain-finished-rate'), default: DEFAULT_REMOVALS_PER_SECOND })
     .including(logOptions('info', true))
+    .including(metricsOptions)
     .including(tlsOptions)
     .check<ServeOptions>((options) => {
       if (options.auth !== undefined && options.insecureNoAuth) throw new UsageError('--auth and --insecure-no-auth contradict each other; give one');
@@ -85,6 +87,7 @@ async function serve(options: ServeOptions): Promise<number> {
     ...(options.auth !== undefined ? { authFile: options.auth } : {}),
     insecureNoAuth: options.insecureNoAuth === true,
     accessLog: options.accessLog === true,
+    metrics: options.metrics,
     ...tlsConfig(options),
     ...(options.values ? { valuesFile: options.values } : {}),
     ...(options.retainFinished !== undefined ? { retainFinishedMs: options.retainFinished } : {}),

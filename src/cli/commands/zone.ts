@@ -6,11 +6,12 @@ import type { TokenSource } from '../../backup/secret.js';
 import { startZoneServer } from '../../servers.js';
 import { ChartdCommand } from '../command.js';
 import { loggerOf, logOptions, type LogValues } from '../logOptions.js';
+import { metricsOptions, type MetricsValues } from '../metricsOptions.js';
 import { exitNow, onStopSignals } from '../signals.js';
 import { tlsConfig, tlsOptions, type TlsValues } from '../tlsOptions.js';
 import { duration, httpUrl, portNumber, UsageError } from '../usage.js';
 
-interface ZoneOptions extends LogValues, TlsValues {
+interface ZoneOptions extends LogValues, MetricsValues, TlsValues {
   readonly storage: string;
   readonly port: number;
   readonly controller: string;
@@ -55,6 +56,7 @@ See docs/backup-controller.md.`)
     .accept('--chart <FILE>', 'the backup chart', { defaultText: "charts/backup-and-encrypt.yaml of chartd's package" })
     .accept('--resend-max-delay <DURATION>', 'the longest wait between attempts to deliver a result', { read: duration('--resend-max-delay'), default: 60_000, defaultText: '1m' })
     .including(logOptions('info', true))
+    .including(metricsOptions)
     .including(tlsOptions)
     .check<ZoneOptions>((options) => {
       const problems = [
@@ -91,6 +93,7 @@ async function zone(options: ZoneOptions): Promise<number> {
     ...(options.chart ? { chartFile: options.chart } : {}),
     resendMaxDelayMs: options.resendMaxDelay,
     accessLog: options.accessLog === true,
+    metrics: options.metrics,
     ...tlsConfig(options),
     log,
   });

@@ -4,13 +4,21 @@ import { empty, integer, json, object, operation, schema, string, text, type Jso
 
 const OPEN_TO_PROBES = 'Needs no token, so load balancers and monitors need none.';
 
-/** /services and /readyz answer alike on serve and zone. */
+/** /services, /readyz and /metrics answer alike on serve and zone. */
 export const SERVICE_PATHS: Record<string, Json> = {
   '/services': {
     get: operation({
       id: 'listServices', tag: 'monitoring', scope: 'read',
       summary: 'Each background service with its state, since when, its last error and restarts',
       answers: { 200: json('every service', schema('Services')) },
+    }),
+  },
+  '/metrics': {
+    get: operation({
+      id: 'getMetrics', tag: 'monitoring', scope: 'read', summary: 'Metrics in the Prometheus text format',
+      description: 'Requests by route, method and status with latencies; the store; instances and transitions; steps; timers, long-polls and watch ' +
+        'streams; alerts; the background services; the backup services; the process. docs/operations.md lists them, with alert rules and a Grafana dashboard.',
+      answers: { 200: text('the metrics (text/plain; version=0.0.4)', [], 'text/plain') },
     }),
   },
   '/readyz': {

@@ -8,7 +8,8 @@ import { BadRequest, NotFound, ShuttingDown } from '../../errors.js';
 import { DEFAULT_INSTANCE, instanceKey, type Runtime } from '../../runtime/runtime.js';
 import { principalOf, READ, speakerOf, tokenName, type Guard, type GuardedRoutes } from '../guard.js';
 import { indexParam, optionalName, requiredState, waitParam } from '../params.js';
-import { requestSignal } from '../signal.js';
+import { setRouteTemplate } from '../routeTemplate.js';
+import { markHeld, requestSignal } from '../signal.js';
 
 export interface Target {
   readonly chart: string;
@@ -24,6 +25,9 @@ export type TargetOf = (ctx: Context) => Target;
 
 // The three state paths with plain names; percent-encoded names, a trailing slash or other case go to the router.
 const STATE_PATH = /^(?:\/charts\/([^/%]+)(?:\/instances\/([^/%]+))?)?\/state$/;
+const BARE = '/state';
+const OF_CHART = '/charts/:chart/state';
+const OF_INSTANCE = '/charts/:chart/instances/:id/state';
 
 /**
  * Takes GET, HEAD and PUT on the state paths ahead of the router. They are nearly all of the traffic, and the
@@ -38,6 +42,7 @@ export function stateFastPath(runtime: Runtime, defaultChart: () => string, guar
     const match = STATE_PATH.exec(ctx.path);
     if (!match) return next();
     const [, chart, id] = match;
+    setRouteTemplate(ctx, chart === undefined ? BARE : id === undefined ? OF_CHART : OF_INSTANCE);
     const target: Target = chart === undefined ? bareTarget(guard, defaultChart, ctx) : { chart, id: id ?? DEFAULT_INSTANCE };
     if (method === 'PUT') {
       guard.admitGenericWrite(ctx, target.chart);
@@ -53,7 +58,7 @@ export function stateRoutes(routes: GuardedRoutes, runtime: Runtime, defaultChar
   const bare: TargetOf = (ctx) => bareTarget(guard, defaultChart, ctx);
   const ofChart: TargetOf = (ctx) => ({ chart: ctx.params['chart']!, id: DEFAULT_INSTANCE });
   const ofInstance: TargetOf = (ctx) => ({ chart: ctx.params['chart']!, id: ctx.params['id']! });
-  for (const [path, target] of [['/state', bare], ['/charts/:chart/state', ofChart], ['/charts/:chart/instances/:id/state', ofInstance]] as const) {
+  for (const [path, target] of [[BARE, bare], [OF_CHART, ofChart], [OF_INSTANCE, ofInstance]] as const) {
     routes.get(path, READ, (ctx) => answerState(ctx, runtime, target(ctx)));
     routes.put(path, guard.genericWrite((ctx) => target(ctx).chart), (ctx) => changeState(ctx, runtime, target(ctx)));
   }
@@ -90,6 +95,7 @@ function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<vo
 }
 
 async function waitThenAnswer(ctx: Context, runtime: Runtime, target: Target, state: string, wait: number, done: (s: Snapshot) => boolean): Promise<void> {
+  markHeld(ctx);
   const moved = await runtime.waiters.wait(instanceKey(target.chart, target.id), done, wait, requestSignal(ctx));
   if (!moved && runtime.stopping) throw new ShuttingDown('chartd is stopping; ask again in a moment');
   stateAnswer(ctx, target, moved ?? runtime.snapshot(target.chart, target.id), state);

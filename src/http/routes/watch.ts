@@ -6,12 +6,15 @@ import type { Status, Transition } from '../../engine/snapshot.js';
 import { BadRequest } from '../../errors.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { READ, type GuardedRoutes } from '../guard.js';
+import { markHeld } from '../signal.js';
 
 const HEARTBEAT_MS = 15_000;
 /** A client this far behind is cut off; it reconnects with Last-Event-ID and replays from history. */
 const SLOW_CLIENT_BYTES = 1024 * 1024;
 
-export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): void {
+/** Registers the watch route; returns how many streams are open now (metrics). */
+export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => number {
+  let open = 0;
   routes.get('/charts/:chart/instances/:id/events', READ, (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
     const snapshot = runtime.snapshot(chart, id);
@@ -59,13 +62,19 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): void {
     const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
     let removeStopHook = (): void => {};
+    let closed = false;
     const close = (): void => {
+      if (closed) return;
+      closed = true;
+      open -= 1;
       clearInterval(heartbeat);
       unsubscribe();
       unsubscribeRemoval();
       removeStopHook();
       stream.end();
     };
+    open += 1;
+    markHeld(ctx);
     ctx.req.once('close', close);
     const remove = runtime.onStop(close);
     removeStopHook = () => void remove();
@@ -78,6 +87,7 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): void {
     ctx.body = stream;
     stream.write(`retry: 2000\n: watching ${chart}/${id} from revision ${sent}\n\n`);
   });
+  return () => open;
 }
 
 function lastEventId(ctx: Context): number | undefined {

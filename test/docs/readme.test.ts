@@ -4,16 +4,16 @@ import { parseChart } from '../../src/chart/load.js';
 import { builtinHandlers } from '../../src/handlers/builtin.js';
 import { createRegistry } from '../../src/handlers/registry.js';
 
-// The README's chart examples must load as written, so the format reference cannot rot.
-describe('README chart examples', () => {
+// The chart examples of the README and of the charts reference must load as written, so neither can rot.
+describe.each([['README.md', 1], ['docs/charts.md', 2]])('the chart examples of %s', (file, least) => {
   it('load without problems', async () => {
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
-    const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
+    const text = await readFile(new URL(`../../${file}`, import.meta.url), 'utf8');
+    const blocks = [...text.matchAll(/```yaml\n([\s\S]*?)```/g)].map((match) => match[1]!);
     // Chart examples are fenced as yaml; other YAML (a values file) as yml.
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(blocks.length).toBeGreaterThanOrEqual(least);
     const handlers = createRegistry(builtinHandlers());
     for (const [index, block] of blocks.entries()) {
-      const chart = parseChart(block, `README-example-${index}.yaml`, { handlers });
+      const chart = parseChart(block, `${file}-example-${index}.yaml`, { handlers });
       expect(Object.keys(chart.states).length).toBeGreaterThan(2);
     }
   });

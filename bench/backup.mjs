@@ -109,7 +109,7 @@ function stampOf(date) {
 }
 
 /**
- * The seed's happy path as one shell script: the same programs with the same options the chart's handlers pass
+ * backup-and-encrypt's happy path as one shell script: the same programs with the same options the chart's handlers pass
  * (pg_dump --schema-only/--data-only, tar --gzip, gpg --trust-model always). With DURABLE=1 it also fsyncs
  * each file and directory chartd fsyncs, so both sides leave the same guarantee after a power cut.
  */

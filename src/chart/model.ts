@@ -172,7 +172,7 @@ export function formatDuration(ms: number): string {
 }
 
 /**
- * A cleanup step goes on to the same state whatever its outcome (seed 000's remove_* nodes): an interrupt lets it
+ * A cleanup step goes on to the same state whatever its outcome (backup-and-encrypt's remove_* nodes): an interrupt lets it
  * finish, since cutting it short would leave behind what it was removing.
  */
 export function isCleanup(step: StepState): boolean {

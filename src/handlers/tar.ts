@@ -1,4 +1,4 @@
-// tar handler: unify, compress and remove a directory, as the seed's compress step does.
+// tar handler: unify, compress and remove a directory, as backup-and-encrypt's compress step needs.
 
 import { basename, dirname, resolve, sep } from 'node:path';
 import { FinalFailure, type StepContext } from './handler.js';

@@ -45,7 +45,7 @@ export function failureReports(key: string, snapshot: Snapshot, outcomes: readon
 const INDENT = '    ';
 
 /**
- * `Failure: <prefix> <node>: <message>`, the line seed 001's end point prints, on one line; the rest of a
+ * `Failure: <prefix> <node>: <message>`, the line `chartd run` prints, on one line; the rest of a
  * multi-line message (a tool's stderr) follows indented beneath it.
  */
 export function formatFailure(report: Pick<FailureReport, 'prefix' | 'node' | 'error'>): string {

@@ -330,7 +330,7 @@ describe('chartd run charts/backup-and-encrypt.yaml', () => {
       }
     });
 
-    // Command lines that cannot be read are usage errors, as with the seed's argparse: exit 2, stderr, nothing run.
+    // Command lines that cannot be read are usage errors, as with argparse: exit 2, stderr, nothing run.
     it.each([
       ['--set without "="', ['--set', 'database']],
       ['--set of a number that is not one', ['--set', 'eoy_month=twelve']],

@@ -288,7 +288,7 @@ export class BackupController {
   }
 }
 
-/** The request plus what the zone needs from the job (seed 002: "add data needed by that service"). */
+/** The request plus what the zone needs from the job. */
 export function orderFor(record: RequestRecord, job: BackupJob): ZoneOrder {
   const { host, port, user, passwordEnv } = job.source;
   return {

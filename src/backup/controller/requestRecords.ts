@@ -1,4 +1,4 @@
-// The tracking record of every backup request (seed 002's tracking data) and the Idempotency-Key map, in the store.
+// The tracking record of every backup request and the Idempotency-Key map, in the store.
 
 import type { Store, Write } from '../../store/store.js';
 import type { BackupJob } from './job.js';

@@ -1,4 +1,4 @@
-// `chartd run CHART --set k=v…`: one instance to a final state in-process, followed as it goes; exit code = failures (seed 001's EndPoint).
+// `chartd run CHART --set k=v…`: one instance to a final state in-process, followed as it goes; exit code = failures.
 
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -33,7 +33,7 @@ interface RunOptions extends LogValues {
 
 export function command(): ChartdCommand {
   return new ChartdCommand('run')
-    .description(`Runs one instance of a chart to a final state in this process (seed 001's end point):
+    .description(`Runs one instance of a chart to a final state in this process:
 one line per node as it finishes, each failure as "Failure: <prefix> <node>: <message>",
 then what it wrote. Exits with the number of failures (1 if the runner itself crashed).
 Each --set key goes to the chart's settings or context, whichever declares it.

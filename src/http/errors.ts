@@ -3,7 +3,7 @@
 import type { Context, Middleware } from 'koa';
 import type { Logger } from 'pino';
 import { AppError, ClientGone, ProblemsFound, ShuttingDown, Unauthorized } from '../errors.js';
-import { StoreError } from '../store/store.js';
+import { StoreError, StoreUnavailable } from '../store/store.js';
 import { Throttle } from './throttle.js';
 
 /** Answers `error` on `ctx`; server faults are logged, with their detail kept out of the answer. */
@@ -69,6 +69,15 @@ function describe(error: unknown): Described {
   if (error instanceof ProblemsFound) return { status: error.status, code: error.code, message: error.message, problems: error.problems };
   if (error instanceof AppError) {
     return { status: error.status, code: error.code, message: error.expose ? error.message : 'internal error; see the server log' };
+  }
+  if (error instanceof StoreUnavailable) {
+    // The database is away (restarting, unreachable, or this replica's session ended): whether a change landed is said plainly.
+    return {
+      status: 503, code: 'store_unavailable', retryAfter: error.retryAfter,
+      message: error.inDoubt
+        ? 'the store stopped answering while the change was being committed: it may or may not have been applied; read it back, then ask again'
+        : 'the change was not applied: the store is not reachable just now (the server log says why); ask again after Retry-After',
+    };
   }
   if (error instanceof StoreError) {
     // The journal's path and the disk's own message go to the log; the caller learns the change did not happen.

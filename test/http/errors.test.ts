@@ -6,7 +6,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ClientGone, ShuttingDown } from '../../src/errors.js';
 import { errorAnswer, errorMiddleware } from '../../src/http/errors.js';
-import { StoreError } from '../../src/store/store.js';
+import { StoreError, StoreUnavailable } from '../../src/store/store.js';
 
 function appThrowing(error: Error, storeLogIntervalMs?: number, level = 'info'): { app: Koa; logged: string[] } {
   const logged: string[] = [];
@@ -46,6 +46,16 @@ describe('error answers', () => {
     expect(JSON.stringify(answer.body)).not.toContain('/var/lib/chartd');
     expect(logged).toHaveLength(1);
     expect(logged[0]).toContain('ENOSPC');
+  });
+
+  it('answers a database that is away with 503 and its own Retry-After, saying whether the change may have landed', async () => {
+    const away = await request(appThrowing(new StoreUnavailable('PostgreSQL at db.internal:5432 did not answer within 3 s', 2)).app.callback()).put('/state?state=x').expect(503);
+    expect(away.headers['retry-after']).toBe('2');
+    expect(away.body.error.code).toBe('store_unavailable');
+    expect(away.body.error.message).toMatch(/^the change was not applied: the store is not reachable/);
+    expect(JSON.stringify(away.body)).not.toContain('db.internal');
+    const doubt = await request(appThrowing(new StoreUnavailable('the COMMIT was sent and its answer lost', 2, { inDoubt: true })).app.callback()).put('/state?state=x').expect(503);
+    expect(doubt.body.error.message).toMatch(/may or may not have been applied; read it back/);
   });
 
   it('logs a flood of store refusals once per interval, with how many it held back', async () => {

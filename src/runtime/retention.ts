@@ -1,21 +1,21 @@
-// --retain-finished: finished instances are removed once they have been finished that long, a few at a time, as a background service.
+// --retain-finished: finished instances are removed once they have been finished that long, paced, as a background service.
 
 import type { Logger } from 'pino';
 import { isFinished, type Snapshot } from '../engine/snapshot.js';
 import { Conflict, NotFound } from '../errors.js';
 import type { Clock, ClockTimer } from './clock.js';
+import { FinishedQueue } from './finishedQueue.js';
 import { instanceKey, type Runtime } from './runtime.js';
 
-/** Removals handed to the store at once: they share a journal write with the check-ins of the moment, so a few. */
-const BATCH = 16;
 /**
- * The most removals a second unless --retain-finished-rate says otherwise. A backlog removed back to back takes CPU and
- * journal writes from the check-ins of the moment (bench/retention.mjs); at this rate it takes a few per cent of a
- * PUT load's CPU, and 100,000 are gone in under nine minutes.
+ * The most removals a second unless --retain-finished-rate says otherwise: few enough that check-ins hardly notice a
+ * backlog going (bench/retention.mjs), many enough that 100,000 are gone in under nine minutes.
  */
 export const DEFAULT_REMOVALS_PER_SECOND = 200;
 /** The longest a clock timer waits before looking again (timers cannot wait longer than about 24 days). */
 const MAX_WAIT_MS = 24 * 60 * 60 * 1000;
+/** Removals on their way to the store at once, at most: enough to keep up a high rate while each commit waits for its write. */
+const IN_FLIGHT = 4;
 /** How long removals the store refused wait before they are tried again. */
 const RETRY_MS = 10_000;
 
@@ -32,8 +32,8 @@ export interface RetentionOptions {
 }
 
 export class Retention {
-  /** Finished instances by key, with when they finished, kept in the order they finished: the first is due first. */
-  private readonly finished = new Map<string, number>();
+  /** Finished instances in the order they finished: the first is due first. */
+  private readonly finished = new FinishedQueue();
   private timer: ClockTimer | undefined;
   private wakeAt = Infinity;
   private sweeping: Promise<void> | undefined;
@@ -41,8 +41,10 @@ export class Retention {
   private wakePause: (() => void) | undefined;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Why the last removals failed, until a later batch succeeds. */
+  /** Why the last removal failed, until a later one succeeds. */
   private problem: string | undefined;
+  /** After a removal failed, the sweep waits until then: the store refuses it, and likely the next ones too. */
+  private holdUntil = -Infinity;
 
   constructor(private readonly options: RetentionOptions) {}
 
@@ -50,9 +52,10 @@ export class Retention {
   async start(): Promise<void> {
     this.stopped = false;
     this.problem = undefined;
+    this.holdUntil = -Infinity;
     this.finished.clear();
     const found = [...this.options.stored()].filter(isFinished).map((snapshot) => [instanceKey(snapshot.chart, snapshot.id), finishedAt(snapshot)] as const);
-    for (const [key, at] of found.sort((a, b) => a[1] - b[1])) this.finished.set(key, at);
+    for (const [key, at] of found.sort((a, b) => a[1] - b[1])) this.finished.add(key, at);
     const { runtime } = this.options;
     this.unsubscribe.push(
       runtime.onChange(({ after }) => this.note(after)),
@@ -94,19 +97,20 @@ export class Retention {
 
   private note(snapshot: Snapshot): void {
     const key = instanceKey(snapshot.chart, snapshot.id);
-    // Deleted first so the key goes to the end: the order stays the order of finishing.
-    this.finished.delete(key);
-    if (!isFinished(snapshot)) return;
-    this.finished.set(key, finishedAt(snapshot));
+    if (!isFinished(snapshot)) {
+      this.finished.delete(key);
+      return;
+    }
+    this.finished.add(key, finishedAt(snapshot));
     this.arm();
   }
 
   /** Sets the clock timer for the oldest finished instance's time, unless it is set for then or earlier already. */
   private arm(): void {
     if (this.stopped || this.sweeping) return;
-    const oldest = this.finished.values().next();
-    if (oldest.done) return;
-    const due = oldest.value + this.options.afterMs;
+    const oldest = this.finished.oldest();
+    if (!oldest) return;
+    const due = Math.max(oldest.at + this.options.afterMs, this.holdUntil);
     if (due >= this.wakeAt) return;
     if (this.timer) this.options.clock.clearTimeout(this.timer);
     this.wakeAt = due;
@@ -120,39 +124,60 @@ export class Retention {
     }, Math.min(MAX_WAIT_MS, due - this.options.clock.now()));
   }
 
-  /** Removes every instance whose time has come, a batch at a time, no faster than the rate allows. */
+  /**
+   * Removes every instance whose time has come, no faster than the rate allows. Each removal is a commit of its own
+   * that joins the journal write of the check-ins of the moment, and only a few are in flight at once: many at once
+   * would make the store wait for as many commits in each write (store/gather.ts) and slow every check-in meanwhile.
+   */
   private async sweep(): Promise<void> {
-    const { runtime, clock, log, afterMs } = this.options;
-    const perSecond = this.options.perSecond ?? DEFAULT_REMOVALS_PER_SECOND;
+    const { clock, log, afterMs } = this.options;
+    const spacingMs = 1000 / (this.options.perSecond ?? DEFAULT_REMOVALS_PER_SECOND);
+    const inFlight = new Set<Promise<void>>();
     let removed = 0;
-    for (;;) {
-      const began = clock.now();
-      const cutoff = clock.now() - afterMs;
-      const due: string[] = [];
-      for (const [key, at] of this.finished) {
-        // In order of finishing, so the first one not due ends the search; a clock set back delays a few, no more.
-        if (at > cutoff || due.length === BATCH) break;
-        due.push(key);
+    let last = -Infinity;
+    for (let oldest = this.due(); oldest; oldest = this.due()) {
+      const wait = last + spacingMs - clock.now();
+      if (wait > 0 || inFlight.size >= IN_FLIGHT) {
+        await (wait > 0 ? this.pause(wait) : Promise.race(inFlight));
+        // Restarted or removed meanwhile, a removal refused, or stopped: look again.
+        continue;
       }
-      if (due.length === 0 || this.stopped) break;
-      for (const key of due) this.finished.delete(key);
-      const results = await Promise.allSettled(due.map((key) => runtime.removeStored(key)));
-      const failed = results.flatMap((result, index) => (result.status === 'rejected' ? [{ key: due[index]!, error: result.reason as Error }] : []));
-      removed += due.length - failed.length;
-      // Restarted or deleted meanwhile: nothing left to remove. Anything else (a full disk) is tried again later.
-      const retry = failed.filter(({ error }) => !(error instanceof NotFound || (error instanceof Conflict && error.code === 'instance_active')));
-      if (retry.length) {
-        const message = retry[0]!.error.message;
-        log.error({ instances: retry.length, err: message, retryInMs: RETRY_MS }, 'could not remove finished instances past --retain-finished; trying again');
-        this.problem = `could not remove ${retry.length} finished instance${retry.length === 1 ? '' : 's'} past --retain-finished (${message}); trying again every ${RETRY_MS / 1000} s`;
-        for (const { key } of retry) this.finished.set(key, cutoff + RETRY_MS);
-        break;
-      }
-      this.problem = undefined;
-      // A full batch may have more behind it: the next waits for its share of the second, counted from this one's start.
-      if (due.length === BATCH) await this.pause(began + (BATCH * 1000) / perSecond - clock.now());
+      last = clock.now();
+      this.finished.delete(oldest.key);
+      const removal = this.remove(oldest).then((done) => {
+        removed += done ? 1 : 0;
+        inFlight.delete(removal);
+      });
+      inFlight.add(removal);
     }
+    await Promise.all(inFlight);
     if (removed) log.info({ removed, olderThanMs: afterMs }, `removed ${removed} instance${removed === 1 ? '' : 's'} finished longer than --retain-finished ago`);
+  }
+
+  /** Removes one; false when it was restarted or deleted meanwhile, or the store refused (the sweep then holds off). */
+  private async remove(oldest: { readonly key: string; readonly at: number }): Promise<boolean> {
+    try {
+      await this.options.runtime.removeStored(oldest.key);
+      this.problem = undefined;
+      return true;
+    } catch (error) {
+      if (error instanceof NotFound || (error instanceof Conflict && error.code === 'instance_active')) return false;
+      const message = (error as Error).message;
+      this.options.log.error({ instance: oldest.key, err: message, retryInMs: RETRY_MS }, 'could not remove a finished instance past --retain-finished; trying again');
+      this.problem = `could not remove finished instances past --retain-finished (${message}); trying again every ${RETRY_MS / 1000} s`;
+      // Back in the queue with its time, and the whole sweep holds off: the store likely refuses the next ones too.
+      this.finished.add(oldest.key, oldest.at);
+      this.holdUntil = this.options.clock.now() + RETRY_MS;
+      return false;
+    }
+  }
+
+  /** The oldest finished instance if its time has come and the sweep goes on. */
+  private due(): { readonly key: string; readonly at: number } | undefined {
+    const oldest = this.finished.oldest();
+    const now = this.options.clock.now();
+    if (this.stopped || !oldest || oldest.at > now - this.options.afterMs || now < this.holdUntil) return undefined;
+    return oldest;
   }
 }
 

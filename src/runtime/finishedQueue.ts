@@ -1,0 +1,48 @@
+// Finished instances in the order they finished, for retention: the oldest first, found in constant time however many went before.
+
+interface Entry {
+  readonly key: string;
+  readonly at: number;
+}
+
+/**
+ * A Map keeps its order too, but V8 leaves a hole for each entry deleted until the table shrinks, and every walk from
+ * the start steps over them: taking the oldest of 100,000 one after another would cost more with each one taken.
+ */
+export class FinishedQueue {
+  /** When each instance finished; an entry of `order` that disagrees was deleted or added again since. */
+  private readonly finishedAt = new Map<string, number>();
+  private order: Entry[] = [];
+  private head = 0;
+
+  /** The instance finished at `at` (again, if it was restarted meanwhile): it goes to the end. */
+  add(key: string, at: number): void {
+    this.finishedAt.set(key, at);
+    this.order.push({ key, at });
+  }
+
+  delete(key: string): void {
+    this.finishedAt.delete(key);
+  }
+
+  clear(): void {
+    this.finishedAt.clear();
+    this.order = [];
+    this.head = 0;
+  }
+
+  /** The first added and neither deleted nor added again since. */
+  oldest(): Entry | undefined {
+    while (this.head < this.order.length) {
+      const entry = this.order[this.head]!;
+      if (this.finishedAt.get(entry.key) === entry.at) return entry;
+      this.head += 1;
+      // The entries passed are dropped now and then, in one copy of those left.
+      if (this.head >= 1024 && this.head * 2 >= this.order.length) {
+        this.order = this.order.slice(this.head);
+        this.head = 0;
+      }
+    }
+    return undefined;
+  }
+}

@@ -1,6 +1,6 @@
 // Finished instances in the order they finished, for retention: the oldest first, found in constant time however many went before.
 
-interface Entry {
+export interface Entry {
   readonly key: string;
   readonly at: number;
 }
@@ -28,6 +28,25 @@ export class FinishedQueue {
   clear(): void {
     this.finishedAt.clear();
     this.order = [];
+    this.head = 0;
+  }
+
+  /** Takes up to `limit` of the oldest, those that finished at `cutoff` or before. */
+  take(limit: number, cutoff: number): Entry[] {
+    const taken: Entry[] = [];
+    for (let oldest = this.oldest(); oldest && oldest.at <= cutoff && taken.length < limit; oldest = this.oldest()) {
+      taken.push(oldest);
+      this.finishedAt.delete(oldest.key);
+    }
+    return taken;
+  }
+
+  /** Puts entries taken back in front, in their order (a removal refused, or left for later), unless added again since. */
+  putBack(entries: readonly Entry[]): void {
+    const back = entries.filter(({ key }) => !this.finishedAt.has(key));
+    if (!back.length) return;
+    for (const { key, at } of back) this.finishedAt.set(key, at);
+    this.order = [...back, ...this.order.slice(this.head)];
     this.head = 0;
   }
 

@@ -2,7 +2,6 @@
 
 import type { Logger } from 'pino';
 import { isFinished, type Snapshot } from '../engine/snapshot.js';
-import { Conflict, NotFound } from '../errors.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { FinishedQueue } from './finishedQueue.js';
 import { instanceKey, type Runtime } from './runtime.js';
@@ -14,8 +13,8 @@ import { instanceKey, type Runtime } from './runtime.js';
 export const DEFAULT_REMOVALS_PER_SECOND = 200;
 /** The longest a clock timer waits before looking again (timers cannot wait longer than about 24 days). */
 const MAX_WAIT_MS = 24 * 60 * 60 * 1000;
-/** Removals on their way to the store at once, at most: enough to keep up a high rate while each commit waits for its write. */
-const IN_FLIGHT = 4;
+/** Removals in one commit. */
+const BATCH = 16;
 /** How long removals the store refused wait before they are tried again. */
 const RETRY_MS = 10_000;
 
@@ -41,9 +40,9 @@ export class Retention {
   private wakePause: (() => void) | undefined;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Why the last removal failed, until a later one succeeds. */
+  /** Why the last batch of removals failed, until a later one succeeds. */
   private problem: string | undefined;
-  /** After a removal failed, the sweep waits until then: the store refuses it, and likely the next ones too. */
+  /** After a batch failed, the sweep waits until then: the store refused it, and likely refuses the next ones too. */
   private holdUntil = -Infinity;
 
   constructor(private readonly options: RetentionOptions) {}
@@ -125,59 +124,37 @@ export class Retention {
   }
 
   /**
-   * Removes every instance whose time has come, no faster than the rate allows. Each removal is a commit of its own
-   * that joins the journal write of the check-ins of the moment, and only a few are in flight at once: many at once
-   * would make the store wait for as many commits in each write (store/gather.ts) and slow every check-in meanwhile.
+   * Removes every instance whose time has come, a batch at a time and no faster than the rate allows. A batch is one
+   * commit: one journal record and one place among the check-ins' commits in the store's next write, where as many
+   * commits of their own would each wait for a write or make the store wait for them (store/gather.ts).
    */
   private async sweep(): Promise<void> {
-    const { clock, log, afterMs } = this.options;
-    const spacingMs = 1000 / (this.options.perSecond ?? DEFAULT_REMOVALS_PER_SECOND);
-    const inFlight = new Set<Promise<void>>();
+    const { runtime, clock, log, afterMs } = this.options;
+    const batchMs = (BATCH * 1000) / (this.options.perSecond ?? DEFAULT_REMOVALS_PER_SECOND);
     let removed = 0;
-    let last = -Infinity;
-    for (let oldest = this.due(); oldest; oldest = this.due()) {
-      const wait = last + spacingMs - clock.now();
-      if (wait > 0 || inFlight.size >= IN_FLIGHT) {
-        await (wait > 0 ? this.pause(wait) : Promise.race(inFlight));
-        // Restarted or removed meanwhile, a removal refused, or stopped: look again.
-        continue;
+    while (!this.stopped) {
+      const began = clock.now();
+      const due = this.finished.take(BATCH, began - afterMs);
+      if (!due.length) break;
+      try {
+        const done = await runtime.removeStoredTogether(due.map(({ key }) => key));
+        removed += done.removed.length;
+        this.problem = undefined;
+        // Those with requests of their own under way wait for a later batch.
+        this.finished.putBack(due.filter(({ key }) => done.busy.includes(key)));
+      } catch (error) {
+        const message = (error as Error).message;
+        log.error({ instances: due.length, err: message, retryInMs: RETRY_MS }, 'could not remove finished instances past --retain-finished; trying again');
+        this.problem = `could not remove finished instances past --retain-finished (${message}); trying again every ${RETRY_MS / 1000} s`;
+        // Back in their place, and the whole sweep holds off: the store likely refuses the next ones too.
+        this.finished.putBack(due);
+        this.holdUntil = clock.now() + RETRY_MS;
+        break;
       }
-      last = clock.now();
-      this.finished.delete(oldest.key);
-      const removal = this.remove(oldest).then((done) => {
-        removed += done ? 1 : 0;
-        inFlight.delete(removal);
-      });
-      inFlight.add(removal);
+      // A full batch may have more behind it: the next waits for its share of the second, counted from this one's start.
+      if (due.length === BATCH) await this.pause(began + batchMs - clock.now());
     }
-    await Promise.all(inFlight);
     if (removed) log.info({ removed, olderThanMs: afterMs }, `removed ${removed} instance${removed === 1 ? '' : 's'} finished longer than --retain-finished ago`);
-  }
-
-  /** Removes one; false when it was restarted or deleted meanwhile, or the store refused (the sweep then holds off). */
-  private async remove(oldest: { readonly key: string; readonly at: number }): Promise<boolean> {
-    try {
-      await this.options.runtime.removeStored(oldest.key);
-      this.problem = undefined;
-      return true;
-    } catch (error) {
-      if (error instanceof NotFound || (error instanceof Conflict && error.code === 'instance_active')) return false;
-      const message = (error as Error).message;
-      this.options.log.error({ instance: oldest.key, err: message, retryInMs: RETRY_MS }, 'could not remove a finished instance past --retain-finished; trying again');
-      this.problem = `could not remove finished instances past --retain-finished (${message}); trying again every ${RETRY_MS / 1000} s`;
-      // Back in the queue with its time, and the whole sweep holds off: the store likely refuses the next ones too.
-      this.finished.add(oldest.key, oldest.at);
-      this.holdUntil = this.options.clock.now() + RETRY_MS;
-      return false;
-    }
-  }
-
-  /** The oldest finished instance if its time has come and the sweep goes on. */
-  private due(): { readonly key: string; readonly at: number } | undefined {
-    const oldest = this.finished.oldest();
-    const now = this.options.clock.now();
-    if (this.stopped || !oldest || oldest.at > now - this.options.afterMs || now < this.holdUntil) return undefined;
-    return oldest;
   }
 }
 

@@ -25,6 +25,18 @@ describe('FinishedQueue', () => {
     expect(queue.oldest()).toBeUndefined();
   });
 
+  it('takes the oldest due, and puts back in front those taken unless they were added again meanwhile', () => {
+    const queue = new FinishedQueue();
+    for (const [key, at] of [['a', 1], ['b', 2], ['c', 3], ['d', 9]] as const) queue.add(key, at);
+    expect(queue.take(2, 5)).toEqual([{ key: 'a', at: 1 }, { key: 'b', at: 2 }]);
+    expect(queue.take(5, 5)).toEqual([{ key: 'c', at: 3 }]);
+    // b finished again meanwhile: it stays where it was added again, with its new time.
+    queue.add('b', 7);
+    queue.putBack([{ key: 'a', at: 1 }, { key: 'b', at: 2 }, { key: 'c', at: 3 }]);
+    expect(queue.take(9, 10)).toEqual([{ key: 'a', at: 1 }, { key: 'c', at: 3 }, { key: 'd', at: 9 }, { key: 'b', at: 7 }]);
+    expect(queue.oldest()).toBeUndefined();
+  });
+
   it('keeps its order across the copies that drop what it has passed', () => {
     const queue = new FinishedQueue();
     for (let at = 0; at < 10_000; at += 1) queue.add(`i${at}`, at);

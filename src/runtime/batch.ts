@@ -114,6 +114,29 @@ export class InstanceBatches {
     return done;
   }
 
+  /**
+   * Removes finished instances together, in one commit (retention), leaving out those with work queued or being built
+   * (`busy`, named in the answer), no longer finished, or gone. Until the commit lands, the next batch of each builds on
+   * its removal, as on any change still on its way. Resolves with the snapshots removed.
+   */
+  async removeTogether(keys: readonly string[], busy: (key: string) => boolean): Promise<{ removed: Snapshot[]; busy: string[] }> {
+    const { store } = this.options;
+    const left = keys.filter(busy);
+    const removed = keys.flatMap((key) => {
+      const current = left.includes(key) ? undefined : this.buildingOn(key);
+      return current && isFinished(current) ? [{ key, before: current, handed: { snapshot: undefined, failures: store.failures } }] : [];
+    });
+    if (!removed.length) return { removed: [], busy: left };
+    for (const { key, handed } of removed) this.uncommitted.set(key, handed);
+    try {
+      await store.commit(removed.map(({ key }) => ({ collection: INSTANCES, key, value: null })), { asGiven: true });
+    } finally {
+      for (const { key, handed } of removed) if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
+    }
+    for (const { key, before } of removed) this.options.committed(key, before, undefined, [], []);
+    return { removed: removed.map(({ before }) => before), busy: left };
+  }
+
   /** A removal or restart, both only of a finished instance; a removal's outcome holds what it removed. */
   private finishedWork(current: Snapshot, item: Work & { kind: 'remove' | 'restart' }, now: number): Done {
     if (item.kind === 'restart') return { outcome: restartSnapshot(item.chart, current, now, item.restart), created: false };

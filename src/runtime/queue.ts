@@ -40,6 +40,11 @@ export class KeyedQueue<I, R> {
     });
   }
 
+  /** Whether `key` has work queued or a batch being built (its last batch's commit may still be on its way). */
+  has(key: string): boolean {
+    return this.busy.has(key) || this.waiting.has(key);
+  }
+
   /** Resolves once no key has work queued, running or waiting for its results. */
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();

@@ -1,21 +1,20 @@
-// --retain-finished: finished instances are removed once they have been finished that long, a few at a time, as a background service.
+// --retain-finished: finished instances are removed once they have been finished that long, paced, as a background service.
 
 import type { Logger } from 'pino';
 import { isFinished, type Snapshot } from '../engine/snapshot.js';
-import { Conflict, NotFound } from '../errors.js';
 import type { Clock, ClockTimer } from './clock.js';
+import { FinishedQueue } from './finishedQueue.js';
 import { instanceKey, type Runtime } from './runtime.js';
 
-/** Removals handed to the store at once: they share a journal write with the check-ins of the moment, so a few. */
-const BATCH = 16;
 /**
- * The most removals a second unless --retain-finished-rate says otherwise. A backlog removed back to back takes CPU and
- * journal writes from the check-ins of the moment (bench/retention.mjs); at this rate it takes a few per cent of a
- * PUT load's CPU, and 100,000 are gone in under nine minutes.
+ * The most removals a second unless --retain-finished-rate says otherwise: few enough that check-ins hardly notice a
+ * backlog going (bench/retention.mjs), many enough that 100,000 are gone in under nine minutes.
  */
 export const DEFAULT_REMOVALS_PER_SECOND = 200;
 /** The longest a clock timer waits before looking again (timers cannot wait longer than about 24 days). */
 const MAX_WAIT_MS = 24 * 60 * 60 * 1000;
+/** Removals in one commit. */
+const BATCH = 16;
 /** How long removals the store refused wait before they are tried again. */
 const RETRY_MS = 10_000;
 
@@ -32,8 +31,8 @@ export interface RetentionOptions {
 }
 
 export class Retention {
-  /** Finished instances by key, with when they finished, kept in the order they finished: the first is due first. */
-  private readonly finished = new Map<string, number>();
+  /** Finished instances in the order they finished: the first is due first. */
+  private readonly finished = new FinishedQueue();
   private timer: ClockTimer | undefined;
   private wakeAt = Infinity;
   private sweeping: Promise<void> | undefined;
@@ -41,8 +40,10 @@ export class Retention {
   private wakePause: (() => void) | undefined;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
-  /** Why the last removals failed, until a later batch succeeds. */
+  /** Why the last batch of removals failed, until a later one succeeds. */
   private problem: string | undefined;
+  /** After a batch failed, the sweep waits until then: the store refused it, and likely refuses the next ones too. */
+  private holdUntil = -Infinity;
 
   constructor(private readonly options: RetentionOptions) {}
 
@@ -50,9 +51,10 @@ export class Retention {
   async start(): Promise<void> {
     this.stopped = false;
     this.problem = undefined;
+    this.holdUntil = -Infinity;
     this.finished.clear();
     const found = [...this.options.stored()].filter(isFinished).map((snapshot) => [instanceKey(snapshot.chart, snapshot.id), finishedAt(snapshot)] as const);
-    for (const [key, at] of found.sort((a, b) => a[1] - b[1])) this.finished.set(key, at);
+    for (const [key, at] of found.sort((a, b) => a[1] - b[1])) this.finished.add(key, at);
     const { runtime } = this.options;
     this.unsubscribe.push(
       runtime.onChange(({ after }) => this.note(after)),
@@ -94,19 +96,20 @@ export class Retention {
 
   private note(snapshot: Snapshot): void {
     const key = instanceKey(snapshot.chart, snapshot.id);
-    // Deleted first so the key goes to the end: the order stays the order of finishing.
-    this.finished.delete(key);
-    if (!isFinished(snapshot)) return;
-    this.finished.set(key, finishedAt(snapshot));
+    if (!isFinished(snapshot)) {
+      this.finished.delete(key);
+      return;
+    }
+    this.finished.add(key, finishedAt(snapshot));
     this.arm();
   }
 
   /** Sets the clock timer for the oldest finished instance's time, unless it is set for then or earlier already. */
   private arm(): void {
     if (this.stopped || this.sweeping) return;
-    const oldest = this.finished.values().next();
-    if (oldest.done) return;
-    const due = oldest.value + this.options.afterMs;
+    const oldest = this.finished.oldest();
+    if (!oldest) return;
+    const due = Math.max(oldest.at + this.options.afterMs, this.holdUntil);
     if (due >= this.wakeAt) return;
     if (this.timer) this.options.clock.clearTimeout(this.timer);
     this.wakeAt = due;
@@ -120,37 +123,36 @@ export class Retention {
     }, Math.min(MAX_WAIT_MS, due - this.options.clock.now()));
   }
 
-  /** Removes every instance whose time has come, a batch at a time, no faster than the rate allows. */
+  /**
+   * Removes every instance whose time has come, a batch at a time and no faster than the rate allows. A batch is one
+   * commit: one journal record and one place among the check-ins' commits in the store's next write, where as many
+   * commits of their own would each wait for a write or make the store wait for them (store/gather.ts).
+   */
   private async sweep(): Promise<void> {
     const { runtime, clock, log, afterMs } = this.options;
-    const perSecond = this.options.perSecond ?? DEFAULT_REMOVALS_PER_SECOND;
+    const batchMs = (BATCH * 1000) / (this.options.perSecond ?? DEFAULT_REMOVALS_PER_SECOND);
     let removed = 0;
-    for (;;) {
+    while (!this.stopped) {
       const began = clock.now();
-      const cutoff = clock.now() - afterMs;
-      const due: string[] = [];
-      for (const [key, at] of this.finished) {
-        // In order of finishing, so the first one not due ends the search; a clock set back delays a few, no more.
-        if (at > cutoff || due.length === BATCH) break;
-        due.push(key);
-      }
-      if (due.length === 0 || this.stopped) break;
-      for (const key of due) this.finished.delete(key);
-      const results = await Promise.allSettled(due.map((key) => runtime.removeStored(key)));
-      const failed = results.flatMap((result, index) => (result.status === 'rejected' ? [{ key: due[index]!, error: result.reason as Error }] : []));
-      removed += due.length - failed.length;
-      // Restarted or deleted meanwhile: nothing left to remove. Anything else (a full disk) is tried again later.
-      const retry = failed.filter(({ error }) => !(error instanceof NotFound || (error instanceof Conflict && error.code === 'instance_active')));
-      if (retry.length) {
-        const message = retry[0]!.error.message;
-        log.error({ instances: retry.length, err: message, retryInMs: RETRY_MS }, 'could not remove finished instances past --retain-finished; trying again');
-        this.problem = `could not remove ${retry.length} finished instance${retry.length === 1 ? '' : 's'} past --retain-finished (${message}); trying again every ${RETRY_MS / 1000} s`;
-        for (const { key } of retry) this.finished.set(key, cutoff + RETRY_MS);
+      const due = this.finished.take(BATCH, began - afterMs);
+      if (!due.length) break;
+      try {
+        const done = await runtime.removeStoredTogether(due.map(({ key }) => key));
+        removed += done.removed.length;
+        this.problem = undefined;
+        // Those with requests of their own under way wait for a later batch.
+        this.finished.putBack(due.filter(({ key }) => done.busy.includes(key)));
+      } catch (error) {
+        const message = (error as Error).message;
+        log.error({ instances: due.length, err: message, retryInMs: RETRY_MS }, 'could not remove finished instances past --retain-finished; trying again');
+        this.problem = `could not remove finished instances past --retain-finished (${message}); trying again every ${RETRY_MS / 1000} s`;
+        // Back in their place, and the whole sweep holds off: the store likely refuses the next ones too.
+        this.finished.putBack(due);
+        this.holdUntil = clock.now() + RETRY_MS;
         break;
       }
-      this.problem = undefined;
       // A full batch may have more behind it: the next waits for its share of the second, counted from this one's start.
-      if (due.length === BATCH) await this.pause(began + (BATCH * 1000) / perSecond - clock.now());
+      if (due.length === BATCH) await this.pause(began + batchMs - clock.now());
     }
     if (removed) log.info({ removed, olderThanMs: afterMs }, `removed ${removed} instance${removed === 1 ? '' : 's'} finished longer than --retain-finished ago`);
   }

@@ -70,6 +70,9 @@ export class Runtime {
   /** Counts by state and the instances needing a look, for the overview. */
   readonly tally: InstanceTally;
   private readonly queue: KeyedQueue<Work, Done>;
+  private readonly batches: InstanceBatches;
+  /** Removals together (retention) on their way to the store, which whenIdle waits for too. */
+  private readonly removing = new Set<Promise<void>>();
   private readonly timers: Timers;
   private readonly steps: StepRunner;
   private readonly quota: InstanceQuota;
@@ -84,11 +87,11 @@ export class Runtime {
     this.tally = new InstanceTally(() => options.clock.now());
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
-    const batches = new InstanceBatches({
+    const batches = (this.batches = new InstanceBatches({
       store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota,
       chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
       committed: (key, before, after, outcomes, reports) => this.afterCommit(key, before, after, outcomes, reports),
-    });
+    }));
     this.queue = new KeyedQueue((key, items) => batches.process(key, items), () => options.store.whenIssued());
     // Straight to the queue: an instance keeps moving (its cleanup, say) after its chart stopped being served.
     this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.submitInput(key, input) });
@@ -188,13 +191,14 @@ export class Runtime {
     this.steps.stop();
     this.waiters.releaseAll();
     for (const hook of this.stopHooks) hook();
-    await this.queue.whenIdle();
+    await this.whenIdle();
     await this.options.alerter.stop();
   }
 
-  /** Resolves once every input handed in so far is committed and acted on (timers armed, steps started). */
-  whenIdle(): Promise<void> {
-    return this.queue.whenIdle();
+  /** Resolves once every input and removal handed in so far is committed and acted on (timers armed, steps started). */
+  async whenIdle(): Promise<void> {
+    await this.queue.whenIdle();
+    await Promise.all(this.removing);
   }
 
   /** Alerts recorded and not yet taken by the webhook (see AlertOutbox); undefined without a webhook. */
@@ -242,11 +246,23 @@ export class Runtime {
     return this.removeStored(instanceKey(chart, id));
   }
 
-  /** Removes a finished instance by its key, whether its chart is served or not (retention). */
+  /** Removes a finished instance by its key, whether its chart is served or not. */
   async removeStored(key: string): Promise<Snapshot> {
     const done = await this.queue.submit(key, { kind: 'remove' });
     if ('error' in done) throw done.error;
     return done.outcome.snapshot;
+  }
+
+  /**
+   * Removes finished instances by key in one commit, whether their charts are served or not (retention). Those with
+   * requests queued or under way are left out (named in `busy`), like those active again or gone.
+   */
+  removeStoredTogether(keys: readonly string[]): Promise<{ removed: Snapshot[]; busy: string[] }> {
+    const removal = this.batches.removeTogether(keys, (key) => this.queue.has(key));
+    // Followed for whenIdle only: the caller hears how it went.
+    const settled = removal.then(() => undefined, () => undefined).finally(() => this.removing.delete(settled));
+    this.removing.add(settled);
+    return removal;
   }
 
   /** The names of the charts served, sorted. */

@@ -124,7 +124,7 @@ describe('the retention service', () => {
     await until(() => held.length === 1, 'the removal');
     held[0]!.fail(EIO);
     await until(() => status(running, 'retention').state === 'failed', 'the retention service to fail');
-    expect(status(running, 'retention').lastError!.message).toMatch(/^could not remove 1 finished instance past --retain-finished \(could not make 1 commit\(s\) durable .*EIO.*\); trying again every 10 s$/);
+    expect(status(running, 'retention').lastError!.message).toMatch(/^could not remove finished instances past --retain-finished \(could not make 1 commit\(s\) durable .*EIO.*\); trying again every 10 s$/);
     expect(running.store.get(INSTANCES, 'timed/default')).toBeDefined();
     await clock.advance(10_000);
     await until(() => held.length === 2, 'the removal tried again');

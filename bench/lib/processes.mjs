@@ -52,8 +52,9 @@ export function startServer(name, args) {
   });
 }
 
-export function startChartd({ chartFile, dataDir, extraArgs = [], name = 'chartd' }) {
-  return startServer(name, [CLI, 'serve', '--chart', chartFile, '--data', dataDir, '--port', '0', '--log-level', 'warn', ...extraArgs]);
+/** `cli` is the chartd to start: this checkout's build unless another's dist/cli/main.js is named. */
+export function startChartd({ chartFile, dataDir, extraArgs = [], name = 'chartd', cli = CLI }) {
+  return startServer(name, [cli, 'serve', '--chart', chartFile, '--data', dataDir, '--port', '0', '--log-level', 'warn', ...extraArgs]);
 }
 
 export function startBaseline() {

@@ -28,6 +28,7 @@ import { logTransitions } from './runtime/transitionLog.js';
 import { alertsService, checkpointerService, retentionService, runtimeServices } from './services/engineServices.js';
 import { Supervisor } from './services/supervisor.js';
 import { openLowdbStore, type JournalWrite, type StoreStats } from './store/lowdbStore.js';
+import { legacyStore } from './store/legacyStore.js';
 import type { Store } from './store/store.js';
 
 /** Start-up refused for a reason the operator must fix; the message says what and where. */
@@ -120,12 +121,13 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const http = await createHttpClient(config.outgoing).catch((error: Error) => {
     throw new StartupError(error.message);
   });
-  const store = await openLowdbStore(config.dataDir, {
+  const lowdb = await openLowdbStore(config.dataDir, {
     log: (level, message) => log[level]({ data: config.dataDir }, message), ...(observers.journalWrite ? { onJournalWrite: observers.journalWrite } : {}),
   }).catch(async (error: unknown) => {
     await http.close();
     throw error;
   });
+  const store = legacyStore(lowdb);
   try {
     const load = chartLoadOptions(handlers);
     const inputs = new InputChecker();
@@ -167,13 +169,13 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
       ...(config.retainFinishedRate !== undefined ? { perSecond: config.retainFinishedRate } : {}),
     });
     const supervisor = new Supervisor({ config: set.values.services, clock, log });
-    const services = [checkpointerService(store), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
+    const services = [checkpointerService(lowdb), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
     for (const service of services) {
       supervisor.add(service);
     }
     supervisor.start();
     return {
-      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor, storeStats: () => store.stats(),
+      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor, storeStats: () => lowdb.stats(),
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await supervisor.stop();

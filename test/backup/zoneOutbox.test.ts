@@ -5,7 +5,9 @@ import { Secret } from '../../src/backup/secret.js';
 import { ZoneOutbox } from '../../src/backup/zone/zoneOutbox.js';
 import type { ZoneResult } from '../../src/backup/zone.js';
 import { createHttpClient, type HttpClient } from '../../src/net/httpClient.js';
-import { openLowdbStore, type LowdbStore } from '../../src/store/lowdbStore.js';
+import { legacyStore } from '../../src/store/legacyStore.js';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
+import type { Store } from '../../src/store/store.js';
 import { capturingLogger, removeDir, tempDir } from '../support/server.js';
 import { until } from '../support/wait.js';
 import { freePort } from './support/world.js';
@@ -13,7 +15,7 @@ import { freePort } from './support/world.js';
 const RESULT: ZoneResult = { requestId: 'r1', zone: 'local', ok: false, failures: ['Failure: x: y'], startedAt: '2026-11-22T06:00:00.000Z', finishedAt: '2026-11-22T06:01:00.000Z' };
 
 let dir: string | undefined;
-let store: LowdbStore | undefined;
+let store: Store | undefined;
 let client: HttpClient | undefined;
 let controller: Server | undefined;
 
@@ -27,7 +29,7 @@ afterEach(async () => {
 describe('the zone-outbox service', () => {
   it('holds results until started, fails while the controller takes none, and works again once one goes through', async () => {
     dir = await tempDir('chartd-outbox-');
-    store = await openLowdbStore(dir);
+    store = legacyStore(await openLowdbStore(dir));
     client = await createHttpClient();
     const port = await freePort();
     const outbox = new ZoneOutbox({

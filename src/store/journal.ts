@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { formatCrc } from './crc.js';
 import { readIfExists, writeFileDurably } from './durableFile.js';
 import type { StoreLog } from './lock.js';
-import { StoreCorrupt, type Write } from './store.js';
+import type { Write } from './port.js';
+import { StoreCorrupt } from './store.js';
 
 export const JOURNAL_FORMAT = 1;
 

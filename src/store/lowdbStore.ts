@@ -185,11 +185,6 @@ export class LowdbStore implements Store {
     return new LowdbStore(dir, lock, log, checkpointBytes, shards, writer, retired, appliedSeq, collections, onJournalWrite);
   }
 
-  /** Memory, read in place: for the synchronous interface its callers still use (legacyStore.ts). */
-  collectionOf(name: string): Collection | undefined {
-    return this.collections.get(name);
-  }
-
   get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
     return Promise.resolve(this.collections.get(collection)?.docs.get(key) as Stored<T> | undefined);
   }
@@ -248,10 +243,6 @@ export class LowdbStore implements Store {
     return () => this.listeners.delete(listener);
   }
 
-  get failures(): number {
-    return this.failureCount;
-  }
-
   health(): StoreHealth {
     const since = this.lastFailure?.at.toISOString();
     const checkpoint = this.checkpointProblem;
@@ -261,6 +252,7 @@ export class LowdbStore implements Store {
     return { ok: true, ...warning };
   }
 
+  /** Resolves once every commit() made so far is on its way to disk (or has failed): for tests of the write pipeline. */
   async whenIssued(): Promise<void> {
     const target = this.queuedCount;
     while (this.issuedCount < target) await this.issued.next();

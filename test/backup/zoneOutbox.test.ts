@@ -5,9 +5,8 @@ import { Secret } from '../../src/backup/secret.js';
 import { ZoneOutbox } from '../../src/backup/zone/zoneOutbox.js';
 import type { ZoneResult } from '../../src/backup/zone.js';
 import { createHttpClient, type HttpClient } from '../../src/net/httpClient.js';
-import { legacyStore } from '../../src/store/legacyStore.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
-import type { Store } from '../../src/store/store.js';
+import type { Store } from '../../src/store/port.js';
 import { capturingLogger, removeDir, tempDir } from '../support/server.js';
 import { until } from '../support/wait.js';
 import { freePort } from './support/world.js';
@@ -29,12 +28,12 @@ afterEach(async () => {
 describe('the zone-outbox service', () => {
   it('holds results until started, fails while the controller takes none, and works again once one goes through', async () => {
     dir = await tempDir('chartd-outbox-');
-    store = legacyStore(await openLowdbStore(dir));
+    store = await openLowdbStore(dir);
     client = await createHttpClient();
     const port = await freePort();
     const outbox = new ZoneOutbox({
       store, controllerUrl: `http://127.0.0.1:${port}`, token: new Secret('t'.repeat(32), 'test'), fetch: client.fetch, log: capturingLogger().log,
-      maxDelayMs: 20, timeoutMs: 1000, onDelivered: () => [],
+      maxDelayMs: 20, timeoutMs: 1000, onDelivered: () => Promise.resolve([]),
     });
     const service = outbox.service();
     expect(service.name).toBe('zone-outbox');

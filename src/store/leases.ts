@@ -2,6 +2,7 @@
 
 import type { Collection } from './collection.js';
 import type { ClaimQuery, Fence, Lease, Stored } from './port.js';
+import { idOf } from './revisions.js';
 
 interface Held {
   readonly owner: string;
@@ -61,8 +62,4 @@ export class Leases {
 function dueOf(value: unknown): number | undefined {
   const due = typeof value === 'object' && value !== null ? (value as { due?: unknown }).due : undefined;
   return typeof due === 'number' && Number.isFinite(due) ? due : undefined;
-}
-
-function idOf(collection: string, key: string): string {
-  return `${collection}\u0000${key}`;
 }

@@ -1,15 +1,18 @@
 // The embedded store: a journal makes commits durable, lowdb shard files checkpoint them, reads come from memory.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeDirectoryDurably, removeTempFiles, syncDirectory } from './durableFile.js';
+import type { Collection } from './collection.js';
+import { makeDirectoryDurably, syncDirectory } from './durableFile.js';
 import { BatchTarget } from './gather.js';
-import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
-import { Collection } from './collection.js';
+import { encodeWrites, formatRecord, type Entry } from './journal.js';
+import { JournalWriter } from './journalWriter.js';
 import { Leases } from './leases.js';
+import { applyEntries, loadDocuments, type RetiredJournal } from './loadDocuments.js';
 import { DirLock, type StoreLog } from './lock.js';
 import { CHECK_PLAIN_JSON, checkPlainJson } from './plainJson.js';
 import { Revisions } from './revisions.js';
-import { readManifest, shardOf, Shards } from './shards.js';
+import type { Shards } from './shards.js';
+import { Signal } from './signal.js';
 import { StoreError, WriteConflict } from './store.js';
 import type { Change, ChangeListener, ClaimQuery, Fence, Lease, Page, PageQuery, Store, Stored, StoreHealth, Write } from './port.js';
 
@@ -85,11 +88,6 @@ interface Batch {
   outcome?: 'written' | Error;
 }
 
-interface RetiredJournal {
-  readonly file: string;
-  readonly size: number;
-}
-
 /** Opens (creating if needed) the store in `dir`: lock, load shards, replay journals. */
 export function openLowdbStore(dir: string, options: LowdbStoreOptions = {}): Promise<LowdbStore> {
   return LowdbStore.open(dir, options);
@@ -153,35 +151,7 @@ export class LowdbStore implements Store {
   }
 
   private static async load(dir: string, lock: DirLock, log: StoreLog, checkpointBytes: number, onJournalWrite: LowdbStoreOptions['onJournalWrite']): Promise<LowdbStore> {
-    const shardDir = join(dir, 'shards');
-    const journalDir = join(dir, 'journal');
-    const shardCount = await readManifest(dir, shardDir, journalDir);
-    for (const folder of [dir, shardDir, journalDir]) {
-      const removed = await removeTempFiles(folder);
-      if (removed.length) log('info', `removed ${removed.length} unfinished temp file(s) in ${folder}`);
-    }
-    const shards = new Shards(shardDir, shardCount);
-    const collections = new Map<string, Collection>();
-    const shardSeq = await shards.load((collection, key, value, revision) => collectionIn(collections, collection).docs.set(key, { key, value, revision }));
-
-    const journals = await listJournals(journalDir);
-    const retired: RetiredJournal[] = [];
-    let journalSeq = 0;
-    let newestSize = 0;
-    for (const [position, journal] of journals.entries()) {
-      const replayed = await replayJournal(journal.file, {
-        newest: position === journals.length - 1,
-        afterSeq: journalSeq,
-        log,
-        onRecord: (seq, entries) => applyEntries(shards, collections, seq, entries, true),
-      });
-      journalSeq = replayed.lastSeq;
-      if (position < journals.length - 1) retired.push({ file: journal.file, size: replayed.size });
-      else newestSize = replayed.size;
-    }
-    const newest = journals.at(-1);
-    const writer = newest ? await JournalWriter.reopen(newest, newestSize) : await JournalWriter.create(journalDir, 1);
-    const appliedSeq = Math.max(shardSeq, journalSeq);
+    const { shards, collections, writer, retired, appliedSeq } = await loadDocuments(dir, log);
     return new LowdbStore(dir, lock, log, checkpointBytes, shards, writer, retired, appliedSeq, collections, onJournalWrite);
   }
 
@@ -503,51 +473,5 @@ export class LowdbStore implements Store {
 
   private journalBytes(): number {
     return this.retired.reduce((sum, journal) => sum + journal.size, this.journal.size);
-  }
-}
-
-/** Wakes everything waiting for the next change of state; all waiters share one promise. */
-class Signal {
-  private waiting: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-
-  next(): Promise<void> {
-    return (this.waiting ??= new Promise((resolve) => {
-      this.wake = resolve;
-    }));
-  }
-
-  notify(): void {
-    const wake = this.wake;
-    this.waiting = undefined;
-    this.wake = undefined;
-    wake?.();
-  }
-}
-
-function collectionIn(collections: Map<string, Collection>, name: string): Collection {
-  let collection = collections.get(name);
-  if (!collection) collections.set(name, (collection = new Collection()));
-  return collection;
-}
-
-/**
- * Replay skips a write whose shard file already reflects its record, so an old journal cannot regress a document.
- * Each write gives its document the next revision (a document created again starts at 1), the same on replay as
- * when it landed, so the journal needs no revisions of its own.
- */
-function applyEntries(shards: Shards, collections: Map<string, Collection>, seq: number, entries: readonly Entry[], replaying: boolean): void {
-  for (const [collection, key, value] of entries) {
-    const index = shardOf(collection, key, shards.count);
-    if (replaying && seq <= shards.seqOf(index)) continue;
-    const documents = collectionIn(collections, collection);
-    if (value === null) {
-      shards.set(index, collection, key, undefined, 0);
-      documents.set(key, undefined);
-      continue;
-    }
-    const revision = (documents.docs.get(key)?.revision ?? 0) + 1;
-    shards.set(index, collection, key, value, revision);
-    documents.set(key, { key, value, revision });
   }
 }

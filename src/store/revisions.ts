@@ -71,6 +71,7 @@ export class Revisions {
   }
 }
 
-function idOf(collection: string, key: string): string {
+/** One string per document, for maps keyed by document. */
+export function idOf(collection: string, key: string): string {
   return `${collection}\u0000${key}`;
 }

@@ -115,7 +115,7 @@ export class InstanceBatches {
         continue;
       }
       if (!current) {
-        done.push({ error: new NotFound(`instance ${key} does not exist`) });
+        done.push({ error: noInstance(key) });
         continue;
       }
       const outcome = transition(this.options.chartOf(current), current, item.input, now);
@@ -185,6 +185,12 @@ export class InstanceBatches {
 function builtOn(change: Base, base: Base): boolean {
   for (let at: Base | undefined = change; at; at = at.on) if (at === base) return true;
   return false;
+}
+
+/** The answer to an input for an instance that does not exist, as Runtime.snapshot words it. */
+export function noInstance(key: string): NotFound {
+  const [chart, id] = splitKey(key);
+  return new NotFound(`chart ${chart} has no instance ${id}; POST /charts/${chart}/instances creates one`);
 }
 
 function splitKey(key: string): [string, string] {

@@ -16,7 +16,7 @@ import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
-import { INSTANCES, InstanceBatches, type Done, type Work } from './batch.js';
+import { INSTANCES, InstanceBatches, noInstance, type Done, type Work } from './batch.js';
 import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
@@ -275,8 +275,9 @@ export class Runtime {
   /** The committed snapshot; NotFound names the chart and how to create one. One promise, no await of its own (the GET path). */
   snapshot(chart: string, id: string): Promise<Snapshot> {
     this.chart(chart);
-    return this.options.store.get<Snapshot>(INSTANCES, instanceKey(chart, id)).then((stored) => {
-      if (!stored) throw new NotFound(`chart ${chart} has no instance ${id}; POST /charts/${chart}/instances creates one`);
+    const key = instanceKey(chart, id);
+    return this.options.store.get<Snapshot>(INSTANCES, key).then((stored) => {
+      if (!stored) throw noInstance(key);
       return stored.value;
     });
   }
@@ -338,8 +339,9 @@ export class Runtime {
     return chart;
   }
 
+  /** The batch answers NotFound for an instance that does not exist: no read of its own ahead of the queue. */
   async apply(chart: string, id: string, input: Input): Promise<Outcome> {
-    await this.snapshot(chart, id);
+    this.chart(chart);
     return this.submitInput(instanceKey(chart, id), input);
   }
 

@@ -80,7 +80,7 @@ async function run(values: RunOptions, [chartFile]: string[]): Promise<number> {
     try {
       const { runtime, store } = engine;
       if (temporary) await store.commit([{ collection: RUN_STORE, key: MADE_BY_RUN, value: { id } }]);
-      else temporary = store.get(RUN_STORE, MADE_BY_RUN) !== undefined;
+      else temporary = (await store.get(RUN_STORE, MADE_BY_RUN)) !== undefined;
       if (timeoutMs === undefined) refuseOutsideInput(engine.charts[0]!);
       const created = await createOrResume(runtime, engine.charts[0]!, id, values.set ?? []);
       const chart = runtime.chartOf(created);
@@ -140,7 +140,7 @@ async function followToEnd(runtime: Runtime, chart: Chart, start: Snapshot, outp
     interrupt(`interrupted: --timeout ${stopping.timeout} ran out`);
   }, stopping.timeoutMs);
   try {
-    return await new Promise<Snapshot>((settle) => {
+    return await new Promise<Snapshot>((settle, fail) => {
       const settled = (snapshot: Snapshot): boolean => snapshot.status === 'done' || (snapshot.interrupted !== undefined && chart.states[snapshot.state]?.kind !== 'step');
       let last = start;
       const follow = (before: Snapshot | undefined, after: Snapshot): void => {
@@ -156,12 +156,13 @@ async function followToEnd(runtime: Runtime, chart: Chart, start: Snapshot, outp
         if (after.chart === chart.name && after.id === start.id) follow(before, after);
       });
       // It may have moved on between its creation and this listener.
-      const latest = runtime.snapshot(chart.name, start.id);
-      if (latest.revision > start.revision) follow(start, latest);
-      else if (settled(start)) {
-        stopListening();
-        settle(start);
-      }
+      runtime.snapshot(chart.name, start.id).then((latest) => {
+        if (latest.revision > start.revision) follow(start, latest);
+        else if (settled(start)) {
+          stopListening();
+          settle(start);
+        }
+      }, fail);
     });
   } finally {
     removeSignals();

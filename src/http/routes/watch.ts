@@ -15,9 +15,9 @@ const SLOW_CLIENT_BYTES = 1024 * 1024;
 /** Registers the watch route; returns how many streams are open now (metrics). */
 export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => number {
   let open = 0;
-  routes.get('/charts/:chart/instances/:id/events', READ, (ctx) => {
+  routes.get('/charts/:chart/instances/:id/events', READ, async (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
-    const snapshot = runtime.snapshot(chart, id);
+    const snapshot = await runtime.snapshot(chart, id);
     const states = runtime.chartOf(snapshot).states;
     let sent = lastEventId(ctx) ?? snapshot.revision;
     const stream = new PassThrough();

@@ -7,6 +7,7 @@ import { Conflict, NotFound } from '../errors.js';
 import type { Store, Write } from '../store/store.js';
 import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { Clock } from './clock.js';
+import { HistoryWrites } from './history.js';
 import type { InstanceQuota } from './quota.js';
 
 export const INSTANCES = 'instances';
@@ -52,6 +53,11 @@ export class InstanceBatches {
     let current = before;
     const done: Done[] = [];
     const outcomes: Outcome[] = [];
+    const history = new HistoryWrites(key);
+    const took = (outcome: Outcome): void => {
+      outcomes.push(outcome);
+      history.record(outcome.recorded, outcome.snapshot.transitions);
+    };
     /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
     let creating: string | undefined;
     const now = clock.now();
@@ -59,15 +65,16 @@ export class InstanceBatches {
       if (item.kind === 'remove' || item.kind === 'restart') {
         const result = current ? this.finishedWork(current, item, now) : { error: new NotFound(`instance ${key} does not exist`) };
         if ('outcome' in result && result.outcome.accepted) {
+          if (item.kind === 'remove') history.remove(current!);
+          took(result.outcome);
           current = item.kind === 'remove' ? undefined : result.outcome.snapshot;
-          outcomes.push(result.outcome);
         }
         done.push(result);
         continue;
       }
       if (item.kind === 'create') {
         if (current) {
-          done.push({ outcome: { snapshot: current, effects: [], accepted: true, unchanged: true }, created: false });
+          done.push({ outcome: { snapshot: current, effects: [], recorded: [], accepted: true, unchanged: true }, created: false });
           continue;
         }
         const [chartName, id] = splitKey(key);
@@ -79,7 +86,7 @@ export class InstanceBatches {
         creating = chartName;
         const outcome = createSnapshot(this.options.chart(chartName), id, item.context, now, item.origin);
         current = outcome.snapshot;
-        outcomes.push(outcome);
+        took(outcome);
         done.push({ outcome, created: true });
         continue;
       }
@@ -90,7 +97,7 @@ export class InstanceBatches {
       const outcome = transition(this.options.chartOf(current), current, item.input, now);
       if (outcome.accepted && !outcome.unchanged) {
         current = outcome.snapshot;
-        outcomes.push(outcome);
+        took(outcome);
       }
       done.push({ outcome, created: false });
     }
@@ -99,8 +106,8 @@ export class InstanceBatches {
       this.uncommitted.set(key, handed);
       const reports = current ? failureReports(key, current, outcomes, () => this.options.failurePrefix(current)) : [];
       try {
-        // Snapshots are plain JSON data, built anew by every transition and never changed; so are alert records.
-        const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null }];
+        // Snapshots are plain JSON data, built anew by every transition and never changed; so are history entries and alert records.
+        const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null }, ...history.writes()];
         if (reports.length) writes.push(...this.options.alerter.record(reports, now));
         await store.commit(writes, { asGiven: true });
       } catch (error) {
@@ -120,7 +127,7 @@ export class InstanceBatches {
     if (!isFinished(current)) {
       return { error: new Conflict(`instance ${current.id} of chart ${current.chart} is active in ${current.state}; cancel it first (POST /charts/${current.chart}/instances/${current.id}/cancel), then delete it`, 'instance_active') };
     }
-    return { outcome: { snapshot: current, effects: [], accepted: true, unchanged: false }, created: false };
+    return { outcome: { snapshot: current, effects: [], recorded: [], accepted: true, unchanged: false }, created: false };
   }
 
   /**

@@ -75,7 +75,7 @@ describe('cancel', () => {
     await until(() => runtime.snapshot('archive', 'nightly').status !== 'active', 'the cleanup', 10_000);
     const ended = runtime.snapshot('archive', 'nightly');
     expect(ended).toMatchObject({ state: 'failed', status: 'cancelled', failures: [] });
-    expect(ended.history.map(({ from, to, cause, status }) => [from, to, cause, status ?? null])).toEqual([
+    expect(runtime.history(ended).map(({ from, to, cause, status }) => [from, to, cause, status ?? null])).toEqual([
       [null, 'pack', 'create', null], ['pack', 'clean', 'cancel', null], ['clean', 'failed', 'success', 'cancelled'],
     ]);
     expect(store.count(ALERTS)).toBe(0);
@@ -92,7 +92,7 @@ describe('cancel', () => {
     await clock.advance(HOUR);
     const again = await runtime.restart('gates', 'default', { reason: 'go', token: 'ops' });
     expect(again).toMatchObject({ state: 'wait', status: 'active', counter: 0, revision: ended.revision + 1, createdAt: new Date(clock.now()).toISOString() });
-    expect(again.history.at(-1)).toMatchObject({ from: 'wait', to: 'wait', cause: 'restart', reason: 'go', token: 'ops' });
+    expect(runtime.history(again).at(-1)).toMatchObject({ from: 'wait', to: 'wait', cause: 'restart', reason: 'go', token: 'ops' });
     expect(again).not.toHaveProperty('cancelled');
     await expect(runtime.restart('gates', 'default')).rejects.toThrow(Conflict);
   });

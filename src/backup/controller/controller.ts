@@ -92,7 +92,7 @@ export class BackupController {
   request(id: string): RequestView {
     const record = this.records.get(id);
     if (!record) throw new NotFound(`no backup request ${id}`);
-    return viewOf(record, this.snapshotOf(id));
+    return this.viewOf(record);
   }
 
   listBackups(filter: { readonly backupJobId?: string } = {}): BackupRecord[] {
@@ -117,7 +117,7 @@ export class BackupController {
       start = behind === -1 ? matching.length : behind;
     }
     const { items, next } = pageFrom(matching, start, page.limit);
-    return { requests: items.map((record) => viewOf(record, this.snapshotOf(record.id))), next };
+    return { requests: items.map((record) => this.viewOf(record)), next };
   }
 
   /** One page of listBackups(), going on after backup `after` (backups are never removed). */
@@ -246,7 +246,7 @@ export class BackupController {
     const answered = record.respondedAt === undefined
       ? await this.records.update(id, (current) => (current.respondedAt ? {} : { respondedAt: this.now(), respondedWith: reception.outcome }))
       : record;
-    return { ...reception, request: viewOf(answered, this.snapshotOf(id)) };
+    return { ...reception, request: this.viewOf(answered) };
   }
 
   private async checked(id: string): Promise<Snapshot> {
@@ -281,6 +281,11 @@ export class BackupController {
 
   private snapshotOf(id: string): Snapshot | undefined {
     return this.options.runtime.find(REQUEST_CHART, id);
+  }
+
+  private viewOf(record: RequestRecord): RequestView {
+    const snapshot = this.snapshotOf(record.id);
+    return viewOf(record, snapshot, snapshot ? this.options.runtime.history(snapshot) : []);
   }
 
   private now(): string {

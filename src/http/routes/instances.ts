@@ -112,7 +112,9 @@ export function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot)
   // The revision names the snapshot; the creation time tells an instance created anew under the same id apart.
   if (notModified(ctx, `"${snapshot.revision}.${Date.parse(snapshot.createdAt).toString(36)}"`)) return;
   const def = runtime.chartOf(snapshot).states[snapshot.state];
-  ctx.body = { ...snapshot, current: def ? describeState(def) : null };
+  // What the engine keeps for itself stays in; the history, kept apart, goes where the answer has always had it.
+  const { transitions: _transitions, closedGates: _closedGates, failures, ...shown } = snapshot;
+  ctx.body = { ...shown, history: runtime.history(snapshot), failures, current: def ? describeState(def) : null };
 }
 
 /** Creating with the same id and the same context again is a harmless retry. */

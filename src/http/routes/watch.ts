@@ -37,14 +37,15 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
       sent = snapshot.revision;
     }
     // Resume: replay what the capped history still holds past the client's last id.
-    const oldest = snapshot.history[0]?.revision;
+    const history = sent < snapshot.revision ? runtime.history(snapshot) : [];
+    const oldest = history[0]?.revision;
     if (oldest !== undefined && sent + 1 < oldest) {
       stream.write(`event: gap\ndata: ${JSON.stringify({ from: sent + 1, to: oldest - 1, message: 'older transitions are no longer kept; GET the instance for its current state' })}\n\n`);
     }
-    for (const transition of snapshot.history) send(transition);
-    const unsubscribe = runtime.onChange(({ after }) => {
+    for (const transition of history) send(transition);
+    const unsubscribe = runtime.onChange(({ after, recorded }) => {
       if (after.chart !== chart || after.id !== id) return;
-      for (const transition of after.history) send(transition);
+      for (const transition of recorded) send(transition);
       // A change that moved no state (a check-in a gate counted, a step's retry) has no id: resuming replays transitions only.
       if (after.revision > sent) {
         sent = after.revision;

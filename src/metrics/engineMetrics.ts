@@ -2,7 +2,6 @@
 
 import type { Engine, EngineObservers } from '../main.js';
 import { ALERTS } from '../runtime/alertOutbox.js';
-import { newTransitions } from '../runtime/transitionLog.js';
 import type { ServiceBoard } from '../services/service.js';
 import type { Metrics } from './metrics.js';
 
@@ -29,7 +28,7 @@ export function engineObservers(metrics: Metrics): EngineObservers {
       batches.observe(commits);
     },
     change(change) {
-      for (const { from, to, cause } of newTransitions(change)) transitions.inc([change.after.chart, from ?? '', to, cause]);
+      for (const { from, to, cause } of change.recorded) transitions.inc([change.after.chart, from ?? '', to, cause]);
     },
     step(event) {
       const handler = event.handler;

@@ -7,6 +7,7 @@ import { Conflict, NotFound } from '../errors.js';
 import { WriteConflict, type Store, type Write } from '../store/port.js';
 import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { Clock } from './clock.js';
+import { HistoryWrites } from './history.js';
 import type { InstanceQuota } from './quota.js';
 
 export const INSTANCES = 'instances';
@@ -83,6 +84,11 @@ export class InstanceBatches {
     let current = before.snapshot;
     const done: Done[] = [];
     const outcomes: Outcome[] = [];
+    const history = new HistoryWrites(key);
+    const took = (outcome: Outcome): void => {
+      outcomes.push(outcome);
+      history.record(outcome.recorded, outcome.snapshot.transitions);
+    };
     /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
     let creating: string | undefined;
     const now = clock.now();
@@ -90,15 +96,16 @@ export class InstanceBatches {
       if (item.kind === 'remove' || item.kind === 'restart') {
         const result = current ? this.finishedWork(current, item, now) : { error: new NotFound(`instance ${key} does not exist`) };
         if ('outcome' in result && result.outcome.accepted) {
+          if (item.kind === 'remove') history.remove(current!);
+          took(result.outcome);
           current = item.kind === 'remove' ? undefined : result.outcome.snapshot;
-          outcomes.push(result.outcome);
         }
         done.push(result);
         continue;
       }
       if (item.kind === 'create') {
         if (current) {
-          done.push({ outcome: { snapshot: current, effects: [], accepted: true, unchanged: true }, created: false });
+          done.push({ outcome: { snapshot: current, effects: [], recorded: [], accepted: true, unchanged: true }, created: false });
           continue;
         }
         const [chartName, id] = splitKey(key);
@@ -110,7 +117,7 @@ export class InstanceBatches {
         creating = chartName;
         const outcome = createSnapshot(this.options.chart(chartName), id, item.context, now, item.origin);
         current = outcome.snapshot;
-        outcomes.push(outcome);
+        took(outcome);
         done.push({ outcome, created: true });
         continue;
       }
@@ -121,7 +128,7 @@ export class InstanceBatches {
       const outcome = transition(this.options.chartOf(current), current, item.input, now);
       if (outcome.accepted && !outcome.unchanged) {
         current = outcome.snapshot;
-        outcomes.push(outcome);
+        took(outcome);
       }
       done.push({ outcome, created: false });
     }
@@ -134,7 +141,7 @@ export class InstanceBatches {
     this.uncommitted.set(key, handing);
     const reports = current ? failureReports(key, current, outcomes, () => this.options.failurePrefix(current)) : [];
     try {
-      const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null, expect: before.revision }];
+      const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null, expect: before.revision }, ...history.writes()];
       if (reports.length) writes.push(...this.options.alerter.record(reports, now));
       const committing = store.commit(writes);
       handed();
@@ -173,7 +180,11 @@ export class InstanceBatches {
       const handings = removing.map(({ key, base }) => ({ key, base, handing: { snapshot: undefined, revision: 0, on: base } as Base }));
       for (const { key, handing } of handings) this.uncommitted.set(key, handing);
       try {
-        await this.options.store.commit(handings.map(({ key, base }) => ({ collection: INSTANCES, key, value: null, expect: base.revision })));
+        await this.options.store.commit(handings.flatMap(({ key, base }) => {
+          const history = new HistoryWrites(key);
+          history.remove(base.snapshot!);
+          return [{ collection: INSTANCES, key, value: null, expect: base.revision }, ...history.writes()];
+        }));
       } catch (error) {
         for (const { key, handing } of handings) {
           handing.refused = true;
@@ -200,7 +211,7 @@ export class InstanceBatches {
     if (!isFinished(current)) {
       return { error: new Conflict(`instance ${current.id} of chart ${current.chart} is active in ${current.state}; cancel it first (POST /charts/${current.chart}/instances/${current.id}/cancel), then delete it`, 'instance_active') };
     }
-    return { outcome: { snapshot: current, effects: [], accepted: true, unchanged: false }, created: false };
+    return { outcome: { snapshot: current, effects: [], recorded: [], accepted: true, unchanged: false }, created: false };
   }
 
   /** What a batch builds on: the newest change handed to the store, else what is stored (read, then looked again). */

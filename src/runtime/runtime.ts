@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
 import type { Input, Outcome, Restart } from '../engine/transition.js';
-import { isFinished, templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
+import { isFinished, templateScope, type Context, type Snapshot, type Transition } from '../engine/snapshot.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
 import type { Store, StoreHealth } from '../store/port.js';
@@ -17,6 +17,7 @@ import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
 import { INSTANCES, InstanceBatches, noInstance, type Done, type Work } from './batch.js';
+import { moveHistoryOut, readHistory } from './history.js';
 import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
@@ -64,6 +65,8 @@ export interface Request {
 export interface Change {
   readonly before: Snapshot | undefined;
   readonly after: Snapshot;
+  /** The transitions the change made, oldest first (none for a check-in a gate only counted). */
+  readonly recorded: readonly Transition[];
 }
 
 export class Runtime {
@@ -107,6 +110,8 @@ export class Runtime {
    */
   async start(): Promise<void> {
     const { catalog, store, log } = this.options;
+    const moved = await moveHistoryOut(store, INSTANCES);
+    if (moved) log.info({ instances: moved }, 'moved the history of instances stored with it inside into its own collection');
     this.tally.reset(await readAll<Snapshot>(store, INSTANCES));
     const { armed, resumed } = await this.resume(catalog.names());
     const unserved = unservedInstances(this.tally.chartNames(), catalog.names(), (chart) => this.tally.counts(chart));
@@ -304,6 +309,11 @@ export class Runtime {
     return (await this.options.store.get<Snapshot>(INSTANCES, instanceKey(chart, id)))?.value;
   }
 
+  /** The transitions kept for the instance up to `snapshot` (the last HISTORY_LIMIT), oldest first. */
+  history(snapshot: Snapshot): Promise<Transition[]> {
+    return readHistory(this.options.store, instanceKey(snapshot.chart, snapshot.id), snapshot);
+  }
+
   async instances(chart: string): Promise<Snapshot[]> {
     this.chart(chart);
     return readAll<Snapshot>(this.options.store, INSTANCES, `${chart}/`);
@@ -458,7 +468,8 @@ export class Runtime {
     }
     this.options.alerter.raised(reports);
     this.waiters.notify(key, after);
-    for (const listener of this.listeners) listener({ before, after });
+    const recorded = outcomes.length === 1 ? outcomes[0]!.recorded : outcomes.flatMap((outcome) => outcome.recorded);
+    for (const listener of this.listeners) listener({ before, after, recorded });
   }
 }
 

@@ -88,6 +88,12 @@ async function visit(path: string, ready: string, options: { token?: string; wid
 }
 
 /** The buttons in the page's content that change something (the header's sign-out and the refresh buttons do not). */
+/** The newest transition in the history of instance `id` of chart gated. */
+async function lastMove(id: string) {
+  const { runtime } = server.engine;
+  return (await runtime.history(await runtime.snapshot('gated', id))).at(-1);
+}
+
 function actionButtons(tab: Tab) {
   return tab.page.locator('main button:not(:text-is("Refresh"))');
 }
@@ -235,7 +241,7 @@ describe('buttons', () => {
 
     await tab.page.locator('button:text-is("Send abort")').click();
     await tab.page.locator('[data-state="aborted"]').waitFor({ timeout: 2000 });
-    expect((await server.engine.runtime.snapshot('gated', 'g2')).history.at(-1)).toMatchObject({ cause: 'event:abort', caller: 'web3', token: 'fleet' });
+    expect(await lastMove('g2')).toMatchObject({ cause: 'event:abort', caller: 'web3', token: 'fleet' });
     // A finished instance offers only its life cycle: start over, delete.
     await expect(actionButtons(tab).allTextContents()).resolves.toEqual(['Start over', 'Delete…']);
     expect(tab.errors).toEqual([]);
@@ -276,7 +282,7 @@ describe('buttons', () => {
 
     await tab.page.locator('button:text-is("Start over")').click();
     await tab.page.locator('.now .badge.active').waitFor({ timeout: 2000 });
-    expect((await server.engine.runtime.snapshot('gated', 'g4')).history.at(-1)).toMatchObject({ cause: 'restart', token: 'fleet' });
+    expect(await lastMove('g4')).toMatchObject({ cause: 'restart', token: 'fleet' });
     await tab.page.locator('button:text-is("Cancel")').click();
     await tab.page.locator('.now .badge.cancelled').waitFor({ timeout: 2000 });
 

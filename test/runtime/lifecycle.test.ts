@@ -78,7 +78,7 @@ describe('cancel', () => {
     await until(async () => (await runtime.snapshot('archive', 'nightly')).status !== 'active', 'the cleanup', 10_000);
     const ended = (await runtime.snapshot('archive', 'nightly'));
     expect(ended).toMatchObject({ state: 'failed', status: 'cancelled', failures: [] });
-    expect(ended.history.map(({ from, to, cause, status }) => [from, to, cause, status ?? null])).toEqual([
+    expect((await runtime.history(ended)).map(({ from, to, cause, status }) => [from, to, cause, status ?? null])).toEqual([
       [null, 'pack', 'create', null], ['pack', 'clean', 'cancel', null], ['clean', 'failed', 'success', 'cancelled'],
     ]);
     expect(await store.count(ALERTS)).toBe(0);
@@ -95,7 +95,7 @@ describe('cancel', () => {
     await clock.advance(HOUR);
     const again = await runtime.restart('gates', 'default', { reason: 'go', token: 'ops' });
     expect(again).toMatchObject({ state: 'wait', status: 'active', counter: 0, revision: ended.revision + 1, createdAt: new Date(clock.now()).toISOString() });
-    expect(again.history.at(-1)).toMatchObject({ from: 'wait', to: 'wait', cause: 'restart', reason: 'go', token: 'ops' });
+    expect((await runtime.history(again)).at(-1)).toMatchObject({ from: 'wait', to: 'wait', cause: 'restart', reason: 'go', token: 'ops' });
     expect(again).not.toHaveProperty('cancelled');
     await expect(runtime.restart('gates', 'default')).rejects.toThrow(Conflict);
   });

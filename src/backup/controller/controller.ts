@@ -93,7 +93,7 @@ export class BackupController {
   async request(id: string): Promise<RequestView> {
     const record = await this.records.get(id);
     if (!record) throw new NotFound(`no backup request ${id}`);
-    return viewOf(record, await this.snapshotOf(id));
+    return this.viewOf(record);
   }
 
   listBackups(filter: { readonly backupJobId?: string } = {}): Promise<BackupRecord[]> {
@@ -119,7 +119,7 @@ export class BackupController {
       start = behind === -1 ? matching.length : behind;
     }
     const { items, next } = pageFrom(matching, start, page.limit);
-    return { requests: items.map((record) => viewOf(record, states.get(record.id))), next };
+    return { requests: await Promise.all(items.map((record) => this.viewOf(record, states.get(record.id)))), next };
   }
 
   /** One page of listBackups(), going on after backup `after` (backups are never removed). */
@@ -249,7 +249,7 @@ export class BackupController {
     const answered = record.respondedAt === undefined
       ? await this.records.update(id, (current) => (current.respondedAt ? {} : { respondedAt: this.now(), respondedWith: reception.outcome }))
       : record;
-    return { ...reception, request: viewOf(answered, await this.snapshotOf(id)) };
+    return { ...reception, request: await this.viewOf(answered) };
   }
 
   private async checked(id: string): Promise<Snapshot> {
@@ -283,6 +283,12 @@ export class BackupController {
 
   private snapshotOf(id: string): Promise<Snapshot | undefined> {
     return this.options.runtime.find(REQUEST_CHART, id);
+  }
+
+  /** The request's view, from its instance's snapshot (read unless given) and history. */
+  private async viewOf(record: RequestRecord, known?: Snapshot): Promise<RequestView> {
+    const snapshot = known ?? (await this.snapshotOf(record.id));
+    return viewOf(record, snapshot, snapshot ? await this.options.runtime.history(snapshot) : []);
   }
 
   private now(): string {

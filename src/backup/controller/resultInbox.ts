@@ -125,7 +125,7 @@ export class ResultInbox {
     if (accepted) {
       const outcome = await runtime.apply(CHART, id, { type: 'event', event: result.ok ? 'succeeded' : 'failed', state: 'Sent', by: result.zone });
       // Late: the request had timed out in Sent before its result came (the backup is recorded all the same).
-      late = !outcome.accepted && outcome.snapshot.state === 'Failed' && outcome.snapshot.history.at(-1)?.cause === 'timeout';
+      late = !outcome.accepted && outcome.snapshot.state === 'Failed' && (await runtime.history(outcome.snapshot)).at(-1)?.cause === 'timeout';
     }
     failpoint('inbox:after-event');
 

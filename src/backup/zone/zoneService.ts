@@ -170,7 +170,7 @@ export class ZoneService {
     const record = (await store.get<OrderRecord>(ZONE_ORDERS, id))?.value;
     const snapshot = await this.snapshotOf(id);
     if (!record || record.finishedAt || snapshot?.status !== 'done') return;
-    const result = await buildResult(runtime.chartOf(snapshot), snapshot, this.options.name, runtime.failurePrefix(snapshot));
+    const result = await buildResult(runtime.chartOf(snapshot), snapshot, await runtime.history(snapshot), this.options.name, runtime.failurePrefix(snapshot));
     const at = this.now();
     await outbox.put(result, at, [{ collection: ZONE_ORDERS, key: id, value: { ...record, finishedAt: at } }]);
     this.open.delete(id);

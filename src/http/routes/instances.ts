@@ -46,7 +46,7 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
     }
     ctx.status = created ? 201 : 200;
     ctx.set('location', `/charts/${chart.name}/instances/${id}`);
-    sendSnapshot(ctx, runtime, snapshot);
+    await sendSnapshot(ctx, runtime, snapshot);
   });
 
   routes.get('/charts/:chart/instances/:id', READ, async (ctx) => {
@@ -60,7 +60,7 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
       if (!moved && runtime.stopping) throw new ShuttingDown('chartd is stopping; ask again in a moment');
       snapshot = moved ?? (await runtime.snapshot(chart, id));
     }
-    sendSnapshot(ctx, runtime, snapshot);
+    await sendSnapshot(ctx, runtime, snapshot);
   });
 
   routes.post('/charts/:chart/instances/:id/events/:event', writeToChart, async (ctx) => {
@@ -76,7 +76,7 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
       ctx.body = { error: { code: outcome.code ?? 'not_acceptable', message: outcome.reason ?? 'event not accepted' } };
       return;
     }
-    sendSnapshot(ctx, runtime, outcome.snapshot);
+    await sendSnapshot(ctx, runtime, outcome.snapshot);
   });
 }
 
@@ -107,12 +107,14 @@ function statusParam(ctx: Context): Status | undefined {
   throw new BadRequest(`query parameter status must be one of ${STATUSES.join(', ')}`);
 }
 
-export function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): void {
+export async function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): Promise<void> {
   revisionHeaders(ctx, snapshot);
   // The revision names the snapshot; the creation time tells an instance created anew under the same id apart.
   if (notModified(ctx, `"${snapshot.revision}.${Date.parse(snapshot.createdAt).toString(36)}"`)) return;
   const def = runtime.chartOf(snapshot).states[snapshot.state];
-  ctx.body = { ...snapshot, current: def ? describeState(def) : null };
+  // What the engine keeps for itself stays in; the history, kept apart, goes where the answer has always had it.
+  const { transitions: _transitions, closedGates: _closedGates, failures, ...shown } = snapshot;
+  ctx.body = { ...shown, history: await runtime.history(snapshot), failures, current: def ? describeState(def) : null };
 }
 
 /** Creating with the same id and the same context again is a harmless retry. */

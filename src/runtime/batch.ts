@@ -143,9 +143,8 @@ export class InstanceBatches {
     try {
       const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null, expect: before.revision }, ...history.writes()];
       if (reports.length) writes.push(...this.options.alerter.record(reports, now));
-      const committing = store.commit(writes);
-      handed();
-      await committing;
+      // The next batch of this instance starts once this write has begun, so it gathers what arrives meanwhile.
+      await store.commit(writes, { issued: handed });
     } catch (error) {
       if (creating) this.options.quota.giveBack(creating);
       handing.refused = true;

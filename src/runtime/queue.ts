@@ -8,7 +8,7 @@ interface Pending<I, R> {
 
 /**
  * Handles every item of one batch; must return one result per item, in order, or throw for all. It calls
- * `handed` once the batch's change is handed to the store: the next batch of the same key may start then,
+ * `handed` once the batch's change is on its way to the store (its write has begun): the next batch of the same key may start then,
  * without waiting for this one's results, and must build on it (which may still fail).
  */
 export type BatchHandler<I, R> = (key: string, items: readonly I[], handed: () => void) => Promise<R[]>;
@@ -59,8 +59,6 @@ export class KeyedQueue<I, R> {
         void answered.then(() => unanswered.delete(answered));
         await Promise.race([answered, handedOff]);
         while (unanswered.size >= MAX_HANDED) await Promise.race(unanswered);
-        // A turn of the event loop, so the requests read meanwhile join the next batch.
-        await new Promise<void>((resolve) => setImmediate(resolve));
         batch = this.take(key);
       }
     } finally {

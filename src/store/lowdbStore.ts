@@ -14,7 +14,7 @@ import { Revisions } from './revisions.js';
 import type { Shards } from './shards.js';
 import { Signal } from './signal.js';
 import { StoreError, WriteConflict } from './store.js';
-import type { Change, ChangeListener, ClaimQuery, Fence, Lease, Page, PageQuery, Store, Stored, StoreHealth, Write } from './port.js';
+import type { Change, ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, Stored, StoreHealth, Write } from './port.js';
 
 /**
  * A checkpoint rewrites every shard changed since the last one, a few syscalls each, whatever its size; with
@@ -75,6 +75,7 @@ interface PendingCommit {
   readonly expected: readonly Write[];
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+  readonly issued: (() => void) | undefined;
 }
 
 /** A batch whose journal write has been issued; answered once it and every batch before it have landed. */
@@ -172,7 +173,7 @@ export class LowdbStore implements Store {
    * may build on one still on its way to disk; if that one fails, this one fails too (WriteConflict when its
    * expectation then no longer holds), never applied on its own.
    */
-  commit(writes: readonly Write[], fence?: Fence): Promise<void> {
+  commit(writes: readonly Write[], { fence, issued }: CommitOptions = {}): Promise<void> {
     if (this.closing) return Promise.reject(new StoreError(`the store in ${this.dir} is closed`));
     if (this.journal.broken) return Promise.reject(new StoreError(this.journal.broken.message, this.journal.file));
     let body: string;
@@ -191,7 +192,7 @@ export class LowdbStore implements Store {
     this.revisions.accept(entries);
     for (const [collection, key] of entries) this.leases.end(collection, key);
     return new Promise((resolve, reject) => {
-      this.queue.push({ body, entries, expected, resolve, reject });
+      this.queue.push({ body, entries, expected, resolve, reject, issued });
       this.queuedCount++;
       this.target.joined(this.queue.length);
       this.scheduleFlush();
@@ -293,7 +294,7 @@ export class LowdbStore implements Store {
         for (const pending of commits) pending.reject(error as Error);
         this.revisions.reset(this.inFlight.flatMap((batch) => batch.commits.map(({ entries }) => entries)));
       } finally {
-        this.markIssued(commits.length);
+        this.markIssued(commits);
       }
     });
   }
@@ -317,7 +318,7 @@ export class LowdbStore implements Store {
       this.queue = [];
       this.failed(error as Error);
       this.rejectAll([...commits, ...queued], error as Error);
-      this.markIssued(queued.length);
+      this.markIssued(queued);
       return;
     }
     this.nextSeq = first + commits.length;
@@ -385,7 +386,7 @@ export class LowdbStore implements Store {
     const queued = this.queue;
     this.queue = [];
     this.rejectAll([...failed.flatMap((batch) => batch.commits), ...queued], cause);
-    this.markIssued(queued.length);
+    this.markIssued(queued);
     this.recovering = undefined;
     this.settled.notify();
   }
@@ -395,8 +396,9 @@ export class LowdbStore implements Store {
     this.lastFailure = { at: new Date(), problem: `a write to ${this.journal.file} failed: ${cause.message}` };
   }
 
-  private markIssued(commits: number): void {
-    this.issuedCount += commits;
+  private markIssued(commits: readonly PendingCommit[]): void {
+    this.issuedCount += commits.length;
+    for (const commit of commits) commit.issued?.();
     this.issued.notify();
   }
 

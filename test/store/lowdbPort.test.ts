@@ -110,7 +110,7 @@ describe('lowdb store on the port: expectations and fences', () => {
     // The lease ran out and b claimed it: a's fence no longer holds.
     const [second] = await store.claim('work', { owner: 'b', now: 200, leaseMs: 100, limit: 5 });
     expect(second!.lease.epoch).toBeGreaterThan(first!.lease.epoch);
-    const fenceOf = (lease: { owner: string; epoch: number }) => ({ collection: 'work', key: 'w', lease });
+    const fenceOf = (lease: { owner: string; epoch: number }) => ({ fence: { collection: 'work', key: 'w', lease } });
     await expect(store.commit([{ collection: 'done', key: 'w', value: 'a' }], fenceOf(first!.lease))).rejects.toMatchObject({ name: 'WriteConflict', keys: [{ collection: 'work', key: 'w' }] });
     expect(await store.renew('work', ['w'], { owner: 'a', until: 1000 })).toEqual([]);
     await store.commit([{ collection: 'done', key: 'w', value: 'b' }, { collection: 'work', key: 'w', value: null }], fenceOf(second!.lease));

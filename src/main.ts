@@ -28,7 +28,9 @@ import { logTransitions } from './runtime/transitionLog.js';
 import { alertsService, checkpointerService, retentionService, runtimeServices } from './services/engineServices.js';
 import { Supervisor } from './services/supervisor.js';
 import { openLowdbStore, type JournalWrite, type StoreStats } from './store/lowdbStore.js';
-import type { Store } from './store/store.js';
+import type { Store } from './store/port.js';
+import { readAll } from './store/readAll.js';
+import type { Snapshot } from './engine/snapshot.js';
 
 /** Start-up refused for a reason the operator must fix; the message says what and where. */
 export class StartupError extends Error {}
@@ -120,12 +122,13 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const http = await createHttpClient(config.outgoing).catch((error: Error) => {
     throw new StartupError(error.message);
   });
-  const store = await openLowdbStore(config.dataDir, {
+  const lowdb = await openLowdbStore(config.dataDir, {
     log: (level, message) => log[level]({ data: config.dataDir }, message), ...(observers.journalWrite ? { onJournalWrite: observers.journalWrite } : {}),
   }).catch(async (error: unknown) => {
     await http.close();
     throw error;
   });
+  const store: Store = lowdb;
   try {
     const load = chartLoadOptions(handlers);
     const inputs = new InputChecker();
@@ -140,12 +143,14 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     log.info({ charts: set.charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
     const environment = new Environment(config.anyEnvironment ? 'any' : new Set(set.values.environment));
     const clock = config.clock ?? systemClock;
-    const catalog = new ChartCatalog(set.charts, store, (source, file) => parseChart(source, file, load));
+    const catalog = await ChartCatalog.open(set.charts, store, (source, file) => parseChart(source, file, load));
     await catalog.archiveCurrent(new Date(clock.now()));
     const outbox = config.alertWebhook
       ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log, ...(observers.alertAttempt ? { onAttempt: observers.alertAttempt } : {}) })
       : undefined;
-    if (!outbox && store.count(ALERTS)) log.warn({ alerts: store.count(ALERTS) }, 'alerts recorded for a webhook wait undelivered; start with --alert-webhook URL to deliver them');
+    await outbox?.look();
+    const unsent = outbox ? 0 : await store.count(ALERTS);
+    if (unsent) log.warn({ alerts: unsent }, 'alerts recorded for a webhook wait undelivered; start with --alert-webhook URL to deliver them');
     const alerter = createAlerter({ log, ...(outbox ? { outbox } : {}), ...(config.logFailures === false ? { logFailures: false } : {}) });
     const settings = new BoundSettings(inputs, set.values.charts);
     const runtime = new Runtime({
@@ -163,17 +168,17 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     for (const claim of claims) sources.claim(claim);
     await controller?.start();
     const retention = config.retainFinishedMs === undefined ? undefined : new Retention({
-      runtime, clock, log, stored: () => store.list(INSTANCES), afterMs: config.retainFinishedMs,
+      runtime, clock, log, stored: () => readAll<Snapshot>(store, INSTANCES), afterMs: config.retainFinishedMs,
       ...(config.retainFinishedRate !== undefined ? { perSecond: config.retainFinishedRate } : {}),
     });
     const supervisor = new Supervisor({ config: set.values.services, clock, log });
-    const services = [checkpointerService(store), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
+    const services = [checkpointerService(lowdb), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
     for (const service of services) {
       supervisor.add(service);
     }
     supervisor.start();
     return {
-      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor, storeStats: () => store.stats(),
+      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor, storeStats: () => lowdb.stats(),
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await supervisor.stop();

@@ -94,9 +94,10 @@ export function runLoad(loader, spec) {
 const SEED = fileURLToPath(new URL('../seed.mjs', import.meta.url));
 
 /** Runs bench/seed.mjs in its own process; resolves with what it reports. */
-export function runSeed({ dataDir, chartFile, count }) {
+export function runSeed({ dataDir, chartFile, count, history = 1 }) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SEED, '--data', dataDir, '--chart', chartFile, '--count', String(count)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [SEED, '--data', dataDir, '--chart', chartFile, '--count', String(count), '--history', String(history)];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

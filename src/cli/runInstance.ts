@@ -13,7 +13,7 @@ import { UsageError } from './usage.js';
  */
 export async function createOrResume(runtime: Runtime, chart: Chart, id: string, pairs: string[]): Promise<Snapshot> {
   const { context, settings } = inputsFrom(chart, pairs);
-  const existing = runtime.find(chart.name, id);
+  const existing = await runtime.find(chart.name, id);
   if (!existing) {
     // Both come from this command line, so a wrong context and missing settings are reported together.
     const problems = [() => runtime.checkContext(chart.name, context), () => runtime.checkSettings(chart.name, settings)].flatMap((check) => {

@@ -62,10 +62,10 @@ export class RunOutput {
     }
   }
 
-  /** Called with every committed change of the run's instance. */
-  change(before: Snapshot | undefined, after: Snapshot): void {
+  /** Called with every committed change of the run's instance and the transitions it made (or the history since `before`). */
+  change(before: Snapshot | undefined, after: Snapshot, recorded: readonly Transition[]): void {
     this.current = after;
-    const moves = after.history.filter((entry) => entry.revision > this.seen);
+    const moves = recorded.filter((entry) => entry.revision > this.seen);
     this.seen = after.revision;
     let enteredAt = before?.enteredAt ?? after.createdAt;
     for (const move of moves) {

@@ -2,7 +2,7 @@
 
 import type { Chart, StateDef } from '../chart/model.js';
 import type { Effect } from './effects.js';
-import { FAILURE_LIMIT, HISTORY_LIMIT, type Failure, type Snapshot, type Transition } from './snapshot.js';
+import { FAILURE_LIMIT, type Failure, type Snapshot, type Transition } from './snapshot.js';
 
 /** Why an input was refused; the transports map these to statuses. */
 export type RejectCode = 'not_current' | 'final' | 'not_countable' | 'caller_required' | 'event_not_accepted' | 'finished' | 'not_finished';
@@ -10,6 +10,8 @@ export type RejectCode = 'not_current' | 'final' | 'not_countable' | 'caller_req
 export interface Outcome {
   readonly snapshot: Snapshot;
   readonly effects: readonly Effect[];
+  /** The transitions this change made, oldest first: the runtime adds them to the instance's history. */
+  readonly recorded: readonly Transition[];
   readonly accepted: boolean;
   /** Accepted, but nothing changed: nothing to commit. */
   readonly unchanged: boolean;
@@ -33,13 +35,12 @@ export function enter(chart: Chart, snapshot: Snapshot, target: string, now: num
     ...transitionRecord(move, revision, at, snapshot.state === '' ? null : snapshot.state, target),
     ...(ending ? { status: 'cancelled' as const } : {}),
   };
-  const { lastError: _lastError, ...rest } = snapshot;
+  const { lastError: _lastError, closedGates: _closedGates, ...rest } = snapshot;
   let next: Snapshot = {
     ...rest,
     state: target, status: ending ? 'cancelled' : def.kind === 'final' ? 'done' : 'active',
     counter: def.kind === 'gate' ? def.start : 0, callers: [], deadline: null, attempt: 0,
-    revision, enteredAt: at, updatedAt: at,
-    history: capped([...snapshot.history, record], HISTORY_LIMIT),
+    revision, enteredAt: at, updatedAt: at, ...recording(snapshot, record),
     failures: failures.length ? capped([...snapshot.failures, ...failures], FAILURE_LIMIT) : snapshot.failures,
   };
   const effects: Effect[] = failures.map((failure) => ({ type: 'alert', failure }));
@@ -52,7 +53,21 @@ export function enter(chart: Chart, snapshot: Snapshot, target: string, now: num
     next = { ...next, attempt: 1 };
     effects.push({ type: 'runStep', state: def.name, attempt: 1 });
   }
-  return accept(next, effects);
+  return accept(next, effects, [record]);
+}
+
+/**
+ * The snapshot's fields that follow a recorded transition: its count, and what a distinct gate it leaves had
+ * counted. The caller leaves `closedGates` out of what it spreads: it is absent once empty.
+ */
+export function recording(snapshot: Pick<Snapshot, 'transitions' | 'closedGates'>, record: Transition): Pick<Snapshot, 'transitions' | 'closedGates'> {
+  const { from } = record;
+  let closedGates = snapshot.closedGates;
+  if (from !== null && (record.callers || closedGates?.[from])) {
+    const { [from]: _left, ...others } = closedGates ?? {};
+    closedGates = record.callers ? { ...others, [from]: record.callers } : others;
+  }
+  return { transitions: snapshot.transitions + 1, ...(closedGates && Object.keys(closedGates).length ? { closedGates } : {}) };
 }
 
 export function transitionRecord(move: Move, revision: number, at: string, from: string | null, to: string): Transition {
@@ -79,16 +94,16 @@ export function stateOf(chart: Chart, name: string): StateDef {
   return def;
 }
 
-export function accept(snapshot: Snapshot, effects: Effect[]): Outcome {
-  return { snapshot, effects, accepted: true, unchanged: false };
+export function accept(snapshot: Snapshot, effects: Effect[], recorded: readonly Transition[] = []): Outcome {
+  return { snapshot, effects, recorded, accepted: true, unchanged: false };
 }
 
 export function unchanged(snapshot: Snapshot): Outcome {
-  return { snapshot, effects: [], accepted: true, unchanged: true };
+  return { snapshot, effects: [], recorded: [], accepted: true, unchanged: true };
 }
 
 export function reject(snapshot: Snapshot, code: RejectCode, reason: string): Outcome {
-  return { snapshot, effects: [], accepted: false, unchanged: true, code, reason };
+  return { snapshot, effects: [], recorded: [], accepted: false, unchanged: true, code, reason };
 }
 
 export function capped<T>(items: T[], limit: number): T[] {

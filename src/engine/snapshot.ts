@@ -85,12 +85,18 @@ export interface Snapshot {
   /** When this run began: the creation, or the last restart ({{instance.created}} names per-run paths). */
   readonly createdAt: string;
   readonly updatedAt: string;
-  /** Most recent transitions, oldest first, capped at HISTORY_LIMIT. */
-  readonly history: readonly Transition[];
+  /** How many transitions the instance has recorded: the sequence number of the newest in its history (kept apart). */
+  readonly transitions: number;
+  /**
+   * Per distinct gate left in this run, the callers it had counted when it closed, so a check-in retried after it
+   * closed is answered as counted. Absent while there is none.
+   */
+  readonly closedGates?: Readonly<Record<string, readonly string[]>>;
   /** Unhappy moves, capped at FAILURE_LIMIT. */
   readonly failures: readonly Failure[];
 }
 
+/** Transitions kept in an instance's history, the newest; older ones are dropped as new ones come. */
 export const HISTORY_LIMIT = 50;
 
 /** Whether the instance will never move again unless restarted: done or cancelled. */

@@ -1,8 +1,8 @@
 // Pure state-chart semantics: one input in, the next snapshot and the effects to carry out.
 
 import { isCleanup, type Chart, type StateDef, type StepState } from '../chart/model.js';
-import { accept, capped, enter, iso, reject, stateOf, transitionRecord, unchanged, type Move, type Outcome } from './outcome.js';
-import { HISTORY_LIMIT, isFinished, type Cancellation, type Context, type Snapshot } from './snapshot.js';
+import { accept, enter, iso, recording, reject, stateOf, transitionRecord, unchanged, type Move, type Outcome } from './outcome.js';
+import { isFinished, type Cancellation, type Context, type Snapshot } from './snapshot.js';
 
 export type { Outcome, RejectCode } from './outcome.js';
 
@@ -35,12 +35,12 @@ export function createSnapshot(chart: Chart, id: string, context: Context, now: 
   const blank: Snapshot = {
     chart: chart.name, version: chart.version, id, state: '', status: 'active', context, ...(settings && { settings }),
     counter: 0, callers: [], deadline: null, attempt: 0, revision: 0,
-    enteredAt: at, createdAt: at, updatedAt: at, history: [], failures: [],
+    enteredAt: at, createdAt: at, updatedAt: at, transitions: 0, failures: [],
   };
   return enter(chart, blank, chart.initial, now, { cause: 'create', token }, []);
 }
 
-/** A finished instance restarted: its id, context and history, with the operator's settings now. */
+/** A finished instance restarted: its id, context and history (which a restart adds to), with the operator's settings now. */
 export interface Restart extends Origin {
   readonly context: Context;
   readonly by?: string;
@@ -60,7 +60,7 @@ export function restartSnapshot(chart: Chart, snapshot: Snapshot, now: number, r
   const blank: Snapshot = {
     chart: chart.name, version: chart.version, id: snapshot.id, state: snapshot.state, status: 'active', context, ...(settings && { settings }),
     counter: 0, callers: [], deadline: null, attempt: 0, revision: snapshot.revision,
-    enteredAt: at, createdAt: at, updatedAt: at, history: snapshot.history, failures: [],
+    enteredAt: at, createdAt: at, updatedAt: at, transitions: snapshot.transitions, failures: [],
   };
   return enter(chart, blank, chart.initial, now, { cause: 'restart', caller: restart.by, token: restart.token, reason: restart.reason }, []);
 }
@@ -215,12 +215,11 @@ function unhappyEdge(def: StateDef): string | undefined {
 function endHere(snapshot: Snapshot, move: Move, now: number): Outcome {
   const at = iso(now);
   const revision = snapshot.revision + 1;
-  const { lastError: _lastError, ...rest } = snapshot;
+  const { lastError: _lastError, closedGates: _closedGates, ...rest } = snapshot;
   const record = { ...transitionRecord(move, revision, at, snapshot.state, snapshot.state), status: 'cancelled' as const };
   return accept({
-    ...rest, status: 'cancelled', counter: 0, deadline: null, attempt: 0, revision, updatedAt: at,
-    history: capped([...snapshot.history, record], HISTORY_LIMIT),
-  }, []);
+    ...rest, status: 'cancelled', counter: 0, deadline: null, attempt: 0, revision, updatedAt: at, ...recording(snapshot, record),
+  }, [], [record]);
 }
 
 /** Delay before attempt n+1 after attempt n failed: delay × backoff^(n-1), capped. */
@@ -229,14 +228,7 @@ export function retryDelay(step: StepState, failedAttempt: number): number {
   return Math.min(maxDelayMs, Math.round(delayMs * backoff ** (failedAttempt - 1)));
 }
 
-/** Whether `caller` was counted by the last visit of distinct gate `state`, recorded when it closed. */
+/** Whether `caller` was counted by the last visit of distinct gate `state` in this run, recorded when it closed. */
 function countedWhenClosed(snapshot: Snapshot, state: string, caller: string): boolean {
-  for (let index = snapshot.history.length - 1; index >= 0; index -= 1) {
-    const entry = snapshot.history[index]!;
-    // A check-in before a restart belongs to a run that is over.
-    if (entry.cause === 'restart') return false;
-    if (entry.from === state) return entry.callers?.includes(caller) ?? false;
-    if (entry.to === state) return false;
-  }
-  return false;
+  return snapshot.closedGates?.[state]?.includes(caller) ?? false;
 }

@@ -56,8 +56,8 @@ export function createZoneApp(options: ZoneAppOptions): Koa {
     ctx.set('location', `/orders/${order.requestId}`);
     ctx.body = receipt;
   });
-  routes.get('/orders/:id', READ, (ctx) => {
-    ctx.body = zone.describe(checkName(ctx.params['id']!, 'order id'));
+  routes.get('/orders/:id', READ, async (ctx) => {
+    ctx.body = await zone.describe(checkName(ctx.params['id']!, 'order id'));
   });
   serviceRoutes(routes, options.board);
   openapiRoutes(routes, zoneDescription(options.version));

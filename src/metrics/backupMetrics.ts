@@ -11,7 +11,7 @@ export function watchController(metrics: Metrics, controller: BackupController):
   metrics.gauge('chartd_backup_requests', 'Backup requests by state.', ['state'], (set) => {
     for (const [state, count] of Object.entries(controller.requestsByState())) set({ state }, count);
   });
-  metrics.gauge('chartd_backup_inbox_results', 'Zone results stored in the controller\'s inbox and not yet recorded.', [], (set) => set({}, controller.inbox.size));
+  metrics.gauge('chartd_backup_inbox_results', 'Zone results stored in the controller\'s inbox and not yet recorded.', [], async (set) => set({}, await controller.inbox.size()));
   // One series per state, 1 for the current one: alert rules and panels select the state they care about.
   metrics.gauge('chartd_backup_circuit_state', 'Circuit breaker in front of each remote service (job-service, zone:NAME): 1 for its current state.', ['dependency', 'state'], (set) => {
     for (const { dependency, circuit } of controller.circuits()) {

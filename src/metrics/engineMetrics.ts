@@ -2,7 +2,6 @@
 
 import type { Engine, EngineObservers } from '../main.js';
 import { ALERTS } from '../runtime/alertOutbox.js';
-import { newTransitions } from '../runtime/transitionLog.js';
 import type { ServiceBoard } from '../services/service.js';
 import type { Metrics } from './metrics.js';
 
@@ -29,7 +28,7 @@ export function engineObservers(metrics: Metrics): EngineObservers {
       batches.observe(commits);
     },
     change(change) {
-      for (const { from, to, cause } of newTransitions(change)) transitions.inc([change.after.chart, from ?? '', to, cause]);
+      for (const { from, to, cause } of change.recorded) transitions.inc([change.after.chart, from ?? '', to, cause]);
     },
     step(event) {
       const handler = event.handler;
@@ -56,7 +55,7 @@ export function watchEngine(metrics: Metrics, engine: Engine): void {
   metrics.gauge('chartd_timers_pending', 'Deadlines armed in memory (timers, timeouts, retry waits).', [], (set) => set({}, runtime.pendingTimers));
   metrics.gauge('chartd_steps_running', 'Step attempts running now.', [], (set) => set({}, runtime.runningSteps));
   metrics.gauge('chartd_long_polls_waiting', 'Long-poll requests (wait=) parked until their instance changes.', [], (set) => set({}, runtime.waiters.count));
-  metrics.gauge('chartd_alerts_pending', 'Alerts recorded and not yet taken by the webhook.', [], (set) => set({}, store.count(ALERTS)));
+  metrics.gauge('chartd_alerts_pending', 'Alerts recorded and not yet taken by the webhook.', [], async (set) => set({}, await store.count(ALERTS)));
   metrics.gauge('chartd_store_healthy', '1 while the store\'s last write landed; 0 while changes cannot be made durable (see /healthz for why).', [], (set) => set({}, runtime.storeHealth().ok ? 1 : 0));
   metrics.gauge('chartd_store_checkpoint_failing', '1 while checkpoints fail (writes still land; the journals grow).', [], (set) => set({}, runtime.storeHealth().warning ? 1 : 0));
   metrics.gauge('chartd_store_journal_bytes', 'Bytes in journals not yet covered by a checkpoint (a checkpoint starts at 32 MiB).', [], (set) => set({}, engine.storeStats().journalBytes));

@@ -25,12 +25,13 @@ export class Metrics {
   }
 
   /** A gauge whose values are read at each scrape; label sets not set again disappear. */
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: (set: (labels: Record<L, string>, value: number) => void) => void): void {
+  gauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: (set: (labels: Record<L, string>, value: number) => void) => void | Promise<void>): void {
     new Gauge<L>({
       name, help, labelNames, registers: [this.registry],
+      // prom-client awaits a collect that returns a promise (a count read from the store).
       collect() {
         this.reset();
-        read((labels, value) => this.set(labels, value));
+        return read((labels, value) => this.set(labels, value));
       },
     });
   }

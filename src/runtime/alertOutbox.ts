@@ -4,7 +4,7 @@ import { ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFa
 import type { Logger } from 'pino';
 import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
 import { FAILED_AFTER_ATTEMPTS } from '../services/service.js';
-import type { Store, Write } from '../store/store.js';
+import type { Store, Write } from '../store/port.js';
 import { formatFailure, type FailureReport } from './alerts.js';
 import type { Clock, ClockTimer } from './clock.js';
 
@@ -52,6 +52,7 @@ export class AlertOutbox {
   /** Deliveries begin with start(); until then alerts are only recorded. */
   private running = false;
   private shutdown = new AbortController();
+  private waiting: { readonly count: number; readonly oldest: string | undefined } = { count: 0, oldest: undefined };
 
   constructor(private readonly options: AlertOutboxOptions) {
     this.backoffs = options.backoff ?? DEFAULT_BACKOFF;
@@ -68,9 +69,9 @@ export class AlertOutbox {
   }
 
   /** Begins delivering, or begins again after stop(): what waits is tried at once, with a fresh backoff. */
-  start(): void {
-    const waiting = this.options.store.count(ALERTS);
-    if (waiting) this.options.log.info({ alerts: waiting }, 'delivering the alerts recorded and not yet delivered');
+  async start(): Promise<void> {
+    await this.look();
+    if (this.waiting.count) this.options.log.info({ alerts: this.waiting.count }, 'delivering the alerts recorded and not yet delivered');
     if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
     this.backoff = undefined;
     this.running = true;
@@ -93,27 +94,40 @@ export class AlertOutbox {
     await this.draining;
   }
 
+  /** As the outbox last looked at the store: at start, before each delivery and after each failed one. */
   health(): AlertHealth {
-    const { store } = this.options;
-    const [oldest] = store.page<AlertRecord>(ALERTS, { limit: 1 }).documents;
+    const { oldest } = this.waiting;
     return {
-      undelivered: store.count(ALERTS),
-      ...(oldest ? { oldest: oldest.recordedAt } : {}),
+      undelivered: this.waiting.count,
+      ...(oldest ? { oldest } : {}),
       ...(oldest && this.lastError ? { lastError: this.lastError } : {}),
     };
   }
 
   /** Why delivery counts as failed: the webhook did not take the last few attempts and alerts wait. */
   failure(): string | undefined {
-    if (this.failedAttempts < FAILED_AFTER_ATTEMPTS || this.options.store.count(ALERTS) === 0) return undefined;
-    return `the webhook did not take the last ${this.failedAttempts} attempts to deliver an alert (last: ${this.lastError ?? 'unknown'}); ${this.options.store.count(ALERTS)} alerts wait`;
+    if (this.failedAttempts < FAILED_AFTER_ATTEMPTS || this.waiting.count === 0) return undefined;
+    return `the webhook did not take the last ${this.failedAttempts} attempts to deliver an alert (last: ${this.lastError ?? 'unknown'}); ${this.waiting.count} alerts wait`;
+  }
+
+  /** Alerts just committed: counted at once, before any delivery looks at the store again. */
+  recorded(reports: readonly FailureReport[]): void {
+    if (reports.length) this.waiting = { count: this.waiting.count + reports.length, oldest: this.waiting.oldest ?? reports[0]!.at };
+  }
+
+  /** Reads the oldest alert waiting and how many wait (at start-up, before deliveries begin). */
+  async look(): Promise<AlertRecord | undefined> {
+    const { store } = this.options;
+    const [oldest] = (await store.page<AlertRecord>(ALERTS, { limit: 1 })).documents;
+    this.waiting = { count: await store.count(ALERTS), oldest: oldest?.value.recordedAt };
+    return oldest?.value;
   }
 
   /** Oldest first, one at a time, so the webhook sees alerts in order; a failure waits out the backoff, then resumes. */
   private async drain(): Promise<void> {
     const { store, log, clock } = this.options;
     for (;;) {
-      const [next] = store.page<AlertRecord>(ALERTS, { limit: 1 }).documents;
+      const next = await this.look();
       if (!next || !this.running) return;
       try {
         await this.post(next.report);
@@ -130,7 +144,8 @@ export class AlertOutbox {
         this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffs.next(undefined);
         this.lastError = describeFetchFailure(error);
         const delay = Math.round(this.backoff.duration);
-        log.warn({ alert: next.report.id, undelivered: store.count(ALERTS), retryInMs: delay, err: this.lastError }, 'alert webhook did not take the alert; it is kept and sent again');
+        await this.look();
+        log.warn({ alert: next.report.id, undelivered: this.waiting.count, retryInMs: delay, err: this.lastError }, 'alert webhook did not take the alert; it is kept and sent again');
         this.retry = clock.setTimeout(() => {
           this.retry = undefined;
           this.kick();

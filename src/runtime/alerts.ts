@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Snapshot } from '../engine/snapshot.js';
 import type { Outcome } from '../engine/transition.js';
-import type { Write } from '../store/store.js';
+import type { Write } from '../store/port.js';
 import type { AlertHealth, AlertOutbox } from './alertOutbox.js';
 
 export interface FailureReport {
@@ -70,6 +70,7 @@ export function createAlerter({ log, outbox, logFailures = true }: AlerterOption
       if (logFailures) {
         for (const report of reports) log.error({ chart: report.chart, instance: report.instance, node: report.node, at: report.at }, formatFailure(report));
       }
+      outbox?.recorded(reports);
       if (reports.length) outbox?.kick();
     },
     stop: async () => outbox?.stop(),

@@ -1,7 +1,8 @@
 // Charts applied over HTTP (PUT /charts/NAME), kept in the data directory so they are served again after a restart.
 
 import type { Chart } from '../chart/model.js';
-import type { Store, Write } from '../store/store.js';
+import type { Store, Write } from '../store/port.js';
+import { readAll } from '../store/readAll.js';
 
 export const APPLIED_CHARTS = 'charts';
 
@@ -24,8 +25,8 @@ export function isApplied(chart: Chart): boolean {
 }
 
 /** Every chart applied, in name order. */
-export function appliedCharts(store: Store): AppliedChart[] {
-  return store.list<AppliedChart>(APPLIED_CHARTS);
+export function appliedCharts(store: Store): Promise<AppliedChart[]> {
+  return readAll<AppliedChart>(store, APPLIED_CHARTS);
 }
 
 export function applyWrite(chart: Chart, at: Date, token: string | undefined): Write {

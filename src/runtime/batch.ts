@@ -4,9 +4,10 @@ import type { Chart } from '../chart/model.js';
 import { isFinished, type Context, type Snapshot } from '../engine/snapshot.js';
 import { createSnapshot, restartSnapshot, transition, type Input, type Origin, type Outcome, type Restart } from '../engine/transition.js';
 import { Conflict, NotFound } from '../errors.js';
-import type { Store, Write } from '../store/store.js';
+import { WriteConflict, type Store, type Write } from '../store/port.js';
 import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { Clock } from './clock.js';
+import { HistoryWrites } from './history.js';
 import type { InstanceQuota } from './quota.js';
 
 export const INSTANCES = 'instances';
@@ -17,6 +18,22 @@ export type Work =
   | { readonly kind: 'restart'; readonly chart: Chart; readonly restart: Restart }
   | { readonly kind: 'remove' };
 export type Done = { readonly outcome: Outcome; readonly created: boolean } | { readonly error: Error };
+
+/** A snapshot (undefined: no instance) and its revision in the store (0: none), once the commits handed in land. */
+interface Base {
+  readonly snapshot: Snapshot | undefined;
+  readonly revision: number;
+  /** For a change handed to the store: what it was built on, until it is committed (then nothing can fail under it). */
+  on?: Base;
+  /** For a change handed to the store: the store refused it. */
+  refused?: boolean;
+}
+
+/**
+ * Tries of one batch, at most: each WriteConflict means another change of the instance landed first, and the
+ * next try builds on it. Only a store that keeps changing under every try runs out.
+ */
+const MAX_ATTEMPTS = 50;
 
 export interface BatchOptions {
   readonly store: Store;
@@ -34,24 +51,44 @@ export interface BatchOptions {
 
 export class InstanceBatches {
   /**
-   * Per instance, the newest snapshot handed to the store and not yet committed (undefined: its removal), with the
-   * store's failure count at that moment: the next batch builds on it unless a commit has failed since.
+   * Per instance, the newest snapshot handed to the store and not yet committed (undefined: its removal), with
+   * the revision that commit gives it: the next batch builds on it and expects that revision.
    */
-  private readonly uncommitted = new Map<string, { readonly snapshot: Snapshot | undefined; readonly failures: number }>();
+  private readonly uncommitted = new Map<string, Base>();
 
   constructor(private readonly options: BatchOptions) {}
 
   /**
    * One batch for one instance: apply every item in order, commit once, then answer each. It builds on the
-   * previous batch's snapshot even while that is still on its way to disk: the store answers in order, and
-   * fails this commit too if that one fails.
+   * previous batch's snapshot even while that is still on its way to disk, expecting the revision it will
+   * have; if that commit fails, or another writer got there first, the store refuses this one with
+   * WriteConflict and the batch is applied again to what is stored (the engine is pure, so that is safe).
    */
-  async process(key: string, items: readonly Work[]): Promise<Done[]> {
+  async process(key: string, items: readonly Work[], handed: () => void): Promise<Done[]> {
+    let base = await this.base(key);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attempt(key, items, base, handed);
+      } catch (error) {
+        if (!(error instanceof WriteConflict) || attempt === MAX_ATTEMPTS) throw error;
+        // A batch of the same instance rebuilt before this one may have handed its change in meanwhile.
+        base = await this.base(key);
+      }
+    }
+  }
+
+  private async attempt(key: string, items: readonly Work[], read: Base, handed: () => void): Promise<Done[]> {
     const { store, clock } = this.options;
-    const before = this.buildingOn(key);
-    let current = before;
+    // A batch of the same instance may have handed its change in since `read` was read: building on it saves a conflict.
+    const before = this.handed(key) ?? read;
+    let current = before.snapshot;
     const done: Done[] = [];
     const outcomes: Outcome[] = [];
+    const history = new HistoryWrites(key);
+    const took = (outcome: Outcome): void => {
+      outcomes.push(outcome);
+      history.record(outcome.recorded, outcome.snapshot.transitions);
+    };
     /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
     let creating: string | undefined;
     const now = clock.now();
@@ -59,19 +96,20 @@ export class InstanceBatches {
       if (item.kind === 'remove' || item.kind === 'restart') {
         const result = current ? this.finishedWork(current, item, now) : { error: new NotFound(`instance ${key} does not exist`) };
         if ('outcome' in result && result.outcome.accepted) {
+          if (item.kind === 'remove') history.remove(current!);
+          took(result.outcome);
           current = item.kind === 'remove' ? undefined : result.outcome.snapshot;
-          outcomes.push(result.outcome);
         }
         done.push(result);
         continue;
       }
       if (item.kind === 'create') {
         if (current) {
-          done.push({ outcome: { snapshot: current, effects: [], accepted: true, unchanged: true }, created: false });
+          done.push({ outcome: { snapshot: current, effects: [], recorded: [], accepted: true, unchanged: true }, created: false });
           continue;
         }
         const [chartName, id] = splitKey(key);
-        const refused = this.options.quota.take(chartName);
+        const refused = await this.options.quota.take(chartName);
         if (refused) {
           done.push({ error: refused });
           continue;
@@ -79,62 +117,91 @@ export class InstanceBatches {
         creating = chartName;
         const outcome = createSnapshot(this.options.chart(chartName), id, item.context, now, item.origin);
         current = outcome.snapshot;
-        outcomes.push(outcome);
+        took(outcome);
         done.push({ outcome, created: true });
         continue;
       }
       if (!current) {
-        done.push({ error: new NotFound(`instance ${key} does not exist`) });
+        done.push({ error: noInstance(key) });
         continue;
       }
       const outcome = transition(this.options.chartOf(current), current, item.input, now);
       if (outcome.accepted && !outcome.unchanged) {
         current = outcome.snapshot;
-        outcomes.push(outcome);
+        took(outcome);
       }
       done.push({ outcome, created: false });
     }
-    if (current !== before) {
-      const handed = { snapshot: current, failures: store.failures };
-      this.uncommitted.set(key, handed);
-      const reports = current ? failureReports(key, current, outcomes, () => this.options.failurePrefix(current)) : [];
-      try {
-        // Snapshots are plain JSON data, built anew by every transition and never changed; so are alert records.
-        const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null }];
-        if (reports.length) writes.push(...this.options.alerter.record(reports, now));
-        await store.commit(writes, { asGiven: true });
-      } catch (error) {
-        if (creating) this.options.quota.giveBack(creating);
-        throw error;
-      } finally {
-        if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
-      }
-      this.options.committed(key, before, current, outcomes, reports);
+    if (current === before.snapshot) {
+      handed();
+      return done;
     }
+    const handing: Base = { snapshot: current, revision: current ? before.revision + 1 : 0, on: before };
+    const previous = this.uncommitted.get(key);
+    this.uncommitted.set(key, handing);
+    const reports = current ? failureReports(key, current, outcomes, () => this.options.failurePrefix(current)) : [];
+    try {
+      const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null, expect: before.revision }, ...history.writes()];
+      if (reports.length) writes.push(...this.options.alerter.record(reports, now));
+      // The next batch of this instance starts once this write has begun, so it gathers what arrives meanwhile.
+      await store.commit(writes, { issued: handed });
+    } catch (error) {
+      if (creating) this.options.quota.giveBack(creating);
+      handing.refused = true;
+      const latest = this.uncommitted.get(key);
+      // A change refused at once (another got there first) gives the place back to the one it had taken it from;
+      // whatever was handed in on top of a refused change fails with it, and the next batch builds on what is stored.
+      if (latest === handing && previous && !previous.refused && !builtOn(previous, handing)) this.uncommitted.set(key, previous);
+      else if (latest && builtOn(latest, handing)) this.uncommitted.delete(key);
+      throw error;
+    }
+    handing.on = undefined;
+    if (this.uncommitted.get(key) === handing) this.uncommitted.delete(key);
+    this.options.committed(key, before.snapshot, current, outcomes, reports);
     return done;
   }
 
   /**
-   * Removes finished instances together, in one commit (retention), leaving out those with work queued or being built
-   * (`busy`, named in the answer), no longer finished, or gone. Until the commit lands, the next batch of each builds on
-   * its removal, as on any change still on its way. Resolves with the snapshots removed.
+   * Removes finished instances together, in one commit (retention), leaving out those with work queued, being built
+   * or on its way to the store (`busy`, named in the answer), no longer finished, or gone. Each removal expects the
+   * revision read; one that changed meanwhile is left out and the rest committed again. Until the commit lands, the
+   * next batch of each builds on its removal, as on any change still on its way. Resolves with the snapshots removed.
    */
   async removeTogether(keys: readonly string[], busy: (key: string) => boolean): Promise<{ removed: Snapshot[]; busy: string[] }> {
-    const { store } = this.options;
-    const left = keys.filter(busy);
-    const removed = keys.flatMap((key) => {
-      const current = left.includes(key) ? undefined : this.buildingOn(key);
-      return current && isFinished(current) ? [{ key, before: current, handed: { snapshot: undefined, failures: store.failures } }] : [];
-    });
-    if (!removed.length) return { removed: [], busy: left };
-    for (const { key, handed } of removed) this.uncommitted.set(key, handed);
-    try {
-      await store.commit(removed.map(({ key }) => ({ collection: INSTANCES, key, value: null })), { asGiven: true });
-    } finally {
-      for (const { key, handed } of removed) if (this.uncommitted.get(key) === handed) this.uncommitted.delete(key);
+    const left = keys.filter((key) => busy(key) || this.uncommitted.has(key));
+    let removing: { key: string; base: Base }[] = [];
+    for (const key of keys) {
+      if (left.includes(key)) continue;
+      const base = await this.stored(key);
+      if (base.snapshot && isFinished(base.snapshot)) removing.push({ key, base });
     }
-    for (const { key, before } of removed) this.options.committed(key, before, undefined, [], []);
-    return { removed: removed.map(({ before }) => before), busy: left };
+    for (let attempt = 1; removing.length; attempt++) {
+      const handings = removing.map(({ key, base }) => ({ key, base, handing: { snapshot: undefined, revision: 0, on: base } as Base }));
+      for (const { key, handing } of handings) this.uncommitted.set(key, handing);
+      try {
+        await this.options.store.commit(handings.flatMap(({ key, base }) => {
+          const history = new HistoryWrites(key);
+          history.remove(base.snapshot!);
+          return [{ collection: INSTANCES, key, value: null, expect: base.revision }, ...history.writes()];
+        }));
+      } catch (error) {
+        for (const { key, handing } of handings) {
+          handing.refused = true;
+          if (this.uncommitted.get(key) === handing) this.uncommitted.delete(key);
+        }
+        if (!(error instanceof WriteConflict) || attempt === 2) throw error;
+        const changed = new Set(error.keys.map(({ key }) => key));
+        removing = removing.filter(({ key }) => !changed.has(key));
+        continue;
+      }
+      for (const { key, handing } of handings) {
+        handing.on = undefined;
+        if (this.uncommitted.get(key) === handing) this.uncommitted.delete(key);
+      }
+      for (const { key, base } of handings) this.options.committed(key, base.snapshot, undefined, [], []);
+      return { removed: handings.map(({ base }) => base.snapshot!), busy: left };
+    }
+    return { removed: [], busy: left };
   }
 
   /** A removal or restart, both only of a finished instance; a removal's outcome holds what it removed. */
@@ -143,19 +210,36 @@ export class InstanceBatches {
     if (!isFinished(current)) {
       return { error: new Conflict(`instance ${current.id} of chart ${current.chart} is active in ${current.state}; cancel it first (POST /charts/${current.chart}/instances/${current.id}/cancel), then delete it`, 'instance_active') };
     }
-    return { outcome: { snapshot: current, effects: [], accepted: true, unchanged: false }, created: false };
+    return { outcome: { snapshot: current, effects: [], recorded: [], accepted: true, unchanged: false }, created: false };
   }
 
-  /**
-   * What the next batch of `key` builds on: the snapshot still on its way to disk, or the committed one once a
-   * commit has failed (the store fails every commit pending at that moment, so that snapshot will never land).
-   */
-  private buildingOn(key: string): Snapshot | undefined {
-    const pending = this.uncommitted.get(key);
-    if (pending !== undefined && pending.failures === this.options.store.failures) return pending.snapshot;
-    return this.options.store.get<Snapshot>(INSTANCES, key);
+  /** What a batch builds on: the newest change handed to the store, else what is stored (read, then looked again). */
+  private async base(key: string): Promise<Base> {
+    return this.handed(key) ?? (await this.stored(key));
   }
 
+  /** The newest change of the instance handed to the store and not refused, if any is on its way. */
+  private handed(key: string): Base | undefined {
+    const handed = this.uncommitted.get(key);
+    return handed && !handed.refused ? handed : undefined;
+  }
+
+  private async stored(key: string): Promise<Base> {
+    const stored = await this.options.store.get<Snapshot>(INSTANCES, key);
+    return { snapshot: stored?.value, revision: stored?.revision ?? 0 };
+  }
+}
+
+/** Whether `change` is `base` or was built on it, directly or through changes still uncommitted. */
+function builtOn(change: Base, base: Base): boolean {
+  for (let at: Base | undefined = change; at; at = at.on) if (at === base) return true;
+  return false;
+}
+
+/** The answer to an input for an instance that does not exist, as Runtime.snapshot words it. */
+export function noInstance(key: string): NotFound {
+  const [chart, id] = splitKey(key);
+  return new NotFound(`chart ${chart} has no instance ${id}; POST /charts/${chart}/instances creates one`);
 }
 
 function splitKey(key: string): [string, string] {

@@ -1,7 +1,8 @@
 // The charts served, by name, and every version instances still run on (kept in the store); a reload swaps the set served.
 
 import type { Chart } from '../chart/model.js';
-import type { Store, Write } from '../store/store.js';
+import type { Store, Write } from '../store/port.js';
+import { readAll } from '../store/readAll.js';
 
 export const CHART_VERSIONS = 'chart-versions';
 
@@ -19,9 +20,18 @@ export type ChartParser = (source: string, file: string) => Chart;
 export class ChartCatalog {
   private readonly current = new Map<string, Chart>();
   private readonly versions = new Map<string, Chart>();
+  /** Every archived version by its key, read once at start and kept as archives are committed: lookups stay synchronous. */
+  private readonly archived = new Map<string, ArchivedChart>();
 
-  constructor(charts: readonly Chart[], private readonly store: Store, private readonly parse: ChartParser) {
+  private constructor(charts: readonly Chart[], private readonly store: Store, private readonly parse: ChartParser) {
     this.serve(charts);
+  }
+
+  /** Serves `charts`, knowing every version archived in the store. */
+  static async open(charts: readonly Chart[], store: Store, parse: ChartParser): Promise<ChartCatalog> {
+    const catalog = new ChartCatalog(charts, store, parse);
+    for (const archived of await readAll<ArchivedChart>(store, CHART_VERSIONS)) catalog.archived.set(versionKey(archived.name, archived.version), archived);
+    return catalog;
   }
 
   /** Serves exactly `charts` from now on; versions that are no longer current stay known for their instances. */
@@ -37,6 +47,12 @@ export class ChartCatalog {
   async archiveCurrent(now: Date): Promise<void> {
     const writes = this.archiveWrites([...this.current.values()], now);
     if (writes.length) await this.store.commit(writes);
+    this.archivedBy(writes);
+  }
+
+  /** Learns of the archives `writes` (from archiveWrites) made, once they are committed. */
+  archivedBy(writes: readonly Write[]): void {
+    for (const { collection, key, value } of writes) if (collection === CHART_VERSIONS) this.archived.set(key, value as ArchivedChart);
   }
 
   /** The writes that archive those of `charts` not archived yet, to commit before they are served. */
@@ -44,7 +60,7 @@ export class ChartCatalog {
     const writes: Write[] = [];
     for (const chart of charts) {
       const key = versionKey(chart.name, chart.version);
-      if (this.store.get(CHART_VERSIONS, key)) continue;
+      if (this.archived.has(key)) continue;
       const value: ArchivedChart = { name: chart.name, version: chart.version, file: chart.file, source: chart.source, archivedAt: now.toISOString() };
       writes.push({ collection: CHART_VERSIONS, key, value });
     }
@@ -72,7 +88,7 @@ export class ChartCatalog {
     const key = versionKey(name, version);
     const known = this.versions.get(key);
     if (known) return known;
-    const archived = this.store.get<ArchivedChart>(CHART_VERSIONS, key);
+    const archived = this.archived.get(key);
     if (!archived) return undefined;
     const chart = this.parse(archived.source, `${archived.file} (archived version ${version})`);
     this.versions.set(key, chart);
@@ -82,7 +98,7 @@ export class ChartCatalog {
   /** Whether the current version of chart `name`, or one its instances may still run on, has state `state`. */
   hasState(name: string, state: string): boolean {
     if (this.current.get(name)?.states[state]) return true;
-    for (const archived of this.store.list<ArchivedChart>(CHART_VERSIONS, `${name}@`)) {
+    for (const archived of this.archived.values()) {
       if (archived.name !== name) continue;
       try {
         if (this.version(name, archived.version)?.states[state]) return true;

@@ -4,7 +4,7 @@ import { loadChartPaths, parseChart, type LoadOptions } from '../chart/load.js';
 import type { Chart } from '../chart/model.js';
 import type { ChartModels } from '../chart/models.js';
 import { ChartInvalid, type Notice, type Problem } from '../chart/problem.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../store/port.js';
 import { appliedCharts, appliedFile } from './appliedCharts.js';
 import type { InputChecker } from './inputChecker.js';
 import { checkOperatorValues, loadOperatorValues, NO_VALUES, type OperatorValues } from './operatorValues.js';
@@ -37,7 +37,7 @@ export async function readChartSet(options: ChartSetOptions): Promise<ChartSet> 
   const notices: Notice[] = [...files.notices];
   const fromFiles = new Map(files.charts.map((chart) => [chart.name, chart]));
   const applied: Chart[] = [];
-  for (const stored of appliedCharts(options.store)) {
+  for (const stored of await appliedCharts(options.store)) {
     const file = fromFiles.get(stored.name);
     if (file) {
       notices.push({

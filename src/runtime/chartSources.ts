@@ -7,7 +7,7 @@ import type { ChartModels } from '../chart/models.js';
 import { ChartInvalid, formatProblem, type Notice, type Problem } from '../chart/problem.js';
 import { isFinished } from '../engine/snapshot.js';
 import { Conflict, NotFound, ProblemsFound } from '../errors.js';
-import type { Write } from '../store/store.js';
+import type { Write } from '../store/port.js';
 import { appliedFile, applyWrite, isApplied, unapplyWrite } from './appliedCharts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
@@ -157,7 +157,7 @@ export class ChartSources {
       const charts = catalog.charts().filter((each) => each.name !== name);
       const problems = [...this.claimProblems(charts), ...this.valueProblems(charts)];
       if (problems.length) throw refused(`chart ${name} was not deleted`, problems, 'chart_in_use', 409);
-      const active = runtime.instances(name).filter((snapshot) => !isFinished(snapshot));
+      const active = (await runtime.instances(name)).filter((snapshot) => !isFinished(snapshot));
       if (active.length && !request.cancelActive) throw new Conflict(`chart ${name} has ${active.length} active instance${active.length === 1 ? '' : 's'}`, 'chart_has_active_instances');
       const reason = `chart ${name} was deleted${request.reason ? `: ${request.reason}` : ''}`;
       for (let index = 0; index < active.length; index += CANCEL_BATCH) {
@@ -175,6 +175,7 @@ export class ChartSources {
     const before = new Map(catalog.charts().map((chart) => [chart.name, chart]));
     const all = [...writes, ...catalog.archiveWrites(charts, new Date(clock.now()))];
     if (all.length) await store.commit(all);
+    catalog.archivedBy(all);
     catalog.serve(charts);
     if (reread) {
       this.values = reread.values;

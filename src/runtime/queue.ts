@@ -7,18 +7,17 @@ interface Pending<I, R> {
 }
 
 /**
- * Handles every item of one batch; must return one result per item, in order, or throw for all. Whatever it
- * does before its first await happens before the next batch of the same key is handled.
+ * Handles every item of one batch; must return one result per item, in order, or throw for all. It calls
+ * `handed` once the batch's change is on its way to the store (its write has begun): the next batch of the same key may start then,
+ * without waiting for this one's results, and must build on it (which may still fail).
  */
-export type BatchHandler<I, R> = (key: string, items: readonly I[]) => Promise<R[]>;
+export type BatchHandler<I, R> = (key: string, items: readonly I[], handed: () => void) => Promise<R[]>;
 
 /**
- * Called right after a batch's handler began; the next batch of the same key starts once it resolves, without
- * waiting for that batch's results (e.g. once the store has taken the batch's commit into a write). Items
- * arriving meanwhile form that next batch. The handler must build each batch on the one before, which may
- * still fail.
+ * Batches of one key handed to the store and not yet answered, at most: like the store's writes in flight, a
+ * few at once keep the disk busy while the next batch gathers what arrives meanwhile, one item or many.
  */
-export type Handoff = () => Promise<unknown>;
+const MAX_HANDED = 3;
 
 export class KeyedQueue<I, R> {
   private readonly waiting = new Map<string, Pending<I, R>[]>();
@@ -26,10 +25,7 @@ export class KeyedQueue<I, R> {
   private unanswered = 0;
   private readonly idle = new Set<() => void>();
 
-  constructor(
-    private readonly handle: BatchHandler<I, R>,
-    private readonly handoff: Handoff,
-  ) {}
+  constructor(private readonly handle: BatchHandler<I, R>) {}
 
   submit(key: string, item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
@@ -53,10 +49,16 @@ export class KeyedQueue<I, R> {
 
   private async drain(key: string): Promise<void> {
     this.busy.add(key);
+    const unanswered = new Set<Promise<void>>();
     try {
       for (let batch = this.take(key); batch.length; ) {
-        const answered = this.answer(key, batch);
-        await Promise.race([answered, this.handoff()]);
+        let handed!: () => void;
+        const handedOff = new Promise<void>((resolve) => (handed = resolve));
+        const answered = this.answer(key, batch, handed);
+        unanswered.add(answered);
+        void answered.then(() => unanswered.delete(answered));
+        await Promise.race([answered, handedOff]);
+        while (unanswered.size >= MAX_HANDED) await Promise.race(unanswered);
         batch = this.take(key);
       }
     } finally {
@@ -66,10 +68,10 @@ export class KeyedQueue<I, R> {
   }
 
   /** Runs the handler on one batch; resolves (never rejects) once every caller in it has its answer. */
-  private async answer(key: string, batch: readonly Pending<I, R>[]): Promise<void> {
+  private async answer(key: string, batch: readonly Pending<I, R>[], handed: () => void): Promise<void> {
     this.unanswered += 1;
     try {
-      const results = await this.handle(key, batch.map((pending) => pending.item));
+      const results = await this.handle(key, batch.map((pending) => pending.item), handed);
       batch.forEach((pending, index) => pending.resolve(results[index] as R));
     } catch (error) {
       for (const pending of batch) pending.reject(error);

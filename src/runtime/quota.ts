@@ -11,12 +11,17 @@ export class InstanceQuota {
 
   constructor(
     readonly limit: number,
-    private readonly stored: (chart: string) => number,
+    private readonly stored: (chart: string) => Promise<number>,
   ) {}
 
   /** Takes a place for a new instance of `chart`; when none is left, returns the refusal, naming the chart, the limit and the fix. */
-  take(chart: string): InstanceQuotaReached | undefined {
-    const count = this.counts.get(chart) ?? this.stored(chart);
+  async take(chart: string): Promise<InstanceQuotaReached | undefined> {
+    if (!this.counts.has(chart)) {
+      const stored = await this.stored(chart);
+      // Another creation may have read it meanwhile and counted on from it.
+      if (!this.counts.has(chart)) this.counts.set(chart, stored);
+    }
+    const count = this.counts.get(chart)!;
     if (count >= this.limit) {
       return new InstanceQuotaReached(`chart ${chart} has ${count} instances, the most this server allows (--max-instances ${this.limit}); start chartd serve with a larger --max-instances to create more`);
     }

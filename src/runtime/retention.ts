@@ -23,7 +23,7 @@ export interface RetentionOptions {
   readonly clock: Clock;
   readonly log: Logger;
   /** Every instance stored, read at each start. */
-  stored(): Iterable<Snapshot>;
+  stored(): Promise<readonly Snapshot[]>;
   /** How long an instance stays after it finished (done or cancelled). */
   readonly afterMs: number;
   /** The most instances removed a second (DEFAULT_REMOVALS_PER_SECOND unless given). */
@@ -53,7 +53,7 @@ export class Retention {
     this.problem = undefined;
     this.holdUntil = -Infinity;
     this.finished.clear();
-    const found = [...this.options.stored()].filter(isFinished).map((snapshot) => [instanceKey(snapshot.chart, snapshot.id), finishedAt(snapshot)] as const);
+    const found = (await this.options.stored()).filter(isFinished).map((snapshot) => [instanceKey(snapshot.chart, snapshot.id), finishedAt(snapshot)] as const);
     for (const [key, at] of found.sort((a, b) => a[1] - b[1])) this.finished.add(key, at);
     const { runtime } = this.options;
     this.unsubscribe.push(

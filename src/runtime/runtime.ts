@@ -4,10 +4,11 @@ import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
 import type { Input, Outcome, Restart } from '../engine/transition.js';
-import { isFinished, templateScope, type Context, type Snapshot } from '../engine/snapshot.js';
+import { isFinished, templateScope, type Context, type Snapshot, type Transition } from '../engine/snapshot.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import type { Store, StoreHealth } from '../store/store.js';
+import type { Store, StoreHealth } from '../store/port.js';
+import { readAll } from '../store/readAll.js';
 import type { AlertHealth } from './alertOutbox.js';
 import type { Alerter, FailureReport } from './alerts.js';
 import type { BoundSettings } from './boundSettings.js';
@@ -15,7 +16,8 @@ import type { ChartCatalog } from './catalog.js';
 import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
-import { INSTANCES, InstanceBatches, type Done, type Work } from './batch.js';
+import { INSTANCES, InstanceBatches, noInstance, type Done, type Work } from './batch.js';
+import { moveHistoryOut, readHistory } from './history.js';
 import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
@@ -63,6 +65,8 @@ export interface Request {
 export interface Change {
   readonly before: Snapshot | undefined;
   readonly after: Snapshot;
+  /** The transitions the change made, oldest first (none for a check-in a gate only counted). */
+  readonly recorded: readonly Transition[];
 }
 
 export class Runtime {
@@ -85,14 +89,14 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions) {
     this.tally = new InstanceTally(() => options.clock.now());
-    // A batch's commit need not land before the next batch of the same instance is built on it.
     this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
     const batches = (this.batches = new InstanceBatches({
       store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota,
       chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
       committed: (key, before, after, outcomes, reports) => this.afterCommit(key, before, after, outcomes, reports),
     }));
-    this.queue = new KeyedQueue((key, items) => batches.process(key, items), () => options.store.whenIssued());
+    // A batch's commit need not land before the next batch of the same instance is built on it.
+    this.queue = new KeyedQueue((key, items, handed) => batches.process(key, items, handed));
     // Straight to the queue: an instance keeps moving (its cleanup, say) after its chart stopped being served.
     this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.submitInput(key, input) });
     this.timers = new Timers(options.clock, (key, at) => this.own.submit('deadline', key, { type: 'deadline', at }));
@@ -106,7 +110,9 @@ export class Runtime {
    */
   async start(): Promise<void> {
     const { catalog, store, log } = this.options;
-    this.tally.reset(store.list<Snapshot>(INSTANCES));
+    const moved = await moveHistoryOut(store, INSTANCES);
+    if (moved) log.info({ instances: moved }, 'moved the history of instances stored with it inside into its own collection');
+    this.tally.reset(await readAll<Snapshot>(store, INSTANCES));
     const { armed, resumed } = await this.resume(catalog.names());
     const unserved = unservedInstances(this.tally.chartNames(), catalog.names(), (chart) => this.tally.counts(chart));
     if (unserved.length) {
@@ -126,10 +132,10 @@ export class Runtime {
     for (const name of charts) {
       const chart = catalog.get(name);
       if (!chart) continue;
-      if (!store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE)) && this.startsByItself(chart)) {
+      if (!(await store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE))) && this.startsByItself(chart)) {
         await this.create(name, DEFAULT_INSTANCE, {});
       }
-      for (const snapshot of store.list<Snapshot>(INSTANCES, `${name}/`)) {
+      for (const snapshot of await readAll<Snapshot>(store, INSTANCES, `${name}/`)) {
         if (snapshot.chart !== name || isFinished(snapshot)) continue;
         const version = this.versionOrWarn(snapshot);
         if (version === null) continue;
@@ -156,9 +162,15 @@ export class Runtime {
   }
 
   /** Arms again the deadlines, or starts again the steps, whose inputs were given up: a start of the timers or steps service. */
-  resumeGivenUp(kind: OwnKind): void {
-    for (const key of this.own.takeGivenUp(kind)) {
-      const snapshot = this.options.store.get<Snapshot>(INSTANCES, key);
+  resumeGivenUp(kind: OwnKind): Promise<void> {
+    const keys = this.own.takeGivenUp(kind);
+    // Nearly always none: the service is running as soon as it is started.
+    return keys.length ? this.resumeKeys(kind, keys) : Promise.resolve();
+  }
+
+  private async resumeKeys(kind: OwnKind, keys: readonly string[]): Promise<void> {
+    for (const key of keys) {
+      const snapshot = (await this.options.store.get<Snapshot>(INSTANCES, key))?.value;
       if (kind === 'deadline' && snapshot?.deadline) this.timers.schedule(key, snapshot.deadline.at);
       if (kind === 'step' && snapshot) this.steps.start(key, this.chartOf(snapshot), snapshot);
     }
@@ -231,7 +243,7 @@ export class Runtime {
    */
   async restart(chart: string, id: string, request: Request = {}): Promise<Snapshot> {
     const current = this.chart(chart);
-    const context = this.options.inputs.check(current, this.snapshot(chart, id).context);
+    const context = this.options.inputs.check(current, (await this.snapshot(chart, id)).context);
     const settings = this.checkSettings(chart);
     const restart: Restart = { context, ...(settings ? { settings } : {}), ...request };
     const done = await this.queue.submit(instanceKey(chart, id), { kind: 'restart', chart: current, restart });
@@ -242,7 +254,7 @@ export class Runtime {
 
   /** Removes a finished instance of a chart served; Conflict while it is active. Resolves with what was removed. */
   async remove(chart: string, id: string): Promise<Snapshot> {
-    this.snapshot(chart, id);
+    await this.snapshot(chart, id);
     return this.removeStored(instanceKey(chart, id));
   }
 
@@ -281,25 +293,34 @@ export class Runtime {
     return chart;
   }
 
-  snapshot(chart: string, id: string): Snapshot {
-    const snapshot = this.find(chart, id);
-    if (!snapshot) throw new NotFound(`chart ${chart} has no instance ${id}; POST /charts/${chart}/instances creates one`);
-    return snapshot;
+  /** The committed snapshot; NotFound names the chart and how to create one. One promise, no await of its own (the GET path). */
+  snapshot(chart: string, id: string): Promise<Snapshot> {
+    this.chart(chart);
+    const key = instanceKey(chart, id);
+    return this.options.store.get<Snapshot>(INSTANCES, key).then((stored) => {
+      if (!stored) throw noInstance(key);
+      return stored.value;
+    });
   }
 
   /** The instance's snapshot, or undefined when the chart has no such instance. */
-  find(chart: string, id: string): Snapshot | undefined {
+  async find(chart: string, id: string): Promise<Snapshot | undefined> {
     this.chart(chart);
-    return this.options.store.get<Snapshot>(INSTANCES, instanceKey(chart, id));
+    return (await this.options.store.get<Snapshot>(INSTANCES, instanceKey(chart, id)))?.value;
   }
 
-  instances(chart: string): Snapshot[] {
+  /** The transitions kept for the instance up to `snapshot` (the last HISTORY_LIMIT), oldest first. */
+  history(snapshot: Snapshot): Promise<Transition[]> {
+    return readHistory(this.options.store, instanceKey(snapshot.chart, snapshot.id), snapshot);
+  }
+
+  async instances(chart: string): Promise<Snapshot[]> {
     this.chart(chart);
-    return this.options.store.list<Snapshot>(INSTANCES, `${chart}/`);
+    return readAll<Snapshot>(this.options.store, INSTANCES, `${chart}/`);
   }
 
   /** How many instances the chart has. */
-  instanceCount(chart: string): number {
+  instanceCount(chart: string): Promise<number> {
     this.chart(chart);
     return this.options.store.count(INSTANCES, `${chart}/`);
   }
@@ -312,13 +333,29 @@ export class Runtime {
   }
 
   /** Up to `limit` of the chart's instances in id order, after instance `after`; `next` is the id to go on from. */
-  instancePage(chart: string, query: { after?: string; limit: number; accept?: (snapshot: Snapshot) => boolean }): { instances: Snapshot[]; next: string | undefined } {
+  async instancePage(chart: string, query: { after?: string; limit: number; accept?: (snapshot: Snapshot) => boolean }): Promise<{ instances: Snapshot[]; next: string | undefined }> {
     this.chart(chart);
     const prefix = `${chart}/`;
-    const page = this.options.store.page<Snapshot>(INSTANCES, {
+    const page = await this.options.store.page<Snapshot>(INSTANCES, {
       prefix, limit: query.limit, ...(query.after !== undefined ? { after: prefix + query.after } : {}), ...(query.accept ? { accept: query.accept } : {}),
     });
-    return { instances: page.documents, next: page.next?.slice(prefix.length) };
+    return { instances: page.documents.map(({ value }) => value), next: page.next?.slice(prefix.length) };
+  }
+
+  /**
+   * Waits until the instance's snapshot satisfies `until` (resolving with it), or undefined when `ms` run out or
+   * `signal` aborts. The snapshot is read again once the waiter is registered, so a change that landed after the
+   * caller's read is never missed.
+   */
+  async waitFor(chart: string, id: string, until: (snapshot: Snapshot) => boolean, ms: number, signal?: AbortSignal): Promise<Snapshot | undefined> {
+    const key = instanceKey(chart, id);
+    const found = new AbortController();
+    const waiting = this.waiters.wait(key, until, ms, signal ? AbortSignal.any([signal, found.signal]) : found.signal);
+    const now = (await this.options.store.get<Snapshot>(INSTANCES, key))?.value;
+    if (!now || !until(now)) return waiting;
+    found.abort();
+    await waiting;
+    return now;
   }
 
   /** The chart version this instance runs on. */
@@ -328,8 +365,9 @@ export class Runtime {
     return chart;
   }
 
+  /** The batch answers NotFound for an instance that does not exist: no read of its own ahead of the queue. */
   async apply(chart: string, id: string, input: Input): Promise<Outcome> {
-    this.snapshot(chart, id);
+    this.chart(chart);
     return this.submitInput(instanceKey(chart, id), input);
   }
 
@@ -430,7 +468,8 @@ export class Runtime {
     }
     this.options.alerter.raised(reports);
     this.waiters.notify(key, after);
-    for (const listener of this.listeners) listener({ before, after });
+    const recorded = outcomes.length === 1 ? outcomes[0]!.recorded : outcomes.flatMap((outcome) => outcome.recorded);
+    for (const listener of this.listeners) listener({ before, after, recorded });
   }
 }
 

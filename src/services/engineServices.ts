@@ -3,7 +3,7 @@
 import type { AlertOutbox } from '../runtime/alertOutbox.js';
 import type { Retention } from '../runtime/retention.js';
 import type { Runtime } from '../runtime/runtime.js';
-import type { StoreHealth } from '../store/store.js';
+import type { StoreHealth } from '../store/port.js';
 import type { Service } from './service.js';
 
 /** Failed while checkpoints fail (the store's health warning); a start checkpoints at once instead of waiting for the journals to grow. */
@@ -25,7 +25,7 @@ export function checkpointerService(store: { health(): StoreHealth; checkpoint()
 export function runtimeServices(runtime: Runtime): Service[] {
   return (['deadline', 'step'] as const).map((kind) => ({
     name: kind === 'deadline' ? 'timers' : 'steps',
-    start: async () => runtime.resumeGivenUp(kind),
+    start: () => runtime.resumeGivenUp(kind),
     stop: async () => {},
     failure: () => runtime.ownFailure(kind),
   }));

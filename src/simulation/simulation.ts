@@ -53,8 +53,6 @@ export class Simulation {
   private current: Snapshot;
   private clock: number;
   private step: RunningStep | undefined;
-  /** The revision of the last history entry recorded in `moves`. */
-  private lastRevision = 0;
 
   constructor(
     readonly chart: Chart,
@@ -154,10 +152,8 @@ export class Simulation {
 
   /** Carries out the effects as the runtime does after a commit: record moves, raise alerts, start steps, fire what is overdue. */
   private follow(outcome: Outcome): void {
-    for (const entry of outcome.snapshot.history) {
-      if (entry.revision <= this.lastRevision) continue;
+    for (const entry of outcome.recorded) {
       this.moves.push({ at: Date.parse(entry.at), from: entry.from, to: entry.to, cause: entry.cause, ...(entry.caller ? { caller: entry.caller } : {}), ...(entry.error ? { error: entry.error } : {}) });
-      this.lastRevision = entry.revision;
     }
     for (const effect of outcome.effects) {
       if (effect.type === 'alert') this.alerts.push(formatFailure({ prefix: this.failurePrefix(), node: effect.failure.node, error: effect.failure.error }));

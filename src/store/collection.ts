@@ -1,11 +1,11 @@
 // One collection of the embedded store in memory: documents by key, and a sorted view for lists, counts and pages.
 
-import type { Page, PageQuery } from './store.js';
+import type { Page, PageQuery, Stored } from './port.js';
 
 export class Collection {
-  readonly docs = new Map<string, unknown>();
+  readonly docs = new Map<string, Stored<unknown>>();
   private sortedKeys: string[] | undefined;
-  private sortedValues: unknown[] | undefined;
+  private sortedValues: Stored<unknown>[] | undefined;
   /**
    * Keys deleted since the sorted view was last read, still in it. Taking one key out of the middle of a long
    * array moves every key after it (half a millisecond at 100,000); deletions come in runs (retention removes
@@ -13,7 +13,8 @@ export class Collection {
    */
   private readonly deleted = new Set<string>();
 
-  set(key: string, value: unknown): void {
+  /** `value` undefined deletes. */
+  set(key: string, value: Stored<unknown> | undefined): void {
     const keys = this.sortedKeys;
     if (value === undefined) {
       if (this.docs.delete(key) && keys) this.deleted.add(key);
@@ -35,7 +36,7 @@ export class Collection {
   }
 
   /** A fresh array each call (callers may sort or filter it); the documents themselves are shared. */
-  list(prefix?: string): unknown[] {
+  list(prefix?: string): Stored<unknown>[] {
     const { values } = this.sorted();
     if (!prefix) return values.slice();
     const [start, end] = this.range(prefix);
@@ -49,7 +50,7 @@ export class Collection {
   }
 
   /** Walks from `after` on, so a page costs what it returns (and what `accept` skips), not the collection's size. */
-  page({ prefix = '', after, limit, accept }: PageQuery<unknown>): Page<unknown> {
+  page({ prefix = '', after, limit, accept }: PageQuery<unknown>): Page<Stored<unknown>> {
     const { keys, values } = this.sorted();
     const [start, end] = this.range(prefix);
     let at = start;
@@ -57,26 +58,26 @@ export class Collection {
       at = Math.max(start, findKey(keys, after));
       if (keys[at] === after) at += 1;
     }
-    const documents: unknown[] = [];
+    const documents: Stored<unknown>[] = [];
     let last: string | undefined;
     for (; at < end; at += 1) {
-      if (accept && !accept(values[at])) continue;
+      if (accept && !accept(values[at]!.value)) continue;
       if (documents.length === limit) return { documents, next: last };
-      documents.push(values[at]);
+      documents.push(values[at]!);
       last = keys[at];
     }
     return { documents, next: undefined };
   }
 
-  private sorted(): { keys: string[]; values: unknown[] } {
+  private sorted(): { keys: string[]; values: Stored<unknown>[] } {
     const keys = (this.sortedKeys ??= [...this.docs.keys()].sort());
-    const values = (this.sortedValues ??= keys.map((key) => this.docs.get(key)));
+    const values = (this.sortedValues ??= keys.map((key) => this.docs.get(key)!));
     if (this.deleted.size) this.dropDeleted(keys, values);
     return { keys, values };
   }
 
   /** Closes the gaps the deleted keys leave, moving each key that stays at most once. */
-  private dropDeleted(keys: string[], values: unknown[]): void {
+  private dropDeleted(keys: string[], values: Stored<unknown>[]): void {
     const gaps = [...this.deleted].map((key) => findKey(keys, key)).sort((a, b) => a - b);
     this.deleted.clear();
     let to = gaps[0]!;
@@ -84,7 +85,7 @@ export class Collection {
       const end = gaps[index + 1] ?? keys.length;
       for (let from = gap + 1; from < end; from += 1, to += 1) {
         keys[to] = keys[from]!;
-        values[to] = values[from];
+        values[to] = values[from]!;
       }
     }
     keys.length = to;

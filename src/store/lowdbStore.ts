@@ -1,14 +1,20 @@
-// The embedded Store: a journal makes commits durable, lowdb shard files checkpoint them, reads come from memory.
+// The embedded store: a journal makes commits durable, lowdb shard files checkpoint them, reads come from memory.
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
-import { makeDirectoryDurably, removeTempFiles, syncDirectory } from './durableFile.js';
+import type { Collection } from './collection.js';
+import { makeDirectoryDurably, syncDirectory } from './durableFile.js';
 import { BatchTarget } from './gather.js';
-import { encodeWrites, formatRecord, JournalWriter, listJournals, replayJournal, type Entry } from './journal.js';
-import { Collection } from './collection.js';
+import { encodeWrites, formatRecord, type Entry } from './journal.js';
+import { JournalWriter } from './journalWriter.js';
+import { Leases } from './leases.js';
+import { applyEntries, loadDocuments, type RetiredJournal } from './loadDocuments.js';
 import { DirLock, type StoreLog } from './lock.js';
-import { readManifest, shardOf, Shards } from './shards.js';
-import { StoreError, type CommitOptions, type Page, type PageQuery, type Store, type StoreHealth, type Write } from './store.js';
+import { CHECK_PLAIN_JSON, checkPlainJson } from './plainJson.js';
+import { Revisions } from './revisions.js';
+import type { Shards } from './shards.js';
+import { Signal } from './signal.js';
+import { StoreError, WriteConflict } from './store.js';
+import type { Change, ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, Stored, StoreHealth, Write } from './port.js';
 
 /**
  * A checkpoint rewrites every shard changed since the last one, a few syscalls each, whatever its size; with
@@ -16,9 +22,6 @@ import { StoreError, type CommitOptions, type Page, type PageQuery, type Store, 
  * small, and replaying that much journal after a crash takes about a second.
  */
 const DEFAULT_CHECKPOINT_BYTES = 32 * 1024 * 1024;
-
-/** Set by the test suite: commits made `asGiven` are checked to be plain JSON data, and frozen. */
-const CHECK_AS_GIVEN = process.env['CHARTD_STORE_CHECKS'] === '1';
 
 /**
  * Batches on their way to disk at once, at most. A disk serves a few synced writes side by side in little
@@ -66,10 +69,13 @@ export interface StoreStats {
 
 interface PendingCommit {
   readonly body: string;
-  /** The writes as given, for commits made `asGiven`; otherwise memory gets them parsed back from `body`. */
-  readonly entries: readonly Entry[] | undefined;
+  /** The writes as given: plain JSON data by the port's contract, so memory holds them rather than `body` parsed back. */
+  readonly entries: readonly Entry[];
+  /** The writes that carried an expectation, checked again if the commit fails with one before it. */
+  readonly expected: readonly Write[];
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
+  readonly issued: (() => void) | undefined;
 }
 
 /** A batch whose journal write has been issued; answered once it and every batch before it have landed. */
@@ -81,11 +87,6 @@ interface Batch {
   readonly failuresBefore: number;
   /** undefined while the write is in flight. */
   outcome?: 'written' | Error;
-}
-
-interface RetiredJournal {
-  readonly file: string;
-  readonly size: number;
 }
 
 /** Opens (creating if needed) the store in `dir`: lock, load shards, replay journals. */
@@ -118,6 +119,9 @@ export class LowdbStore implements Store {
   private nextCheckpointAt: number;
   private readonly counters = { commits: 0, failedCommits: 0, journalSyncs: 0, checkpoints: 0 };
   private checkpointedAt = Date.now();
+  private readonly revisions = new Revisions((collection, key) => this.collections.get(collection)?.docs.get(key)?.revision ?? 0);
+  private readonly leases = new Leases();
+  private readonly listeners = new Set<ChangeListener>();
 
   private constructor(
     readonly dir: string,
@@ -148,79 +152,66 @@ export class LowdbStore implements Store {
   }
 
   private static async load(dir: string, lock: DirLock, log: StoreLog, checkpointBytes: number, onJournalWrite: LowdbStoreOptions['onJournalWrite']): Promise<LowdbStore> {
-    const shardDir = join(dir, 'shards');
-    const journalDir = join(dir, 'journal');
-    const shardCount = await readManifest(dir, shardDir, journalDir);
-    for (const folder of [dir, shardDir, journalDir]) {
-      const removed = await removeTempFiles(folder);
-      if (removed.length) log('info', `removed ${removed.length} unfinished temp file(s) in ${folder}`);
-    }
-    const shards = new Shards(shardDir, shardCount);
-    const collections = new Map<string, Collection>();
-    const shardSeq = await shards.load((collection, key, value) => collectionIn(collections, collection).docs.set(key, value));
-
-    const journals = await listJournals(journalDir);
-    const retired: RetiredJournal[] = [];
-    let journalSeq = 0;
-    let newestSize = 0;
-    for (const [position, journal] of journals.entries()) {
-      const replayed = await replayJournal(journal.file, {
-        newest: position === journals.length - 1,
-        afterSeq: journalSeq,
-        log,
-        onRecord: (seq, entries) => applyEntries(shards, collections, seq, entries, true),
-      });
-      journalSeq = replayed.lastSeq;
-      if (position < journals.length - 1) retired.push({ file: journal.file, size: replayed.size });
-      else newestSize = replayed.size;
-    }
-    const newest = journals.at(-1);
-    const writer = newest ? await JournalWriter.reopen(newest, newestSize) : await JournalWriter.create(journalDir, 1);
-    const appliedSeq = Math.max(shardSeq, journalSeq);
+    const { shards, collections, writer, retired, appliedSeq } = await loadDocuments(dir, log);
     return new LowdbStore(dir, lock, log, checkpointBytes, shards, writer, retired, appliedSeq, collections, onJournalWrite);
   }
 
-  get<T = unknown>(collection: string, key: string): T | undefined {
-    return this.collections.get(collection)?.docs.get(key) as T | undefined;
+  get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
+    return Promise.resolve(this.collections.get(collection)?.docs.get(key) as Stored<T> | undefined);
   }
 
-  list<T = unknown>(collection: string, prefix?: string): T[] {
-    return (this.collections.get(collection)?.list(prefix) ?? []) as T[];
+  page<T>(collection: string, query: PageQuery<T>): Promise<Page<Stored<T>>> {
+    return Promise.resolve((this.collections.get(collection)?.page(query as PageQuery<unknown>) ?? { documents: [], next: undefined }) as Page<Stored<T>>);
   }
 
-  count(collection: string, prefix?: string): number {
-    return this.collections.get(collection)?.count(prefix) ?? 0;
+  count(collection: string, prefix?: string): Promise<number> {
+    return Promise.resolve(this.collections.get(collection)?.count(prefix) ?? 0);
   }
 
-  page<T = unknown>(collection: string, query: PageQuery<T>): Page<T> {
-    return (this.collections.get(collection)?.page(query as PageQuery<unknown>) ?? { documents: [], next: undefined }) as Page<T>;
-  }
-
-  commit(writes: readonly Write[], options: CommitOptions = {}): Promise<void> {
+  /**
+   * Expectations and the fence are checked against what every commit accepted before will have made, so a change
+   * may build on one still on its way to disk; if that one fails, this one fails too (WriteConflict when its
+   * expectation then no longer holds), never applied on its own.
+   */
+  commit(writes: readonly Write[], { fence, issued }: CommitOptions = {}): Promise<void> {
     if (this.closing) return Promise.reject(new StoreError(`the store in ${this.dir} is closed`));
     if (this.journal.broken) return Promise.reject(new StoreError(this.journal.broken.message, this.journal.file));
     let body: string;
-    let entries: Entry[] | undefined;
     try {
       body = encodeWrites(writes);
-      if (options.asGiven) {
-        entries = writes.map(({ collection, key, value }) => [collection, key, value] as const);
-        if (CHECK_AS_GIVEN) checkAsGiven(body, entries);
-      }
+      if (CHECK_PLAIN_JSON) for (const { collection, key, value } of writes) checkPlainJson(collection, key, value, JSON.stringify(value));
     } catch (error) {
       return Promise.reject(error as Error);
     }
+    const conflicts: { collection: string; key: string }[] = this.revisions.conflicts(writes);
+    if (fence && !this.leases.holds(fence)) conflicts.push(fence);
+    if (conflicts.length) return Promise.reject(new WriteConflict(conflicts.map(({ collection, key }) => ({ collection, key }))));
     if (writes.length === 0) return Promise.resolve();
+    const entries = writes.map(({ collection, key, value }): Entry => [collection, key, value]);
+    const expected = writes.filter((write) => write.expect !== undefined);
+    this.revisions.accept(entries);
+    for (const [collection, key] of entries) this.leases.end(collection, key);
     return new Promise((resolve, reject) => {
-      this.queue.push({ body, entries, resolve, reject });
+      this.queue.push({ body, entries, expected, resolve, reject, issued });
       this.queuedCount++;
       this.target.joined(this.queue.length);
       this.scheduleFlush();
     });
   }
 
-  get failures(): number {
-    return this.failureCount;
+  claim<T>(collection: string, query: ClaimQuery): Promise<(Stored<T> & { lease: Lease })[]> {
+    if (this.closing) return Promise.reject(new StoreError(`the store in ${this.dir} is closed`));
+    return Promise.resolve(this.leases.claim<T>(collection, this.collections.get(collection), query, (key) => this.revisions.isPending(collection, key)));
+  }
+
+  renew(collection: string, keys: readonly string[], lease: { owner: string; until: number }): Promise<string[]> {
+    return Promise.resolve(this.leases.renew(collection, keys, lease));
+  }
+
+  /** Told of this store's own commits once they are durable and readable, in the order they landed. */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   health(): StoreHealth {
@@ -232,6 +223,7 @@ export class LowdbStore implements Store {
     return { ok: true, ...warning };
   }
 
+  /** Resolves once every commit() made so far is on its way to disk (or has failed): for tests of the write pipeline. */
   async whenIssued(): Promise<void> {
     const target = this.queuedCount;
     while (this.issuedCount < target) await this.issued.next();
@@ -300,8 +292,9 @@ export class LowdbStore implements Store {
         // dispatch handles disk errors itself; this is a bug's last line of defence, so no caller hangs.
         this.failed(error as Error);
         for (const pending of commits) pending.reject(error as Error);
+        this.revisions.reset(this.inFlight.flatMap((batch) => batch.commits.map(({ entries }) => entries)));
       } finally {
-        this.markIssued(commits.length);
+        this.markIssued(commits);
       }
     });
   }
@@ -320,8 +313,12 @@ export class LowdbStore implements Store {
       bytes = Buffer.from(commits.map((commit, at) => formatRecord(first + at, pending, commit.body)).join(''), 'utf8');
       offset = journal.reserve(bytes.length);
     } catch (error) {
+      // Commits queued since may be built on these: they fail with them, as after a failed write.
+      const queued = this.queue;
+      this.queue = [];
       this.failed(error as Error);
-      this.rejectAll(commits, error as Error);
+      this.rejectAll([...commits, ...queued], error as Error);
+      this.markIssued(queued);
       return;
     }
     this.nextSeq = first + commits.length;
@@ -359,12 +356,18 @@ export class LowdbStore implements Store {
    */
   private answer(batch: Batch): void {
     for (const [at, pending] of batch.commits.entries()) {
-      applyEntries(this.shards, this.collections, batch.first + at, pending.entries ?? (JSON.parse(pending.body) as Entry[]), false);
+      applyEntries(this.shards, this.collections, batch.first + at, pending.entries, false);
+      this.revisions.landed(pending.entries);
     }
     this.appliedSeq = batch.first + batch.commits.length - 1;
     if (batch.failuresBefore === this.failureCount) this.lastFailure = undefined;
     this.counters.commits += batch.commits.length;
     for (const pending of batch.commits) pending.resolve();
+    if (this.listeners.size) this.tell(batch.commits.flatMap(({ entries }) => entries.map(([collection, key]): Change => ({ collection, key }))));
+  }
+
+  private tell(changes: readonly Change[]): void {
+    for (const listener of this.listeners) listener(changes);
   }
 
   /**
@@ -383,7 +386,7 @@ export class LowdbStore implements Store {
     const queued = this.queue;
     this.queue = [];
     this.rejectAll([...failed.flatMap((batch) => batch.commits), ...queued], cause);
-    this.markIssued(queued.length);
+    this.markIssued(queued);
     this.recovering = undefined;
     this.settled.notify();
   }
@@ -393,18 +396,28 @@ export class LowdbStore implements Store {
     this.lastFailure = { at: new Date(), problem: `a write to ${this.journal.file} failed: ${cause.message}` };
   }
 
-  private markIssued(commits: number): void {
-    this.issuedCount += commits;
+  private markIssued(commits: readonly PendingCommit[]): void {
+    this.issuedCount += commits.length;
+    for (const commit of commits) commit.issued?.();
     this.issued.notify();
   }
 
+  /**
+   * Refuses commits that were accepted, and counts the revisions again from the commits still in flight. One whose
+   * expectation held only because of a refused commit hears WriteConflict: rebuilt from what is stored, it may
+   * go again at once.
+   */
   private rejectAll(commits: readonly PendingCommit[], cause: Error): void {
     const failure = new StoreError(
       `could not make ${commits.length} commit(s) durable in ${this.journal.file} (${cause.message}); none of them was applied`,
       this.journal.file,
     );
     this.counters.failedCommits += commits.length;
-    for (const pending of commits) pending.reject(failure);
+    this.revisions.reset(this.inFlight.flatMap((batch) => batch.commits.map(({ entries }) => entries)));
+    for (const pending of commits) {
+      const conflicts = this.revisions.conflicts(pending.expected);
+      pending.reject(conflicts.length ? new WriteConflict(conflicts.map(({ collection, key }) => ({ collection, key }))) : failure);
+    }
   }
 
   /** Resolves once no journal write is in flight and no failure is being cleaned up. */
@@ -442,6 +455,7 @@ export class LowdbStore implements Store {
   }
 
   private async shutdown(): Promise<void> {
+    this.listeners.clear();
     try {
       await this.serially(() => this.drained());
       while (this.checkpointing) await this.checkpointing.catch(() => undefined);
@@ -461,58 +475,5 @@ export class LowdbStore implements Store {
 
   private journalBytes(): number {
     return this.retired.reduce((sum, journal) => sum + journal.size, this.journal.size);
-  }
-}
-
-/** A commit made `asGiven` must hold exactly what a replay of its journal line would; it is frozen so nobody changes it. */
-function checkAsGiven(body: string, entries: readonly Entry[]): void {
-  const replayed = JSON.parse(body) as Entry[];
-  for (const [at, entry] of entries.entries()) {
-    if (!isDeepStrictEqual(replayed[at], entry)) {
-      throw new TypeError(`the value for ${entry[0]}/${entry[1]} is committed as given but is not plain JSON data (it differs from its JSON)`);
-    }
-    deepFreeze(entry[2]);
-  }
-}
-
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const inner of Object.values(value)) deepFreeze(inner);
-}
-
-/** Wakes everything waiting for the next change of state; all waiters share one promise. */
-class Signal {
-  private waiting: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
-
-  next(): Promise<void> {
-    return (this.waiting ??= new Promise((resolve) => {
-      this.wake = resolve;
-    }));
-  }
-
-  notify(): void {
-    const wake = this.wake;
-    this.waiting = undefined;
-    this.wake = undefined;
-    wake?.();
-  }
-}
-
-function collectionIn(collections: Map<string, Collection>, name: string): Collection {
-  let collection = collections.get(name);
-  if (!collection) collections.set(name, (collection = new Collection()));
-  return collection;
-}
-
-/** Replay skips a write whose shard file already reflects its record, so an old journal cannot regress a document. */
-function applyEntries(shards: Shards, collections: Map<string, Collection>, seq: number, entries: readonly Entry[], replaying: boolean): void {
-  for (const [collection, key, stored] of entries) {
-    const index = shardOf(collection, key, shards.count);
-    if (replaying && seq <= shards.seqOf(index)) continue;
-    const value = stored === null ? undefined : stored;
-    shards.set(index, collection, key, value);
-    collectionIn(collections, collection).set(key, value);
   }
 }

@@ -33,6 +33,16 @@ export interface Fence {
   readonly lease: Lease;
 }
 
+export interface CommitOptions {
+  /** The lease the commit must still hold: a claimer that lost it cannot commit (WriteConflict naming it). */
+  readonly fence?: Fence;
+  /**
+   * Called once the commit is on its way (its write has begun), or has failed: a change built on it may be
+   * handed in then and will join a later write, which is what lets each write carry every change made meanwhile.
+   */
+  readonly issued?: () => void;
+}
+
 export interface ClaimQuery {
   readonly owner: string;
   /** Epoch ms: the claimer's clock, so tests pass a simulated one. */
@@ -59,7 +69,7 @@ export interface Store {
    * is unreachable: nothing applied, unless `inDoubt` (the answer was lost and the store could not be asked;
    * the revisions read next tell). Writing a document ends its lease.
    */
-  commit(writes: readonly Write[], fence?: Fence): Promise<void>;
+  commit(writes: readonly Write[], options?: CommitOptions): Promise<void>;
   /**
    * Due work: documents of `collection` whose `due` is <= now and not leased (or whose lease ran out), leased to
    * `owner` for `leaseMs`, soonest due first; each comes with its Lease (a new epoch per claim).

@@ -2,7 +2,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listJournals, readLiveJournal, type JournalFile } from './journal.js';
+import { listJournals, type JournalFile } from './journal.js';
+import { readLiveJournal } from './replay.js';
 import { shardOf, Shards } from './shards.js';
 import { StoreCorrupt, StoreError } from './store.js';
 

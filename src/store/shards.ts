@@ -12,11 +12,15 @@ export const SHARD_FORMAT = 1;
 /** At 100,000 documents of ~600 bytes a shard holds ~400 of them (~250 KB). */
 export const DEFAULT_SHARD_COUNT = 256;
 
-/** A shard file as lowdb reads and writes it; `seq` is the last journal record it reflects. */
+/**
+ * A shard file as lowdb reads and writes it; `seq` is the last journal record it reflects. `revs` holds each
+ * document's revision other than 1, so files written before revisions existed read as revision 1 throughout.
+ */
 export interface ShardFile {
   format: number;
   seq: number;
   docs: Record<string, Record<string, unknown>>;
+  revs?: Record<string, Record<string, number>>;
 }
 
 const NAME = /^([0-9a-f]{4})\.json$/;
@@ -35,6 +39,7 @@ export function shardPath(dir: string, index: number): string {
 export class Shards {
   /** Each shard's documents as lowdb holds them: the very objects parsed from its file, changed in place. */
   private readonly docs: ShardFile['docs'][];
+  private readonly revs: NonNullable<ShardFile['revs']>[];
   /** Journal sequence each shard file reflects; replay skips records at or below it. */
   private readonly seqs: number[];
   private dirty = new Set<number>();
@@ -44,6 +49,7 @@ export class Shards {
     readonly count: number,
   ) {
     this.docs = Array.from({ length: count }, () => ({}));
+    this.revs = Array.from({ length: count }, () => ({}));
     this.seqs = new Array<number>(count).fill(0);
   }
 
@@ -56,7 +62,7 @@ export class Shards {
   }
 
   /** Loads every shard file, handing each document to `onDoc`; returns the highest sequence stamped on one. */
-  async load(onDoc: (collection: string, key: string, value: unknown) => void): Promise<number> {
+  async load(onDoc: (collection: string, key: string, value: unknown, revision: number) => void): Promise<number> {
     const files: { index: number; file: string }[] = [];
     for (const name of await readdir(this.dir)) {
       const match = NAME.exec(name);
@@ -70,17 +76,20 @@ export class Shards {
     // A few reads in flight, so the disk works while the previous shard is parsed.
     await eachConcurrently(files, READ_CONCURRENCY, async ({ index, file }) => {
       const data = await readShard(file);
+      const revs = data.revs ?? {};
       for (const collection of Object.keys(data.docs)) {
         const record = data.docs[collection]!;
+        const revisions = Object.hasOwn(revs, collection) ? revs[collection]! : {};
         for (const key of Object.keys(record)) {
           if (shardOf(collection, key, this.count) !== index) {
             const home = shardPath(this.dir, shardOf(collection, key, this.count));
             throw corrupt(file, `holds ${collection}/${key}, which belongs in ${home}; was a file renamed or copied in?`);
           }
-          onDoc(collection, key, record[key]);
+          onDoc(collection, key, record[key], Object.hasOwn(revisions, key) ? revisions[key]! : 1);
         }
       }
       this.docs[index] = data.docs;
+      this.revs[index] = revs;
       this.seqs[index] = data.seq;
       maxSeq = Math.max(maxSeq, data.seq);
     });
@@ -88,14 +97,22 @@ export class Shards {
   }
 
   /** Sets (or with `undefined` deletes) a document in memory and marks its shard for the next checkpoint. */
-  set(index: number, collection: string, key: string, value: unknown): void {
+  set(index: number, collection: string, key: string, value: unknown, revision: number): void {
     const docs = this.docs[index]!;
     let record = Object.hasOwn(docs, collection) ? docs[collection] : undefined;
+    const revs = this.revs[index]!;
+    let revisions = Object.hasOwn(revs, collection) ? revs[collection] : undefined;
     if (value === undefined) {
       if (record) delete record[key];
     } else {
       if (!record) defineOwn(docs, collection, (record = {}));
       defineOwn(record, key, value);
+    }
+    if (value === undefined || revision === 1) {
+      if (revisions) delete revisions[key];
+    } else {
+      if (!revisions) defineOwn(revs, collection, (revisions = {}));
+      defineOwn(revisions, key, revision);
     }
     this.dirty.add(index);
   }
@@ -120,7 +137,8 @@ export class Shards {
 
   private async writeShard(index: number, seq: number): Promise<void> {
     const docs = this.docs[index]!;
-    const db = new Low<ShardFile>(new DurableFile(shardPath(this.dir, index), { syncDir: false }), { format: SHARD_FORMAT, seq, docs });
+    const revs = this.revs[index]!;
+    const db = new Low<ShardFile>(new DurableFile(shardPath(this.dir, index), { syncDir: false }), { format: SHARD_FORMAT, seq, docs, revs });
     // An emptied shard is still written: its stamp stops an old journal from bringing deleted documents back.
     await db.write();
     this.seqs[index] = seq;
@@ -148,6 +166,9 @@ async function readShard(file: string): Promise<ShardFile> {
   if (!isRecord(data.docs) || !Object.values(data.docs).every(isRecord)) {
     throw corrupt(file, 'has no valid "docs" (an object of collections, each an object of documents)');
   }
+  if (data.revs !== undefined && !(isRecord(data.revs) && Object.values(data.revs).every((revisions) => isRecord(revisions) && Object.values(revisions).every(isRevision)))) {
+    throw corrupt(file, 'has no valid "revs" (an object of collections, each an object of revisions, whole numbers from 2 up)');
+  }
   return data as ShardFile;
 }
 
@@ -169,6 +190,10 @@ async function eachConcurrently<T>(items: readonly T[], limit: number, task: (it
 function defineOwn(record: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
   else record[key] = value;
+}
+
+function isRevision(value: unknown): boolean {
+  return Number.isSafeInteger(value) && (value as number) > 1;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,41 +1,4 @@
-// The Store port: durable named collections of JSON documents, committed in groups.
-
-/** One change to one document; `value: null` deletes it. */
-export interface Write {
-  readonly collection: string;
-  readonly key: string;
-  readonly value: unknown;
-}
-
-export interface Store {
-  /** The committed document, or undefined. Never returns a change that is not yet durable. */
-  get<T = unknown>(collection: string, key: string): T | undefined;
-  /** Every committed document of a collection, in key order; with `prefix`, only those whose key starts with it. */
-  list<T = unknown>(collection: string, prefix?: string): T[];
-  /** How many committed documents the collection holds (whose key starts with `prefix`, if given), without listing them. */
-  count(collection: string, prefix?: string): number;
-  /** One page of `list()`: what follows `after`, at most `limit` documents that `accept` takes. */
-  page<T = unknown>(collection: string, query: PageQuery<T>): Page<T>;
-  /**
-   * Makes the writes durable together (all or none) and resolves only then.
-   * Concurrent calls are grouped into one fsync; each call still gets its own outcome.
-   * Calls are ordered: if one fails, every call made before that failure was dealt with fails too, so a
-   * change built on another that is still pending never outlives it.
-   */
-  commit(writes: readonly Write[], options?: CommitOptions): Promise<void>;
-  /** Resolves once every commit() made so far is on its way to disk (or has failed). */
-  whenIssued(): Promise<void>;
-  /**
-   * How many times a commit has failed so far. It moves the moment a failure is known, before any commit is
-   * rejected, so a caller holding a change built on a pending commit can tell, without waiting for that
-   * commit's answer, that the change must not be built on any more.
-   */
-  readonly failures: number;
-  /** Whether the last write landed; when it did not (or the store refuses all writes), why and since when. */
-  health(): StoreHealth;
-  /** Flushes, releases the data directory's lock. */
-  close(): Promise<void>;
-}
+// What every store shares beside the port (port.ts): its health, pages of documents, and the errors it throws.
 
 export interface StoreHealth {
   readonly ok: boolean;
@@ -61,16 +24,6 @@ export interface Page<T> {
   readonly documents: T[];
   /** The last returned document's key when more documents follow that `accept` takes; undefined on the last page. */
   readonly next: string | undefined;
-}
-
-export interface CommitOptions {
-  /**
-   * The values are plain JSON data (objects, arrays, strings, finite numbers, booleans, null, and no property
-   * set to undefined) that nobody changes afterwards: readers get them as given instead of a copy parsed back
-   * from the journal, which saves a JSON.parse per write on a hot path. The test suite checks every such
-   * commit (CHARTD_STORE_CHECKS=1): the value must equal what its JSON reads back as, and is frozen.
-   */
-  readonly asGiven?: boolean;
 }
 
 /** Base for errors that must stop start-up with a message naming the file. */

@@ -145,7 +145,7 @@ describe('refused for good', () => {
       error: expect.stringMatching(/answered POST \/orders with 422: zone local does not let backups read the environment variable CHARTD_TEST_ZONE_TOKEN \(source\.passwordEnv\): its operator adds it to environment: in the zone's --values FILE$/),
     })]);
     expect((await fetch(`${world.zoneUrl}/orders/${answer.body.id}`, { headers: zoneAuth() })).status).toBe(404);
-    expect(zone.engine.runtime.instances('backup-and-encrypt').filter((snapshot) => snapshot.id === answer.body.id)).toEqual([]);
+    expect((await zone.engine.runtime.instances('backup-and-encrypt')).filter((snapshot) => snapshot.id === answer.body.id)).toEqual([]);
   });
 });
 
@@ -264,7 +264,7 @@ describe('zone results and tokens', () => {
     });
     expect(resend.status).toBe(202);
     expect(await resend.json()).toEqual({ requestId: view.id, zone: 'local', created: false });
-    expect(zone.engine.runtime.instances('backup-and-encrypt').filter((snapshot) => snapshot.id === view.id)).toHaveLength(1);
+    expect((await zone.engine.runtime.instances('backup-and-encrypt')).filter((snapshot) => snapshot.id === view.id)).toHaveLength(1);
     const changed = await fetch(`${world.zoneUrl}/orders`, {
       method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${world.env['CHARTD_TEST_ZONE_TOKEN']}` }, body: JSON.stringify({ ...record.order, eoyMonth: 12 }),
     });

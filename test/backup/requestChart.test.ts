@@ -73,14 +73,14 @@ describe('served without --backup-config', () => {
       code: 'owned_by_service',
       message: 'chart backup-request is driven by the backup-controller: its instances are created and moved only by that service, which does not run in this server (start chartd serve with --backup-config FILE)',
     });
-    expect(server.engine.runtime.find('backup-request', 'manual-1')).toBeUndefined();
+    expect((await server.engine.runtime.find('backup-request', 'manual-1'))).toBeUndefined();
     expect((await request(server.url).get('/backup-requests')).status).toBe(404);
   });
 
   it('runs an instance made in-process to NotAllowed, saying how to configure the controller', async () => {
     await server.engine.runtime.create('backup-request', 'manual-2', { apiVersion: 'v1', backupJobId: '7', dataDate: '2026-11-21', transport: 'http' });
     const done = await server.engine.runtime.waiters.wait(instanceKey('backup-request', 'manual-2'), (s) => s.status === 'done', 5000)
-      ?? server.engine.runtime.snapshot('backup-request', 'manual-2');
+      ?? (await server.engine.runtime.snapshot('backup-request', 'manual-2'));
     expect(done.state).toBe('NotAllowed');
     expect(done.failures).toEqual([expect.objectContaining({
       node: 'Received', error: 'backup.checkAllowed: backup controller not configured: start chartd serve with --backup-config FILE',

@@ -5,7 +5,8 @@ import { Secret } from '../../src/backup/secret.js';
 import { ZoneOutbox } from '../../src/backup/zone/zoneOutbox.js';
 import type { ZoneResult } from '../../src/backup/zone.js';
 import { createHttpClient, type HttpClient } from '../../src/net/httpClient.js';
-import { openLowdbStore, type LowdbStore } from '../../src/store/lowdbStore.js';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
+import type { Store } from '../../src/store/port.js';
 import { capturingLogger, removeDir, tempDir } from '../support/server.js';
 import { until } from '../support/wait.js';
 import { freePort } from './support/world.js';
@@ -13,7 +14,7 @@ import { freePort } from './support/world.js';
 const RESULT: ZoneResult = { requestId: 'r1', zone: 'local', ok: false, failures: ['Failure: x: y'], startedAt: '2026-11-22T06:00:00.000Z', finishedAt: '2026-11-22T06:01:00.000Z' };
 
 let dir: string | undefined;
-let store: LowdbStore | undefined;
+let store: Store | undefined;
 let client: HttpClient | undefined;
 let controller: Server | undefined;
 
@@ -32,7 +33,7 @@ describe('the zone-outbox service', () => {
     const port = await freePort();
     const outbox = new ZoneOutbox({
       store, controllerUrl: `http://127.0.0.1:${port}`, token: new Secret('t'.repeat(32), 'test'), fetch: client.fetch, log: capturingLogger().log,
-      maxDelayMs: 20, timeoutMs: 1000, onDelivered: () => [],
+      maxDelayMs: 20, timeoutMs: 1000, onDelivered: () => Promise.resolve([]),
     });
     const service = outbox.service();
     expect(service.name).toBe('zone-outbox');

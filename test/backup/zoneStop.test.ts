@@ -44,7 +44,7 @@ describe('stopping a zone', () => {
 
     // Started again, it has the order finished, with the interrupt as its failure, waiting in the outbox for the controller.
     zone = await world.startZone();
-    const record = zone.zone.describe('req-stop-1') as { finishedAt?: string; state: string; failures: { node: string; error: string }[]; outbox: { result: { ok: boolean; failures: string[] } } };
+    const record = (await zone.zone.describe('req-stop-1')) as { finishedAt?: string; state: string; failures: { node: string; error: string }[]; outbox: { result: { ok: boolean; failures: string[] } } };
     expect(record.finishedAt).toEqual(expect.any(String));
     expect(record.state).toBe('report_results');
     expect(record.failures).toMatchObject([{ node: 'backup_schema', error: 'interrupted: zone local is stopping' }]);

@@ -86,20 +86,18 @@ const body = (answer: Response): Promise<Answer> => answer.json() as Promise<Ans
 
 /** The request's snapshot once `test` holds: now, or at the commit that makes it hold (checked and awaited in one turn). */
 function reach(id: string, test: (snapshot: Snapshot) => boolean): Promise<Snapshot | undefined> {
-  const { runtime } = server.engine;
-  const now = runtime.snapshot('backup-request', id);
-  return test(now) ? Promise.resolve(now) : runtime.waiters.wait(instanceKey('backup-request', id), test, 10_000);
+  return server.engine.runtime.waitFor('backup-request', id, test, 10_000);
 }
 
 /** Everything a refused request could have changed. */
-function footprint(): string {
+async function footprint(): Promise<string> {
   const { runtime } = server.engine;
   return JSON.stringify({
     charts: runtime.chartNames().map((name) => runtime.chart(name).version),
-    light: runtime.snapshot('traffic-light', 'default').revision,
-    gated: runtime.instances('gated').map((s) => [s.id, s.revision]),
-    requests: runtime.instances('backup-request').length,
-    inbox: server.engine.backup!.controller.inbox.size,
+    light: (await runtime.snapshot('traffic-light', 'default')).revision,
+    gated: (await runtime.instances('gated')).map((s) => [s.id, s.revision]),
+    requests: (await runtime.instances('backup-request')).length,
+    inbox: await server.engine.backup!.controller.inbox.size(),
   });
 }
 
@@ -131,7 +129,7 @@ const WRITES: { name: string; method: string; path: string; body?: unknown; righ
 describe.sequential('every write route', () => {
   for (const route of WRITES) {
     it(`${route.name}: 401 without a token or with an unknown one, 403 out of scope, and nothing changes; the right token gets through`, async () => {
-      const before = footprint();
+      const before = await footprint();
       const none = await call(route.method, route.path, undefined, route.body);
       expect(none.status).toBe(401);
       expect(none.headers.get('www-authenticate')).toBe('Bearer realm="chartd"');
@@ -146,7 +144,7 @@ describe.sequential('every write route', () => {
       const refusal = (await body(wrong)).error;
       expect(refusal.code).toBe('forbidden');
       expect(refusal.message).toMatch(/^token \S+ may not do this: it needs the scope (write on chart \S+|results|admin)/);
-      expect(footprint()).toBe(before);
+      expect(await footprint()).toBe(before);
 
       const right = await call(route.method, route.path, route.right(), route.body);
       expect(route.ok).toContain(right.status);
@@ -178,7 +176,7 @@ describe('who did it', () => {
     await server.engine.runtime.create('gated', 'g3', {});
     const path = '/charts/gated/instances/g3/state?state=open';
     expect((await call('PUT', path, tokens.web1)).status).toBe(200);
-    expect(server.engine.runtime.snapshot('gated', 'g3').callers).toEqual(['web1']);
+    expect((await server.engine.runtime.snapshot('gated', 'g3')).callers).toEqual(['web1']);
     const refused = await call('PUT', `${path}&by=web2`, tokens.web1);
     expect(refused.status).toBe(403);
     expect((await body(refused)).error).toEqual({ code: 'caller_not_allowed', message: 'token web1 may speak only for the callers web1; by=web2 is not one of them' });
@@ -188,9 +186,10 @@ describe('who did it', () => {
     expect(created.status).toBe(201);
     expect((await call('POST', '/charts/gated/instances/g4/events/abort?by=web9', tokens.fleet)).status).toBe(200);
     expect((await call('PUT', `${path}&by=web5`, tokens.fleet)).status).toBe(200);
-    const history = server.engine.runtime.snapshot('gated', 'g3').history;
+    const { runtime } = server.engine;
+    const history = await runtime.history(await runtime.snapshot('gated', 'g3'));
     expect(history.at(-1)).toMatchObject({ from: 'open', to: 'done', cause: 'put', caller: 'web5', token: 'fleet' });
-    expect(server.engine.runtime.snapshot('gated', 'g4').history.map((entry) => [entry.cause, entry.caller, entry.token])).toEqual([
+    expect((await runtime.history(await runtime.snapshot('gated', 'g4'))).map((entry) => [entry.cause, entry.caller, entry.token])).toEqual([
       ['create', undefined, 'writer'], ['event:abort', 'web9', 'fleet'],
     ]);
   });
@@ -204,7 +203,7 @@ describe('the backup-request chart belongs to the controller', () => {
     const sent = await reach(id, (s) => s.state === 'Sent');
     expect(sent?.state).toBe('Sent');
 
-    const before = footprint();
+    const before = await footprint();
     const forgeries = [
       call('POST', `/charts/backup-request/instances/${id}/events/succeeded`, tokens.ops),
       call('PUT', `/charts/backup-request/instances/${id}/state?state=Sent&event=failed`, tokens.ops),
@@ -223,14 +222,14 @@ describe('the backup-request chart belongs to the controller', () => {
       code: 'owned_by_service',
       message: 'chart backup-request is driven by the backup-controller: its instances are created and moved only by that service; use POST /backup-requests',
     });
-    expect(footprint()).toBe(before);
-    expect(server.engine.runtime.snapshot('backup-request', id).state).toBe('Sent');
+    expect(await footprint()).toBe(before);
+    expect((await server.engine.runtime.snapshot('backup-request', id)).state).toBe('Sent');
 
     const delivered = await call('POST', '/zone-results', RESULTS_TOKEN, result(id, false));
     expect(delivered.status).toBe(202);
     const done = await reach(id, (s) => s.status === 'done');
     expect(done?.state).toBe('Failed');
-    expect(done?.history.at(-1)).toMatchObject({ cause: 'event:failed' });
+    expect((await server.engine.runtime.history(done!)).at(-1)).toMatchObject({ cause: 'event:failed' });
   });
 });
 

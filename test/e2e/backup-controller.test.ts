@@ -155,7 +155,7 @@ describe('kill -9 of the controller', () => {
       expect(backups.map((backup: { requestId: string }) => backup.requestId).sort()).toEqual([...requests].sort());
       expect(new Set(backups.map((backup: { file: string }) => backup.file)).size).toBe(requests.length);
       expect(await world.storedBackups()).toHaveLength(requests.length);
-      expect(zone!.engine.runtime.instances('backup-and-encrypt')).toHaveLength(requests.length);
+      expect(await zone!.engine.runtime.instances('backup-and-encrypt')).toHaveLength(requests.length);
       const status = await getJson(`${last.url}/backup-controller`);
       expect(status).toMatchObject({ inbox: 0, requests: { Succeeded: requests.length } });
       expect(zone!.outbox.size).toBe(0);

@@ -1,6 +1,7 @@
 // Charts changed while serving, on a real server behind --auth: PUT and DELETE /charts/:chart, POST /charts/reload (also
 // under a load of concurrent check-ins), and the client commands chartd apply and chartd charts.
 
+import { readAll } from '../../src/store/readAll.js';
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,7 +129,7 @@ describe('DELETE /charts/:chart', () => {
     const deleted = await call('DELETE', '/charts/deploy', tokens.ops, JSON.stringify({ unsafe_paraphrase: UNSAFE_PARAPHRASE, reason: 'replaced by deploy-v2' }), 'application/json');
     expect(deleted).toMatchObject({ status: 200, body: { deleted: 'deploy', cancelled: 2 } });
     expect((await call('GET', '/charts/deploy', tokens.reader)).status).toBe(404);
-    const kept = server.engine.store.list<Snapshot>('instances', 'deploy/');
+    const kept = await readAll<Snapshot>(server.engine.store, 'instances', 'deploy/');
     expect(kept.map((snapshot) => [snapshot.id, snapshot.status, snapshot.cancelled?.reason ?? null, snapshot.cancelled?.token ?? null])).toEqual([
       ['after', 'cancelled', 'chart deploy was deleted: replaced by deploy-v2', 'ops'],
       ['before', 'done', null, null],
@@ -182,7 +183,7 @@ describe('POST /charts/reload', () => {
     expect(new Set(statuses)).toEqual(new Set([200]));
     expect(new Set(versions).size).toBe(4);
     for (const id of ids) {
-      const snapshot = server.engine.runtime.snapshot('gates', id);
+      const snapshot = (await server.engine.runtime.snapshot('gates', id));
       expect(snapshot.version).toBe(first);
       expect(snapshot.counter).toBe(answers.get(id)!.length);
     }

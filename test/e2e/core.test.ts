@@ -2,7 +2,7 @@ import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { JournalWriter } from '../../src/store/journal.js';
+import { JournalWriter } from '../../src/store/journalWriter.js';
 import { gateChart, removeDir, sleep, startTestServer, tempDir, TRAFFIC_LIGHT, writeCharts, type TestServer } from '../support/server.js';
 import { until } from '../support/wait.js';
 

@@ -39,7 +39,7 @@ tokens:
   const { runtime } = server.engine;
   for (const id of ['g1', 'g2', 'g3']) await runtime.create('gated', id, {});
   await runtime.create('watchdog', 'w1', {});
-  if (runtime.snapshot('watchdog', 'w1').state !== 'late') {
+  if ((await runtime.snapshot('watchdog', 'w1')).state !== 'late') {
     await runtime.waiters.wait(instanceKey('watchdog', 'w1'), (s) => s.state === 'late', 5000);
   }
 });

@@ -74,9 +74,9 @@ function call(method: string, path: string, token: string, body?: unknown): Prom
 
 async function reach(chart: string, id: string, test: (snapshot: Snapshot) => boolean): Promise<void> {
   const { runtime } = server.engine;
-  if (test(runtime.snapshot(chart, id))) return;
+  if (test((await runtime.snapshot(chart, id)))) return;
   const reached = await runtime.waiters.wait(instanceKey(chart, id), test, 10_000);
-  if (!reached) throw new Error(`${chart}/${id} did not get there: ${JSON.stringify(runtime.snapshot(chart, id))}`);
+  if (!reached) throw new Error(`${chart}/${id} did not get there: ${JSON.stringify((await runtime.snapshot(chart, id)))}`);
 }
 
 /** Opens `path` in a tab and waits for `ready` to show; returns the tab. */
@@ -88,6 +88,12 @@ async function visit(path: string, ready: string, options: { token?: string; wid
 }
 
 /** The buttons in the page's content that change something (the header's sign-out and the refresh buttons do not). */
+/** The newest transition in the history of instance `id` of chart gated. */
+async function lastMove(id: string) {
+  const { runtime } = server.engine;
+  return (await runtime.history(await runtime.snapshot('gated', id))).at(-1);
+}
+
 function actionButtons(tab: Tab) {
   return tab.page.locator('main button:not(:text-is("Refresh"))');
 }
@@ -230,12 +236,12 @@ describe('buttons', () => {
     await tab.page.getByLabel('Caller (by=)').fill('web3');
     await tab.page.locator('button:text-is("Check in at wait")').click();
     await tab.page.locator('dd', { hasText: '1 of 2 check-ins' }).waitFor({ timeout: 2000 });
-    expect(server.engine.runtime.snapshot('gated', 'g2')).toMatchObject({ counter: 1, callers: ['web3'] });
+    expect((await server.engine.runtime.snapshot('gated', 'g2'))).toMatchObject({ counter: 1, callers: ['web3'] });
     await tab.screenshot('instance-actions');
 
     await tab.page.locator('button:text-is("Send abort")').click();
     await tab.page.locator('[data-state="aborted"]').waitFor({ timeout: 2000 });
-    expect(server.engine.runtime.snapshot('gated', 'g2').history.at(-1)).toMatchObject({ cause: 'event:abort', caller: 'web3', token: 'fleet' });
+    expect(await lastMove('g2')).toMatchObject({ cause: 'event:abort', caller: 'web3', token: 'fleet' });
     // A finished instance offers only its life cycle: start over, delete.
     await expect(actionButtons(tab).allTextContents()).resolves.toEqual(['Start over', 'Delete…']);
     expect(tab.errors).toEqual([]);
@@ -270,13 +276,13 @@ describe('buttons', () => {
     await tab.page.locator('button:text-is("Cancel")').click();
     await tab.page.locator('.now .badge.cancelled').waitFor({ timeout: 2000 });
     await tab.page.locator('.timeline li', { hasText: '“wrong release”' }).waitFor({ timeout: 2000 });
-    expect(server.engine.runtime.snapshot('gated', 'g4')).toMatchObject({ status: 'cancelled', cancelled: { reason: 'wrong release', token: 'fleet' } });
+    expect((await server.engine.runtime.snapshot('gated', 'g4'))).toMatchObject({ status: 'cancelled', cancelled: { reason: 'wrong release', token: 'fleet' } });
     await expect(actionButtons(tab).allTextContents()).resolves.toEqual(['Start over', 'Delete…']);
     await tab.screenshot('instance-cancelled');
 
     await tab.page.locator('button:text-is("Start over")').click();
     await tab.page.locator('.now .badge.active').waitFor({ timeout: 2000 });
-    expect(server.engine.runtime.snapshot('gated', 'g4').history.at(-1)).toMatchObject({ cause: 'restart', token: 'fleet' });
+    expect(await lastMove('g4')).toMatchObject({ cause: 'restart', token: 'fleet' });
     await tab.page.locator('button:text-is("Cancel")').click();
     await tab.page.locator('.now .badge.cancelled').waitFor({ timeout: 2000 });
 
@@ -286,11 +292,11 @@ describe('buttons', () => {
     await tab.screenshot('instance-delete-confirm');
     await tab.page.locator('button:text-is("Keep it")').click();
     await expect(tab.page.getByRole('alertdialog').count()).resolves.toBe(0);
-    expect(server.engine.runtime.find('gated', 'g4')).toBeDefined();
+    expect((await server.engine.runtime.find('gated', 'g4'))).toBeDefined();
     await tab.page.locator('button:text-is("Delete…")').click();
     await tab.page.locator('button:text-is("Delete g4")').click();
     await tab.page.locator('h1:text-is("gated")').waitFor({ timeout: 2000 });
-    expect(server.engine.runtime.find('gated', 'g4')).toBeUndefined();
+    expect((await server.engine.runtime.find('gated', 'g4'))).toBeUndefined();
     expect(tab.errors).toEqual([]);
     await tab.close();
   });

@@ -101,9 +101,7 @@ async function scrape(url = server.url, token = tokens.reader): Promise<{ text: 
 
 /** The instance's snapshot once `test` holds: now, or at the commit that makes it hold. */
 function reach(chart: string, id: string, test: (snapshot: Snapshot) => boolean): Promise<Snapshot | undefined> {
-  const { runtime } = server.engine;
-  const now = runtime.snapshot(chart, id);
-  return test(now) ? Promise.resolve(now) : runtime.waiters.wait(instanceKey(chart, id), test, 10_000);
+  return server.engine.runtime.waitFor(chart, id, test, 10_000);
 }
 
 function promtool(args: string[], input?: string): Promise<{ code: number; output: string }> {

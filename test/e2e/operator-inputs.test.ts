@@ -261,7 +261,7 @@ states:
           chart: 'dump', instance: 'old', version, msg: 'instance runs on a chart version that no longer loads; left as it is',
           err: expect.stringContaining('host is operator-owned (target: where chartd connects)'),
         }));
-        expect(server.engine.store.get<{ state: string; revision: number }>(INSTANCES, 'dump/old')).toMatchObject({ state: 'dump', revision: 1 });
+        expect((await server.engine.store.get<{ state: string; revision: number }>(INSTANCES, 'dump/old'))?.value).toMatchObject({ state: 'dump', revision: 1 });
         expect(postgres.connections()).toBe(0);
       } finally {
         await server.close();

@@ -187,7 +187,7 @@ describe('the backup controller\'s links', () => {
     await clock.advance(Date.parse(open.nextStart!) - clock.now());
     await until(async () => (await statusOf(url, 'job-service')).restarts === 2, 'a start of the link');
     expect(await statusOf(url, 'job-service')).toMatchObject({ state: 'running' });
-    expect(controller.engine.backup!.controller.status()).toMatchObject({ jobs: { circuit: 'closed' } });
+    expect(await controller.engine.backup!.controller.status()).toMatchObject({ jobs: { circuit: 'closed' } });
     await request(url).get('/readyz').expect(200);
   });
 
@@ -225,8 +225,8 @@ describe('the backup controller as a service', () => {
     const received = await postRequest(url, { apiVersion: 'v1', backupJobId: 'nightly', dataDate: '2026-11-21' });
     expect(received.status).toBe(202);
     const id = received.body.id as string;
-    const state = () => server.engine.runtime.snapshot('backup-request', id).state;
-    await until(() => state() === 'Sent', 'the request to be sent');
+    const state = async () => (await server.engine.runtime.snapshot('backup-request', id)).state;
+    await until(async () => (await state()) === 'Sent', 'the request to be sent');
 
     // The disk refuses the commit that records the backup: the result stays in the inbox.
     const held = holdWrites('"backupId"');
@@ -243,10 +243,10 @@ describe('the backup controller as a service', () => {
 
     vi.restoreAllMocks();
     await clock.advance(Date.parse(failed.nextStart!) - clock.now());
-    await until(() => state() === 'Succeeded', 'the result to be processed');
+    await until(async () => (await state()) === 'Succeeded', 'the result to be processed');
     await until(async () => (await statusOf(url, 'backup-controller')).state === 'running', 'the controller to run again');
     expect(await statusOf(url, 'backup-controller')).toMatchObject({ state: 'running', restarts: 1 });
-    expect(server.engine.backup!.controller.inbox.size).toBe(0);
+    expect(await server.engine.backup!.controller.inbox.size()).toBe(0);
     await request(url).get('/readyz').expect(200);
   });
 });

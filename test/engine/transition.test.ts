@@ -1,30 +1,35 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RETRY, type StateDef } from '../../src/chart/model.js';
-import { createSnapshot, retryDelay, transition } from '../../src/engine/transition.js';
+import { createSnapshot, restartSnapshot, retryDelay, transition } from '../../src/engine/transition.js';
 import { chartOf, final, gate, start, step, T0 } from './charts.js';
 
 const traffic = chartOf('green', [gate('green', 1, 'red'), gate('red', 2, 'blue'), final('blue')]);
 
 describe('transition', () => {
   it('creates an instance in the initial state with a create transition', () => {
-    const snapshot = start(traffic);
+    const { snapshot, recorded } = createSnapshot(traffic, 'default', {}, T0);
     expect(snapshot.state).toBe('green');
     expect(snapshot.revision).toBe(1);
-    expect(snapshot.history).toEqual([{ revision: 1, at: new Date(T0).toISOString(), from: null, to: 'green', cause: 'create' }]);
+    expect(recorded).toEqual([{ revision: 1, at: new Date(T0).toISOString(), from: null, to: 'green', cause: 'create' }]);
+    expect(snapshot.transitions).toBe(1);
   });
 
   it('counts PUTs on a gate and moves once the count is reached', () => {
-    let snapshot = transition(traffic, start(traffic), { type: 'put', state: 'green' }, T0).snapshot;
-    expect(snapshot.state).toBe('red');
-    const once = transition(traffic, snapshot, { type: 'put', state: 'red', by: 'web1' }, T0 + 1);
+    const moved = transition(traffic, start(traffic), { type: 'put', state: 'green' }, T0);
+    expect(moved.snapshot.state).toBe('red');
+    expect(moved.recorded).toMatchObject([{ from: 'green', to: 'red', cause: 'put' }]);
+    const once = transition(traffic, moved.snapshot, { type: 'put', state: 'red', by: 'web1' }, T0 + 1);
     expect(once.accepted).toBe(true);
+    expect(once.recorded).toEqual([]);
     expect(once.snapshot.state).toBe('red');
     expect(once.snapshot.counter).toBe(1);
     expect(once.snapshot.callers).toEqual(['web1']);
-    snapshot = transition(traffic, once.snapshot, { type: 'put', state: 'red', by: 'web1' }, T0 + 2).snapshot;
+    const last = transition(traffic, once.snapshot, { type: 'put', state: 'red', by: 'web1' }, T0 + 2);
+    const snapshot = last.snapshot;
     expect(snapshot.state).toBe('blue');
     expect(snapshot.status).toBe('done');
-    expect(snapshot.history.map((entry) => entry.to)).toEqual(['green', 'red', 'blue']);
+    expect(last.recorded).toMatchObject([{ from: 'red', to: 'blue', cause: 'put', revision: 4 }]);
+    expect(snapshot.transitions).toBe(3);
     expect(snapshot.revision).toBe(4);
   });
 
@@ -45,9 +50,9 @@ describe('transition', () => {
     const again = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0);
     expect(again).toMatchObject({ accepted: true, unchanged: true });
     expect(again.snapshot.counter).toBe(1);
-    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0).snapshot;
-    expect(snapshot.state).toBe('done');
-    expect(snapshot.history.at(-1)).toMatchObject({ cause: 'put', caller: 'web2' });
+    const opened = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0);
+    expect(opened.snapshot.state).toBe('done');
+    expect(opened.recorded.at(-1)).toMatchObject({ cause: 'put', caller: 'web2' });
   });
 
   it('arms a timer on entry and moves only when its own deadline comes due', () => {
@@ -99,7 +104,7 @@ describe('transition', () => {
     const last = transition(chart, snapshot, { type: 'stepDone', state: 'dump', attempt: 3, error: 'disk full' }, T0 + 3000);
     expect(last.snapshot.state).toBe('cleanup');
     expect(last.snapshot.failures).toEqual([{ node: 'dump', error: 'disk full', at: new Date(T0 + 3000).toISOString() }]);
-    expect(last.snapshot.history.at(-1)).toMatchObject({ from: 'dump', to: 'cleanup', cause: 'failure', error: 'disk full' });
+    expect(last.recorded.at(-1)).toMatchObject({ from: 'dump', to: 'cleanup', cause: 'failure', error: 'disk full' });
   });
 
   it('ignores a stale step result and takes the happy path on success', () => {
@@ -148,7 +153,7 @@ describe('events on gates', () => {
     expect(transition(chart, snapshot, { type: 'event', event: 'toString', state: 'verify' }, T0)).toMatchObject({ accepted: false, code: 'event_not_accepted' });
     const failed = transition(chart, snapshot, { type: 'event', event: 'failed', state: 'verify', by: 'web2' }, T0);
     expect(failed.snapshot.state).toBe('rollback');
-    expect(failed.snapshot.history.at(-1)).toMatchObject({ cause: 'event:failed', caller: 'web2' });
+    expect(failed.recorded.at(-1)).toMatchObject({ cause: 'event:failed', caller: 'web2' });
   });
 });
 
@@ -173,12 +178,37 @@ describe('retried check-ins', () => {
     ]);
     let snapshot = start(chart);
     snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0).snapshot;
-    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0).snapshot;
+    const opened = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0);
+    snapshot = opened.snapshot;
     expect(snapshot.state).toBe('upgrade');
-    expect(snapshot.history.at(-1)).toMatchObject({ from: 'drain', to: 'upgrade', callers: ['web1', 'web2'] });
+    expect(opened.recorded.at(-1)).toMatchObject({ from: 'drain', to: 'upgrade', callers: ['web1', 'web2'] });
+    expect(snapshot.closedGates).toEqual({ drain: ['web1', 'web2'] });
     expect(transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0)).toMatchObject({ accepted: true, unchanged: true });
     expect(transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web3' }, T0)).toMatchObject({ accepted: false, code: 'not_current' });
     expect(transition(chart, snapshot, { type: 'put', state: 'drain' }, T0)).toMatchObject({ accepted: false, code: 'not_current' });
+  });
+
+  it('forget who a gate counted once it is left without them, or the run starts over', () => {
+    const chart = chartOf('drain', [
+      gate('drain', 2, 'upgrade', { distinct: true, on: { skip: 'upgrade' } } as Partial<StateDef>),
+      gate('upgrade', 1, 'done', { on: { back: 'drain' } } as Partial<StateDef>), final('done'),
+    ]);
+    let snapshot = start(chart);
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0).snapshot;
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0).snapshot;
+    snapshot = transition(chart, snapshot, { type: 'event', event: 'back' }, T0).snapshot;
+    expect(snapshot.closedGates).toEqual({ drain: ['web1', 'web2'] });
+    snapshot = transition(chart, snapshot, { type: 'event', event: 'skip' }, T0).snapshot;
+    expect(snapshot).not.toHaveProperty('closedGates');
+    expect(transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0)).toMatchObject({ accepted: false, code: 'not_current' });
+    snapshot = transition(chart, snapshot, { type: 'event', event: 'back' }, T0).snapshot;
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web1' }, T0).snapshot;
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'drain', by: 'web2' }, T0).snapshot;
+    snapshot = transition(chart, snapshot, { type: 'put', state: 'upgrade' }, T0).snapshot;
+    expect(snapshot).toMatchObject({ status: 'done', closedGates: { drain: ['web1', 'web2'] } });
+    const again = restartSnapshot(chart, snapshot, T0 + 1, { context: {} }).snapshot;
+    expect(again).not.toHaveProperty('closedGates');
+    expect(again.transitions).toBe(snapshot.transitions + 1);
   });
 
   it('lists every caller of a distinct gate, however many', () => {
@@ -199,7 +229,7 @@ describe('interrupts', () => {
     const out = transition(chart, start(chart), interrupt, T0 + 5);
     expect(out.snapshot).toMatchObject({ state: 'remove', attempt: 1, interrupted: { reason: 'interrupted by SIGINT', at: new Date(T0 + 5).toISOString() } });
     expect(out.snapshot.failures).toEqual([{ node: 'dump', error: 'interrupted by SIGINT', at: new Date(T0 + 5).toISOString() }]);
-    expect(out.snapshot.history.at(-1)).toMatchObject({ from: 'dump', to: 'remove', cause: 'interrupt' });
+    expect(out.recorded.at(-1)).toMatchObject({ from: 'dump', to: 'remove', cause: 'interrupt' });
     expect(out.effects).toEqual([{ type: 'alert', failure: out.snapshot.failures[0] }, { type: 'runStep', state: 'remove', attempt: 1 }]);
     expect(transition(chart, out.snapshot, interrupt, T0 + 6)).toMatchObject({ unchanged: true });
   });

@@ -101,18 +101,18 @@ async function start(options: { webhook?: string } = {}): Promise<Engine> {
 
 async function failInstance(running: Engine, target: string): Promise<void> {
   await running.runtime.create('alerting', target, { target });
-  await until(() => running.runtime.snapshot('alerting', target).status === 'done', `instance ${target} to fail`);
+  await until(async () => (await running.runtime.snapshot('alerting', target)).status === 'done', `instance ${target} to fail`);
 }
 
 describe('alerts', () => {
   it('are recorded in the same commit as the failure they report', async () => {
     const running = await start();
-    const seen: number[] = [];
+    const seen: Promise<number>[] = [];
     running.runtime.onChange(({ after }) => {
       if (after.failures.length) seen.push(running.store.count(ALERTS));
     });
     await failInstance(running, 'a');
-    expect(seen).toEqual([1]);
+    expect(await Promise.all(seen)).toEqual([1]);
   });
 
   it('reach a webhook that was down for a while, each exactly once and in order, across a restart, with backoff between attempts', async () => {
@@ -145,7 +145,7 @@ describe('alerts', () => {
     expect(accepted.map((delivery) => delivery.key)).toEqual(accepted.map((delivery) => delivery.body['id']));
     expect(new Set(accepted.map((delivery) => delivery.key)).size).toBe(3);
     expect(accepted[0]!.key).toMatch(/^alerting\/a@\d+$/);
-    const snapshot = running.runtime.snapshot('alerting', 'a');
+    const snapshot = (await running.runtime.snapshot('alerting', 'a'));
     expect(accepted[0]!.body).toMatchObject({
       type: 'chartd.failure', chart: 'alerting', instance: 'a', prefix: 'nightly a', node: 'remove', at: snapshot.failures[0]!.at,
       message: formatFailure({ prefix: 'nightly a', node: 'remove', error: snapshot.failures[0]!.error }),

@@ -39,8 +39,8 @@ const CONTEXT = { client_name: 'acme', database: 'sales', eoy_month: 6 };
 
 async function backup(id: string): Promise<void> {
   await engine.runtime.create('backup-and-encrypt', id, { ...CONTEXT, key_name: gpg.recipient });
-  await until(() => engine.runtime.snapshot('backup-and-encrypt', id).status === 'done', `backup ${id}`, 60_000, 20);
-  expect(engine.runtime.snapshot('backup-and-encrypt', id).failures).toEqual([]);
+  await until(async () => (await engine.runtime.snapshot('backup-and-encrypt', id)).status === 'done', `backup ${id}`, 60_000, 20);
+  expect((await engine.runtime.snapshot('backup-and-encrypt', id)).failures).toEqual([]);
 }
 
 describe('backups created in the same second', () => {
@@ -48,7 +48,7 @@ describe('backups created in the same second', () => {
     await backup('first');
     await backup('again');
     await Promise.all([backup('left'), backup('right')]);
-    const stamps = ['first', 'again', 'left', 'right'].map((id) => engine.runtime.snapshot('backup-and-encrypt', id).createdAt);
+    const stamps = await Promise.all(['first', 'again', 'left', 'right'].map(async (id) => (await engine.runtime.snapshot('backup-and-encrypt', id)).createdAt));
     expect(new Set(stamps).size).toBe(1);
     const files = await listFiles(root);
     expect(files).toEqual(['again', 'first', 'left', 'right'].map((id) => `long_term/acme/sales/FY2027/20261122T060000Z-${id}.tar.gz.gpg`));

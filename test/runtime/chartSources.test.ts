@@ -71,7 +71,7 @@ describe('reload', () => {
     await runtime.create('light', 'new', {});
     expect((await runtime.apply('light', 'new', { type: 'put', state: 'green' })).snapshot).toMatchObject({ state: 'amber' });
     // A chart added by the reload gets its default instance, as at start-up.
-    expect(runtime.snapshot('extra', 'default').state).toBe('wait');
+    expect((await runtime.snapshot('extra', 'default')).state).toBe('wait');
     expect(lines.some((line) => line.msg === 'charts reloaded (SIGHUP): added extra; new versions of light; removed gates')).toBe(true);
   });
 
@@ -122,8 +122,8 @@ describe('charts applied over HTTP', () => {
     ] });
     const applied = await first.sources.apply('deploy', gateChart(1).replace('chart: gates', 'chart: deploy'), 'ops');
     expect(applied).toMatchObject({ created: true, unchanged: false });
-    expect(first.runtime.snapshot('deploy', 'default').state).toBe('wait');
-    expect(first.store.get(APPLIED_CHARTS, 'deploy')).toMatchObject({ name: 'deploy', version: applied.chart.version, token: 'ops' });
+    expect((await first.runtime.snapshot('deploy', 'default')).state).toBe('wait');
+    expect((await first.store.get(APPLIED_CHARTS, 'deploy'))?.value).toMatchObject({ name: 'deploy', version: applied.chart.version, token: 'ops' });
     expect(await first.sources.apply('deploy', applied.chart.source, 'ops')).toMatchObject({ created: false, unchanged: true });
     await expect(first.sources.apply('light', LIGHT(), 'ops')).rejects.toMatchObject({ status: 409, code: 'chart_in_file' });
     await expect(first.sources.apply('other', applied.chart.source, 'ops')).rejects.toMatchObject({
@@ -149,8 +149,8 @@ describe('charts applied over HTTP', () => {
     await expect(sources.remove('light', { cancelActive: true })).rejects.toMatchObject({ status: 409, code: 'chart_in_file' });
     expect(await sources.remove('deploy', { cancelActive: true, reason: 'replaced', token: 'ops' })).toMatchObject({ cancelled: 1 });
     expect(runtime.chartNames()).toEqual(['gates', 'light']);
-    expect(store.get(APPLIED_CHARTS, 'deploy')).toBeUndefined();
-    expect(store.get(INSTANCES, 'deploy/default')).toMatchObject({ status: 'cancelled', cancelled: { reason: 'chart deploy was deleted: replaced', token: 'ops' } });
-    expect(store.get(INSTANCES, 'deploy/done')).toMatchObject({ status: 'done' });
+    expect(await store.get(APPLIED_CHARTS, 'deploy')).toBeUndefined();
+    expect((await store.get(INSTANCES, 'deploy/default'))?.value).toMatchObject({ status: 'cancelled', cancelled: { reason: 'chart deploy was deleted: replaced', token: 'ops' } });
+    expect((await store.get(INSTANCES, 'deploy/done'))?.value).toMatchObject({ status: 'done' });
   });
 });

@@ -21,9 +21,11 @@ describe('a first start with the bundled charts', () => {
     for (let minute = 0; minute < 60; minute += 1) await clock.advance(60_000, () => runtime.whenIdle());
 
     expect(lines.filter((line) => line.level >= ERROR_LEVEL).map((line) => line.msg)).toEqual([]);
-    const defaults = server.engine.charts.map((chart) => chart.name).filter((name) => runtime.find(name, 'default'));
+    const names = server.engine.charts.map((chart) => chart.name);
+    const found = await Promise.all(names.map((name) => runtime.find(name, 'default')));
+    const defaults = names.filter((_name, at) => found[at]);
     expect(defaults).toEqual(['traffic-light']);
     // rolling-upgrade needs a release to name its runs: it waits for a POST with one.
-    expect(runtime.instanceCount('rolling-upgrade')).toBe(0);
+    expect(await runtime.instanceCount('rolling-upgrade')).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 // An instance's life cycle in the runtime: cancel (a real step stopped, its cleanup run), restart, remove, retention, unserved charts.
+import { readAll } from '../../src/store/readAll.js';
 import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,13 +75,13 @@ describe('cancel', () => {
     const asked = await runtime.cancel('archive', 'nightly', { reason: 'release pulled', by: 'alice', token: 'ops' });
     expect(asked).toMatchObject({ state: 'clean', status: 'active', cancelled: { reason: 'release pulled', by: 'alice', token: 'ops' } });
     // clean starts only once tar (blocked on the FIFO) is gone: the instance ending proves the step was stopped.
-    await until(() => runtime.snapshot('archive', 'nightly').status !== 'active', 'the cleanup', 10_000);
-    const ended = runtime.snapshot('archive', 'nightly');
+    await until(async () => (await runtime.snapshot('archive', 'nightly')).status !== 'active', 'the cleanup', 10_000);
+    const ended = (await runtime.snapshot('archive', 'nightly'));
     expect(ended).toMatchObject({ state: 'failed', status: 'cancelled', failures: [] });
-    expect(ended.history.map(({ from, to, cause, status }) => [from, to, cause, status ?? null])).toEqual([
+    expect((await runtime.history(ended)).map(({ from, to, cause, status }) => [from, to, cause, status ?? null])).toEqual([
       [null, 'pack', 'create', null], ['pack', 'clean', 'cancel', null], ['clean', 'failed', 'success', 'cancelled'],
     ]);
-    expect(store.count(ALERTS)).toBe(0);
+    expect(await store.count(ALERTS)).toBe(0);
     expect(runtime.tally.counts('archive')).toMatchObject({ active: 0, cancelled: 1 });
     await expect(runtime.cancel('archive', 'nightly', { reason: 'again' })).rejects.toThrow(/already cancelled in failed; nothing to cancel/);
   });
@@ -94,7 +95,7 @@ describe('cancel', () => {
     await clock.advance(HOUR);
     const again = await runtime.restart('gates', 'default', { reason: 'go', token: 'ops' });
     expect(again).toMatchObject({ state: 'wait', status: 'active', counter: 0, revision: ended.revision + 1, createdAt: new Date(clock.now()).toISOString() });
-    expect(again.history.at(-1)).toMatchObject({ from: 'wait', to: 'wait', cause: 'restart', reason: 'go', token: 'ops' });
+    expect((await runtime.history(again)).at(-1)).toMatchObject({ from: 'wait', to: 'wait', cause: 'restart', reason: 'go', token: 'ops' });
     expect(again).not.toHaveProperty('cancelled');
     await expect(runtime.restart('gates', 'default')).rejects.toThrow(Conflict);
   });
@@ -111,7 +112,7 @@ describe('remove', () => {
     runtime.onRemove((snapshot) => removed.push(snapshot.id));
     expect(await runtime.remove('gates', 'a')).toMatchObject({ id: 'a', status: 'cancelled' });
     expect(removed).toEqual(['a']);
-    expect(store.get(INSTANCES, 'gates/a')).toBeUndefined();
+    expect(await store.get(INSTANCES, 'gates/a')).toBeUndefined();
     expect(runtime.tally.counts('gates')).toMatchObject({ total: 1, cancelled: 0 });
     await expect(runtime.remove('gates', 'a')).rejects.toThrow(/has no instance a/);
     // Its place is free again.
@@ -138,8 +139,8 @@ describe('removeStoredTogether', () => {
     expect(await removal).toMatchObject({ removed: [{ id: 'a', status: 'cancelled' }, { id: 'b', status: 'cancelled' }], busy: [] });
     expect(await created).toMatchObject({ created: true, snapshot: { id: 'a', status: 'active' } });
     await runtime.whenIdle();
-    expect(store.get(INSTANCES, 'gates/a')).toMatchObject({ status: 'active', revision: 1 });
-    expect(store.get(INSTANCES, 'gates/b')).toBeUndefined();
+    expect((await store.get(INSTANCES, 'gates/a'))?.value).toMatchObject({ status: 'active', revision: 1 });
+    expect(await store.get(INSTANCES, 'gates/b')).toBeUndefined();
     expect(runtime.tally.counts('gates')).toMatchObject({ total: 3, active: 2, cancelled: 1 });
   });
 });
@@ -155,16 +156,16 @@ describe('--retain-finished', () => {
     await runtime.restart('gates', 'restarted');
     await clock.advance(31 * 60 * 1000, () => runtime.whenIdle());
     await until(() => lines.some((line) => line.msg === 'removed 1 instance finished longer than --retain-finished ago'), 'the first sweep');
-    expect(store.list<{ id: string }>(INSTANCES, 'gates/').map((snapshot) => snapshot.id).sort()).toEqual(['default', 'late', 'restarted', 'running']);
+    expect((await readAll<{ id: string }>(store, INSTANCES, 'gates/')).map((snapshot) => snapshot.id).sort()).toEqual(['default', 'late', 'restarted', 'running']);
 
     // Stopped and started again, it finds what is stored and keeps the times.
     await engine!.close();
     const again = await start({ retainFinishedMs: HOUR });
     await clock.advance(28 * 60 * 1000, () => again.runtime.whenIdle());
-    expect(again.store.get(INSTANCES, 'gates/late')).toBeDefined();
+    expect(await again.store.get(INSTANCES, 'gates/late')).toBeDefined();
     await clock.advance(2 * 60 * 1000, () => again.runtime.whenIdle());
-    await until(() => again.store.get(INSTANCES, 'gates/late') === undefined, 'the sweep after the restart');
-    expect(again.store.list<{ id: string }>(INSTANCES, 'gates/').map((snapshot) => snapshot.id).sort()).toEqual(['default', 'restarted', 'running']);
+    await until(async () => (await again.store.get(INSTANCES, 'gates/late')) === undefined, 'the sweep after the restart');
+    expect((await readAll<{ id: string }>(again.store, INSTANCES, 'gates/')).map((snapshot) => snapshot.id).sort()).toEqual(['default', 'restarted', 'running']);
   });
 
   it('removes hundreds that finished at once a batch at a time, no faster than its rate', async () => {
@@ -174,7 +175,7 @@ describe('--retain-finished', () => {
     await Promise.all(ids.map((id) => runtime.cancel('gates', id, { reason: 'batch' })));
     await clock.advance(HOUR, () => runtime.whenIdle());
     // Second by second on the clock until all are gone: each second removes as many as the rate allows.
-    const left = [store.count(INSTANCES, 'gates/')];
+    const left = [await store.count(INSTANCES, 'gates/')];
     // Between timers: the sweep hands its batch in, it lands, and the sweep sets its next timer.
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     const settled = async () => {
@@ -184,7 +185,7 @@ describe('--retain-finished', () => {
     };
     await until(async () => {
       await clock.advance(1000, settled);
-      left.push(store.count(INSTANCES, 'gates/'));
+      left.push(await store.count(INSTANCES, 'gates/'));
       return left.at(-1) === 1;
     }, 'every finished instance removed', 20_000, 0);
     const perSecond = left.slice(1).map((count, second) => left[second]! - count);
@@ -207,6 +208,6 @@ describe('start-up', () => {
     expect(warnings.map((line) => line.msg)).toEqual([
       'the data directory holds instances of charts not served, left as they are: gates (1 active, 1 finished); serve those charts (--chart) to resume them',
     ]);
-    expect(again.store.count(INSTANCES, 'gates/')).toBe(2);
+    expect(await again.store.count(INSTANCES, 'gates/')).toBe(2);
   });
 });

@@ -12,7 +12,7 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 function snapshot(id: string, fields: Partial<Snapshot> = {}): Snapshot {
   return {
     chart: 'c', version: 'v1', id, state: 'wait', status: 'active', context: {}, counter: 0, callers: [], deadline: null, attempt: 0,
-    revision: 1, enteredAt: iso(T0), createdAt: iso(T0), updatedAt: iso(T0), history: [], failures: [], ...fields,
+    revision: 1, enteredAt: iso(T0), createdAt: iso(T0), updatedAt: iso(T0), transitions: 1, failures: [], ...fields,
   };
 }
 

@@ -82,7 +82,7 @@ describe('the timers and steps services', () => {
     const held = holdWrites('"state":"expired"');
     await clock.advance(1000);
     await refusedThenApplied(running, clock, held, 'timers', /^1 deadlines not applied \(timed\/default: could not make 1 commit\(s\) durable .*EIO/);
-    expect(running.runtime.snapshot('timed', 'default').state).toBe('expired');
+    expect((await running.runtime.snapshot('timed', 'default')).state).toBe('expired');
     expect(status(running, 'steps').lastError).toBeUndefined();
   });
 
@@ -92,7 +92,7 @@ describe('the timers and steps services', () => {
     const held = holdWrites('"state":"finished"');
     await running.runtime.create('stepped', 's1', {});
     await refusedThenApplied(running, clock, held, 'steps', /^1 step outcomes not applied \(stepped\/s1: could not make/);
-    expect(running.runtime.snapshot('stepped', 's1').state).toBe('finished');
+    expect((await running.runtime.snapshot('stepped', 's1')).state).toBe('finished');
   });
 
   it('hand back an input given up (not a refusal of the store) for the service\'s next start, and forget one whose instance is gone', async () => {
@@ -117,7 +117,7 @@ describe('the retention service', () => {
     const clock = new SimulatedClock();
     const running = await startCharts(clock, { retainFinishedMs: 60 * 60 * 1000 });
     await clock.advance(1000, () => running.runtime.whenIdle());
-    expect(running.runtime.snapshot('timed', 'default').status).toBe('done');
+    expect((await running.runtime.snapshot('timed', 'default')).status).toBe('done');
     expect(status(running, 'retention').state).toBe('running');
     const held = holdWrites('"timed/default",null');
     await clock.advance(60 * 60 * 1000);
@@ -125,12 +125,12 @@ describe('the retention service', () => {
     held[0]!.fail(EIO);
     await until(() => status(running, 'retention').state === 'failed', 'the retention service to fail');
     expect(status(running, 'retention').lastError!.message).toMatch(/^could not remove finished instances past --retain-finished \(could not make 1 commit\(s\) durable .*EIO.*\); trying again every 10 s$/);
-    expect(running.store.get(INSTANCES, 'timed/default')).toBeDefined();
+    expect(await running.store.get(INSTANCES, 'timed/default')).toBeDefined();
     await clock.advance(10_000);
     await until(() => held.length === 2, 'the removal tried again');
     held[1]!.release();
     await until(() => status(running, 'retention').state === 'running', 'the retention service to run again');
-    expect(running.store.get(INSTANCES, 'timed/default')).toBeUndefined();
+    expect(await running.store.get(INSTANCES, 'timed/default')).toBeUndefined();
   });
 
   it('switched off in --values, is not started and leaves finished instances stored', async () => {
@@ -138,7 +138,7 @@ describe('the retention service', () => {
     const running = await startCharts(clock, { retainFinishedMs: 1000 }, 'services: { retention: { enabled: false } }\n');
     await clock.advance(60 * 60 * 1000, () => running.runtime.whenIdle());
     expect(status(running, 'retention')).toMatchObject({ state: 'not_started', enabled: false });
-    expect(running.runtime.snapshot('timed', 'default').status).toBe('done');
+    expect((await running.runtime.snapshot('timed', 'default')).status).toBe('done');
   });
 });
 

@@ -14,7 +14,7 @@ if (mode === 'hold') {
   // Eight writers; each commit() sets a/wN and b/wN to the same n, so a torn commit would show as a mismatch.
   const store = await openLowdbStore(dir, { checkpointBytes: 32 * 1024 });
   const writer = async (name) => {
-    for (let n = (store.get('a', name)?.n ?? 0) + 1; ; n++) {
+    for (let n = ((await store.get('a', name))?.value.n ?? 0) + 1; ; n++) {
       say(`try ${name} ${n}`);
       const value = { n, pad: 'x'.repeat(200) };
       await store.commit([{ collection: 'a', key: name, value }, { collection: 'b', key: name, value }]);
@@ -30,7 +30,7 @@ if (mode === 'hold') {
     store.commit([{ collection: 'c', key: 'big', value: 'x'.repeat(100 * 1024) }]),
     store.commit([{ collection: 'c', key: 'batched', value: 2 }]),
   ]);
-  const visible = [store.get('c', 'big') !== undefined, store.get('c', 'batched') !== undefined];
+  const visible = [(await store.get('c', 'big')) !== undefined, (await store.get('c', 'batched')) !== undefined];
   await store.commit([{ collection: 'c', key: 'after', value: 3 }]);
   say(JSON.stringify({ outcomes: outcomes.map((outcome) => outcome.status), reason: String(outcomes[0].reason), visible, stats: store.stats() }));
   process.exit(0); // no close(): the journal stays as a crash would leave it

@@ -25,7 +25,7 @@ describe('Collection', () => {
           collection.set(at, undefined);
           model.delete(at);
         } else {
-          collection.set(at, step);
+          collection.set(at, { key: at, value: step, revision: 1 });
           model.set(at, step);
         }
       }
@@ -33,13 +33,13 @@ describe('Collection', () => {
       const under = sorted.filter(([at]) => at.startsWith('gates/'));
       expect(collection.count()).toBe(model.size);
       expect(collection.count('gates/')).toBe(under.length);
-      if (step % 3 === 0) expect(collection.list()).toEqual(sorted.map(([, value]) => value));
-      else if (step % 3 === 1) expect(collection.list('gates/')).toEqual(under.map(([, value]) => value));
+      if (step % 3 === 0) expect(collection.list().map(({ value }) => value)).toEqual(sorted.map(([, value]) => value));
+      else if (step % 3 === 1) expect(collection.list('gates/').map(({ value }) => value)).toEqual(under.map(([, value]) => value));
       else {
         const after = key();
         const page = collection.page({ prefix: 'gates/', after, limit: 5 });
         const rest = under.filter(([at]) => at > after);
-        expect(page.documents).toEqual(rest.slice(0, 5).map(([, value]) => value));
+        expect(page.documents.map(({ value }) => value)).toEqual(rest.slice(0, 5).map(([, value]) => value));
         expect(page.next).toBe(rest.length > 5 ? rest[4]![0] : undefined);
       }
     }

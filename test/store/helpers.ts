@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { openLowdbStore, type LowdbStore, type LowdbStoreOptions } from '../../src/store/lowdbStore.js';
+import type { Store } from '../../src/store/port.js';
 
 const run = promisify(execFile);
 const repo = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -61,4 +62,15 @@ export async function compileStoreForChildren(): Promise<{ module: string; clean
   const flags = ['--outDir', outDir, '--rootDir', join(repo, 'src'), '--module', 'NodeNext', '--moduleResolution', 'NodeNext'];
   await run(process.execPath, [tsc, ...flags, '--target', 'ES2022', '--types', 'node', '--skipLibCheck', '--strict', join(repo, 'src', 'store', 'lowdbStore.ts')]);
   return { module: join(outDir, 'store', 'lowdbStore.js'), cleanup: () => rm(outDir, { recursive: true, force: true }) };
+}
+
+/** A document's value as the port reads it, or undefined. */
+export async function valueOf<T = unknown>(store: Store, collection: string, key: string): Promise<T | undefined> {
+  return (await store.get<T>(collection, key))?.value;
+}
+
+/** Every value of a collection (whose key starts with `prefix`), in key order. */
+export async function valuesOf<T = unknown>(store: Store, collection: string, prefix?: string): Promise<T[]> {
+  const page = await store.page<T>(collection, { limit: Number.MAX_SAFE_INTEGER, ...(prefix ? { prefix } : {}) });
+  return page.documents.map(({ value }) => value);
 }

@@ -132,7 +132,7 @@ describe('PostgreSQL store: faults', () => {
     // Cut off, a could not renew; its lease ran out and b took the work over.
     const [taken] = await b!.claim('effects', { owner: 'b', now: T + 30_000, leaseMs: 30_000, limit: 1 });
     expect(taken?.key).toBe('step');
-    await expect(a!.commit([{ collection: 'effects', key: 'step', value: null }], { collection: 'effects', key: 'step', lease: held!.lease })).rejects.toThrow(WriteConflict);
+    await expect(a!.commit([{ collection: 'effects', key: 'step', value: null }], { fence: { collection: 'effects', key: 'step', lease: held!.lease } })).rejects.toThrow(WriteConflict);
     expect(await a!.renew('effects', ['step'], { owner: 'a', until: T + 90_000 })).toEqual([]);
   });
 

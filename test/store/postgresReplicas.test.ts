@@ -69,11 +69,11 @@ describe('PostgreSQL store: three replicas', () => {
     expect(taken?.lease.epoch).toBeGreaterThan(held!.lease.epoch);
     expect(await a!.renew('effects', ['step'], { owner: 'a', until: T + 90_000 })).toEqual([]);
     const outcomeOfA = [{ collection: 'instances', key: 'i', value: 'done by a' }, { collection: 'effects', key: 'step', value: null }];
-    const refused = await outcome(a!.commit(outcomeOfA, { collection: 'effects', key: 'step', lease: held!.lease }));
+    const refused = await outcome(a!.commit(outcomeOfA, { fence: { collection: 'effects', key: 'step', lease: held!.lease } }));
     expect(refused.ok).toBe(false);
     expect((refused as { error: WriteConflict }).error.keys).toEqual([{ collection: 'effects', key: 'step' }]);
     expect(await b!.get('instances', 'i')).toBeUndefined();
-    await b!.commit([{ collection: 'instances', key: 'i', value: 'done by b' }, { collection: 'effects', key: 'step', value: null }], { collection: 'effects', key: 'step', lease: taken!.lease });
+    await b!.commit([{ collection: 'instances', key: 'i', value: 'done by b' }, { collection: 'effects', key: 'step', value: null }], { fence: { collection: 'effects', key: 'step', lease: taken!.lease } });
     expect((await a!.get('instances', 'i'))?.value).toBe('done by b');
     expect(await a!.get('effects', 'step')).toBeUndefined();
   });

@@ -205,8 +205,8 @@ describe('PostgreSQL store: claims and leases', () => {
     expect(claimed[1]!.lease.epoch).toBeGreaterThan(claimed[0]!.lease.epoch);
     expect(await store.claim('effects', { owner: 'b', now: T + 499, leaseMs: 1000, limit: 10 })).toEqual([]);
     // due-2 is rescheduled by a write, which ends a's lease on it: it is due again at its new time.
-    await store.commit([{ collection: 'effects', key: 'due-2', value: { due: T + 100 } }], { collection: 'effects', key: 'due-2', lease: claimed[1]!.lease });
-    await expect(store.commit([], { collection: 'effects', key: 'due-2', lease: claimed[1]!.lease })).rejects.toThrow(WriteConflict);
+    await store.commit([{ collection: 'effects', key: 'due-2', value: { due: T + 100 } }], { fence: { collection: 'effects', key: 'due-2', lease: claimed[1]!.lease } });
+    await expect(store.commit([], { fence: { collection: 'effects', key: 'due-2', lease: claimed[1]!.lease } })).rejects.toThrow(WriteConflict);
     const next = await store.claim('effects', { owner: 'b', now: T + 600, leaseMs: 1000, limit: 1 });
     expect(next.map((document) => document.key)).toEqual(['due-2']);
     expect(next[0]!.lease.epoch).toBeGreaterThan(claimed[1]!.lease.epoch);

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { StoreLocked } from '../../src/store/store.js';
-import { compileStoreForChildren, copyAsCrashed, makeTempDir, openLogged, removeTempDirs } from './helpers.js';
+import { compileStoreForChildren, copyAsCrashed, makeTempDir, openLogged, removeTempDirs, valueOf, valuesOf } from './helpers.js';
 
 const childScript = fileURLToPath(new URL('./child-store.mjs', import.meta.url));
 let compiled: { module: string; cleanup: () => Promise<void> };
@@ -89,12 +89,12 @@ describe('lowdb store across processes', () => {
       // Check a copy, so the next child starts from exactly what this kill left behind.
       const { store } = await openLogged(await copyAsCrashed(dir));
       for (const [name, n] of acked) {
-        const a = store.get<{ n: number }>('a', name);
+        const a = await valueOf<{ n: number }>(store, 'a', name);
         expect(a!.n, `${name} after round ${round}`).toBeGreaterThanOrEqual(n);
         expect(a!.n).toBeLessThanOrEqual(tried.get(name)!);
-        expect(store.get('b', name), 'both writes of one commit, or neither').toEqual(a);
+        expect(await valueOf(store, 'b', name), 'both writes of one commit, or neither').toEqual(a);
       }
-      expect(store.list('a')).toHaveLength(8);
+      expect(await valuesOf(store, 'a')).toHaveLength(8);
       await store.close();
     }
     expect(checkpoints, 'the children checkpointed while being killed').toBeGreaterThan(0);
@@ -111,10 +111,10 @@ describe('lowdb store across processes', () => {
     expect(report.reason).toMatch(/could not make 2 commit\(s\) durable.*none of them was applied/);
     expect(report.visible).toEqual([false, false]);
     const { store, logs } = await openLogged(dir);
-    expect(store.get('c', 'before')).toBe(1);
-    expect(store.get('c', 'after')).toBe(3);
-    expect(store.get('c', 'big')).toBeUndefined();
-    expect(store.get('c', 'batched')).toBeUndefined();
+    expect(await valueOf(store, 'c', 'before')).toBe(1);
+    expect(await valueOf(store, 'c', 'after')).toBe(3);
+    expect(await valueOf(store, 'c', 'big')).toBeUndefined();
+    expect(await valueOf(store, 'c', 'batched')).toBeUndefined();
     expect(logs.filter((line) => line.level === 'warn').map((line) => line.msg)).toEqual([expect.stringMatching(/took over/)]);
     await store.close();
   });

@@ -5,7 +5,7 @@ import { formatCrc } from '../../src/store/crc.js';
 import { formatRecord } from '../../src/store/journal.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { StoreCorrupt } from '../../src/store/store.js';
-import { copyAsCrashed, journalFiles, journalText, makeTempDir, openLogged, removeTempDirs, shardFiles } from './helpers.js';
+import { copyAsCrashed, journalFiles, journalText, makeTempDir, openLogged, removeTempDirs, shardFiles, valueOf, valuesOf } from './helpers.js';
 
 afterEach(removeTempDirs);
 
@@ -37,7 +37,7 @@ describe('lowdb store: crash recovery', () => {
     const size = (await stat(journal)).size;
     expect(size, 'zeros preallocated after the records').toBeGreaterThan(records);
     const { store, logs } = await openLogged(dir);
-    expect(store.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(await valuesOf(store, 'c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
     expect(store.stats().lastSeq).toBe(3);
     expect(logs.filter((line) => line.level === 'warn')).toEqual([]);
     await store.commit([{ collection: 'c', key: 'k4', value: { n: 4 } }]);
@@ -50,7 +50,7 @@ describe('lowdb store: crash recovery', () => {
     const crashed = await copyAsCrashed(dir);
     await store.close();
     const { store: again } = await openLogged(crashed);
-    expect(again.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+    expect(await valuesOf(again, 'c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
     await again.close();
   });
 
@@ -65,12 +65,12 @@ describe('lowdb store: crash recovery', () => {
     const { store, logs } = await openLogged(dir);
     expect(logs.some((line) => line.level === 'warn' && line.msg.includes(journal) && /cut off \d+ bytes from line 5 .*interrupted by a crash; none of them was acknowledged/.test(line.msg))).toBe(true);
     expect((await stat(journal)).size).toBe(intact);
-    expect(store.get('c', 'k4')).toBeUndefined();
+    expect(await valueOf(store, 'c', 'k4')).toBeUndefined();
     await store.commit([{ collection: 'c', key: 'k4', value: 'after' }]);
     const again = await copyAsCrashed(dir);
     await store.close();
     const { store: reopened } = await openLogged(again);
-    expect(reopened.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 'after']);
+    expect(await valuesOf(reopened, 'c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 'after']);
     await reopened.close();
   });
 
@@ -88,14 +88,14 @@ describe('lowdb store: crash recovery', () => {
     const { store, logs } = await openLogged(dir);
     const warnings = logs.filter((line) => line.level === 'warn').map((line) => line.msg);
     expect(warnings).toEqual([expect.stringMatching(/cut off \d+ bytes from line 5 \(byte \d+\) on: a write interrupted by a crash, and 2 whole record\(s\) written while it was pending; none of them was acknowledged/)]);
-    expect(store.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(await valuesOf(store, 'c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
     expect(store.stats().lastSeq).toBe(3);
     expect(await journalText(journal)).toHaveLength(intact);
     await store.commit([{ collection: 'c', key: 'k7', value: 7 }]);
     const again = await copyAsCrashed(dir);
     await store.close();
     const { store: reopened, logs: quiet } = await openLogged(again);
-    expect(reopened.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 7]);
+    expect(await valuesOf(reopened, 'c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, 7]);
     expect(quiet.filter((line) => line.level === 'warn')).toEqual([]);
     await reopened.close();
   });
@@ -110,7 +110,7 @@ describe('lowdb store: crash recovery', () => {
     });
     await writeFile(journal, `${old.join('\n')}\n`);
     const { store, logs } = await openLogged(dir);
-    expect(store.list('c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(await valuesOf(store, 'c')).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
     expect(logs.filter((line) => line.level === 'warn')).toEqual([]);
     await store.close();
   });
@@ -132,12 +132,12 @@ describe('lowdb store: crash recovery', () => {
     await copyFile(saved, join(crashed, 'journal', '000000000001.log'));
     await store.close();
     const { store: again } = await openLogged(crashed);
-    expect(again.get('c', 'a')).toBe('new');
-    expect(again.get('c', 'gone')).toBeUndefined();
-    expect(again.get('c', 'b')).toBe('later');
+    expect(await valueOf(again, 'c', 'a')).toBe('new');
+    expect(await valueOf(again, 'c', 'gone')).toBeUndefined();
+    expect(await valueOf(again, 'c', 'b')).toBe('later');
     await again.close();
     const { store: third } = await openLogged(crashed);
-    expect(third.list('c')).toEqual(['new', 'later']);
+    expect(await valuesOf(third, 'c')).toEqual(['new', 'later']);
     await third.close();
   });
 
@@ -151,7 +151,7 @@ describe('lowdb store: crash recovery', () => {
     await store.close();
     // Only the older shard set and the newer journal: replay must apply it over the shards.
     const { store: again } = await openLogged(crashed);
-    expect(again.get('c', 'a')).toBe(2);
+    expect(await valueOf(again, 'c', 'a')).toBe(2);
     await again.close();
   });
 });
@@ -222,7 +222,7 @@ describe('lowdb store: corruption stops start-up', () => {
     await expectCorrupt(dir, shard!, /format 9/);
     await writeFile(shard!, original);
     const again = await openLowdbStore(dir);
-    expect(again.get('c', 'k')).toBe(1);
+    expect(await valueOf(again, 'c', 'k')).toBe(1);
     await again.close();
   });
 

@@ -1,6 +1,6 @@
 // Journal writes under a test's control: held until released, or failed as a broken disk would fail them.
 import { vi } from 'vitest';
-import { JournalWriter } from '../../src/store/journal.js';
+import { JournalWriter } from '../../src/store/journalWriter.js';
 
 export interface HeldWrite {
   readonly text: string;

@@ -59,8 +59,9 @@ export interface ChartDetail extends Omit<ChartSummary, 'states'> {
   readonly states: readonly StateInfo[];
 }
 
-/** An instance as GET /charts/:chart/instances/:id answers: the stored snapshot and its current state's definition. */
-export interface Snapshot extends StoredSnapshot {
+/** An instance as GET /charts/:chart/instances/:id answers: the stored snapshot, its history and its current state's definition. */
+export interface Snapshot extends Omit<StoredSnapshot, 'transitions' | 'closedGates'> {
+  readonly history: readonly Transition[];
   readonly current: StateInfo | null;
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Fetch } from '../../net/httpClient.js';
 import type { Clock } from '../../runtime/clock.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/port.js';
 import type { BackupConfig } from './config.js';
 import { BackupController } from './controller.js';
 import { createFileJobSource } from './fileJobSource.js';

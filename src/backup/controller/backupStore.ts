@@ -1,6 +1,7 @@
 // The master store of backups: one document per backup, keyed by the request that made it (so recording is idempotent).
 
-import type { Store, Write } from '../../store/store.js';
+import type { Store, Write } from '../../store/port.js';
+import { readAll } from '../../store/readAll.js';
 
 export const BACKUPS = 'backups';
 
@@ -26,12 +27,12 @@ export class BackupStore {
   constructor(private readonly store: Store) {}
 
   /** The backup a request made, if it is recorded. */
-  byRequest(requestId: string): BackupRecord | undefined {
-    return this.store.get<BackupRecord>(BACKUPS, requestId);
+  async byRequest(requestId: string): Promise<BackupRecord | undefined> {
+    return (await this.store.get<BackupRecord>(BACKUPS, requestId))?.value;
   }
 
-  list(filter: { readonly backupJobId?: string } = {}): BackupRecord[] {
-    const all = this.store.list<BackupRecord>(BACKUPS);
+  async list(filter: { readonly backupJobId?: string } = {}): Promise<BackupRecord[]> {
+    const all = await readAll<BackupRecord>(this.store, BACKUPS);
     const matching = filter.backupJobId === undefined ? all : all.filter((backup) => backup.backupJobId === filter.backupJobId);
     return matching.sort((a, b) => a.dataDate.localeCompare(b.dataDate) || a.createdAt.localeCompare(b.createdAt));
   }

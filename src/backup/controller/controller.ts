@@ -8,7 +8,7 @@ import { FinalFailure } from '../../handlers/handler.js';
 import type { Clock } from '../../runtime/clock.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
 import type { Service } from '../../services/service.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/port.js';
 import { BackupStore, type BackupRecord } from './backupStore.js';
 import { Refused, Unusable } from '../errors.js';
 import { failpoint } from '../failpoint.js';
@@ -61,14 +61,15 @@ export class BackupController {
   /** Resume: a record whose instance was never created gets it; stored results are processed. Steps and deadlines resume in the runtime. */
   async start(): Promise<void> {
     let created = 0;
-    for (const record of this.records.list()) {
-      if (!this.snapshotOf(record.id)) {
+    const records = await this.records.list();
+    for (const record of records) {
+      if (!(await this.snapshotOf(record.id))) {
         await this.ensureInstance(record);
         created += 1;
       }
     }
-    this.inbox.start();
-    this.options.log.info({ requests: this.records.list().length, instancesCreated: created, inbox: this.inbox.size }, 'backup controller resumed');
+    await this.inbox.start();
+    this.options.log.info({ requests: records.length, instancesCreated: created, inbox: await this.inbox.size() }, 'backup controller resumed');
   }
 
   /** Stores the request, starts its lifecycle, and waits for the allow check's first answer. */
@@ -78,9 +79,9 @@ export class BackupController {
     if (key === undefined) return this.admit(input, how.transport, undefined);
     // One at a time per key, so two concurrent retries cannot both create a request.
     return this.keys.run(key, async () => {
-      const known = this.records.idOfKey(key);
+      const known = await this.records.idOfKey(key);
       if (known === undefined) return this.admit(input, how.transport, key);
-      const record = this.records.get(known)!;
+      const record = (await this.records.get(known))!;
       if (!sameInput(record, input)) {
         throw new Conflict(`Idempotency-Key ${key} was used for a different request (${record.id}: job ${record.backupJobId}, data of ${record.dataDate}); use a new key`);
       }
@@ -89,13 +90,13 @@ export class BackupController {
     });
   }
 
-  request(id: string): RequestView {
-    const record = this.records.get(id);
+  async request(id: string): Promise<RequestView> {
+    const record = await this.records.get(id);
     if (!record) throw new NotFound(`no backup request ${id}`);
-    return viewOf(record, this.snapshotOf(id));
+    return this.viewOf(record);
   }
 
-  listBackups(filter: { readonly backupJobId?: string } = {}): BackupRecord[] {
+  listBackups(filter: { readonly backupJobId?: string } = {}): Promise<BackupRecord[]> {
     return this.backups.list(filter);
   }
 
@@ -104,25 +105,26 @@ export class BackupController {
    * Records are filtered and sorted as they are; only the page's requests are turned into views. The cursor's
    * place comes from its own record, so a page is right even when that request has since left the filter.
    */
-  requestsPage(filter: { readonly state?: string; readonly backupJobId?: string }, page: { readonly after?: string; readonly limit: number }): { requests: RequestView[]; next: string | undefined } {
-    const matching = this.records.list()
+  async requestsPage(filter: { readonly state?: string; readonly backupJobId?: string }, page: { readonly after?: string; readonly limit: number }): Promise<{ requests: RequestView[]; next: string | undefined }> {
+    const states = await this.requestStates();
+    const matching = (await this.records.list())
       .filter((record) => filter.backupJobId === undefined || record.backupJobId === filter.backupJobId)
-      .filter((record) => filter.state === undefined || this.stateOf(record) === filter.state)
+      .filter((record) => filter.state === undefined || viewStateOf(states.get(record.id)) === filter.state)
       .sort((a, b) => byReception(a.receivedAt, a.id, b.receivedAt, b.id));
     let start = 0;
     if (page.after !== undefined) {
-      const cursor = this.records.get(page.after);
+      const cursor = await this.records.get(page.after);
       if (!cursor) throw new BadRequest(`query parameter after names no backup request (${page.after}); use the id a previous page's next gave`);
       const behind = matching.findIndex((record) => byReception(record.receivedAt, record.id, cursor.receivedAt, cursor.id) > 0);
       start = behind === -1 ? matching.length : behind;
     }
     const { items, next } = pageFrom(matching, start, page.limit);
-    return { requests: items.map((record) => viewOf(record, this.snapshotOf(record.id))), next };
+    return { requests: await Promise.all(items.map((record) => this.viewOf(record, states.get(record.id)))), next };
   }
 
   /** One page of listBackups(), going on after backup `after` (backups are never removed). */
-  backupsPage(filter: { readonly backupJobId?: string }, page: { readonly after?: string; readonly limit: number }): { backups: BackupRecord[]; next: string | undefined } {
-    const all = this.listBackups(filter);
+  async backupsPage(filter: { readonly backupJobId?: string }, page: { readonly after?: string; readonly limit: number }): Promise<{ backups: BackupRecord[]; next: string | undefined }> {
+    const all = await this.listBackups(filter);
     let start = 0;
     if (page.after !== undefined) {
       const at = all.findIndex((backup) => backup.id === page.after);
@@ -140,16 +142,17 @@ export class BackupController {
     return [inbox, ...links.filter((link) => link !== undefined)];
   }
 
-  status(): Record<string, unknown> {
+  async status(): Promise<Record<string, unknown>> {
     const counts: Record<string, number> = {};
-    for (const record of this.records.list()) {
-      const state = this.stateOf(record);
+    const states = await this.requestStates();
+    for (const record of await this.records.list()) {
+      const state = viewStateOf(states.get(record.id));
       counts[state] = (counts[state] ?? 0) + 1;
     }
     return {
       jobs: { source: this.options.jobs.description, circuit: this.options.jobs.circuit?.() ?? 'none' },
       zones: [...this.options.zones.values()].map((zone) => ({ name: zone.name, url: zone.url, circuit: zone.circuit() })),
-      inbox: this.inbox.size,
+      inbox: await this.inbox.size(),
       requests: counts,
     };
   }
@@ -174,7 +177,7 @@ export class BackupController {
 
   /** Step Received (backup.checkAllowed): a FinalFailure means Not Allowed; any other error is retried. */
   async checkAllowed(id: string, signal: AbortSignal): Promise<void> {
-    const record = this.mustGet(id);
+    const record = await this.mustGet(id);
     let job: BackupJob | undefined;
     try {
       job = await this.options.jobs.get(record.backupJobId, { requestId: id, signal });
@@ -191,7 +194,7 @@ export class BackupController {
 
   /** Step Allowed (backup.dispatch): sends the order; the zone takes it once per request id. */
   async dispatch(id: string, signal: AbortSignal): Promise<void> {
-    const record = this.mustGet(id);
+    const record = await this.mustGet(id);
     const job = record.job;
     if (!job) throw new FinalFailure(`request ${id} was allowed, but the job it was allowed by is not recorded`);
     const zone = this.options.zones.get(job.zone);
@@ -231,7 +234,7 @@ export class BackupController {
   /** Waits until the check has answered (or is waiting to retry), then says how receipt ended. */
   private async answer(id: string, created: boolean): Promise<Reception> {
     const snapshot = await this.checked(id);
-    const record = this.mustGet(id);
+    const record = await this.mustGet(id);
     let reception: Omit<Reception, 'request'>;
     if (snapshot.state === 'NotAllowed') {
       reception = { outcome: 'not_allowed', created, reason: record.notAllowedReason ?? snapshot.failures.at(-1)?.error ?? 'not allowed' };
@@ -246,16 +249,15 @@ export class BackupController {
     const answered = record.respondedAt === undefined
       ? await this.records.update(id, (current) => (current.respondedAt ? {} : { respondedAt: this.now(), respondedWith: reception.outcome }))
       : record;
-    return { ...reception, request: viewOf(answered, this.snapshotOf(id)) };
+    return { ...reception, request: await this.viewOf(answered) };
   }
 
   private async checked(id: string): Promise<Snapshot> {
     const { runtime } = this.options;
     const settled = (snapshot: Snapshot): boolean => snapshot.state !== 'Received' || snapshot.deadline !== null;
-    // Read and register in the same turn, so no change can slip between them.
-    const current = runtime.snapshot(REQUEST_CHART, id);
+    const current = await runtime.snapshot(REQUEST_CHART, id);
     if (settled(current)) return current;
-    return (await runtime.waiters.wait(instanceKey(REQUEST_CHART, id), settled, this.options.answerWithinMs)) ?? runtime.snapshot(REQUEST_CHART, id);
+    return (await runtime.waitFor(REQUEST_CHART, id, settled, this.options.answerWithinMs)) ?? runtime.snapshot(REQUEST_CHART, id);
   }
 
   private async refuse(id: string, reason: string): Promise<never> {
@@ -268,19 +270,25 @@ export class BackupController {
     await this.records.update(id, () => ({ lastError: { at: this.now(), step, message } }));
   }
 
-  private mustGet(id: string): RequestRecord {
-    const record = this.records.get(id);
+  private async mustGet(id: string): Promise<RequestRecord> {
+    const record = await this.records.get(id);
     if (!record) throw new FinalFailure(`backup request ${id} has no tracking record`);
     return record;
   }
 
-  /** The request's state as its view shows it, without building the view. */
-  private stateOf(record: RequestRecord): string {
-    return viewStateOf(this.snapshotOf(record.id));
+  /** The snapshot of every request's instance by request id, read in one pass. */
+  private async requestStates(): Promise<Map<string, Snapshot>> {
+    return new Map((await this.options.runtime.instances(REQUEST_CHART)).map((snapshot) => [snapshot.id, snapshot]));
   }
 
-  private snapshotOf(id: string): Snapshot | undefined {
+  private snapshotOf(id: string): Promise<Snapshot | undefined> {
     return this.options.runtime.find(REQUEST_CHART, id);
+  }
+
+  /** The request's view, from its instance's snapshot (read unless given) and history. */
+  private async viewOf(record: RequestRecord, known?: Snapshot): Promise<RequestView> {
+    const snapshot = known ?? (await this.snapshotOf(record.id));
+    return viewOf(record, snapshot, snapshot ? await this.options.runtime.history(snapshot) : []);
   }
 
   private now(): string {

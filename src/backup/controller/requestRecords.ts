@@ -1,6 +1,7 @@
 // The tracking record of every backup request and the Idempotency-Key map, in the store.
 
-import type { Store, Write } from '../../store/store.js';
+import type { Store, Write } from '../../store/port.js';
+import { readAll } from '../../store/readAll.js';
 import type { BackupJob } from './job.js';
 import { KeyedMutex } from '../keyedMutex.js';
 
@@ -51,17 +52,17 @@ export class RequestRecords {
 
   constructor(private readonly store: Store) {}
 
-  get(id: string): RequestRecord | undefined {
-    return this.store.get<RequestRecord>(REQUESTS, id);
+  async get(id: string): Promise<RequestRecord | undefined> {
+    return (await this.store.get<RequestRecord>(REQUESTS, id))?.value;
   }
 
-  list(): RequestRecord[] {
-    return this.store.list<RequestRecord>(REQUESTS);
+  list(): Promise<RequestRecord[]> {
+    return readAll<RequestRecord>(this.store, REQUESTS);
   }
 
   /** The request an Idempotency-Key was first used for. */
-  idOfKey(key: string): string | undefined {
-    return this.store.get<{ requestId: string }>(IDEMPOTENCY_KEYS, key)?.requestId;
+  async idOfKey(key: string): Promise<string | undefined> {
+    return (await this.store.get<{ requestId: string }>(IDEMPOTENCY_KEYS, key))?.value.requestId;
   }
 
   /** Stores a new record and its idempotency key together (both or neither). */
@@ -79,7 +80,7 @@ export class RequestRecords {
    */
   update(id: string, change: (record: RequestRecord) => RecordPatch, also: readonly Write[] = []): Promise<RequestRecord> {
     return this.mutex.run(id, async () => {
-      const current = this.get(id);
+      const current = await this.get(id);
       if (!current) throw new Error(`backup request ${id} has no tracking record`);
       const next = applyPatch(current, change(current));
       await this.store.commit([{ collection: REQUESTS, key: id, value: next }, ...also]);

@@ -1,6 +1,6 @@
 // What a backup request looks like to callers: its tracking record joined with its lifecycle instance.
 
-import type { Snapshot } from '../../engine/snapshot.js';
+import type { Snapshot, Transition } from '../../engine/snapshot.js';
 import type { RequestRecord } from './requestRecords.js';
 
 export interface RequestView {
@@ -37,8 +37,8 @@ export function viewStateOf(snapshot: Snapshot | undefined): string {
   return snapshot?.state ?? 'Received';
 }
 
-/** `snapshot` is missing only in the moment between storing the record and creating its instance. */
-export function viewOf(record: RequestRecord, snapshot: Snapshot | undefined): RequestView {
+/** `snapshot` (and so its `history`) is missing only in the moment between storing the record and creating its instance. */
+export function viewOf(record: RequestRecord, snapshot: Snapshot | undefined, history: readonly Transition[]): RequestView {
   return {
     id: record.id,
     state: viewStateOf(snapshot),
@@ -62,7 +62,7 @@ export function viewOf(record: RequestRecord, snapshot: Snapshot | undefined): R
       result: record.result, lastError: record.lastError,
     }),
     failures: snapshot?.failures ?? [],
-    history: (snapshot?.history ?? []).map(({ at, from, to, cause }) => ({ at, from, to, cause })),
+    history: history.map(({ at, from, to, cause }) => ({ at, from, to, cause })),
   };
 }
 

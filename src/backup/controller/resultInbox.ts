@@ -5,7 +5,8 @@ import type { Logger } from 'pino';
 import { NotFound } from '../../errors.js';
 import type { Snapshot } from '../../engine/snapshot.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/port.js';
+import { readAll } from '../../store/readAll.js';
 import type { BackupRecord, BackupStore } from './backupStore.js';
 import { failpoint } from '../failpoint.js';
 import { KeyedMutex } from '../keyedMutex.js';
@@ -40,18 +41,19 @@ export class ResultInbox {
 
   constructor(private readonly options: InboxOptions) {}
 
-  get size(): number {
+  size(): Promise<number> {
     return this.options.store.count(INBOX);
   }
 
   /** Processes what is stored, and each result whose request has just been sent; again, it tries what failed before. */
-  start(): void {
+  async start(): Promise<void> {
+    // process() finds nothing to do for a request whose result is not in the inbox.
     this.stopListening ??= this.options.runtime.onChange(({ after }) => {
-      if (after.chart === CHART && after.state === 'Sent' && this.options.store.get(INBOX, after.id)) this.kick(after.id);
+      if (after.chart === CHART && after.state === 'Sent') this.kick(after.id);
     });
     // What failed is tried again now, and counts as failed again only if it fails again.
     this.failing.clear();
-    for (const entry of this.options.store.list<InboxEntry>(INBOX)) this.kick(entry.result.requestId);
+    for (const entry of await readAll<InboxEntry>(this.options.store, INBOX)) this.kick(entry.result.requestId);
   }
 
   async stop(): Promise<void> {
@@ -70,7 +72,7 @@ export class ResultInbox {
   /** Stores the result durably; only then may the zone be told it was received (and forget it). */
   async accept(result: ZoneResult): Promise<void> {
     const id = result.requestId;
-    const record = this.options.records.get(id);
+    const record = await this.options.records.get(id);
     if (!record) throw new NotFound(`no backup request ${id}; this result belongs to no request the controller knows`);
     // Recorded already: the zone did not hear our acknowledgement and sent it again.
     if (record.resultRecordedAt !== undefined) return;
@@ -98,17 +100,17 @@ export class ResultInbox {
 
   private async process(id: string): Promise<void> {
     const { store, records, backups, runtime, log } = this.options;
-    const entry = store.get<InboxEntry>(INBOX, id);
-    const record = records.get(id);
+    const entry = (await store.get<InboxEntry>(INBOX, id))?.value;
+    const record = await records.get(id);
     if (!entry || !record) return;
-    const before = this.snapshotOf(id);
+    const before = await this.snapshotOf(id);
     if (!before || NOT_YET_SENT.has(before.state)) return; // kicked again when the request reaches Sent
     const { result } = entry;
     const accepted = before.state !== 'NotAllowed';
     if (!accepted) log.error({ request: id, zone: result.zone }, 'a zone reported a result for a request that was never allowed; it is dropped');
 
     // 1. The master store: keyed by request id, so recording twice is recording once.
-    if (accepted && result.ok && !backups.byRequest(id)) {
+    if (accepted && result.ok && !(await backups.byRequest(id))) {
       const backup: BackupRecord = {
         id: randomUUID(), requestId: id, backupJobId: record.backupJobId, dataDate: record.dataDate,
         zone: record.zone ?? result.zone, client: record.job?.client ?? '', database: record.sourcePath ?? record.job?.source.database ?? '',
@@ -123,7 +125,7 @@ export class ResultInbox {
     if (accepted) {
       const outcome = await runtime.apply(CHART, id, { type: 'event', event: result.ok ? 'succeeded' : 'failed', state: 'Sent', by: result.zone });
       // Late: the request had timed out in Sent before its result came (the backup is recorded all the same).
-      late = !outcome.accepted && outcome.snapshot.state === 'Failed' && outcome.snapshot.history.at(-1)?.cause === 'timeout';
+      late = !outcome.accepted && outcome.snapshot.state === 'Failed' && (await runtime.history(outcome.snapshot)).at(-1)?.cause === 'timeout';
     }
     failpoint('inbox:after-event');
 
@@ -135,7 +137,7 @@ export class ResultInbox {
     log.info({ request: id, ok: result.ok, zone: result.zone }, 'zone result recorded');
   }
 
-  private snapshotOf(id: string): Snapshot | undefined {
+  private snapshotOf(id: string): Promise<Snapshot | undefined> {
     return this.options.runtime.find(CHART, id);
   }
 }

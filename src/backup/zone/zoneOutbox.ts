@@ -2,7 +2,8 @@
 
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import type { Logger } from 'pino';
-import type { Store, Write } from '../../store/store.js';
+import type { Store, Write } from '../../store/port.js';
+import { readAll } from '../../store/readAll.js';
 import { Refused } from '../errors.js';
 import { callJson } from '../callJson.js';
 import type { Fetch } from '../../net/httpClient.js';
@@ -30,7 +31,7 @@ export interface OutboxOptions {
   readonly maxDelayMs: number;
   readonly timeoutMs: number;
   /** Writes committed with the entry's removal (e.g. the order's delivered time). */
-  readonly onDelivered: (requestId: string) => Write[];
+  readonly onDelivered: (requestId: string) => Promise<Write[]>;
 }
 
 // A wrong token is an operator's mistake they will fix: keep trying. Other refusals will not change.
@@ -43,6 +44,8 @@ export class ZoneOutbox {
   private running = false;
   private failedAttempts = 0;
   private lastError = '';
+  /** The request ids of the results stored in the outbox, as read at start() and kept since. */
+  private readonly held = new Set<string>();
   private readonly policy;
 
   constructor(private readonly options: OutboxOptions) {
@@ -59,14 +62,17 @@ export class ZoneOutbox {
   }
 
   get size(): number {
-    return this.options.store.count(ZONE_OUTBOX);
+    return this.held.size;
   }
 
   /** Begins delivering, or begins again after stop(): every result not yet delivered is sent at once. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
+    const entries = await readAll<OutboxEntry>(this.options.store, ZONE_OUTBOX);
+    this.held.clear();
+    for (const entry of entries) this.held.add(entry.result.requestId);
     this.running = true;
-    for (const entry of this.options.store.list<OutboxEntry>(ZONE_OUTBOX)) {
+    for (const entry of entries) {
       if (!entry.rejected) this.kick(entry.result.requestId);
     }
   }
@@ -75,6 +81,7 @@ export class ZoneOutbox {
   async put(result: ZoneResult, at: string, also: readonly Write[]): Promise<void> {
     const entry: OutboxEntry = { result, queuedAt: at };
     await this.options.store.commit([{ collection: ZONE_OUTBOX, key: result.requestId, value: entry }, ...also]);
+    this.held.add(result.requestId);
     this.kick(result.requestId);
   }
 
@@ -111,7 +118,7 @@ export class ZoneOutbox {
 
   private async deliver(id: string): Promise<void> {
     const { store, controllerUrl, token, log, timeoutMs, fetch } = this.options;
-    const entry = store.get<OutboxEntry>(ZONE_OUTBOX, id);
+    const entry = (await store.get<OutboxEntry>(ZONE_OUTBOX, id))?.value;
     if (!entry) return;
     try {
       await this.policy.execute(({ signal }) => callJson(fetch, `${controllerUrl}/zone-results`, {
@@ -128,7 +135,8 @@ export class ZoneOutbox {
       return;
     }
     this.failedAttempts = 0;
-    await store.commit([{ collection: ZONE_OUTBOX, key: id, value: null }, ...this.options.onDelivered(id)]);
+    await store.commit([{ collection: ZONE_OUTBOX, key: id, value: null }, ...(await this.options.onDelivered(id))]);
+    this.held.delete(id);
     log.info({ request: id, ok: entry.result.ok }, 'zone result delivered');
   }
 }

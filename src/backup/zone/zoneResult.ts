@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Chart } from '../../chart/model.js';
 import { renderValue } from '../../chart/template.js';
-import { templateScope, type Snapshot } from '../../engine/snapshot.js';
+import { templateScope, type Snapshot, type Transition } from '../../engine/snapshot.js';
 import { formatFailure } from '../../runtime/alerts.js';
 import type { ZoneResult } from '../zone.js';
 
@@ -15,13 +15,13 @@ export const MOVE_STATE = 'move_backup';
 const MAX_FAILURES = 20;
 const MAX_FAILURE_CHARS = 2000;
 
-export async function buildResult(chart: Chart, snapshot: Snapshot, zone: string, prefix: string): Promise<ZoneResult> {
+export async function buildResult(chart: Chart, snapshot: Snapshot, history: readonly Transition[], zone: string, prefix: string): Promise<ZoneResult> {
   // Bounded, so a result always fits the controller's request-body limit (64 KiB).
   const failures = snapshot.failures.slice(-MAX_FAILURES)
     .map((failure) => formatFailure({ prefix, node: failure.node, error: failure.error }))
     .map((line) => (line.length > MAX_FAILURE_CHARS ? `${line.slice(0, MAX_FAILURE_CHARS - 1)}…` : line));
   const base = { requestId: snapshot.id, zone, startedAt: snapshot.createdAt, finishedAt: snapshot.enteredAt };
-  const moved = snapshot.history.some((step) => step.from === MOVE_STATE && step.cause === 'success');
+  const moved = history.some((step) => step.from === MOVE_STATE && step.cause === 'success');
   if (!moved) return { ...base, ok: false, failures: failures.length ? failures : ['the backup did not reach long-term storage'] };
   const file = backupFile(chart, snapshot);
   try {

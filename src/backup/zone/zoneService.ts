@@ -5,7 +5,8 @@ import type { Snapshot } from '../../engine/snapshot.js';
 import { Conflict, NotFound } from '../../errors.js';
 import type { Clock } from '../../runtime/clock.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
-import type { Store } from '../../store/store.js';
+import type { Store } from '../../store/port.js';
+import { readAll } from '../../store/readAll.js';
 import { Unprocessable } from '../errors.js';
 import { KeyedMutex } from '../keyedMutex.js';
 import { ZONE_OUTBOX, type ZoneOutbox } from './zoneOutbox.js';
@@ -58,9 +59,9 @@ export class ZoneService {
     this.stopListening = runtime.onChange(({ after }) => {
       if (after.chart === ZONE_CHART && after.status === 'done') this.finishLater(after.id);
     });
-    for (const record of store.list<OrderRecord>(ZONE_ORDERS)) {
+    for (const record of await readAll<OrderRecord>(store, ZONE_ORDERS)) {
       const id = record.order.requestId;
-      const snapshot = this.snapshotOf(id);
+      const snapshot = await this.snapshotOf(id);
       if (record.finishedAt) continue;
       this.open.set(id, sourceOf(record.order));
       if (snapshot?.status === 'done') this.finishLater(id);
@@ -85,7 +86,7 @@ export class ZoneService {
   accept(order: ZoneOrder): Promise<ZoneReceipt> {
     const id = order.requestId;
     return this.orders.run(id, async () => {
-      const existing = this.options.store.get<OrderRecord>(ZONE_ORDERS, id);
+      const existing = (await this.options.store.get<OrderRecord>(ZONE_ORDERS, id))?.value;
       if (existing) {
         if (canonical(existing.order) !== canonical(order)) throw new Conflict(`order ${id} was received before with different contents`);
         return { requestId: id, zone: this.options.name, created: false };
@@ -105,16 +106,16 @@ export class ZoneService {
     });
   }
 
-  describe(id: string): Record<string, unknown> {
-    const record = this.options.store.get<OrderRecord>(ZONE_ORDERS, id);
+  async describe(id: string): Promise<Record<string, unknown>> {
+    const record = (await this.options.store.get<OrderRecord>(ZONE_ORDERS, id))?.value;
     if (!record) throw new NotFound(`no order ${id}`);
-    const snapshot = this.snapshotOf(id);
+    const snapshot = await this.snapshotOf(id);
     return {
       ...record,
       state: snapshot?.state ?? 'queued',
       status: snapshot?.status ?? 'queued',
       failures: snapshot?.failures ?? [],
-      outbox: this.options.store.get(ZONE_OUTBOX, id) ?? null,
+      outbox: (await this.options.store.get(ZONE_OUTBOX, id))?.value ?? null,
     };
   }
 
@@ -134,9 +135,9 @@ export class ZoneService {
     const waiting: OrderRecord[] = [];
     for (const [id, of] of this.open) {
       if (of !== source) continue;
-      const snapshot = this.snapshotOf(id);
+      const snapshot = await this.snapshotOf(id);
       if (snapshot && snapshot.status !== 'done') return;
-      const record = store.get<OrderRecord>(ZONE_ORDERS, id);
+      const record = (await store.get<OrderRecord>(ZONE_ORDERS, id))?.value;
       if (!snapshot && record) waiting.push(record);
     }
     const next = waiting.sort((a, b) => a.receivedAt.localeCompare(b.receivedAt))[0];
@@ -166,10 +167,10 @@ export class ZoneService {
   /** Builds the result of a finished backup and puts it in the outbox with the order's finished time, together. */
   private async finish(id: string): Promise<void> {
     const { runtime, store, outbox } = this.options;
-    const record = store.get<OrderRecord>(ZONE_ORDERS, id);
-    const snapshot = this.snapshotOf(id);
+    const record = (await store.get<OrderRecord>(ZONE_ORDERS, id))?.value;
+    const snapshot = await this.snapshotOf(id);
     if (!record || record.finishedAt || snapshot?.status !== 'done') return;
-    const result = await buildResult(runtime.chartOf(snapshot), snapshot, this.options.name, runtime.failurePrefix(snapshot));
+    const result = await buildResult(runtime.chartOf(snapshot), snapshot, await runtime.history(snapshot), this.options.name, runtime.failurePrefix(snapshot));
     const at = this.now();
     await outbox.put(result, at, [{ collection: ZONE_ORDERS, key: id, value: { ...record, finishedAt: at } }]);
     this.open.delete(id);
@@ -192,12 +193,13 @@ export class ZoneService {
   /** Interrupts every backup still running and waits until each has cleaned up and its result is in the outbox. */
   private async interruptRunning(): Promise<void> {
     const { runtime, log, name } = this.options;
-    const running = [...this.open.keys()].filter((id) => this.snapshotOf(id)?.status === 'active');
+    const snapshots = await Promise.all([...this.open.keys()].map((id) => this.snapshotOf(id)));
+    const running = snapshots.filter((snapshot) => snapshot?.status === 'active').map((snapshot) => snapshot!.id);
     if (!running.length) return;
     log.warn({ backups: running }, `stopping: ${running.length} running backup${running.length === 1 ? ' is' : 's are'} interrupted and clean up first`);
     await Promise.all(running.map(async (id) => {
       const parked = new AbortController();
-      const done = runtime.waiters.wait(instanceKey(ZONE_CHART, id), (snapshot) => snapshot.status === 'done', 2 ** 31 - 1, parked.signal);
+      const done = runtime.waitFor(ZONE_CHART, id, (snapshot) => snapshot.status === 'done', 2 ** 31 - 1, parked.signal);
       const interrupted = await runtime.interrupt(ZONE_CHART, id, `interrupted: zone ${name} is stopping`);
       if (interrupted.status === 'done') parked.abort();
       await done;
@@ -206,7 +208,7 @@ export class ZoneService {
     await this.orders.idle();
   }
 
-  private snapshotOf(id: string): Snapshot | undefined {
+  private snapshotOf(id: string): Promise<Snapshot | undefined> {
     return this.options.runtime.find(ZONE_CHART, id);
   }
 
@@ -233,9 +235,9 @@ function canonical(value: unknown): string {
 }
 
 /** Writes that mark an order delivered; the outbox commits them with the entry's removal. */
-export function deliveredWrites(store: Store, now: () => string): (id: string) => { collection: string; key: string; value: unknown }[] {
-  return (id) => {
-    const record = store.get<OrderRecord>(ZONE_ORDERS, id);
+export function deliveredWrites(store: Store, now: () => string): (id: string) => Promise<{ collection: string; key: string; value: unknown }[]> {
+  return async (id) => {
+    const record = (await store.get<OrderRecord>(ZONE_ORDERS, id))?.value;
     return record ? [{ collection: ZONE_ORDERS, key: id, value: { ...record, deliveredAt: now() } }] : [];
   };
 }

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Chart } from '../../chart/model.js';
-import type { Snapshot } from '../../engine/snapshot.js';
+import type { Snapshot, Transition } from '../../engine/snapshot.js';
 import { NAME_PATTERN } from '../../http/params.js';
 import { startEngine } from '../../main.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -80,7 +80,7 @@ async function run(values: RunOptions, [chartFile]: string[]): Promise<number> {
     try {
       const { runtime, store } = engine;
       if (temporary) await store.commit([{ collection: RUN_STORE, key: MADE_BY_RUN, value: { id } }]);
-      else temporary = store.get(RUN_STORE, MADE_BY_RUN) !== undefined;
+      else temporary = (await store.get(RUN_STORE, MADE_BY_RUN)) !== undefined;
       if (timeoutMs === undefined) refuseOutsideInput(engine.charts[0]!);
       const created = await createOrResume(runtime, engine.charts[0]!, id, values.set ?? []);
       const chart = runtime.chartOf(created);
@@ -89,7 +89,7 @@ async function run(values: RunOptions, [chartFile]: string[]): Promise<number> {
       output.begin(created, dataDir, resume);
       const final = await followToEnd(runtime, chart, created, output, { resume, timeoutMs, timeout: values.timeout, log: () => log.flush() });
       unfinished = final.status !== 'done';
-      const file = final.status === 'done' ? await writtenFile(chart, final, engine.handlers) : undefined;
+      const file = final.status === 'done' ? await writtenFile(chart, final, await runtime.history(final), engine.handlers) : undefined;
       output.end({ snapshot: final, prefix: runtime.failurePrefix(final), store: dataDir, ...(file ? { file } : {}), ...(unfinished ? { resume } : {}) });
       return Math.min(unfinished ? Math.max(1, final.failures.length) : final.failures.length, 125);
     } finally {
@@ -140,28 +140,29 @@ async function followToEnd(runtime: Runtime, chart: Chart, start: Snapshot, outp
     interrupt(`interrupted: --timeout ${stopping.timeout} ran out`);
   }, stopping.timeoutMs);
   try {
-    return await new Promise<Snapshot>((settle) => {
+    return await new Promise<Snapshot>((settle, fail) => {
       const settled = (snapshot: Snapshot): boolean => snapshot.status === 'done' || (snapshot.interrupted !== undefined && chart.states[snapshot.state]?.kind !== 'step');
       let last = start;
-      const follow = (before: Snapshot | undefined, after: Snapshot): void => {
+      const follow = (before: Snapshot | undefined, after: Snapshot, recorded: readonly Transition[]): void => {
         if (after.revision <= last.revision) return;
         last = after;
-        output.change(before, after);
+        output.change(before, after, recorded);
         if (settled(after)) {
           stopListening();
           settle(after);
         }
       };
-      const stopListening = runtime.onChange(({ before, after }) => {
-        if (after.chart === chart.name && after.id === start.id) follow(before, after);
+      const stopListening = runtime.onChange(({ before, after, recorded }) => {
+        if (after.chart === chart.name && after.id === start.id) follow(before, after, recorded);
       });
       // It may have moved on between its creation and this listener.
-      const latest = runtime.snapshot(chart.name, start.id);
-      if (latest.revision > start.revision) follow(start, latest);
-      else if (settled(start)) {
-        stopListening();
-        settle(start);
-      }
+      runtime.snapshot(chart.name, start.id).then(async (latest) => {
+        if (latest.revision > start.revision) follow(start, latest, await runtime.history(latest));
+        else if (settled(start)) {
+          stopListening();
+          settle(start);
+        }
+      }).catch(fail);
     });
   } finally {
     removeSignals();

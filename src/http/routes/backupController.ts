@@ -22,7 +22,7 @@ export function backupRoutes(controller: BackupController): (routes: GuardedRout
       answer(ctx, reception);
     });
 
-    routes.get('/backup-requests', READ, (ctx) => {
+    routes.get('/backup-requests', READ, async (ctx) => {
       const state = queryParam(ctx, 'state');
       if (state !== undefined && !(REQUEST_STATES as readonly string[]).includes(state)) {
         throw new BadRequest(`query parameter state must be one of ${REQUEST_STATES.join(', ')}`);
@@ -30,21 +30,21 @@ export function backupRoutes(controller: BackupController): (routes: GuardedRout
       const jobId = queryParam(ctx, 'jobId');
       const limit = limitParam(ctx);
       const after = optionalName(ctx, 'after');
-      const page = controller.requestsPage({ ...(state ? { state } : {}), ...(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}) }, { limit, ...(after ? { after } : {}) });
+      const page = await controller.requestsPage({ ...(state ? { state } : {}), ...(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}) }, { limit, ...(after ? { after } : {}) });
       ctx.body = { requests: page.requests, next: page.next === undefined ? null : nextPage(ctx, '/backup-requests', ['state', 'jobId'], page.next, limit) };
     });
 
-    routes.get('/backup-requests/:id', READ, (ctx) => {
-      const view = controller.request(checkName(ctx.params['id']!, 'request id'));
+    routes.get('/backup-requests/:id', READ, async (ctx) => {
+      const view = await controller.request(checkName(ctx.params['id']!, 'request id'));
       ctx.set('x-request-id', view.id);
       ctx.body = view;
     });
 
-    routes.get('/backups', READ, (ctx) => {
+    routes.get('/backups', READ, async (ctx) => {
       const jobId = queryParam(ctx, 'jobId');
       const limit = limitParam(ctx);
       const after = optionalName(ctx, 'after');
-      const page = controller.backupsPage(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}, { limit, ...(after ? { after } : {}) });
+      const page = await controller.backupsPage(jobId ? { backupJobId: checkName(jobId, 'jobId') } : {}, { limit, ...(after ? { after } : {}) });
       ctx.body = { backups: page.backups, next: page.next === undefined ? null : nextPage(ctx, '/backups', ['jobId'], page.next, limit) };
     });
 
@@ -57,9 +57,9 @@ export function backupRoutes(controller: BackupController): (routes: GuardedRout
       ctx.body = { requestId: result.requestId, received: true };
     });
 
-    routes.get('/backup-controller', READ, (ctx) => {
+    routes.get('/backup-controller', READ, async (ctx) => {
       ctx.set('cache-control', 'no-store');
-      ctx.body = { ...controller.status(), latestBackups: controller.listBackups().slice(-LATEST_BACKUPS).reverse() };
+      ctx.body = { ...(await controller.status()), latestBackups: (await controller.listBackups()).slice(-LATEST_BACKUPS).reverse() };
     });
   };
 }

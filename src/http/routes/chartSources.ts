@@ -31,7 +31,7 @@ export function chartSourceRoutes(routes: GuardedRoutes, sources: ChartSources, 
     ctx.status = applied.created ? 201 : 200;
     ctx.set('location', `/charts/${encodeURIComponent(name)}`);
     ctx.set('cache-control', 'no-store');
-    ctx.body = { ...summary(applied.chart, runtime.instanceCount(name)), created: applied.created, unchanged: applied.unchanged, notices: applied.notices };
+    ctx.body = { ...summary(applied.chart, await runtime.instanceCount(name)), created: applied.created, unchanged: applied.unchanged, notices: applied.notices };
   });
 
   routes.delete('/charts/:chart', ADMIN, async (ctx) => {

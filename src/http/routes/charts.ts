@@ -15,14 +15,14 @@ const DIAGRAM_TYPES: Record<string, { format: DiagramFormat; type: string }> = {
 };
 
 export function chartRoutes(routes: GuardedRoutes, runtime: Runtime): void {
-  routes.get('/charts', READ, (ctx) => {
-    const charts = runtime.chartNames().map((name) => ({ chart: runtime.chart(name), instances: runtime.instanceCount(name) }));
+  routes.get('/charts', READ, async (ctx) => {
+    const charts = await Promise.all(runtime.chartNames().map(async (name) => ({ chart: runtime.chart(name), instances: await runtime.instanceCount(name) })));
     if (notModified(ctx, etagOf(...charts.flatMap(({ chart, instances }) => [chart.name, chart.version, instances])))) return;
     ctx.body = { charts: charts.map(({ chart, instances }) => summary(chart, instances)) };
   });
-  routes.get('/charts/:chart', READ, (ctx) => {
+  routes.get('/charts/:chart', READ, async (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!);
-    const instances = runtime.instanceCount(chart.name);
+    const instances = await runtime.instanceCount(chart.name);
     const counts = runtime.tally.counts(chart.name);
     // Revalidated on every use: the counts move with every transition, and the ETag with them.
     ctx.set('cache-control', 'no-cache');
@@ -42,7 +42,7 @@ export function chartRoutes(routes: GuardedRoutes, runtime: Runtime): void {
       await sendDiagram(ctx, runtime.chart(ctx.params['chart']!), extension);
     });
     routes.get(`/charts/:chart/instances/:id/diagram.${extension}`, READ, async (ctx) => {
-      const snapshot = runtime.snapshot(ctx.params['chart']!, ctx.params['id']!);
+      const snapshot = await runtime.snapshot(ctx.params['chart']!, ctx.params['id']!);
       await sendDiagram(ctx, runtime.chartOf(snapshot), extension, snapshot.state, snapshot.failures.map((failure) => failure.node));
     });
   }

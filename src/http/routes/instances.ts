@@ -15,14 +15,14 @@ import { revisionHeaders } from './state.js';
 
 export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
   const writeToChart = routes.guard.genericWrite((ctx) => ctx.params['chart']!);
-  routes.get('/charts/:chart/instances', READ, (ctx) => {
+  routes.get('/charts/:chart/instances', READ, async (ctx) => {
     const chart = runtime.chart(ctx.params['chart']!).name;
     const limit = limitParam(ctx);
     const state = optionalState(ctx);
     if (state) runtime.checkState(chart, state);
     const status = statusParam(ctx);
     const accept = state || status ? (s: Snapshot) => (!state || s.state === state) && (!status || s.status === status) : undefined;
-    const page = orderParam(ctx) === 'changed' ? changedPage(runtime, chart, { limit, after: queryParam(ctx, 'after'), accept }) : idPage(ctx, runtime, chart, limit, accept);
+    const page = await (orderParam(ctx) === 'changed' ? changedPage(runtime, chart, { limit, after: queryParam(ctx, 'after'), accept }) : idPage(ctx, runtime, chart, limit, accept));
     ctx.set('cache-control', 'no-store');
     ctx.body = {
       instances: page.instances.map((s) => ({ id: s.id, state: s.state, status: s.status, revision: s.revision, version: s.version, updatedAt: s.updatedAt })),
@@ -46,21 +46,21 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
     }
     ctx.status = created ? 201 : 200;
     ctx.set('location', `/charts/${chart.name}/instances/${id}`);
-    sendSnapshot(ctx, runtime, snapshot);
+    await sendSnapshot(ctx, runtime, snapshot);
   });
 
   routes.get('/charts/:chart/instances/:id', READ, async (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
-    let snapshot = runtime.snapshot(chart, id);
+    let snapshot = await runtime.snapshot(chart, id);
     const index = indexParam(ctx);
     const wait = waitParam(ctx);
     if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
     if (index !== undefined && wait !== undefined && snapshot.revision <= index) {
-      const moved = await runtime.waiters.wait(instanceKey(chart, id), (s) => s.revision > index, wait, requestSignal(ctx));
+      const moved = await runtime.waitFor(chart, id, (s) => s.revision > index, wait, requestSignal(ctx));
       if (!moved && runtime.stopping) throw new ShuttingDown('chartd is stopping; ask again in a moment');
-      snapshot = moved ?? runtime.snapshot(chart, id);
+      snapshot = moved ?? (await runtime.snapshot(chart, id));
     }
-    sendSnapshot(ctx, runtime, snapshot);
+    await sendSnapshot(ctx, runtime, snapshot);
   });
 
   routes.post('/charts/:chart/instances/:id/events/:event', writeToChart, async (ctx) => {
@@ -76,7 +76,7 @@ export function instanceRoutes(routes: GuardedRoutes, runtime: Runtime): void {
       ctx.body = { error: { code: outcome.code ?? 'not_acceptable', message: outcome.reason ?? 'event not accepted' } };
       return;
     }
-    sendSnapshot(ctx, runtime, outcome.snapshot);
+    await sendSnapshot(ctx, runtime, outcome.snapshot);
   });
 }
 
@@ -87,15 +87,15 @@ function orderParam(ctx: Context): 'id' | 'changed' {
   throw new BadRequest('query parameter order must be id or changed (newest change first)');
 }
 
-function idPage(ctx: Context, runtime: Runtime, chart: string, limit: number, accept: ((s: Snapshot) => boolean) | undefined): { instances: Snapshot[]; next: string | undefined } {
+function idPage(ctx: Context, runtime: Runtime, chart: string, limit: number, accept: ((s: Snapshot) => boolean) | undefined): Promise<{ instances: Snapshot[]; next: string | undefined }> {
   const after = optionalName(ctx, 'after');
   return runtime.instancePage(chart, { limit, ...(after ? { after } : {}), ...(accept ? { accept } : {}) });
 }
 
-function changedPage(runtime: Runtime, chart: string, query: { limit: number; after: string | undefined; accept: ((s: Snapshot) => boolean) | undefined }): { instances: Snapshot[]; next: string | undefined } {
+async function changedPage(runtime: Runtime, chart: string, query: { limit: number; after: string | undefined; accept: ((s: Snapshot) => boolean) | undefined }): Promise<{ instances: Snapshot[]; next: string | undefined }> {
   const after = query.after === undefined ? undefined : parseCursor(query.after);
   if (query.after !== undefined && !after) throw new BadRequest('query parameter after must be the next link of a previous page (TIME.ID) when order=changed');
-  const page = pageByChange(runtime.instances(chart), { limit: query.limit, ...(after ? { after } : {}), ...(query.accept ? { accept: query.accept } : {}) });
+  const page = pageByChange(await runtime.instances(chart), { limit: query.limit, ...(after ? { after } : {}), ...(query.accept ? { accept: query.accept } : {}) });
   return { instances: page.instances, next: page.next && formatCursor(page.next) };
 }
 
@@ -107,12 +107,14 @@ function statusParam(ctx: Context): Status | undefined {
   throw new BadRequest(`query parameter status must be one of ${STATUSES.join(', ')}`);
 }
 
-export function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): void {
+export async function sendSnapshot(ctx: Context, runtime: Runtime, snapshot: Snapshot): Promise<void> {
   revisionHeaders(ctx, snapshot);
   // The revision names the snapshot; the creation time tells an instance created anew under the same id apart.
   if (notModified(ctx, `"${snapshot.revision}.${Date.parse(snapshot.createdAt).toString(36)}"`)) return;
   const def = runtime.chartOf(snapshot).states[snapshot.state];
-  ctx.body = { ...snapshot, current: def ? describeState(def) : null };
+  // What the engine keeps for itself stays in; the history, kept apart, goes where the answer has always had it.
+  const { transitions: _transitions, closedGates: _closedGates, failures, ...shown } = snapshot;
+  ctx.body = { ...shown, history: await runtime.history(snapshot), failures, current: def ? describeState(def) : null };
 }
 
 /** Creating with the same id and the same context again is a harmless retry. */

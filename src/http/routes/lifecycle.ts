@@ -14,17 +14,17 @@ export function lifecycleRoutes(routes: GuardedRoutes, runtime: Runtime): void {
   // 202 while the cleanup steps the chart leads to run (the instance then ends cancelled); 200 once it has ended.
   routes.post('/charts/:chart/instances/:id/cancel', writeToChart, async (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
-    runtime.snapshot(chart, id);
+    await runtime.snapshot(chart, id);
     const request = await requestOf(ctx);
     const snapshot = await runtime.cancel(chart, id, { ...request, reason: request.reason ?? 'cancelled over HTTP' });
     ctx.status = snapshot.status === 'active' ? 202 : 200;
-    sendSnapshot(ctx, runtime, snapshot);
+    await sendSnapshot(ctx, runtime, snapshot);
   });
 
   routes.post('/charts/:chart/instances/:id/restart', writeToChart, async (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
-    runtime.snapshot(chart, id);
-    sendSnapshot(ctx, runtime, await runtime.restart(chart, id, await requestOf(ctx)));
+    await runtime.snapshot(chart, id);
+    await sendSnapshot(ctx, runtime, await runtime.restart(chart, id, await requestOf(ctx)));
   });
 
   routes.delete('/charts/:chart/instances/:id', writeToChart, async (ctx) => {

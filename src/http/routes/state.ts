@@ -78,27 +78,29 @@ export function bareTarget(guard: Guard, defaultChart: () => string, ctx: Contex
 }
 
 /**
- * Answers at once unless `wait` asks for a long-poll (a plain function: most GETs need no promise of their own).
- * A long-poll for a state ends when that state is current, when the instance finishes in another, or when the
- * wait runs out; one on `index` when the revision moves past it.
+ * Answers once the snapshot is read, unless `wait` asks for a long-poll (one promise, the read's: no async
+ * function of its own for the GETs that are nearly all of the traffic). A long-poll for a state ends when that
+ * state is current, when the instance finishes in another, or when the wait runs out; one on `index` when the
+ * revision moves past it.
  */
-function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<void> | void {
+function answerState(ctx: Context, runtime: Runtime, target: Target): Promise<void> {
   const state = requiredState(ctx);
   const wait = waitParam(ctx);
   const index = indexParam(ctx);
-  const snapshot = runtime.snapshot(target.chart, target.id);
-  // A finished instance never moves again: waiting for another state of it would only run out the clock.
-  const done = (s: Snapshot): boolean => (index === undefined ? s.state === state || isFinished(s) : s.revision > index);
-  if (wait !== undefined && !done(snapshot)) return waitThenAnswer(ctx, runtime, target, state, wait, done);
-  if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
-  stateAnswer(ctx, target, snapshot, state);
+  return runtime.snapshot(target.chart, target.id).then((snapshot) => {
+    // A finished instance never moves again: waiting for another state of it would only run out the clock.
+    const done = (s: Snapshot): boolean => (index === undefined ? s.state === state || isFinished(s) : s.revision > index);
+    if (wait !== undefined && !done(snapshot)) return waitThenAnswer(ctx, runtime, target, state, wait, done);
+    if (index !== undefined && wait === undefined) throw new BadRequest('index=REV needs wait=DURATION, e.g. ?index=12&wait=60s');
+    stateAnswer(ctx, target, snapshot, state);
+  });
 }
 
 async function waitThenAnswer(ctx: Context, runtime: Runtime, target: Target, state: string, wait: number, done: (s: Snapshot) => boolean): Promise<void> {
   markHeld(ctx);
-  const moved = await runtime.waiters.wait(instanceKey(target.chart, target.id), done, wait, requestSignal(ctx));
+  const moved = await runtime.waitFor(target.chart, target.id, done, wait, requestSignal(ctx));
   if (!moved && runtime.stopping) throw new ShuttingDown('chartd is stopping; ask again in a moment');
-  stateAnswer(ctx, target, moved ?? runtime.snapshot(target.chart, target.id), state);
+  stateAnswer(ctx, target, moved ?? (await runtime.snapshot(target.chart, target.id)), state);
 }
 
 function stateAnswer(ctx: Context, target: Target, snapshot: Snapshot, state: string): void {

@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { Status, Transition } from '../../engine/snapshot.js';
 import { BadRequest } from '../../errors.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import type { Change, Runtime } from '../../runtime/runtime.js';
 import { READ, type GuardedRoutes } from '../guard.js';
 import { markHeld } from '../signal.js';
 
@@ -15,9 +15,9 @@ const SLOW_CLIENT_BYTES = 1024 * 1024;
 /** Registers the watch route; returns how many streams are open now (metrics). */
 export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => number {
   let open = 0;
-  routes.get('/charts/:chart/instances/:id/events', READ, (ctx) => {
+  routes.get('/charts/:chart/instances/:id/events', READ, async (ctx) => {
     const { chart, id } = ctx.params as { chart: string; id: string };
-    const snapshot = runtime.snapshot(chart, id);
+    const snapshot = await runtime.snapshot(chart, id);
     const states = runtime.chartOf(snapshot).states;
     let sent = lastEventId(ctx) ?? snapshot.revision;
     const stream = new PassThrough();
@@ -36,15 +36,24 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
       stream.write(`id: ${snapshot.revision}\nevent: reset\ndata: ${JSON.stringify(reset)}\n\n`);
       sent = snapshot.revision;
     }
-    // Resume: replay what the capped history still holds past the client's last id.
-    const oldest = snapshot.history[0]?.revision;
-    if (oldest !== undefined && sent + 1 < oldest) {
-      stream.write(`event: gap\ndata: ${JSON.stringify({ from: sent + 1, to: oldest - 1, message: 'older transitions are no longer kept; GET the instance for its current state' })}\n\n`);
+    // Changes committed while the history is read wait for it, so they go out after it, in order, none lost.
+    let held: Change[] | undefined = [];
+    const unsubscribe = runtime.onChange((change) => {
+      if (held) held.push(change);
+      else follow(change);
+    });
+    // Resume: what the capped history still holds past the client's last id, up to the instance as it is now.
+    let history: Transition[];
+    try {
+      const latest = sent < snapshot.revision ? await runtime.find(chart, id) : undefined;
+      history = latest ? await runtime.history(latest) : [];
+    } catch (error) {
+      unsubscribe();
+      throw error;
     }
-    for (const transition of snapshot.history) send(transition);
-    const unsubscribe = runtime.onChange(({ after }) => {
+    function follow({ after, recorded }: Change): void {
       if (after.chart !== chart || after.id !== id) return;
-      for (const transition of after.history) send(transition);
+      for (const transition of recorded) send(transition);
       // A change that moved no state (a check-in a gate counted, a step's retry) has no id: resuming replays transitions only.
       if (after.revision > sent) {
         sent = after.revision;
@@ -52,7 +61,7 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
         stream.write(`event: revision\ndata: ${JSON.stringify({ chart, instance: id, revision, state, status, counter, callers, attempt, deadline })}\n\n`);
       }
       if (stream.writableLength > SLOW_CLIENT_BYTES) close();
-    });
+    }
     // A deleted instance has nothing more to say: the stream ends, and a reconnect answers 404.
     const unsubscribeRemoval = runtime.onRemove((removed) => {
       if (removed.chart !== chart || removed.id !== id) return;
@@ -85,6 +94,14 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
     ctx.set('cache-control', 'no-store');
     ctx.set('x-accel-buffering', 'no');
     ctx.body = stream;
+    const oldest = history[0]?.revision;
+    if (oldest !== undefined && sent + 1 < oldest) {
+      stream.write(`event: gap\ndata: ${JSON.stringify({ from: sent + 1, to: oldest - 1, message: 'older transitions are no longer kept; GET the instance for its current state' })}\n\n`);
+    }
+    for (const transition of history) send(transition);
+    const waiting = held;
+    held = undefined;
+    for (const change of waiting) follow(change);
     stream.write(`retry: 2000\n: watching ${chart}/${id} from revision ${sent}\n\n`);
   });
   return () => open;

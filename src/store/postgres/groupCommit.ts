@@ -12,6 +12,7 @@ interface Pending {
   readonly member: Member;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+  readonly issued: (() => void) | undefined;
 }
 
 export type CommitMembers = (members: readonly Member[]) => Promise<Verdicts>;
@@ -28,9 +29,10 @@ export class GroupCommit {
 
   constructor(private readonly commitMembers: CommitMembers) {}
 
-  submit(member: Member): Promise<void> {
+  /** `issued` is called once the member's transaction has begun. */
+  submit(member: Member, issued?: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ member, resolve, reject });
+      this.queue.push({ member, resolve, reject, issued });
       this.flushNext();
     });
   }
@@ -42,7 +44,9 @@ export class GroupCommit {
 
   private flushNext(): void {
     if (this.flushing || this.queue.length === 0) return;
-    this.flushing = this.flush(this.takeGroup()).finally(() => {
+    const group = this.takeGroup();
+    for (const pending of group) pending.issued?.();
+    this.flushing = this.flush(group).finally(() => {
       this.flushing = undefined;
       this.flushNext();
     });

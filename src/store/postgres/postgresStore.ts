@@ -1,7 +1,7 @@
 // The PostgreSQL store: the store port on one database that any number of chartd replicas share.
 
 import type { StoreLog } from '../lock.js';
-import type { ChangeListener, ClaimQuery, Fence, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
+import type { ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
 import { StoreError, StoreUnavailable } from '../store.js';
 import { classify, RETRY_AFTER_SECONDS } from './classify.js';
 import { ChangeFeed } from './changeFeed.js';
@@ -85,11 +85,15 @@ export class PostgresStore implements Store {
     return rows[0]!.count;
   }
 
-  commit(writes: readonly Write[], fence?: Fence): Promise<void> {
+  commit(writes: readonly Write[], { fence, issued }: CommitOptions = {}): Promise<void> {
     if (this.closing) return Promise.reject(new StoreError(`the store in PostgreSQL at ${this.db.settings.shown} is closed`));
     try {
       const member = encodeMember(writes, fence);
-      return writes.length === 0 && !fence ? Promise.resolve() : this.commits.submit(member);
+      if (writes.length === 0 && !fence) {
+        issued?.();
+        return Promise.resolve();
+      }
+      return this.commits.submit(member, issued);
     } catch (error) {
       return Promise.reject(error as Error);
     }

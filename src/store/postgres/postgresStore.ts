@@ -85,6 +85,18 @@ export class PostgresStore implements Store {
     return rows[0]!.count;
   }
 
+  /** Steps from one collection to the next along the primary key's index, so a few collections of millions cost a few lookups. */
+  async collections(): Promise<string[]> {
+    const { rows } = await this.db.query<{ collection: string }>('listing the collections',
+      `WITH RECURSIVE names AS (
+         SELECT min(collection) AS collection FROM ${SCHEMA}.documents
+         UNION ALL
+         SELECT (SELECT min(collection) FROM ${SCHEMA}.documents WHERE collection > names.collection) FROM names WHERE names.collection IS NOT NULL
+       )
+       SELECT collection FROM names WHERE collection IS NOT NULL`, []);
+    return rows.map((row) => row.collection);
+  }
+
   commit(writes: readonly Write[], { fence, issued }: CommitOptions = {}): Promise<void> {
     if (this.closing) return Promise.reject(new StoreError(`the store in PostgreSQL at ${this.db.settings.shown} is closed`));
     try {

@@ -1,11 +1,13 @@
 // The PostgreSQL store: the store port on one database that any number of chartd replicas share.
 
+import type { Filling } from '../copy/filling.js';
 import type { StoreLog } from '../lock.js';
 import type { ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
 import { StoreError, StoreUnavailable } from '../store.js';
 import { classify, RETRY_AFTER_SECONDS } from './classify.js';
 import { ChangeFeed } from './changeFeed.js';
 import { commitTransaction } from './commitTransaction.js';
+import { beginFill } from './fillTransaction.js';
 import { encodeMember } from './commitPlan.js';
 import { Database } from './database.js';
 import { GroupCommit } from './groupCommit.js';
@@ -117,6 +119,11 @@ export class PostgresStore implements Store {
 
   renew(collection: string, keys: readonly string[], lease: { owner: string; until: number }): Promise<string[]> {
     return renewLeases(this.db, collection, keys, lease);
+  }
+
+  /** A copy into this database in one transaction (see fillTransaction.ts): refused when it holds documents, unless `force`. */
+  fill(force: boolean): Promise<Filling> {
+    return beginFill(this.db, force);
   }
 
   onChange(listener: ChangeListener): () => void {

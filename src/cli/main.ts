@@ -26,6 +26,7 @@ const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   apply: { summary: 'Send a chart to a running chartd, which checks it and serves it at once', load: () => import('./commands/apply.js') },
   charts: { summary: 'List the charts a running chartd serves, where each comes from, and their instances', load: () => import('./commands/charts.js') },
   zone: { summary: 'Run a backup zone for the backup controller', load: () => import('./commands/zone.js') },
+  store: { summary: 'Copy every document between a data directory and PostgreSQL, or compare two stores', load: () => import('./commands/store.js') },
   token: { summary: 'Make a bearer token for --auth FILE, or hash one', load: () => import('./commands/token.js') },
 };
 

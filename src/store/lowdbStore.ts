@@ -119,7 +119,7 @@ export class LowdbStore implements Store {
   private nextCheckpointAt: number;
   private readonly counters = { commits: 0, failedCommits: 0, journalSyncs: 0, checkpoints: 0 };
   private checkpointedAt = Date.now();
-  private readonly revisions = new Revisions((collection, key) => this.collections.get(collection)?.docs.get(key)?.revision ?? 0);
+  private readonly revisions = new Revisions((collection, key) => this.byCollection.get(collection)?.docs.get(key)?.revision ?? 0);
   private readonly leases = new Leases();
   private readonly listeners = new Set<ChangeListener>();
 
@@ -132,7 +132,7 @@ export class LowdbStore implements Store {
     private journal: JournalWriter,
     private retired: RetiredJournal[],
     private appliedSeq: number,
-    private readonly collections: Map<string, Collection>,
+    private readonly byCollection: Map<string, Collection>,
     private readonly onJournalWrite: ((write: JournalWrite) => void) | undefined,
   ) {
     this.nextCheckpointAt = checkpointBytes;
@@ -157,15 +157,19 @@ export class LowdbStore implements Store {
   }
 
   get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
-    return Promise.resolve(this.collections.get(collection)?.docs.get(key) as Stored<T> | undefined);
+    return Promise.resolve(this.byCollection.get(collection)?.docs.get(key) as Stored<T> | undefined);
   }
 
   page<T>(collection: string, query: PageQuery<T>): Promise<Page<Stored<T>>> {
-    return Promise.resolve((this.collections.get(collection)?.page(query as PageQuery<unknown>) ?? { documents: [], next: undefined }) as Page<Stored<T>>);
+    return Promise.resolve((this.byCollection.get(collection)?.page(query as PageQuery<unknown>) ?? { documents: [], next: undefined }) as Page<Stored<T>>);
   }
 
   count(collection: string, prefix?: string): Promise<number> {
-    return Promise.resolve(this.collections.get(collection)?.count(prefix) ?? 0);
+    return Promise.resolve(this.byCollection.get(collection)?.count(prefix) ?? 0);
+  }
+
+  collections(): Promise<string[]> {
+    return Promise.resolve([...this.byCollection].filter(([, documents]) => documents.docs.size > 0).map(([name]) => name).sort());
   }
 
   /**
@@ -201,7 +205,7 @@ export class LowdbStore implements Store {
 
   claim<T>(collection: string, query: ClaimQuery): Promise<(Stored<T> & { lease: Lease })[]> {
     if (this.closing) return Promise.reject(new StoreError(`the store in ${this.dir} is closed`));
-    return Promise.resolve(this.leases.claim<T>(collection, this.collections.get(collection), query, (key) => this.revisions.isPending(collection, key)));
+    return Promise.resolve(this.leases.claim<T>(collection, this.byCollection.get(collection), query, (key) => this.revisions.isPending(collection, key)));
   }
 
   renew(collection: string, keys: readonly string[], lease: { owner: string; until: number }): Promise<string[]> {
@@ -258,7 +262,7 @@ export class LowdbStore implements Store {
 
   stats(): StoreStats {
     let documents = 0;
-    for (const collection of this.collections.values()) documents += collection.docs.size;
+    for (const collection of this.byCollection.values()) documents += collection.docs.size;
     return {
       documents,
       ...this.counters,
@@ -356,7 +360,7 @@ export class LowdbStore implements Store {
    */
   private answer(batch: Batch): void {
     for (const [at, pending] of batch.commits.entries()) {
-      applyEntries(this.shards, this.collections, batch.first + at, pending.entries, false);
+      applyEntries(this.shards, this.byCollection, batch.first + at, pending.entries, false);
       this.revisions.landed(pending.entries);
     }
     this.appliedSeq = batch.first + batch.commits.length - 1;

@@ -63,6 +63,8 @@ export interface Store {
   /** Key order; `accept` filters on the value. */
   page<T>(collection: string, query: PageQuery<T>): Promise<Page<Stored<T>>>;
   count(collection: string, prefix?: string): Promise<number>;
+  /** The names of the collections holding at least one document, sorted. */
+  collections(): Promise<string[]>;
   /**
    * All or none; acknowledged only once durable. Throws WriteConflict (naming the keys) when an expectation or
    * the fence's lease does not hold: nothing applied. Throws StoreUnavailable (503 + Retry-After) when the store

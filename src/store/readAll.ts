@@ -1,17 +1,22 @@
-// Every document of a collection (under a prefix), read page by page through the port: for start-up and sweeps.
+// Every document of a collection (under a prefix), read page by page through the port: for start-up, sweeps and copies.
 
-import type { Store } from './port.js';
+import type { Store, Stored } from './port.js';
 
 /** Big enough that a start-up with 100,000 instances takes a hundred pages, small enough not to hold a connection long. */
-const PAGE = 1000;
+export const PAGE = 1000;
 
-export async function readAll<T>(store: Store, collection: string, prefix?: string): Promise<T[]> {
-  const values: T[] = [];
+/** The documents a page at a time, in key order, so a caller that does not keep them holds one page. */
+export async function* pagesOf<T>(store: Store, collection: string, prefix?: string): AsyncGenerator<Stored<T>[]> {
   let after: string | undefined;
   do {
     const page = await store.page<T>(collection, { limit: PAGE, ...(prefix ? { prefix } : {}), ...(after !== undefined ? { after } : {}) });
-    for (const { value } of page.documents) values.push(value);
+    if (page.documents.length) yield page.documents;
     after = page.next;
   } while (after !== undefined);
+}
+
+export async function readAll<T>(store: Store, collection: string, prefix?: string): Promise<T[]> {
+  const values: T[] = [];
+  for await (const page of pagesOf<T>(store, collection, prefix)) for (const { value } of page) values.push(value);
   return values;
 }

@@ -26,8 +26,8 @@ describe('help', () => {
     const top = await runChartd(['--help']);
     expect(top.code).toBe(0);
     const listed = [...top.stdout.slice(top.stdout.indexOf('Commands:')).matchAll(/^ {2}([a-z]+) /gm)].map((match) => match[1]!).filter((name) => name !== 'help');
-    expect(listed).toEqual(['init', 'serve', 'validate', 'run', 'diagram', 'schema', 'test', 'simulate', 'diff', 'apply', 'charts', 'zone', 'token']);
-    const commands = [...listed.filter((name) => name !== 'token').map((name) => [name]), ['token', 'new'], ['token', 'hash']];
+    expect(listed).toEqual(['init', 'serve', 'validate', 'run', 'diagram', 'schema', 'test', 'simulate', 'diff', 'apply', 'charts', 'zone', 'store', 'token']);
+    const commands = [...listed.filter((name) => name !== 'token' && name !== 'store').map((name) => [name]), ['store', 'copy'], ['store', 'verify'], ['token', 'new'], ['token', 'hash']];
     const helps = await Promise.all(commands.map((words) => runChartd([...words, '--help'])));
     for (const [index, words] of commands.entries()) {
       const help = helps[index]!;

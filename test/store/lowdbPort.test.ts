@@ -61,6 +61,20 @@ describe('lowdb store on the port: revisions', () => {
   });
 });
 
+describe('lowdb store on the port: collections', () => {
+  it('lists the collections holding documents, sorted, across a restart; one emptied is listed no more', async () => {
+    const dir = await makeTempDir();
+    const store = await openLowdbStore(dir);
+    expect(await store.collections()).toEqual([]);
+    await store.commit([{ collection: 'instances', key: 'a', value: 1 }, { collection: 'history', key: 'a/1', value: 1 }, { collection: 'alerts', key: 'x', value: 1 }]);
+    await store.commit([{ collection: 'alerts', key: 'x', value: null }, { collection: 'never', key: 'y', value: null }]);
+    expect(await store.collections()).toEqual(['history', 'instances']);
+    const replayed = await openLowdbStore(await copyAsCrashed(dir));
+    expect(await replayed.collections()).toEqual(['history', 'instances']);
+    await Promise.all([store.close(), replayed.close()]);
+  });
+});
+
 describe('lowdb store on the port: expectations and fences', () => {
   it('applies nothing of a commit whose expectation fails, naming every key that differed', async () => {
     const store = await openLowdbStore(await makeTempDir());

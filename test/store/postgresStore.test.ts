@@ -105,6 +105,15 @@ describe('PostgreSQL store: documents', () => {
     expect(second.next).toBeUndefined();
   });
 
+  it('lists the collections holding documents, sorted; one emptied is listed no more', async () => {
+    const store = await openFresh();
+    expect(await store.collections()).toEqual([]);
+    await store.commit([{ collection: 'instances', key: 'a', value: 1 }, { collection: 'history', key: 'a/1', value: 1 }, { collection: 'alerts', key: 'x', value: 1 }]);
+    await store.commit(Array.from({ length: 50 }, (_, at) => ({ collection: 'history', key: `a/${at + 2}`, value: at })));
+    await store.commit([{ collection: 'alerts', key: 'x', value: null }]);
+    expect(await store.collections()).toEqual(['history', 'instances']);
+  });
+
   it('takes LIKE wildcards in a prefix literally, and sorts keys by code point', async () => {
     const store = await openFresh();
     const keys = ['a%b/1', 'a_b/1', 'axb/1', 'a\\b/1', 'B', 'a', 'é', 'Z'];

@@ -8,7 +8,7 @@ export const CHANNEL = 'chartd_changes';
 const MAX_PAYLOAD_BYTES = 7900;
 
 /** Anything may have changed: sent for a key too long to name. */
-const ANYTHING = '*';
+export const ANYTHING = '*';
 
 /** `changes` as NOTIFY payloads, each a JSON list of [collection, key] under PostgreSQL's size limit. */
 export function encodeChanges(changes: readonly Change[]): string[] {

@@ -96,7 +96,7 @@ async function endWith<T>(db: Database, client: pg.PoolClient, command: 'COMMIT'
 }
 
 /** After a failure PostgreSQL reported: roll back, or drop the connection if even that fails (it ends the transaction too). */
-async function rollback(client: pg.PoolClient): Promise<void> {
+export async function rollback(client: pg.PoolClient): Promise<void> {
   try {
     await client.query('ROLLBACK');
     client.release();

@@ -1,11 +1,13 @@
 // The PostgreSQL store: the store port on one database that any number of chartd replicas share.
 
+import type { Filling } from '../copy/filling.js';
 import type { StoreLog } from '../lock.js';
 import type { ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
 import { StoreError, StoreUnavailable } from '../store.js';
 import { classify, RETRY_AFTER_SECONDS } from './classify.js';
 import { ChangeFeed } from './changeFeed.js';
 import { commitTransaction } from './commitTransaction.js';
+import { beginFill } from './fillTransaction.js';
 import { encodeMember } from './commitPlan.js';
 import { Database } from './database.js';
 import { GroupCommit } from './groupCommit.js';
@@ -85,6 +87,18 @@ export class PostgresStore implements Store {
     return rows[0]!.count;
   }
 
+  /** Steps from one collection to the next along the primary key's index, so a few collections of millions cost a few lookups. */
+  async collections(): Promise<string[]> {
+    const { rows } = await this.db.query<{ collection: string }>('listing the collections',
+      `WITH RECURSIVE names AS (
+         SELECT min(collection) AS collection FROM ${SCHEMA}.documents
+         UNION ALL
+         SELECT (SELECT min(collection) FROM ${SCHEMA}.documents WHERE collection > names.collection) FROM names WHERE names.collection IS NOT NULL
+       )
+       SELECT collection FROM names WHERE collection IS NOT NULL`, []);
+    return rows.map((row) => row.collection);
+  }
+
   commit(writes: readonly Write[], { fence, issued }: CommitOptions = {}): Promise<void> {
     if (this.closing) return Promise.reject(new StoreError(`the store in PostgreSQL at ${this.db.settings.shown} is closed`));
     try {
@@ -105,6 +119,11 @@ export class PostgresStore implements Store {
 
   renew(collection: string, keys: readonly string[], lease: { owner: string; until: number }): Promise<string[]> {
     return renewLeases(this.db, collection, keys, lease);
+  }
+
+  /** A copy into this database in one transaction (see fillTransaction.ts): refused when it holds documents, unless `force`. */
+  fill(force: boolean): Promise<Filling> {
+    return beginFill(this.db, force);
   }
 
   onChange(listener: ChangeListener): () => void {

@@ -16,18 +16,22 @@ import type { OutgoingTls } from './net/tlsFiles.js';
 import { ALERTS, AlertOutbox, checkWebhookUrl } from './runtime/alertOutbox.js';
 import { createAlerter } from './runtime/alerts.js';
 import { BoundSettings } from './runtime/boundSettings.js';
-import { ChartCatalog } from './runtime/catalog.js';
+import { APPLIED_CHARTS } from './runtime/appliedCharts.js';
+import { CHART_VERSIONS, ChartCatalog } from './runtime/catalog.js';
 import { ChartSources, logNotices, type ChartClaim } from './runtime/chartSources.js';
 import { systemClock, type Clock } from './runtime/clock.js';
 import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
+import { ReplicaRegistry, REPLICAS } from './runtime/replicaRegistry.js';
 import { Retention } from './runtime/retention.js';
 import { INSTANCES, Runtime, type Change } from './runtime/runtime.js';
 import type { StepEvent } from './runtime/steps.js';
+import { StoreFollower } from './runtime/storeFollower.js';
 import { logTransitions } from './runtime/transitionLog.js';
-import { alertsService, checkpointerService, retentionService, runtimeServices } from './services/engineServices.js';
+import { alertsService, checkpointerService, replicasService, retentionService, runtimeServices } from './services/engineServices.js';
 import { Supervisor } from './services/supervisor.js';
-import { openLowdbStore, type JournalWrite, type StoreStats } from './store/lowdbStore.js';
+import { openLowdbStore, type JournalWrite, type LowdbStore, type StoreStats } from './store/lowdbStore.js';
+import type { PostgresSettings } from './store/postgres/settings.js';
 import type { Store } from './store/port.js';
 import { readAll } from './store/readAll.js';
 import type { Snapshot } from './engine/snapshot.js';
@@ -37,7 +41,10 @@ export class StartupError extends Error {}
 
 export interface RuntimeConfig {
   readonly chartPaths: readonly string[];
+  /** The embedded store's data directory; unused when `postgres` is given. */
   readonly dataDir: string;
+  /** --store postgres://…: the store is this PostgreSQL database, shared with any other replicas. */
+  readonly postgres?: PostgresSettings;
   readonly log: Logger;
   readonly alertWebhook?: string;
   readonly clock?: Clock;
@@ -85,9 +92,13 @@ export interface Engine {
   readonly fetch: Fetch;
   /** The server environment variables handlers may read. */
   readonly environment: Environment;
-  /** The store's counters and journal size, read cheaply (metrics). */
-  storeStats(): StoreStats;
+  /** The embedded store's counters and journal size, read cheaply (metrics); undefined on PostgreSQL. */
+  readonly storeStats?: () => StoreStats;
+  /** Where the store is, for logs: the data directory, or the PostgreSQL URL without its password. */
+  readonly storeShown: string;
   readonly backup?: { readonly controller: BackupController; readonly config: BackupConfig };
+  /** On a shared store: the replicas sharing it and the chart versions each serves. */
+  readonly replicas?: ReplicaRegistry;
   /** Starts, watches and keeps alive the background services (GET /services); servers add their own. */
   readonly supervisor: Supervisor;
   close(): Promise<void>;
@@ -122,13 +133,13 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const http = await createHttpClient(config.outgoing).catch((error: Error) => {
     throw new StartupError(error.message);
   });
-  const lowdb = await openLowdbStore(config.dataDir, {
-    log: (level, message) => log[level]({ data: config.dataDir }, message), ...(observers.journalWrite ? { onJournalWrite: observers.journalWrite } : {}),
-  }).catch(async (error: unknown) => {
+  const { store, lowdb, shown } = await openStore(config).catch(async (error: unknown) => {
     await http.close();
     throw error;
   });
-  const store: Store = lowdb;
+  // Other replicas change a shared store: what is kept in memory follows their commits, heard from now on.
+  const follower = lowdb ? undefined : new StoreFollower(store, (problem) => log.warn({ store: shown }, problem));
+  follower?.start();
   try {
     const load = chartLoadOptions(handlers);
     const inputs = new InputChecker();
@@ -145,6 +156,8 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const clock = config.clock ?? systemClock;
     const catalog = await ChartCatalog.open(set.charts, store, (source, file) => parseChart(source, file, load));
     await catalog.archiveCurrent(new Date(clock.now()));
+    follower?.follow(CHART_VERSIONS, (key) => catalog.readArchivedVersion(key), () => catalog.readArchived());
+    await follower?.resync(CHART_VERSIONS);
     const outbox = config.alertWebhook
       ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log, ...(observers.alertAttempt ? { onAttempt: observers.alertAttempt } : {}) })
       : undefined;
@@ -156,6 +169,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const runtime = new Runtime({
       store, catalog, handlers, clock, log, alerter, inputs, environment, settings,
       ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
+      ...(follower ? { follower } : {}),
       ...(observers.step ? { onStep: observers.step } : {}),
     });
     // Listening before the runtime resumes, so the default instances it creates are logged and counted too.
@@ -164,36 +178,66 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
     if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
     await runtime.start();
-    const sources = new ChartSources({ ...reading, catalog, runtime, settings, environment, clock, log }, set);
+    const replicas = follower ? new ReplicaRegistry({ store, clock, log, served: () => catalog.charts() }) : undefined;
+    const served = replicas && ((): Promise<void> => replicas.publish().catch((error: Error) => {
+      log.warn({ store: shown }, `could not record the charts this replica serves: ${error.message}`);
+    }));
+    const sources = new ChartSources({ ...reading, catalog, runtime, settings, environment, clock, log, ...(served ? { served } : {}) }, set);
     for (const claim of claims) sources.claim(claim);
+    if (follower && replicas) {
+      const followApplied = async (): Promise<void> => void (await sources.followApplied());
+      follower.follow(APPLIED_CHARTS, followApplied, followApplied);
+      await follower.resync(APPLIED_CHARTS);
+      follower.follow(REPLICAS, () => replicas.refresh(), () => replicas.refresh());
+      await replicas.start();
+    }
     await controller?.start();
     const retention = config.retainFinishedMs === undefined ? undefined : new Retention({
       runtime, clock, log, stored: () => readAll<Snapshot>(store, INSTANCES), afterMs: config.retainFinishedMs,
       ...(config.retainFinishedRate !== undefined ? { perSecond: config.retainFinishedRate } : {}),
     });
     const supervisor = new Supervisor({ config: set.values.services, clock, log });
-    const services = [checkpointerService(lowdb), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
+    const services = [...(lowdb ? [checkpointerService(lowdb)] : []), ...(replicas ? [replicasService(replicas)] : []), ...runtimeServices(runtime), ...(outbox ? [alertsService(outbox)] : []), ...(retention ? [retentionService(retention)] : []), ...(controller?.services() ?? [])];
     for (const service of services) {
       supervisor.add(service);
     }
     supervisor.start();
     return {
-      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor, storeStats: () => lowdb.stats(),
+      runtime, charts: set.charts, sources, models: () => sources.models, handlers, store, fetch: http.fetch, environment, supervisor, storeShown: shown,
+      ...(lowdb ? { storeStats: () => lowdb.stats() } : {}), ...(replicas ? { replicas } : {}),
       ...(controller && backup ? { backup: { controller, config: backup.config } } : {}),
       async close() {
         await supervisor.stop();
         await retention?.stop();
         await controller?.inbox.stop();
         await runtime.stop();
+        await replicas?.stop().catch((error: Error) => log.warn({ store: shown }, `could not remove this replica's record from the store: ${error.message}`));
+        follower?.stop();
         await store.close();
         await http.close();
       },
     };
   } catch (error) {
+    follower?.stop();
     await store.close();
     await http.close();
     throw error;
   }
+}
+
+/** The embedded store in the data directory (its lock taken), or the PostgreSQL store, whose module loads only then. */
+async function openStore(config: RuntimeConfig): Promise<{ store: Store; lowdb?: LowdbStore; shown: string }> {
+  const { log, observers = {} } = config;
+  if (config.postgres) {
+    const { PostgresStore } = await import('./store/postgres/postgresStore.js');
+    const shown = config.postgres.shown;
+    const store = await PostgresStore.open(config.postgres, { log: (level, message) => log[level]({ store: shown }, message) });
+    return { store, shown };
+  }
+  const lowdb = await openLowdbStore(config.dataDir, {
+    log: (level, message) => log[level]({ data: config.dataDir }, message), ...(observers.journalWrite ? { onJournalWrite: observers.journalWrite } : {}),
+  });
+  return { store: lowdb, lowdb, shown: config.dataDir };
 }
 
 /**

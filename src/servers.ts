@@ -101,10 +101,10 @@ export async function startServer(config: ServeConfig): Promise<RunningServer> {
   const app = createApp({
     runtime, sources, log: config.log, ...(defaultChart ? { defaultChart } : {}), models: engine.models, version: packageVersion(), guard,
     access: () => shown, mount, services: [...running], board: engine.supervisor, ...(metrics ? { metrics } : {}),
-    ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}),
+    ...(config.accessLog ? { accessLog: accessLogger(config.log) } : {}), ...(engine.replicas ? { replicas: () => engine.replicas!.view() } : {}),
   });
   const { server, url, port } = await serve(app, { port: config.port, host: config.host, log: config.log, tls }, () => engine.close());
-  config.log.info({ url, data: config.dataDir, backupController: Boolean(engine.backup), access }, 'chartd is serving');
+  config.log.info({ url, store: engine.storeShown, backupController: Boolean(engine.backup), access }, 'chartd is serving');
   return {
     url, port, engine, app,
     reload: (trigger) => sources.reload(trigger),

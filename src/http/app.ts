@@ -7,6 +7,7 @@ import { MAX_CHART_BYTES } from '../chart/load.js';
 import { ChartModels } from '../chart/models.js';
 import { PayloadTooLarge } from '../errors.js';
 import type { ChartSources } from '../runtime/chartSources.js';
+import type { ReplicasView } from '../runtime/replicaRegistry.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { ServiceBoard } from '../services/service.js';
@@ -54,6 +55,8 @@ export interface AppOptions {
   readonly mount?: readonly ((routes: GuardedRoutes) => void)[];
   /** Counts and times every request and serves GET /metrics; none without (--no-metrics). */
   readonly metrics?: Metrics;
+  /** On a shared store: the replicas sharing it, and the charts they serve in different versions (/healthz). */
+  readonly replicas?: () => ReplicasView;
 }
 
 export function createApp(options: AppOptions): Koa {
@@ -83,7 +86,7 @@ export function createApp(options: AppOptions): Koa {
     if (!store.ok) ctx.status = 503;
     ctx.body = {
       status: store.ok ? 'ok' : 'failing', version: options.version, charts: chartNames().length, waiters: runtime.waiters.count, store,
-      ...(alerts ? { alerts } : {}), access: options.access(),
+      ...(alerts ? { alerts } : {}), access: options.access(), ...(options.replicas ? { replicas: options.replicas() } : {}),
     };
   });
   stateRoutes(routes, runtime, defaultChart);

@@ -58,13 +58,17 @@ export function watchEngine(metrics: Metrics, engine: Engine): void {
   metrics.gauge('chartd_alerts_pending', 'Alerts recorded and not yet taken by the webhook.', [], async (set) => set({}, await store.count(ALERTS)));
   metrics.gauge('chartd_store_healthy', '1 while the store\'s last write landed; 0 while changes cannot be made durable (see /healthz for why).', [], (set) => set({}, runtime.storeHealth().ok ? 1 : 0));
   metrics.gauge('chartd_store_checkpoint_failing', '1 while checkpoints fail (writes still land; the journals grow).', [], (set) => set({}, runtime.storeHealth().warning ? 1 : 0));
-  metrics.gauge('chartd_store_journal_bytes', 'Bytes in journals not yet covered by a checkpoint (a checkpoint starts at 32 MiB).', [], (set) => set({}, engine.storeStats().journalBytes));
-  metrics.gauge('chartd_store_checkpoint_age_seconds', 'Seconds since the last checkpoint finished (or since the store opened, before the first).', [], (set) => {
-    set({}, (Date.now() - engine.storeStats().checkpointedAt) / 1000);
-  });
-  metrics.countedElsewhere('chartd_store_commits_total', 'Commits made durable.', [], (set) => set({}, engine.storeStats().commits));
-  metrics.countedElsewhere('chartd_store_commit_failures_total', 'Commits refused because their journal write (or one before it) failed.', [], (set) => set({}, engine.storeStats().failedCommits));
-  metrics.countedElsewhere('chartd_store_checkpoints_total', 'Checkpoints finished.', [], (set) => set({}, engine.storeStats().checkpoints));
+  // The journal and its checkpoints are the embedded store's; PostgreSQL keeps its own figures (pg_stat_*).
+  const stats = engine.storeStats;
+  if (stats) {
+    metrics.gauge('chartd_store_journal_bytes', 'Bytes in journals not yet covered by a checkpoint (a checkpoint starts at 32 MiB).', [], (set) => set({}, stats().journalBytes));
+    metrics.gauge('chartd_store_checkpoint_age_seconds', 'Seconds since the last checkpoint finished (or since the store opened, before the first).', [], (set) => {
+      set({}, (Date.now() - stats().checkpointedAt) / 1000);
+    });
+    metrics.countedElsewhere('chartd_store_commits_total', 'Commits made durable.', [], (set) => set({}, stats().commits));
+    metrics.countedElsewhere('chartd_store_commit_failures_total', 'Commits refused because their journal write (or one before it) failed.', [], (set) => set({}, stats().failedCommits));
+    metrics.countedElsewhere('chartd_store_checkpoints_total', 'Checkpoints finished.', [], (set) => set({}, stats().checkpoints));
+  }
   watchServices(metrics, engine.supervisor);
 }
 

@@ -8,7 +8,7 @@ import { WriteConflict, type Store, type Write } from '../store/port.js';
 import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { Clock } from './clock.js';
 import { HistoryWrites } from './history.js';
-import type { InstanceQuota } from './quota.js';
+import type { Quota } from './quota.js';
 
 export const INSTANCES = 'instances';
 
@@ -39,7 +39,12 @@ export interface BatchOptions {
   readonly store: Store;
   readonly clock: Clock;
   readonly alerter: Alerter;
-  readonly quota: InstanceQuota;
+  readonly quota: Quota;
+  /**
+   * Other replicas write to the store too. A revision then names no content: a change built on one still on its
+   * way would find another replica's change holding the revision it expects, so each batch waits for the one before.
+   */
+  readonly shared?: boolean;
   /** The chart served under a name: what creations start on. */
   chart(name: string): Chart;
   /** The version an instance runs on. */
@@ -144,7 +149,7 @@ export class InstanceBatches {
       const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null, expect: before.revision }, ...history.writes()];
       if (reports.length) writes.push(...this.options.alerter.record(reports, now));
       // The next batch of this instance starts once this write has begun, so it gathers what arrives meanwhile.
-      await store.commit(writes, { issued: handed });
+      await store.commit(writes, this.options.shared ? {} : { issued: handed });
     } catch (error) {
       if (creating) this.options.quota.giveBack(creating);
       handing.refused = true;
@@ -158,6 +163,8 @@ export class InstanceBatches {
     handing.on = undefined;
     if (this.uncommitted.get(key) === handing) this.uncommitted.delete(key);
     this.options.committed(key, before.snapshot, current, outcomes, reports);
+    // After `committed`, so a replica counting from what it follows counts the instance once throughout.
+    if (creating) this.options.quota.created(creating);
     return done;
   }
 

@@ -30,8 +30,19 @@ export class ChartCatalog {
   /** Serves `charts`, knowing every version archived in the store. */
   static async open(charts: readonly Chart[], store: Store, parse: ChartParser): Promise<ChartCatalog> {
     const catalog = new ChartCatalog(charts, store, parse);
-    for (const archived of await readAll<ArchivedChart>(store, CHART_VERSIONS)) catalog.archived.set(versionKey(archived.name, archived.version), archived);
+    await catalog.readArchived();
     return catalog;
+  }
+
+  /** Reads every archived version again (on a shared store: anything may have changed). */
+  async readArchived(): Promise<void> {
+    for (const archived of await readAll<ArchivedChart>(this.store, CHART_VERSIONS)) this.archived.set(versionKey(archived.name, archived.version), archived);
+  }
+
+  /** Reads archived version `key` again: another replica archived it, and instances it creates may run on it. */
+  async readArchivedVersion(key: string): Promise<void> {
+    const stored = await this.store.get<ArchivedChart>(CHART_VERSIONS, key);
+    if (stored) this.archived.set(key, stored.value);
   }
 
   /** Serves exactly `charts` from now on; versions that are no longer current stay known for their instances. */

@@ -1,14 +1,14 @@
 // The charts served while serving: a reload re-reads the --chart files (and --values), PUT applies one, DELETE withdraws one.
 
 import type { Logger } from 'pino';
-import { compileChart } from '../chart/load.js';
+import { compileChart, parseChart } from '../chart/load.js';
 import type { Chart } from '../chart/model.js';
 import type { ChartModels } from '../chart/models.js';
 import { ChartInvalid, formatProblem, type Notice, type Problem } from '../chart/problem.js';
 import { isFinished } from '../engine/snapshot.js';
 import { Conflict, NotFound, ProblemsFound } from '../errors.js';
 import type { Write } from '../store/port.js';
-import { appliedFile, applyWrite, isApplied, unapplyWrite } from './appliedCharts.js';
+import { appliedCharts, appliedFile, applyWrite, isApplied, unapplyWrite } from './appliedCharts.js';
 import type { BoundSettings } from './boundSettings.js';
 import type { ChartCatalog } from './catalog.js';
 import { readChartSet, type ChartSet, type ChartSetOptions } from './chartSet.js';
@@ -33,6 +33,8 @@ export interface ChartSourcesOptions extends ChartSetOptions {
   readonly environment: Environment;
   readonly clock: Clock;
   readonly log: Logger;
+  /** Told once a change of the charts served is installed (replicas record what each serves). */
+  readonly served?: () => Promise<void>;
 }
 
 export interface Changes {
@@ -145,6 +147,38 @@ export class ChartSources {
   }
 
   /**
+   * Serves the applied charts as the store holds them now (another replica applied or deleted one); the --chart
+   * files and --values are not read again. An applied chart that no longer loads here is left out, with a warning.
+   */
+  followApplied(): Promise<Changes> {
+    return this.exclusive(async () => {
+      const { catalog, store, log } = this.options;
+      const files = catalog.charts().filter((chart) => !isApplied(chart));
+      const applied: Chart[] = [];
+      for (const stored of await appliedCharts(store)) {
+        if (files.some((chart) => chart.name === stored.name)) continue;
+        const served = catalog.get(stored.name);
+        if (served?.version === stored.version) {
+          applied.push(served);
+          continue;
+        }
+        try {
+          applied.push(parseChart(stored.source, appliedFile(stored.name), this.options.load));
+        } catch (error) {
+          if (!(error instanceof ChartInvalid)) throw error;
+          log.warn({ chart: stored.name, version: stored.version, problems: error.problems.map(formatProblem) }, `chart ${stored.name} applied on another replica does not load here; not served`);
+        }
+      }
+      const charts = [...files, ...applied].sort((a, b) => (a.name < b.name ? -1 : 1));
+      const current = catalog.charts();
+      if (charts.length === current.length && charts.every((chart, at) => chart === current[at])) return { added: [], changed: [], removed: [] };
+      const changes = await this.install(charts, []);
+      log.info(changes, `charts applied on another replica: ${describeChanges(changes)}`);
+      return changes;
+    });
+  }
+
+  /**
    * DELETE /charts/NAME: stops serving an applied chart and forgets it. Refused while it has active instances unless
    * `cancelActive`: each is then cancelled first (its cleanup runs on, on its own version), saying why.
    */
@@ -184,6 +218,7 @@ export class ChartSources {
       this.options.environment.allowOnly(reread.values.environment);
     }
     const added = charts.filter((chart) => !before.has(chart.name)).map((chart) => chart.name);
+    await this.options.served?.();
     await runtime.resume(added);
     return {
       added,

@@ -20,8 +20,9 @@ import { INSTANCES, InstanceBatches, noInstance, type Done, type Work } from './
 import { moveHistoryOut, readHistory } from './history.js';
 import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
-import { DEFAULT_MAX_INSTANCES, InstanceQuota } from './quota.js';
+import { DEFAULT_MAX_INSTANCES, InstanceQuota, SharedQuota, type Quota } from './quota.js';
 import { StepRunner, type StepEvent } from './steps.js';
+import type { StoreFollower } from './storeFollower.js';
 import { InstanceTally, type Counts } from './tally.js';
 import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   readonly environment: Environment;
   /** The most instances one chart may have (DEFAULT_MAX_INSTANCES unless given). */
   readonly maxInstances?: number;
+  /** Other replicas write to the store too: what is kept in memory follows their changes through it. */
+  readonly follower?: StoreFollower;
   /** Told as each step attempt starts and ends (metrics); called in place. */
   readonly onStep?: (event: StepEvent) => void;
 }
@@ -79,7 +82,9 @@ export class Runtime {
   private readonly removing = new Set<Promise<void>>();
   private readonly timers: Timers;
   private readonly steps: StepRunner;
-  private readonly quota: InstanceQuota;
+  private readonly quota: Quota;
+  /** On a shared store, per instance, who follows its stored snapshot whoever changes it (watch streams). */
+  private readonly storedWatchers = new Map<string, Set<(snapshot: Snapshot | undefined) => void>>();
   private readonly listeners = new Set<(change: Change) => void>();
   private readonly removalListeners = new Set<(removed: Snapshot) => void>();
   private readonly stopHooks = new Set<() => void>();
@@ -88,10 +93,15 @@ export class Runtime {
   private readonly own: OwnInputs;
 
   constructor(private readonly options: RuntimeOptions) {
-    this.tally = new InstanceTally(() => options.clock.now());
-    this.quota = new InstanceQuota(options.maxInstances ?? DEFAULT_MAX_INSTANCES, (chart) => options.store.count(INSTANCES, `${chart}/`));
+    const { follower } = options;
+    this.tally = new InstanceTally(() => options.clock.now(), follower !== undefined);
+    const limit = options.maxInstances ?? DEFAULT_MAX_INSTANCES;
+    this.quota = follower
+      ? new SharedQuota(limit, (chart) => this.tally.counts(chart).total)
+      : new InstanceQuota(limit, (chart) => options.store.count(INSTANCES, `${chart}/`));
+    follower?.follow(INSTANCES, (key) => this.followStored(key), () => this.followAllStored());
     const batches = (this.batches = new InstanceBatches({
-      store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota,
+      store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota, shared: follower !== undefined,
       chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
       committed: (key, before, after, outcomes, reports) => this.afterCommit(key, before, after, outcomes, reports),
     }));
@@ -112,7 +122,8 @@ export class Runtime {
     const { catalog, store, log } = this.options;
     const moved = await moveHistoryOut(store, INSTANCES);
     if (moved) log.info({ instances: moved }, 'moved the history of instances stored with it inside into its own collection');
-    this.tally.reset(await readAll<Snapshot>(store, INSTANCES));
+    if (this.options.follower) await this.options.follower.resync(INSTANCES);
+    else this.tally.reset(await readAll<Snapshot>(store, INSTANCES));
     const { armed, resumed } = await this.resume(catalog.names());
     const unserved = unservedInstances(this.tally.chartNames(), catalog.names(), (chart) => this.tally.counts(chart));
     if (unserved.length) {
@@ -174,6 +185,26 @@ export class Runtime {
       if (kind === 'deadline' && snapshot?.deadline) this.timers.schedule(key, snapshot.deadline.at);
       if (kind === 'step' && snapshot) this.steps.start(key, this.chartOf(snapshot), snapshot);
     }
+  }
+
+  /** Other replicas change the store too. */
+  get shared(): boolean {
+    return this.options.follower !== undefined;
+  }
+
+  /**
+   * On a shared store: calls `listener` with the instance's stored snapshot (undefined once removed) after each
+   * change any replica commits, one at a time and never older than the one before.
+   */
+  watchStored(chart: string, id: string, listener: (snapshot: Snapshot | undefined) => void): () => void {
+    const key = instanceKey(chart, id);
+    let set = this.storedWatchers.get(key);
+    if (!set) this.storedWatchers.set(key, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.storedWatchers.delete(key);
+    };
   }
 
   /** Whether the store's last write landed (see Store.health). */
@@ -452,10 +483,11 @@ export class Runtime {
 
   /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */
   private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot | undefined, outcomes: Outcome[], reports: readonly FailureReport[]): void {
-    this.tally.note(before, after);
+    if (this.options.follower) this.tally.set(key, after);
+    else this.tally.note(before, after);
     if (!after) {
       this.timers.cancel(key);
-      this.quota.giveBack(before!.chart);
+      this.quota.removed(before!.chart);
       this.waiters.release(key);
       for (const listener of this.removalListeners) listener(before!);
       return;
@@ -470,6 +502,22 @@ export class Runtime {
     this.waiters.notify(key, after);
     const recorded = outcomes.length === 1 ? outcomes[0]!.recorded : outcomes.flatMap((outcome) => outcome.recorded);
     for (const listener of this.listeners) listener({ before, after, recorded });
+  }
+
+  /** Another replica (or this one) changed instance `key`: the tally, long-polls and watch streams follow what is stored. */
+  private async followStored(key: string): Promise<void> {
+    const mark = this.waiters.mark();
+    const snapshot = (await this.options.store.get<Snapshot>(INSTANCES, key))?.value;
+    this.tally.set(key, snapshot);
+    if (snapshot) this.waiters.notify(key, snapshot, mark);
+    else this.waiters.release(key);
+    for (const listener of this.storedWatchers.get(key) ?? []) listener(snapshot);
+  }
+
+  /** Anything may have changed (the change feed was lost for a while): count again, and look again at what is awaited. */
+  private async followAllStored(): Promise<void> {
+    this.tally.reset(await readAll<Snapshot>(this.options.store, INSTANCES));
+    for (const key of new Set([...this.waiters.keys(), ...this.storedWatchers.keys()])) this.options.follower!.touch(INSTANCES, key);
   }
 }
 

@@ -38,14 +38,26 @@ export class InstanceTally {
   private readonly charts = new Map<string, StateCounts>();
   /** Instances that may need a look: active with a deadline or a retried step, or with a failure on record. */
   private readonly watched = new Map<string, Snapshot>();
+  /** Per instance, what is counted of it: kept only when `set` is used, as its caller cannot tell what was counted before. */
+  private readonly counted: Map<string, Counted> | undefined;
 
-  constructor(private readonly now: () => number) {}
+  constructor(private readonly now: () => number, keyed = false) {
+    this.counted = keyed ? new Map() : undefined;
+  }
 
   /** Starts over from every stored instance. */
   reset(snapshots: Iterable<Snapshot>): void {
     this.charts.clear();
     this.watched.clear();
+    this.counted?.clear();
     for (const snapshot of snapshots) this.add(snapshot);
+  }
+
+  /** The instance `key` is now `snapshot` (undefined: removed), whatever was counted of it before (a keyed tally only). */
+  set(key: string, snapshot: Snapshot | undefined): void {
+    const before = this.counted!.get(key);
+    if (before) this.remove(before);
+    if (snapshot) this.add(snapshot);
   }
 
   /** One committed change: `before` is what was counted for the instance (undefined for a creation, `after` for a removal). */
@@ -97,6 +109,7 @@ export class InstanceTally {
   }
 
   private add(snapshot: Snapshot): void {
+    this.counted?.set(keyOf(snapshot), { chart: snapshot.chart, id: snapshot.id, state: snapshot.state, status: snapshot.status });
     let states = this.charts.get(snapshot.chart);
     if (!states) this.charts.set(snapshot.chart, (states = new Map()));
     let count = states.get(snapshot.state);
@@ -105,14 +118,18 @@ export class InstanceTally {
     if (mayNeedLook(snapshot)) this.watched.set(keyOf(snapshot), snapshot);
   }
 
-  private remove(snapshot: Snapshot): void {
+  private remove(snapshot: Counted): void {
     const count = this.charts.get(snapshot.chart)?.get(snapshot.state);
     if (count) count[snapshot.status] -= 1;
     this.watched.delete(keyOf(snapshot));
+    this.counted?.delete(keyOf(snapshot));
   }
 }
 
-function keyOf(snapshot: Snapshot): string {
+/** What the tally counts of an instance. */
+type Counted = Pick<Snapshot, 'chart' | 'id' | 'state' | 'status'>;
+
+function keyOf(snapshot: Counted): string {
   return `${snapshot.chart}/${snapshot.id}`;
 }
 

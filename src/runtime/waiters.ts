@@ -3,12 +3,15 @@
 import type { Snapshot } from '../engine/snapshot.js';
 
 interface Waiter {
+  /** Registration order: a snapshot read before the waiter was registered may be older than the one it was checked on. */
+  readonly seq: number;
   readonly until: (snapshot: Snapshot) => boolean;
   readonly resolve: (snapshot: Snapshot | undefined) => void;
 }
 
 export class Waiters {
   private readonly byKey = new Map<string, Set<Waiter>>();
+  private registered = 0;
 
   /** Resolves with the snapshot that satisfied `until`, or undefined when `ms` ran out or `signal` aborted. */
   wait(key: string, until: (snapshot: Snapshot) => boolean, ms: number, signal?: AbortSignal): Promise<Snapshot | undefined> {
@@ -22,7 +25,7 @@ export class Waiters {
         if (set!.size === 0) this.byKey.delete(key);
         resolve(snapshot);
       };
-      const waiter: Waiter = { until, resolve: finish };
+      const waiter: Waiter = { seq: ++this.registered, until, resolve: finish };
       const onAbort = (): void => finish(undefined);
       const timer = setTimeout(() => finish(undefined), ms);
       set.add(waiter);
@@ -30,10 +33,21 @@ export class Waiters {
     });
   }
 
-  notify(key: string, snapshot: Snapshot): void {
+  /** Taken before reading a snapshot to notify with: only waiters registered by then are told of it. */
+  mark(): number {
+    return this.registered;
+  }
+
+  /** `snapshot` was committed; `mark` (from mark()) when it was read from the store rather than just committed. */
+  notify(key: string, snapshot: Snapshot, mark = this.registered): void {
     const set = this.byKey.get(key);
     if (!set) return;
-    for (const waiter of [...set]) if (waiter.until(snapshot)) waiter.resolve(snapshot);
+    for (const waiter of [...set]) if (waiter.seq <= mark && waiter.until(snapshot)) waiter.resolve(snapshot);
+  }
+
+  /** The instances waited on. */
+  keys(): string[] {
+    return [...this.byKey.keys()];
   }
 
   get count(): number {

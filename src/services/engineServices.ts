@@ -1,6 +1,7 @@
 // chartd's own background loops as services: the store's checkpointer, the timers, the step runner, alert delivery and retention.
 
 import type { AlertOutbox } from '../runtime/alertOutbox.js';
+import type { ReplicaRegistry } from '../runtime/replicaRegistry.js';
 import type { Retention } from '../runtime/retention.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { StoreHealth } from '../store/port.js';
@@ -16,6 +17,11 @@ export function checkpointerService(store: { health(): StoreHealth; checkpoint()
     stop: async () => {},
     failure: () => store.health().warning,
   };
+}
+
+/** Failed while this replica cannot record the charts it serves (its heartbeat in the store's `replicas`). */
+export function replicasService(registry: ReplicaRegistry): Service {
+  return { name: 'replicas', start: async () => {}, stop: async () => {}, failure: () => registry.failure() };
 }
 
 /**

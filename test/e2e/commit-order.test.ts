@@ -26,7 +26,7 @@ afterEach(async () => {
   await removeDir(dataDir);
 });
 
-const syncs = (): number => server!.engine.storeStats().journalSyncs;
+const syncs = (): number => server!.engine.storeStats!().journalSyncs;
 const counter = async (): Promise<number> => (await request(server!.url).get('/charts/gates/instances/default').expect(200)).body.counter as number;
 
 /** A PUT's status; one the store refused must say so, and when to ask again, without naming files. */

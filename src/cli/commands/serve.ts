@@ -3,6 +3,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { StartupError } from '../../main.js';
+import { postgresSettingsFrom, readPostgresUrl, StoreUrlInvalid, type PostgresSettings } from '../../store/postgres/settings.js';
 import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
 import { DEFAULT_REMOVALS_PER_SECOND } from '../../runtime/retention.js';
 import { startServer } from '../../servers.js';
@@ -16,7 +17,8 @@ import { duration, portNumber, positiveInteger, UsageError } from '../usage.js';
 
 interface ServeOptions extends LogValues, MetricsValues, TlsValues {
   readonly chart?: string[];
-  readonly data: string;
+  readonly data?: string;
+  readonly store?: PostgresSettings;
   readonly port: number;
   readonly host: string;
   readonly defaultChart?: string;
@@ -32,17 +34,21 @@ interface ServeOptions extends LogValues, MetricsValues, TlsValues {
 }
 
 const DEFAULT_CHARTS = 'charts';
+const DEFAULT_DATA = './data';
 
 export function command(): ChartdCommand {
   return new ChartdCommand('serve')
     .description(`Serves charts over HTTP: StateService's GET/PUT/POST /state, chartd's own routes and the
 dashboard at /ui/. Refuses to start if any chart has a problem (all are printed), takes a
-lock on --data, resumes every instance stored there, and listens. Without --auth it listens
-on loopback only. SIGHUP (or POST /charts/reload) reads the charts, --values and --auth
+lock on --data, resumes every instance stored there, and listens. With --store postgres://…
+(or CHARTD_STORE) it keeps everything in that PostgreSQL database instead, with no data
+directory, so any number of replicas can serve the same charts (docs/storage.md). Without
+--auth it listens on loopback only. SIGHUP (or POST /charts/reload) reads the charts, --values and --auth
 again: all of it is served, or nothing changes (docs/lifecycle.md). See README.md,
 docs/security.md and docs/tls.md.`)
     .accept('--chart <FILE|DIR>', 'a chart file, or a directory of them (its *.test.yaml are left out)', { repeat: true, defaultText: `${DEFAULT_CHARTS}/ in the current directory` })
-    .accept('--data <DIR>', 'the data directory: the store of instances, and its lock', { default: './data' })
+    .accept('--data <DIR>', 'the data directory: the store of instances, and its lock', { defaultText: DEFAULT_DATA })
+    .accept('--store <URL>', 'keep everything in PostgreSQL, postgres://USER@HOST:PORT/DATABASE, shared by every replica given it (the password: PGPASSWORD or ~/.pgpass)', { read: storeUrl, defaultText: 'CHARTD_STORE, else the data directory' })
     .accept('--port <N>', 'the port to listen on (0: any free one)', { read: portNumber, default: 5000 })
     .accept('--host <ADDRESS>', 'the address to listen on', { default: '127.0.0.1' })
     .accept('--default-chart <NAME>', 'the chart bare /state answers for', { defaultText: 'the only chart served' })
@@ -59,24 +65,29 @@ docs/security.md and docs/tls.md.`)
     .including(tlsOptions)
     .check<ServeOptions>((options) => {
       if (options.auth !== undefined && options.insecureNoAuth) throw new UsageError('--auth and --insecure-no-auth contradict each other; give one');
+      if (options.data !== undefined && options.store !== undefined) throw new UsageError('--store and --data exclude each other: the store is either PostgreSQL or the data directory; give one');
+      if (options.data !== undefined && process.env['CHARTD_STORE']) throw new UsageError('--data and CHARTD_STORE exclude each other: the store is either the data directory or PostgreSQL; unset CHARTD_STORE or leave out --data');
     })
     .example(
       'chartd serve --chart charts --default-chart traffic-light',
       'chartd serve --chart /etc/chartd/charts --data /var/lib/chartd --host 0.0.0.0 --auth /etc/chartd/auth.yaml \\',
       '  --values /etc/chartd/values.yaml --tls-cert /etc/chartd/cert.pem --tls-key /etc/chartd/key.pem',
       'chartd serve --chart /etc/chartd/charts --retain-finished 30d --retain-finished-rate 500',
+      'PGPASSWORD=… chartd serve --chart /etc/chartd/charts --store postgres://chartd@db.internal:5432/chartd --host 0.0.0.0 --auth /etc/chartd/auth.yaml',
     )
     .run(serve);
 }
 
 async function serve(options: ServeOptions): Promise<number> {
   const chartPaths = options.chart ?? [await defaultCharts()];
+  const postgres = options.store ?? storeFromEnvironment();
   const log = loggerOf(options);
   // From here on no signal ends the process with Node's default, which would leave the data directory's LOCK.
   const signals = serveSignals(log);
   const server = await startServer({
     chartPaths,
-    dataDir: options.data,
+    dataDir: options.data ?? DEFAULT_DATA,
+    ...(postgres ? { postgres } : {}),
     port: options.port,
     host: options.host,
     log,
@@ -103,6 +114,25 @@ async function serve(options: ServeOptions): Promise<number> {
   signals.dispose();
   log.flush();
   return 0;
+}
+
+/** --store's URL; a problem with it names what is wrong and never repeats the password. */
+function storeUrl(text: string): PostgresSettings {
+  try {
+    return readPostgresUrl(text, '--store');
+  } catch (error) {
+    if (error instanceof StoreUrlInvalid) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function storeFromEnvironment(): PostgresSettings | undefined {
+  try {
+    return postgresSettingsFrom(undefined);
+  } catch (error) {
+    if (error instanceof StoreUrlInvalid) throw new StartupError(error.message);
+    throw error;
+  }
 }
 
 /** charts/ of the current directory; where there is none, what to do instead. */

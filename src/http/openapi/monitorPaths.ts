@@ -1,6 +1,6 @@
 // Health, readiness, services, access, the overview, this description and the dashboard's files.
 
-import { empty, integer, json, object, operation, schema, string, text, type Json } from './build.js';
+import { array, empty, integer, json, object, operation, schema, string, text, type Json } from './build.js';
 
 const OPEN_TO_PROBES = 'Needs no token, so load balancers and monitors need none.';
 
@@ -52,11 +52,16 @@ const HEALTH = object({
   version: string(), charts: integer(), waiters: integer('long-polls waiting'),
   store: schema('StoreHealth'),
   alerts: object({ undelivered: integer(), oldest: string(), lastError: string() }, ['oldest', 'lastError'], { description: 'with --alert-webhook' }),
+  replicas: object({
+    self: string('this replica\'s id'), live: integer('replicas sharing the store heard from in the last 90 s, this one included'),
+    mismatched: array(object({ chart: string(), versions: { type: 'object', additionalProperties: array(string()), description: 'each version served, with the replicas serving it' } }),
+      'charts served in more than one version: serve the same chart files on every replica'),
+  }, [], { description: 'with --store postgres://…' }),
   access: object({
     authentication: string(undefined, { enum: ['tokens', 'off'] }), reads: string(undefined, { enum: ['open', 'token'] }),
     listening: string(), warning: string('under --insecure-no-auth on another address than loopback'),
   }, ['reads', 'listening', 'warning']),
-}, ['alerts']);
+}, ['alerts', 'replicas']);
 
 const PAGE = text('the dashboard\'s page', ['ETag'], 'text/html');
 

@@ -2,7 +2,7 @@
 
 import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
-import type { Status, Transition } from '../../engine/snapshot.js';
+import type { Snapshot, Status, Transition } from '../../engine/snapshot.js';
 import { BadRequest } from '../../errors.js';
 import type { Change, Runtime } from '../../runtime/runtime.js';
 import { READ, type GuardedRoutes } from '../guard.js';
@@ -38,10 +38,21 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
     }
     // Changes committed while the history is read wait for it, so they go out after it, in order, none lost.
     let held: Change[] | undefined = [];
-    const unsubscribe = runtime.onChange((change) => {
-      if (held) held.push(change);
-      else follow(change);
-    });
+    let historySent = (): void => {};
+    // On a shared store, every replica's changes come as stored snapshots, one at a time, once the history is out.
+    let storedChanges = new Promise<void>((resolve) => (historySent = resolve));
+    const unsubscribe = runtime.shared
+      ? runtime.watchStored(chart, id, (stored) => {
+        storedChanges = storedChanges.then(() => followStored(stored)).catch((error: Error) => {
+          // The client reconnects with Last-Event-ID and is replayed what it missed.
+          stream.write(`event: error\ndata: ${JSON.stringify({ message: `the store did not answer: ${error.message}` })}\n\n`);
+          close();
+        });
+      })
+      : runtime.onChange((change) => {
+        if (held) held.push(change);
+        else follow(change);
+      });
     // Resume: what the capped history still holds past the client's last id, up to the instance as it is now.
     let history: Transition[];
     try {
@@ -50,6 +61,13 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
     } catch (error) {
       unsubscribe();
       throw error;
+    }
+    async function followStored(stored: Snapshot | undefined): Promise<void> {
+      if (closed) return;
+      if (!stored) return removed(sent);
+      if (stored.revision <= sent) return;
+      const recorded = (await runtime.history(stored)).filter((transition) => transition.revision > sent);
+      if (!closed) follow({ before: undefined, after: stored, recorded });
     }
     function follow({ after, recorded }: Change): void {
       if (after.chart !== chart || after.id !== id) return;
@@ -63,10 +81,13 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
       if (stream.writableLength > SLOW_CLIENT_BYTES) close();
     }
     // A deleted instance has nothing more to say: the stream ends, and a reconnect answers 404.
-    const unsubscribeRemoval = runtime.onRemove((removed) => {
-      if (removed.chart !== chart || removed.id !== id) return;
-      stream.write(`event: removed\ndata: ${JSON.stringify({ chart, instance: id, revision: removed.revision })}\n\n`);
+    const removed = (revision: number): void => {
+      if (closed) return;
+      stream.write(`event: removed\ndata: ${JSON.stringify({ chart, instance: id, revision })}\n\n`);
       close();
+    };
+    const unsubscribeRemoval = runtime.onRemove((snapshot) => {
+      if (snapshot.chart === chart && snapshot.id === id) removed(snapshot.revision);
     });
     const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
     heartbeat.unref();
@@ -102,6 +123,7 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
     const waiting = held;
     held = undefined;
     for (const change of waiting) follow(change);
+    historySent();
     stream.write(`retry: 2000\n: watching ${chart}/${id} from revision ${sent}\n\n`);
   });
   return () => open;

@@ -4,16 +4,18 @@ import type { Chart } from '../chart/model.js';
 import { isFinished, type Context, type Snapshot } from '../engine/snapshot.js';
 import { createSnapshot, restartSnapshot, transition, type Input, type Origin, type Outcome, type Restart } from '../engine/transition.js';
 import { Conflict, NotFound } from '../errors.js';
-import { WriteConflict, type Store, type Write } from '../store/port.js';
+import { WriteConflict, type Fence, type Store, type Write } from '../store/port.js';
 import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { Clock } from './clock.js';
+import { EFFECTS, effectWrites } from './effectRecords.js';
 import { HistoryWrites } from './history.js';
 import type { Quota } from './quota.js';
 
 export const INSTANCES = 'instances';
 
 export type Work =
-  | { readonly kind: 'input'; readonly input: Input }
+  /** `fence`: the claim on the effect this input carries out (a deadline, a step's outcome), which the commit must still hold. */
+  | { readonly kind: 'input'; readonly input: Input; readonly fence?: Fence }
   | { readonly kind: 'create'; readonly context: Context; readonly origin: Origin }
   | { readonly kind: 'restart'; readonly chart: Chart; readonly restart: Restart }
   | { readonly kind: 'remove' };
@@ -71,18 +73,24 @@ export class InstanceBatches {
    */
   async process(key: string, items: readonly Work[], handed: () => void): Promise<Done[]> {
     let base = await this.base(key);
+    /** Inputs whose claim the store said is lost: answered with that refusal, the rest applied again without them. */
+    const refused = new Map<Work, WriteConflict>();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.attempt(key, items, base, handed);
+        return await this.attempt(key, items, base, handed, refused);
       } catch (error) {
         if (!(error instanceof WriteConflict) || attempt === MAX_ATTEMPTS) throw error;
+        const fenced = fencedItems(items, refused);
+        if (fenced.fence && error.keys.some((conflict) => conflict.collection === EFFECTS && conflict.key === fenced.fence!.key)) {
+          for (const item of fenced.items) refused.set(item, error);
+        }
         // A batch of the same instance rebuilt before this one may have handed its change in meanwhile.
         base = await this.base(key);
       }
     }
   }
 
-  private async attempt(key: string, items: readonly Work[], read: Base, handed: () => void): Promise<Done[]> {
+  private async attempt(key: string, items: readonly Work[], read: Base, handed: () => void, refused: ReadonlyMap<Work, WriteConflict>): Promise<Done[]> {
     const { store, clock } = this.options;
     // A batch of the same instance may have handed its change in since `read` was read: building on it saves a conflict.
     const before = this.handed(key) ?? read;
@@ -97,7 +105,18 @@ export class InstanceBatches {
     /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
     let creating: string | undefined;
     const now = clock.now();
+    const { fence } = fencedItems(items, refused);
     for (const item of items) {
+      const lost = refused.get(item);
+      if (lost) {
+        done.push({ error: lost });
+        continue;
+      }
+      if (item.kind === 'input' && item.fence && item.fence !== fence) {
+        // One claim per commit: another effect of the instance claimed at the same moment waits for a batch of its own.
+        done.push({ error: new WriteConflict([item.fence]) });
+        continue;
+      }
       if (item.kind === 'remove' || item.kind === 'restart') {
         const result = current ? this.finishedWork(current, item, now) : { error: new NotFound(`instance ${key} does not exist`) };
         if ('outcome' in result && result.outcome.accepted) {
@@ -146,10 +165,12 @@ export class InstanceBatches {
     this.uncommitted.set(key, handing);
     const reports = current ? failureReports(key, current, outcomes, () => this.options.failurePrefix(current)) : [];
     try {
-      const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null, expect: before.revision }, ...history.writes()];
+      const writes: Write[] = [
+        { collection: INSTANCES, key, value: current ?? null, expect: before.revision }, ...history.writes(), ...effectWrites(key, before.snapshot, current, now),
+      ];
       if (reports.length) writes.push(...this.options.alerter.record(reports, now));
       // The next batch of this instance starts once this write has begun, so it gathers what arrives meanwhile.
-      await store.commit(writes, this.options.shared ? {} : { issued: handed });
+      await store.commit(writes, { ...(this.options.shared ? {} : { issued: handed }), ...(fence ? { fence } : {}) });
     } catch (error) {
       if (creating) this.options.quota.giveBack(creating);
       handing.refused = true;
@@ -235,6 +256,13 @@ export class InstanceBatches {
     const stored = await this.options.store.get<Snapshot>(INSTANCES, key);
     return { snapshot: stored?.value, revision: stored?.revision ?? 0 };
   }
+}
+
+/** The claim a batch's commit is fenced by: that of its first input carrying out an effect, and the inputs holding it. */
+function fencedItems(items: readonly Work[], refused: ReadonlyMap<Work, WriteConflict>): { fence: Fence | undefined; items: Work[] } {
+  const first = items.find((item) => item.kind === 'input' && item.fence && !refused.has(item));
+  const fence = first?.kind === 'input' ? first.fence : undefined;
+  return { fence, items: fence ? items.filter((item) => item.kind === 'input' && item.fence === fence) : [] };
 }
 
 /** Whether `change` is `base` or was built on it, directly or through changes still uncommitted. */

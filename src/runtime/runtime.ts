@@ -1,5 +1,7 @@
-// Where inputs become durable changes: per-instance batches (batch.ts), then timers, steps, alerts and listeners.
+// Where inputs become durable changes: per-instance batches (batch.ts) with the effects they owe, the effect runner, alerts and listeners.
 
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
 import { renderValue } from '../chart/template.js';
@@ -7,7 +9,7 @@ import type { Input, Outcome, Restart } from '../engine/transition.js';
 import { isFinished, templateScope, type Context, type Snapshot, type Transition } from '../engine/snapshot.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import type { Store, StoreHealth } from '../store/port.js';
+import type { Fence, Store, StoreHealth } from '../store/port.js';
 import { readAll } from '../store/readAll.js';
 import type { AlertHealth } from './alertOutbox.js';
 import type { Alerter, FailureReport } from './alerts.js';
@@ -17,14 +19,14 @@ import type { Clock } from './clock.js';
 import type { Environment } from './environment.js';
 import type { InputChecker } from './inputChecker.js';
 import { INSTANCES, InstanceBatches, noInstance, type Done, type Work } from './batch.js';
+import { deriveEffects } from './effectRecords.js';
+import { EffectRunner, type EffectKind } from './effectRunner.js';
 import { moveHistoryOut, readHistory } from './history.js';
-import { OwnInputs, type OwnKind } from './ownInputs.js';
 import { KeyedQueue } from './queue.js';
 import { DEFAULT_MAX_INSTANCES, InstanceQuota, SharedQuota, type Quota } from './quota.js';
 import { StepRunner, type StepEvent } from './steps.js';
 import type { StoreFollower } from './storeFollower.js';
 import { InstanceTally, type Counts } from './tally.js';
-import { Timers } from './timers.js';
 import { Waiters } from './waiters.js';
 
 export { INSTANCES };
@@ -47,6 +49,18 @@ export interface RuntimeOptions {
   readonly follower?: StoreFollower;
   /** Told as each step attempt starts and ends (metrics); called in place. */
   readonly onStep?: (event: StepEvent) => void;
+  /** Who claims effects: unique to this process (ownerId() unless given). */
+  readonly owner?: string;
+  /** How long a claim on an effect holds unrenewed (DEFAULT_LEASE_MS unless given). */
+  readonly leaseMs?: number;
+}
+
+/** A replica that stops renewing (killed, cut off) has its steps and deadlines taken over this long after. */
+export const DEFAULT_LEASE_MS = 30_000;
+
+/** This process among the replicas: its host, pid and a random part, as a pid is reused after a restart. */
+export function ownerId(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }
 
 /** How an instance is created besides its context. */
@@ -80,8 +94,8 @@ export class Runtime {
   private readonly batches: InstanceBatches;
   /** Removals together (retention) on their way to the store, which whenIdle waits for too. */
   private readonly removing = new Set<Promise<void>>();
-  private readonly timers: Timers;
   private readonly steps: StepRunner;
+  private readonly effects: EffectRunner;
   private readonly quota: Quota;
   /** On a shared store, per instance, who follows its stored snapshot whoever changes it (watch streams). */
   private readonly storedWatchers = new Map<string, Set<(snapshot: Snapshot | undefined) => void>>();
@@ -89,8 +103,8 @@ export class Runtime {
   private readonly removalListeners = new Set<(removed: Snapshot) => void>();
   private readonly stopHooks = new Set<() => void>();
   private stopped = false;
-  /** Deadlines and step outcomes on their way in, and those the store refused. */
-  private readonly own: OwnInputs;
+  /** The effect runner follows the store from start() on. */
+  private started = false;
 
   constructor(private readonly options: RuntimeOptions) {
     const { follower } = options;
@@ -107,84 +121,63 @@ export class Runtime {
     }));
     // A batch's commit need not land before the next batch of the same instance is built on it.
     this.queue = new KeyedQueue((key, items, handed) => batches.process(key, items, handed));
-    // Straight to the queue: an instance keeps moving (its cleanup, say) after its chart stopped being served.
-    this.own = new OwnInputs({ clock: options.clock, log: options.log, apply: (key, input) => this.submitInput(key, input) });
-    this.timers = new Timers(options.clock, (key, at) => this.own.submit('deadline', key, { type: 'deadline', at }));
-    this.steps = new StepRunner(options.handlers, options.environment, options.log, (key, result) =>
-      this.own.submit('step', key, { type: 'stepDone', ...result }), options.onStep);
+    this.steps = new StepRunner(options.handlers, options.environment, options.log, options.onStep);
+    this.effects = new EffectRunner({
+      store: options.store, clock: options.clock, log: options.log, steps: this.steps,
+      owner: options.owner ?? ownerId(), leaseMs: options.leaseMs ?? DEFAULT_LEASE_MS,
+      // Straight to the queue: an instance keeps moving (a step's outcome) even if its chart stopped being served meanwhile.
+      apply: (key, input, fence) => this.submitInput(key, input, fence),
+      chartOf: (snapshot) => this.versionOrWarn(snapshot) ?? undefined,
+      serves: (chart) => options.catalog.get(chart) !== undefined,
+    });
   }
 
   /**
-   * Resumes from what was committed: default instances, deadlines (overdue fire at once), interrupted steps.
-   * Instances of charts not served are left as they are, named with their counts in one warning.
+   * Resumes from what was committed: default instances, and the effects stored (overdue deadlines fire at once,
+   * interrupted steps run again). Instances of charts not served are left as they are, named with their counts in one warning.
    */
   async start(): Promise<void> {
-    const { catalog, store, log } = this.options;
+    const { catalog, store, log, clock } = this.options;
     const moved = await moveHistoryOut(store, INSTANCES);
     if (moved) log.info({ instances: moved }, 'moved the history of instances stored with it inside into its own collection');
+    const derived = await deriveEffects(store, INSTANCES, clock.now());
+    if (derived) log.info({ effects: derived }, 'derived the steps and deadlines active instances wait on from their snapshots (stored before effects were)');
     if (this.options.follower) await this.options.follower.resync(INSTANCES);
     else this.tally.reset(await readAll<Snapshot>(store, INSTANCES));
-    const { armed, resumed } = await this.resume(catalog.names());
+    await this.resume(catalog.names());
+    await this.effects.start();
+    this.started = true;
     const unserved = unservedInstances(this.tally.chartNames(), catalog.names(), (chart) => this.tally.counts(chart));
     if (unserved.length) {
       log.warn({ charts: unserved }, `the data directory holds instances of charts not served, left as they are: ${unserved.map(({ chart, active, finished }) => `${chart} (${active} active, ${finished} finished)`).join(', ')}; serve those charts (--chart) to resume them`);
     }
-    log.info({ deadlines: armed, steps: resumed }, 'runtime resumed');
+    log.info({ deadlines: this.effects.deadlines }, 'runtime resumed');
   }
 
   /**
    * Takes up the instances of charts just served (at start-up, or after a reload or apply that adds them): creates
-   * the default instance of those that start by themselves, arms stored deadlines and starts interrupted steps.
+   * the default instance of those that start by themselves; the effects their instances wait on are carried out.
    */
-  async resume(charts: readonly string[]): Promise<{ armed: number; resumed: number }> {
-    const { catalog, store, log } = this.options;
-    let armed = 0;
-    let resumed = 0;
+  async resume(charts: readonly string[]): Promise<void> {
+    const { catalog, store } = this.options;
     for (const name of charts) {
       const chart = catalog.get(name);
       if (!chart) continue;
       if (!(await store.get(INSTANCES, instanceKey(name, DEFAULT_INSTANCE))) && this.startsByItself(chart)) {
         await this.create(name, DEFAULT_INSTANCE, {});
       }
-      for (const snapshot of await readAll<Snapshot>(store, INSTANCES, `${name}/`)) {
-        if (snapshot.chart !== name || isFinished(snapshot)) continue;
-        const version = this.versionOrWarn(snapshot);
-        if (version === null) continue;
-        if (!version) {
-          log.warn({ chart: snapshot.chart, version: snapshot.version, instance: snapshot.id }, 'instance runs on a chart version missing from the data directory; left as it is');
-          continue;
-        }
-        const key = instanceKey(snapshot.chart, snapshot.id);
-        if (snapshot.deadline) {
-          this.timers.schedule(key, snapshot.deadline.at);
-          armed += 1;
-        } else if (version.states[snapshot.state]?.kind === 'step') {
-          this.steps.start(key, version, snapshot);
-          resumed += 1;
-        }
-      }
     }
-    return { armed, resumed };
+    if (this.started) await this.effects.rescan();
   }
 
-  /** Why the timers (kind deadline) or the step runner (kind step) cannot get their inputs applied; see OwnInputs. */
-  ownFailure(kind: OwnKind): string | undefined {
-    return this.own.failure(kind);
+  /** Why the effect runner cannot get deadlines (kind deadline) or step outcomes (kind step) applied. */
+  effectFailure(kind: EffectKind): string | undefined {
+    return this.effects.failure(kind);
   }
 
-  /** Arms again the deadlines, or starts again the steps, whose inputs were given up: a start of the timers or steps service. */
-  resumeGivenUp(kind: OwnKind): Promise<void> {
-    const keys = this.own.takeGivenUp(kind);
-    // Nearly always none: the service is running as soon as it is started.
-    return keys.length ? this.resumeKeys(kind, keys) : Promise.resolve();
-  }
-
-  private async resumeKeys(kind: OwnKind, keys: readonly string[]): Promise<void> {
-    for (const key of keys) {
-      const snapshot = (await this.options.store.get<Snapshot>(INSTANCES, key))?.value;
-      if (kind === 'deadline' && snapshot?.deadline) this.timers.schedule(key, snapshot.deadline.at);
-      if (kind === 'step' && snapshot) this.steps.start(key, this.chartOf(snapshot), snapshot);
-    }
+  /** Claims the effects due now: a start of the timers or steps service. */
+  claimDueEffects(): void {
+    this.effects.claimDue();
   }
 
   /** Other replicas change the store too. */
@@ -212,9 +205,9 @@ export class Runtime {
     return this.options.store.health();
   }
 
-  /** Deadlines armed in memory: timers, timeouts and retry waits. */
+  /** Deadlines stored: timers, timeouts and retry waits. */
   get pendingTimers(): number {
-    return this.timers.size;
+    return this.effects.deadlines;
   }
 
   /** Step attempts running now. */
@@ -229,19 +222,19 @@ export class Runtime {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.own.stop();
-    this.timers.stop();
-    this.steps.stop();
     this.waiters.releaseAll();
     for (const hook of this.stopHooks) hook();
+    await this.effects.stop();
     await this.whenIdle();
     await this.options.alerter.stop();
   }
 
-  /** Resolves once every input and removal handed in so far is committed and acted on (timers armed, steps started). */
+  /** Resolves once every input and removal handed in so far is committed and its effects claimed (deadlines due fired, steps started). */
   async whenIdle(): Promise<void> {
-    await this.queue.whenIdle();
-    await Promise.all(this.removing);
+    do {
+      await this.queue.whenIdle();
+      await Promise.all(this.removing);
+    } while (await this.effects.whenIdle());
   }
 
   /** Alerts recorded and not yet taken by the webhook (see AlertOutbox); undefined without a webhook. */
@@ -402,8 +395,8 @@ export class Runtime {
     return this.submitInput(instanceKey(chart, id), input);
   }
 
-  private async submitInput(key: string, input: Input): Promise<Outcome> {
-    const done = await this.queue.submit(key, { kind: 'input', input });
+  private async submitInput(key: string, input: Input, fence?: Fence): Promise<Outcome> {
+    const done = await this.queue.submit(key, { kind: 'input', input, ...(fence ? { fence } : {}) });
     if ('error' in done) throw done.error;
     return done.outcome;
   }
@@ -481,22 +474,15 @@ export class Runtime {
     }
   }
 
-  /** Persist, then act: timers and steps follow the committed snapshot, alerts every unhappy move. */
+  /** Persist, then act: alerts for every unhappy move, waiters and listeners told (the effect runner follows the store). */
   private afterCommit(key: string, before: Snapshot | undefined, after: Snapshot | undefined, outcomes: Outcome[], reports: readonly FailureReport[]): void {
     if (this.options.follower) this.tally.set(key, after);
     else this.tally.note(before, after);
     if (!after) {
-      this.timers.cancel(key);
       this.quota.removed(before!.chart);
       this.waiters.release(key);
       for (const listener of this.removalListeners) listener(before!);
       return;
-    }
-    if (after.deadline) this.timers.schedule(key, after.deadline.at);
-    else this.timers.cancel(key);
-    this.steps.follow(key, after);
-    if (outcomes.some((outcome) => outcome.effects.some((effect) => effect.type === 'runStep'))) {
-      this.steps.start(key, this.chartOf(after), after);
     }
     this.options.alerter.raised(reports);
     this.waiters.notify(key, after);

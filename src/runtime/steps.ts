@@ -1,4 +1,4 @@
-// Runs step handlers: resolves templates, bounds each attempt by its timeout, reports the outcome.
+// Runs step handlers: resolves templates, bounds each attempt by its timeout, one attempt of an instance at a time.
 
 import type { Logger } from 'pino';
 import type { Chart, StepState } from '../chart/model.js';
@@ -20,13 +20,11 @@ export type StepEvent =
   | { readonly handler: string; readonly attempt: number; readonly phase: 'started' }
   | { readonly handler: string; readonly attempt: number; readonly phase: 'ended'; readonly outcome: StepOutcome; readonly ms: number };
 
-/** Stopped: the instance left the step (an interrupt) or chartd shut down before it ended. */
+/** Stopped: the instance left the step (an interrupt), its claim was lost, or chartd shut down before it ended. */
 export type StepOutcome = 'succeeded' | 'failed' | 'stopped';
 
-/** One attempt of one instance's step: "state#attempt", a way to stop it, and when it has settled. */
+/** The attempt an instance runs now, and when it has settled. */
 interface Attempt {
-  readonly tag: string;
-  readonly stop: AbortController;
   settled: Promise<void>;
 }
 
@@ -39,38 +37,28 @@ export class StepRunner {
     private readonly handlers: HandlerLookup,
     private readonly environment: Environment,
     private readonly log: Logger,
-    private readonly report: (key: string, result: StepResult) => void,
     private readonly observe: (event: StepEvent) => void = () => {},
   ) {}
 
   /**
-   * Starts the step the snapshot is in, unless that attempt already runs. An instance runs one attempt at a time:
-   * one it has left is stopped, and the new one starts once the old one's processes are gone, so a cleanup step
-   * never races the step whose files it removes.
+   * Runs the attempt of the step the snapshot is in. An instance runs one attempt at a time: a new one starts once
+   * the one before (stopped by its `stop`) has its processes gone, so a cleanup step never races the step whose
+   * files it removes. Resolves with the outcome, or undefined when `stop` aborted it or chartd is shutting down:
+   * an attempt cut short is not an outcome (whoever claims the step next runs it again).
    */
-  start(key: string, chart: Chart, snapshot: Snapshot): void {
+  async run(key: string, chart: Chart, snapshot: Snapshot, stop: AbortSignal): Promise<StepResult | undefined> {
     const def = chart.states[snapshot.state];
-    if (def?.kind !== 'step' || snapshot.deadline || snapshot.status !== 'active') return;
-    const tag = `${snapshot.state}#${snapshot.attempt}`;
+    if (def?.kind !== 'step' || this.shutdown.signal.aborted) return undefined;
     const previous = this.attempts.get(key);
-    if (previous?.tag === tag || this.shutdown.signal.aborted) return;
-    previous?.stop.abort(new Error('the instance left this step'));
-    const attempt: Attempt = { tag, stop: new AbortController(), settled: Promise.resolve() };
+    let result: StepResult | undefined;
+    const attempt: Attempt = { settled: Promise.resolve() };
     attempt.settled = (previous?.settled ?? Promise.resolve()).then(async () => {
-      const result = attempt.stop.signal.aborted ? undefined : await this.execute(key, def, snapshot, attempt.stop.signal);
-      if (this.attempts.get(key) === attempt) this.attempts.delete(key);
-      // A step cut short by shutdown is not an outcome: it runs again on the next start. One the instance left is no outcome either.
-      if (result && !this.shutdown.signal.aborted && !attempt.stop.signal.aborted) this.report(key, result);
+      if (!stop.aborted && !this.shutdown.signal.aborted) result = await this.execute(key, def, snapshot, stop);
     });
     this.attempts.set(key, attempt);
-  }
-
-  /** Stops the attempt running for `key` if the committed snapshot is no longer in it (an interrupt moved it on, a cancel ended it). */
-  follow(key: string, snapshot: Snapshot): void {
-    const running = this.attempts.get(key);
-    if (running && (snapshot.deadline || snapshot.status !== 'active' || running.tag !== `${snapshot.state}#${snapshot.attempt}`)) {
-      running.stop.abort(new Error('the instance left this step'));
-    }
+    await attempt.settled;
+    if (this.attempts.get(key) === attempt) this.attempts.delete(key);
+    return stop.aborted || this.shutdown.signal.aborted ? undefined : result;
   }
 
   get active(): number {
@@ -106,7 +94,7 @@ export class StepRunner {
       return base;
     } catch (error) {
       const message = timeout.aborted ? timedOut(def) : error instanceof Error ? error.message : String(error);
-      log.warn({ ms: Date.now() - started, error: message }, left.aborted ? 'step stopped: the instance left it' : 'step failed');
+      log.warn({ ms: Date.now() - started, error: message }, left.aborted ? `step stopped: ${(left.reason as Error).message}` : 'step failed');
       ended(left.aborted || this.shutdown.signal.aborted ? 'stopped' : 'failed');
       return { ...base, error: message, ...(error instanceof FinalFailure ? { final: true } : {}) };
     }

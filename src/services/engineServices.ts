@@ -25,15 +25,15 @@ export function replicasService(registry: ReplicaRegistry): Service {
 }
 
 /**
- * The timers and the step runner: failed while a deadline that came due, or a step's outcome, is not applied; a start
- * arms again the deadlines and runs again the steps whose outcome the runtime gave up on. Both stop with the runtime.
+ * The timers and the step runner (both the effect runner): failed while a deadline that came due, or a step's outcome,
+ * is not applied; a start claims the effects due now. Both stop with the runtime.
  */
 export function runtimeServices(runtime: Runtime): Service[] {
   return (['deadline', 'step'] as const).map((kind) => ({
     name: kind === 'deadline' ? 'timers' : 'steps',
-    start: () => runtime.resumeGivenUp(kind),
+    start: async () => runtime.claimDueEffects(),
     stop: async () => {},
-    failure: () => runtime.ownFailure(kind),
+    failure: () => runtime.effectFailure(kind),
   }));
 }
 

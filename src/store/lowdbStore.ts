@@ -194,7 +194,6 @@ export class LowdbStore implements Store {
     const entries = writes.map(({ collection, key, value }): Entry => [collection, key, value]);
     const expected = writes.filter((write) => write.expect !== undefined);
     this.revisions.accept(entries);
-    for (const [collection, key] of entries) this.leases.end(collection, key);
     return new Promise((resolve, reject) => {
       this.queue.push({ body, entries, expected, resolve, reject, issued });
       this.queuedCount++;
@@ -362,6 +361,8 @@ export class LowdbStore implements Store {
     for (const [at, pending] of batch.commits.entries()) {
       applyEntries(this.shards, this.byCollection, batch.first + at, pending.entries, false);
       this.revisions.landed(pending.entries);
+      // A write ends a document's lease once it lands: one that fails leaves the claim as it was, so its holder can try again.
+      for (const [collection, key] of pending.entries) this.leases.end(collection, key);
     }
     this.appliedSeq = batch.first + batch.commits.length - 1;
     if (batch.failuresBefore === this.failureCount) this.lastFailure = undefined;

@@ -16,7 +16,12 @@ export async function* pagesOf<T>(store: Store, collection: string, prefix?: str
 }
 
 export async function readAll<T>(store: Store, collection: string, prefix?: string): Promise<T[]> {
-  const values: T[] = [];
-  for await (const page of pagesOf<T>(store, collection, prefix)) for (const { value } of page) values.push(value);
-  return values;
+  return (await readAllStored<T>(store, collection, prefix)).map(({ value }) => value);
+}
+
+/** As readAll, with each document's key and revision. */
+export async function readAllStored<T>(store: Store, collection: string, prefix?: string): Promise<Stored<T>[]> {
+  const documents: Stored<T>[] = [];
+  for await (const page of pagesOf<T>(store, collection, prefix)) documents.push(...page);
+  return documents;
 }

@@ -3,8 +3,6 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startEngine, type Engine, type RuntimeConfig } from '../../src/main.js';
-import { NotFound } from '../../src/errors.js';
-import { OwnInputs } from '../../src/runtime/ownInputs.js';
 import { INSTANCES } from '../../src/runtime/runtime.js';
 import { checkpointerService } from '../../src/services/engineServices.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
@@ -93,22 +91,6 @@ describe('the timers and steps services', () => {
     await running.runtime.create('stepped', 's1', {});
     await refusedThenApplied(running, clock, held, 'steps', /^1 step outcomes not applied \(stepped\/s1: could not make/);
     expect((await running.runtime.snapshot('stepped', 's1')).state).toBe('finished');
-  });
-
-  it('hand back an input given up (not a refusal of the store) for the service\'s next start, and forget one whose instance is gone', async () => {
-    const clock = new SimulatedClock();
-    const refusals: Error[] = [new Error('version 1 of chart timed is missing'), new NotFound('no chart named gone')];
-    const own = new OwnInputs({ clock, log: capturingLogger().log, apply: async () => Promise.reject(refusals.shift()!) });
-    own.submit('deadline', 'timed/a', { type: 'deadline', at: 0 });
-    own.submit('deadline', 'gone/b', { type: 'deadline', at: 0 });
-    await until(() => refusals.length === 0, 'both applied');
-    await clock.advance(0);
-    expect(own.failure('deadline')).toBe('1 deadlines not applied (timed/a: version 1 of chart timed is missing)');
-    expect(own.failure('step')).toBeUndefined();
-    expect(own.takeGivenUp('deadline')).toEqual(['timed/a']);
-    expect(own.failure('deadline')).toBeUndefined();
-    // Nothing waits to be tried again: a given-up input is its service's to start again.
-    expect(clock.timers).toBe(0);
   });
 });
 

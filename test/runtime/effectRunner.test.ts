@@ -1,0 +1,149 @@
+// Steps and deadlines carried out once across replicas: claimed with a lease, outcomes fenced by it, on the embedded store and on PostgreSQL.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Runtime } from '../../src/runtime/runtime.js';
+import { INSTANCES } from '../../src/runtime/runtime.js';
+import { EFFECTS } from '../../src/runtime/effectRecords.js';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
+import type { Store } from '../../src/store/port.js';
+import { SimulatedClock } from '../support/clock.js';
+import { holdingHandlers, startReplica, type HeldRun } from '../support/replica.js';
+import { capturingLogger, tempDirs, type LogLine } from '../support/server.js';
+import { until } from '../support/wait.js';
+import { postgresForFile } from '../store/postgresStores.js';
+
+const WORKS = `chart: works
+initial: work
+states:
+  work: { run: test.hold, on_success: done, on_failure: failed, retry: { attempts: 1 } }
+  done: { final: true }
+  failed: { final: true }
+`;
+
+const WAITS = `chart: waits
+initial: wait
+states:
+  wait: { after: 1m, next: expired }
+  expired: { final: true }
+`;
+
+const LEASE_MS = 30_000;
+const dirs = tempDirs();
+const pg = postgresForFile();
+const running: Runtime[] = [];
+const opened: Store[] = [];
+
+afterEach(async () => {
+  for (const runtime of running.splice(0)) await runtime.stop();
+  for (const store of opened.splice(0)) await store.close();
+  await dirs.removeAll();
+});
+
+interface Replicas {
+  readonly a: Runtime;
+  readonly b: Runtime;
+  readonly store: Store;
+  readonly runs: HeldRun[];
+  readonly lines: LogLine[];
+}
+
+/** Two replicas, each on its own clock, on one store: the same store object (embedded) or two connections to one database. */
+type Stores = () => Promise<[Store, Store]>;
+
+const kinds: [string, Stores][] = [
+  ['the embedded store', async () => {
+    const store = await openLowdbStore(await dirs.make('chartd-data-'));
+    opened.push(store);
+    return [store, store];
+  }],
+  ['PostgreSQL', async () => {
+    const [first, second] = await pg.stores.replicas(2);
+    return [first!, second!];
+  }],
+];
+
+async function replicas(stores: Stores, clocks: [SimulatedClock, SimulatedClock]): Promise<Replicas> {
+  const [storeA, storeB] = await stores();
+  const runs: HeldRun[] = [];
+  const { log, lines } = capturingLogger();
+  const start = (store: Store, clock: SimulatedClock, name: string) => startReplica({
+    store, clock, log: log.child({ replica: name }), handlers: holdingHandlers(runs, name), owner: `replica-${name}`, leaseMs: LEASE_MS,
+    charts: { 'works.yaml': WORKS, 'waits.yaml': WAITS },
+  });
+  const a = await start(storeA, clocks[0], 'a');
+  running.push(a);
+  const b = await start(storeB, clocks[1], 'b');
+  running.push(b);
+  return { a, b, store: storeA, runs, lines };
+}
+
+const causes = async (runtime: Runtime, id: string, chart = 'works') => (await runtime.history(await runtime.snapshot(chart, id))).map((entry) => entry.cause);
+
+describe.each(kinds)('effects on %s', (_name, stores) => {
+  it('a step runs once however many replicas see it, and its outcome takes the effect away', async () => {
+    const clock = new SimulatedClock();
+    const { a, b, store, runs } = await replicas(stores, [clock, clock]);
+    await a.create('works', 'w1', {});
+    await until(() => runs.length === 1, 'the step to start');
+    expect(await store.count(EFFECTS, 'works/')).toBe(1);
+    await Promise.all([a.whenIdle(), b.whenIdle()]);
+    runs[0]!.release();
+    await until(async () => (await b.snapshot('works', 'w1')).state === 'done', 'the outcome');
+    await until(async () => (await store.count(EFFECTS, 'works/')) === 0, 'the effect to go');
+    await Promise.all([a.whenIdle(), b.whenIdle()]);
+    expect(runs).toHaveLength(1);
+    expect(await causes(a, 'w1')).toEqual(['create', 'success']);
+  });
+
+  it('a deadline fires once, at its time', async () => {
+    const clock = new SimulatedClock();
+    const { a, b, store } = await replicas(stores, [clock, clock]);
+    await b.create('waits', 'later', {});
+    const settled = () => Promise.all([a.whenIdle(), b.whenIdle()]);
+    await until(async () => (await store.count(EFFECTS, 'waits/later/')) === 1, 'the deadline to be stored');
+    await clock.advance(59_999, settled);
+    expect((await a.snapshot('waits', 'later')).state).toBe('wait');
+    await clock.advance(1, settled);
+    await until(async () => (await a.snapshot('waits', 'later')).state === 'expired', 'the deadline');
+    await clock.advance(LEASE_MS * 3, settled);
+    expect(await causes(a, 'later', 'waits')).toEqual(['create', 'timer']);
+    expect(await store.count(EFFECTS, 'waits/later/')).toBe(0);
+  });
+
+  it('a lease that runs out is taken over by another replica, and the first one\'s late outcome is refused', async () => {
+    const clocks: Record<string, SimulatedClock> = { a: new SimulatedClock(), b: new SimulatedClock() };
+    const { a, b, runs, lines } = await replicas(stores, [clocks.a!, clocks.b!]);
+    const runtimes: Record<string, Runtime> = { a, b };
+    await a.create('works', 'w2', {});
+    await until(() => runs.length === 1, 'a replica to start the step');
+    const first = runs[0]!.replica;
+    const other = first === 'a' ? 'b' : 'a';
+    // The first replica's clock stands still (it stopped renewing, as if cut off); by the other's the lease runs out. The
+    // other hears of the step when the change reaches it (at once on the embedded store, by NOTIFY on PostgreSQL), so its
+    // time moves a second at a turn.
+    await until(async () => {
+      await clocks[other]!.advance(1000, () => runtimes[other]!.whenIdle());
+      return runs.length === 2;
+    }, 'the other replica to take the step over');
+    expect(runs[1]!.replica).toBe(other);
+    expect(clocks[other]!.now() - clocks[first]!.now()).toBeGreaterThanOrEqual(LEASE_MS);
+    runs[0]!.release('too late');
+    await until(() => lines.some((line) => line.replica === first && line.msg.startsWith('the claim on an effect was lost')), 'the refusal of the late outcome');
+    expect((await b.snapshot('works', 'w2')).state).toBe('work');
+    runs[1]!.release();
+    await until(async () => (await b.snapshot('works', 'w2')).state === 'done', 'the outcome of the replica holding the lease');
+    expect(await causes(b, 'w2')).toEqual(['create', 'success']);
+  });
+
+  it('an interrupt stops a running step', async () => {
+    const clock = new SimulatedClock();
+    const { a, b, store, runs } = await replicas(stores, [clock, clock]);
+    await a.create('works', 'w3', {});
+    await until(() => runs.length === 1, 'the step to start');
+    // Whichever replica runs it, the interrupt through the other stops it.
+    await b.interrupt('works', 'w3', 'interrupted by SIGINT');
+    await until(() => runs[0]!.signal.aborted, 'the step to be stopped');
+    expect((await a.snapshot('works', 'w3')).state).toBe('failed');
+    expect(await store.count(EFFECTS, 'works/')).toBe(0);
+    expect(await store.get(INSTANCES, 'works/w3')).toBeDefined();
+  });
+});

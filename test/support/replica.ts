@@ -1,0 +1,70 @@
+// Runtimes on one store as replicas would be (each its own claims, queue and clock), with a step handler a test holds and releases.
+
+import type { Logger } from 'pino';
+import { parseChart } from '../../src/chart/load.js';
+import { builtinHandlers } from '../../src/handlers/builtin.js';
+import type { Handler, StepContext } from '../../src/handlers/handler.js';
+import { createRegistry, type HandlerRegistry } from '../../src/handlers/registry.js';
+import { chartLoadOptions } from '../../src/main.js';
+import { createAlerter } from '../../src/runtime/alerts.js';
+import { BoundSettings } from '../../src/runtime/boundSettings.js';
+import { ChartCatalog } from '../../src/runtime/catalog.js';
+import type { Clock } from '../../src/runtime/clock.js';
+import { Environment } from '../../src/runtime/environment.js';
+import { InputChecker } from '../../src/runtime/inputChecker.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import type { Store } from '../../src/store/port.js';
+
+/** One attempt of `test.hold`: which replica's runtime ran it, and how it ends. */
+export interface HeldRun {
+  /** The name the handlers were made with: the replica that ran it. */
+  readonly replica: string;
+  readonly instance: string;
+  readonly attempt: number;
+  readonly signal: AbortSignal;
+  release(error?: string): void;
+}
+
+/** `test.hold` runs until the test releases it (or its signal aborts); every run is added to `runs`, named `replica`. */
+export function holdingHandlers(runs: HeldRun[], replica: string): HandlerRegistry {
+  const hold: Handler = {
+    name: 'test.hold',
+    description: 'Waits until the test releases it.',
+    params: { type: 'object', properties: {}, additionalProperties: false },
+    run: (_args, ctx: StepContext) => new Promise<void>((resolve, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error), { once: true });
+      runs.push({
+        replica, instance: `${ctx.instance.chart}/${ctx.instance.id}`, attempt: ctx.instance.attempt, signal: ctx.signal,
+        release: (error) => (error === undefined ? resolve() : reject(new Error(error))),
+      });
+    }),
+  };
+  return createRegistry([...builtinHandlers(), hold]);
+}
+
+export interface ReplicaOptions {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly handlers: HandlerRegistry;
+  /** Chart sources by file name. */
+  readonly charts: Readonly<Record<string, string>>;
+  readonly owner: string;
+  readonly leaseMs?: number;
+}
+
+/** A started runtime serving `charts` on `store`, as `chartd serve` builds one (without HTTP). */
+export async function startReplica(options: ReplicaOptions): Promise<Runtime> {
+  const { store, clock, log, handlers } = options;
+  const load = chartLoadOptions(handlers);
+  const charts = Object.entries(options.charts).map(([file, source]) => parseChart(source, file, load));
+  const catalog = await ChartCatalog.open(charts, store, (source, file) => parseChart(source, file, load));
+  await catalog.archiveCurrent(new Date(clock.now()));
+  const inputs = new InputChecker();
+  const runtime = new Runtime({
+    store, catalog, handlers, clock, log, inputs, alerter: createAlerter({ log }), settings: new BoundSettings(inputs, {}),
+    environment: new Environment(new Set()), owner: options.owner, ...(options.leaseMs ? { leaseMs: options.leaseMs } : {}),
+  });
+  await runtime.start();
+  return runtime;
+}

@@ -120,14 +120,14 @@ describe('chartd store copy', () => {
     const there = await runChartd(['store', 'copy', '--from', data, '--to', url]);
     expect(there.stderr).toMatch(/copied \d+ of \d+ history/);
     expect(there.code).toBe(0);
-    for (const collection of ['alerts', 'chart-versions', 'charts', 'history', 'instances']) expect(there.stdout).toMatch(new RegExp(`^${collection} .* same$`, 'm'));
+    for (const collection of ['alerts', 'chart-versions', 'charts', 'history', 'instances', 'migrations']) expect(there.stdout).toMatch(new RegExp(`^${collection} .* same$`, 'm'));
     expect(there.stdout).toMatch(/every count and checksum matches/);
 
     const back = join(root, 'back');
     const again = await runChartd(['store', 'copy', '--from', url, '--to', back]);
     expect(again.code).toBe(0);
     const original = await documentsIn(data);
-    expect(Object.keys(original)).toEqual(['alerts', 'chart-versions', 'charts', 'history', 'instances']);
+    expect(Object.keys(original)).toEqual(['alerts', 'chart-versions', 'charts', 'history', 'instances', 'migrations']);
     expect(original['alerts']).toHaveLength(1);
     expect(await documentsIn(back)).toEqual(original);
 
@@ -199,7 +199,7 @@ describe('chartd store copy', () => {
       await server.kill();
     }
     expect((await postgres.psql(new URL(url).pathname.slice(1), "SELECT count(*) FROM chartd.documents")).trim()).toBe('0');
-    expect(Object.keys(await documentsIn(data))).toHaveLength(5);
+    expect(Object.keys(await documentsIn(data))).toHaveLength(6);
   }, 60_000);
 
   it('refuses a database whose table another session keeps locked, as one in use', async () => {

@@ -2,7 +2,7 @@
 # Installs the programs chartd's handlers and tests shell out to (PostgreSQL, GnuPG, tar and
 # compressors, curl and openssl, ansible-playbook for the recipes, scikit-learn for the model
 # export), Chromium for the dashboard's browser tests and promtool (Debian's prometheus package) for the
-# checks of /metrics and the alert rules, on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is
+# checks of /metrics and the alert rules, HAProxy for the replicas behind a load balancer, on Debian/Ubuntu; quiet, idempotent, and a no-op when everything is
 # present. `npm test` runs it first (the pretest script): as root, or with sudo that asks for no password, it
 # installs what is missing; otherwise it stops at once, naming each missing tool and the one command that installs them.
 set -euo pipefail
@@ -29,6 +29,7 @@ declare -A PACKAGE_OF=(
   [chromium]=chromium
   [ansible-playbook]=ansible
   [promtool]=prometheus
+  [haproxy]=haproxy
 )
 
 # package -> what of it is missing, as the messages name it

@@ -12,7 +12,7 @@ interface Pending {
 
 export class Revisions {
   /**
-   * By collection, then key: looking a document up by its own two strings, whose hashes the engine keeps, costs
+   * By collection, then key: looking a document up by its own two strings, whose hashes V8 keeps on them, costs
    * less on every commit than a key joined from them, a new string hashed again at each of the three steps.
    */
   private readonly pending = new Map<string, Map<string, Pending>>();

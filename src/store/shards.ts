@@ -50,7 +50,7 @@ export class Shards {
   constructor(
     readonly dir: string,
     readonly count: number,
-    private readonly revisionOf: RevisionOf = () => 1,
+    private readonly revisionOf: RevisionOf,
   ) {
     this.docs = Array.from({ length: count }, () => ({}));
     this.seqs = new Array<number>(count).fill(0);

@@ -72,7 +72,7 @@ export class InstanceBatches {
    * WriteConflict and the batch is applied again to what is stored (the engine is pure, so that is safe).
    */
   async process(key: string, items: readonly Work[], handed: () => void): Promise<Done[]> {
-    let base = await this.base(key);
+    let base = this.handed(key) ?? (await this.stored(key));
     /** Inputs whose claim the store said is lost: answered with that refusal, the rest applied again without them. */
     const refused = new Map<Work, WriteConflict>();
     for (let attempt = 1; ; attempt++) {
@@ -85,23 +85,20 @@ export class InstanceBatches {
           for (const item of fenced.items) refused.set(item, error);
         }
         // A batch of the same instance rebuilt before this one may have handed its change in meanwhile.
-        base = await this.base(key);
+        base = this.handed(key) ?? (await this.stored(key));
       }
     }
   }
 
   private async attempt(key: string, items: readonly Work[], read: Base, handed: () => void, refused: ReadonlyMap<Work, WriteConflict>): Promise<Done[]> {
     const { store, clock } = this.options;
-    // A batch of the same instance may have handed its change in since `read` was read: building on it saves a conflict.
+    // A batch of the same instance rebuilt after a conflict may have handed its change in while `read` was read.
     const before = this.handed(key) ?? read;
     let current = before.snapshot;
     const done: Done[] = [];
     const outcomes: Outcome[] = [];
-    const history = new HistoryWrites(key);
-    const took = (outcome: Outcome): void => {
-      outcomes.push(outcome);
-      history.record(outcome.recorded, outcome.snapshot.transitions);
-    };
+    /** Made by the first transition recorded: a check-in a gate only counts writes no history. */
+    let history: HistoryWrites | undefined;
     /** The chart of the instance this batch creates, whose quota place is given back if the commit fails. */
     let creating: string | undefined;
     const now = clock.now();
@@ -120,8 +117,9 @@ export class InstanceBatches {
       if (item.kind === 'remove' || item.kind === 'restart') {
         const result = current ? this.finishedWork(current, item, now) : { error: new NotFound(`instance ${key} does not exist`) };
         if ('outcome' in result && result.outcome.accepted) {
-          if (item.kind === 'remove') history.remove(current!);
-          took(result.outcome);
+          if (item.kind === 'remove') (history ??= new HistoryWrites(key)).remove(current!);
+          outcomes.push(result.outcome);
+          history = recordHistory(history, key, result.outcome);
           current = item.kind === 'remove' ? undefined : result.outcome.snapshot;
         }
         done.push(result);
@@ -141,7 +139,8 @@ export class InstanceBatches {
         creating = chartName;
         const outcome = createSnapshot(this.options.chart(chartName), id, item.context, now, item.origin);
         current = outcome.snapshot;
-        took(outcome);
+        outcomes.push(outcome);
+        history = recordHistory(history, key, outcome);
         done.push({ outcome, created: true });
         continue;
       }
@@ -152,7 +151,8 @@ export class InstanceBatches {
       const outcome = transition(this.options.chartOf(current), current, item.input, now);
       if (outcome.accepted && !outcome.unchanged) {
         current = outcome.snapshot;
-        took(outcome);
+        outcomes.push(outcome);
+        history = recordHistory(history, key, outcome);
       }
       done.push({ outcome, created: false });
     }
@@ -165,9 +165,9 @@ export class InstanceBatches {
     this.uncommitted.set(key, handing);
     const reports = current ? failureReports(key, current, outcomes, () => this.options.failurePrefix(current)) : [];
     try {
-      const writes: Write[] = [
-        { collection: INSTANCES, key, value: current ?? null, expect: before.revision }, ...history.writes(), ...effectWrites(key, before.snapshot, current, now),
-      ];
+      const writes: Write[] = [{ collection: INSTANCES, key, value: current ?? null, expect: before.revision }];
+      history?.addTo(writes);
+      writes.push(...effectWrites(key, before.snapshot, current, now));
       if (reports.length) writes.push(...this.options.alerter.record(reports, now));
       // The next batch of this instance starts once this write has begun, so it gathers what arrives meanwhile.
       await store.commit(writes, { ...(this.options.shared ? {} : { issued: handed }), ...(fence ? { fence } : {}) });
@@ -208,9 +208,9 @@ export class InstanceBatches {
       for (const { key, handing } of handings) this.uncommitted.set(key, handing);
       try {
         await this.options.store.commit(handings.flatMap(({ key, base }) => {
-          const history = new HistoryWrites(key);
-          history.remove(base.snapshot!);
-          return [{ collection: INSTANCES, key, value: null, expect: base.revision }, ...history.writes()];
+          const writes: Write[] = [{ collection: INSTANCES, key, value: null, expect: base.revision }];
+          new HistoryWrites(key).remove(base.snapshot!).addTo(writes);
+          return writes;
         }));
       } catch (error) {
         for (const { key, handing } of handings) {
@@ -241,20 +241,14 @@ export class InstanceBatches {
     return { outcome: { snapshot: current, effects: [], recorded: [], accepted: true, unchanged: false }, created: false };
   }
 
-  /** What a batch builds on: the newest change handed to the store, else what is stored (read, then looked again). */
-  private async base(key: string): Promise<Base> {
-    return this.handed(key) ?? (await this.stored(key));
-  }
-
   /** The newest change of the instance handed to the store and not refused, if any is on its way. */
   private handed(key: string): Base | undefined {
     const handed = this.uncommitted.get(key);
     return handed && !handed.refused ? handed : undefined;
   }
 
-  private async stored(key: string): Promise<Base> {
-    const stored = await this.options.store.get<Snapshot>(INSTANCES, key);
-    return { snapshot: stored?.value, revision: stored?.revision ?? 0 };
+  private stored(key: string): Promise<Base> {
+    return this.options.store.get<Snapshot>(INSTANCES, key).then((stored) => ({ snapshot: stored?.value, revision: stored?.revision ?? 0 }));
   }
 }
 
@@ -263,6 +257,14 @@ function fencedItems(items: readonly Work[], refused: ReadonlyMap<Work, WriteCon
   const first = items.find((item) => item.kind === 'input' && item.fence && !refused.has(item));
   const fence = first?.kind === 'input' ? first.fence : undefined;
   return { fence, items: fence ? items.filter((item) => item.kind === 'input' && item.fence === fence) : [] };
+}
+
+/** Adds what `outcome` recorded to the batch's history writes, made on its first transition. */
+function recordHistory(history: HistoryWrites | undefined, key: string, outcome: Outcome): HistoryWrites | undefined {
+  if (!outcome.recorded.length) return history;
+  history ??= new HistoryWrites(key);
+  history.record(outcome.recorded, outcome.snapshot.transitions);
+  return history;
 }
 
 /** Whether `change` is `base` or was built on it, directly or through changes still uncommitted. */

@@ -47,14 +47,16 @@ export class HistoryWrites {
   }
 
   /** The instance is removed: so is every transition kept for it. */
-  remove(snapshot: Snapshot): void {
+  remove(snapshot: Snapshot): this {
     for (let seq = Math.max(1, snapshot.transitions - HISTORY_LIMIT + 1); seq <= snapshot.transitions; seq += 1) {
       this.changes.set(historyKey(this.instance, seq), null);
     }
+    return this;
   }
 
-  writes(): Write[] {
-    return Array.from(this.changes, ([key, value]) => ({ collection: HISTORY, key, value }));
+  /** Appends the writes to the commit's `writes`. */
+  addTo(writes: Write[]): void {
+    for (const [key, value] of this.changes) writes.push({ collection: HISTORY, key, value });
   }
 }
 

@@ -49,16 +49,21 @@ export class KeyedQueue<I, R> {
 
   private async drain(key: string): Promise<void> {
     this.busy.add(key);
-    const unanswered = new Set<Promise<void>>();
+    let unanswered = 0;
+    let answeredOne: (() => void) | undefined;
     try {
       for (let batch = this.take(key); batch.length; ) {
-        let handed!: () => void;
-        const handedOff = new Promise<void>((resolve) => (handed = resolve));
-        const answered = this.answer(key, batch, handed);
-        unanswered.add(answered);
-        void answered.then(() => unanswered.delete(answered));
-        await Promise.race([answered, handedOff]);
-        while (unanswered.size >= MAX_HANDED) await Promise.race(unanswered);
+        unanswered += 1;
+        // One promise a batch: `handed` or the batch's answers, whichever comes first, lets the next one start.
+        await new Promise<void>((proceed) => {
+          void this.answer(key, batch, proceed).then(() => {
+            unanswered -= 1;
+            proceed();
+            answeredOne?.();
+          });
+        });
+        while (unanswered >= MAX_HANDED) await new Promise<void>((resolve) => (answeredOne = resolve));
+        answeredOne = undefined;
         batch = this.take(key);
       }
     } finally {

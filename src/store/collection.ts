@@ -4,8 +4,8 @@ import type { Page, PageQuery, Stored } from './port.js';
 
 export class Collection {
   readonly docs = new Map<string, Stored<unknown>>();
+  /** Keys only: a change to a document already listed leaves the view as it is, and reads look its value up. */
   private sortedKeys: string[] | undefined;
-  private sortedValues: Stored<unknown>[] | undefined;
   /**
    * Keys deleted since the sorted view was last read, still in it. Taking one key out of the middle of a long
    * array moves every key after it (half a millisecond at 100,000); deletions come in runs (retention removes
@@ -15,32 +15,29 @@ export class Collection {
 
   /** `value` undefined deletes. */
   set(key: string, value: Stored<unknown> | undefined): void {
-    const keys = this.sortedKeys;
     if (value === undefined) {
-      if (this.docs.delete(key) && keys) this.deleted.add(key);
+      if (this.docs.delete(key) && this.sortedKeys) this.deleted.add(key);
       return;
     }
-    const isNew = !this.docs.has(key);
+    const known = this.docs.has(key);
     this.docs.set(key, value);
-    if (!keys) return;
-    // Keep the sorted view in step, so list() stays a copy rather than a rebuild after every commit.
-    const at = findKey(keys, key);
-    if (keys[at] === key) {
-      // Changed, or back after a deletion the view has not dropped yet.
-      this.deleted.delete(key);
-      this.sortedValues![at] = value;
-    } else {
-      keys.splice(at, 0, key);
-      this.sortedValues!.splice(at, 0, value);
-    }
+    if (!known) this.listKey(key);
+  }
+
+  /** Writes `value` with the next revision: one more than the document had, 1 for a new one. */
+  write(key: string, value: unknown): void {
+    const before = this.docs.get(key);
+    this.docs.set(key, { key, value, revision: (before?.revision ?? 0) + 1 });
+    if (!before) this.listKey(key);
   }
 
   /** A fresh array each call (callers may sort or filter it); the documents themselves are shared. */
   list(prefix?: string): Stored<unknown>[] {
-    const { values } = this.sorted();
-    if (!prefix) return values.slice();
-    const [start, end] = this.range(prefix);
-    return values.slice(start, end);
+    const keys = this.sorted();
+    const [start, end] = prefix ? this.range(prefix) : [0, keys.length];
+    const documents: Stored<unknown>[] = [];
+    for (let at = start; at < end; at += 1) documents.push(this.docs.get(keys[at]!)!);
+    return documents;
   }
 
   count(prefix?: string): number {
@@ -51,7 +48,7 @@ export class Collection {
 
   /** Walks from `after` on, so a page costs what it returns (and what `accept` skips), not the collection's size. */
   page({ prefix = '', after, limit, accept }: PageQuery<unknown>): Page<Stored<unknown>> {
-    const { keys, values } = this.sorted();
+    const keys = this.sorted();
     const [start, end] = this.range(prefix);
     let at = start;
     if (after !== undefined && after >= prefix) {
@@ -61,40 +58,46 @@ export class Collection {
     const documents: Stored<unknown>[] = [];
     let last: string | undefined;
     for (; at < end; at += 1) {
-      if (accept && !accept(values[at]!.value)) continue;
+      const document = this.docs.get(keys[at]!)!;
+      if (accept && !accept(document.value)) continue;
       if (documents.length === limit) return { documents, next: last };
-      documents.push(values[at]!);
+      documents.push(document);
       last = keys[at];
     }
     return { documents, next: undefined };
   }
 
-  private sorted(): { keys: string[]; values: Stored<unknown>[] } {
+  /** Keeps the sorted view, once read, in step with a key just added, so reads never rebuild it after a commit. */
+  private listKey(key: string): void {
+    const keys = this.sortedKeys;
+    if (!keys) return;
+    const at = findKey(keys, key);
+    // Back after a deletion the view has not dropped yet.
+    if (keys[at] === key) this.deleted.delete(key);
+    else keys.splice(at, 0, key);
+  }
+
+  private sorted(): string[] {
     const keys = (this.sortedKeys ??= [...this.docs.keys()].sort());
-    const values = (this.sortedValues ??= keys.map((key) => this.docs.get(key)!));
-    if (this.deleted.size) this.dropDeleted(keys, values);
-    return { keys, values };
+    if (this.deleted.size) this.dropDeleted(keys);
+    return keys;
   }
 
   /** Closes the gaps the deleted keys leave, moving each key that stays at most once. */
-  private dropDeleted(keys: string[], values: Stored<unknown>[]): void {
+  private dropDeleted(keys: string[]): void {
     const gaps = [...this.deleted].map((key) => findKey(keys, key)).sort((a, b) => a - b);
     this.deleted.clear();
     let to = gaps[0]!;
     for (const [index, gap] of gaps.entries()) {
       const end = gaps[index + 1] ?? keys.length;
-      for (let from = gap + 1; from < end; from += 1, to += 1) {
-        keys[to] = keys[from]!;
-        values[to] = values[from]!;
-      }
+      for (let from = gap + 1; from < end; from += 1, to += 1) keys[to] = keys[from]!;
     }
     keys.length = to;
-    values.length = to;
   }
 
   /** Where the keys starting with `prefix` begin and end in the sorted view: they sit together from its place on. */
   private range(prefix: string): [number, number] {
-    const { keys } = this.sorted();
+    const keys = this.sorted();
     if (!prefix) return [0, keys.length];
     const start = findKey(keys, prefix);
     let low = start;

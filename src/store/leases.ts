@@ -1,6 +1,7 @@
 // Claims of due work on the embedded store: leases held in memory (one process serves it), epochs that only grow.
 
 import type { Collection } from './collection.js';
+import type { Entry } from './journal.js';
 import type { ClaimQuery, Fence, Lease, Stored } from './port.js';
 import { idOf } from './revisions.js';
 
@@ -54,8 +55,8 @@ export class Leases {
   }
 
   /** Writing a document ends its lease. */
-  end(collection: string, key: string): void {
-    if (this.held.size) this.held.delete(idOf(collection, key));
+  end(entries: readonly Entry[]): void {
+    if (this.held.size) for (const [collection, key] of entries) this.held.delete(idOf(collection, key));
   }
 }
 

@@ -31,8 +31,8 @@ export async function loadDocuments(dir: string, log: StoreLog): Promise<LoadedD
       const removed = await removeTempFiles(folder);
       if (removed.length) log('info', `removed ${removed.length} unfinished temp file(s) in ${folder}`);
     }
-    const shards = new Shards(shardDir, shardCount);
     const collections = new Map<string, Collection>();
+    const shards = new Shards(shardDir, shardCount, (collection, key) => collections.get(collection)?.docs.get(key)?.revision ?? 1);
     const shardSeq = await shards.load((collection, key, value, revision) => collectionIn(collections, collection).docs.set(key, { key, value, revision }));
 
     const journals = await listJournals(journalDir);
@@ -73,12 +73,11 @@ export function applyEntries(shards: Shards, collections: Map<string, Collection
     if (replaying && seq <= shards.seqOf(index)) continue;
     const documents = collectionIn(collections, collection);
     if (value === null) {
-      shards.set(index, collection, key, undefined, 0);
+      shards.set(index, collection, key, undefined);
       documents.set(key, undefined);
       continue;
     }
-    const revision = (documents.docs.get(key)?.revision ?? 0) + 1;
-    shards.set(index, collection, key, value, revision);
-    documents.set(key, { key, value, revision });
+    shards.set(index, collection, key, value);
+    documents.write(key, value);
   }
 }

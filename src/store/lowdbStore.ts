@@ -71,8 +71,8 @@ interface PendingCommit {
   readonly body: string;
   /** The writes as given: plain JSON data by the port's contract, so memory holds them rather than `body` parsed back. */
   readonly entries: readonly Entry[];
-  /** The writes that carried an expectation, checked again if the commit fails with one before it. */
-  readonly expected: readonly Write[];
+  /** The writes as given, their expectations checked again if the commit fails with one before it. */
+  readonly writes: readonly Write[];
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   readonly issued: (() => void) | undefined;
@@ -192,10 +192,9 @@ export class LowdbStore implements Store {
     if (conflicts.length) return Promise.reject(new WriteConflict(conflicts.map(({ collection, key }) => ({ collection, key }))));
     if (writes.length === 0) return Promise.resolve();
     const entries = writes.map(({ collection, key, value }): Entry => [collection, key, value]);
-    const expected = writes.filter((write) => write.expect !== undefined);
     this.revisions.accept(entries);
     return new Promise((resolve, reject) => {
-      this.queue.push({ body, entries, expected, resolve, reject, issued });
+      this.queue.push({ body, entries, writes, resolve, reject, issued });
       this.queuedCount++;
       this.target.joined(this.queue.length);
       this.scheduleFlush();
@@ -362,7 +361,7 @@ export class LowdbStore implements Store {
       applyEntries(this.shards, this.byCollection, batch.first + at, pending.entries, false);
       this.revisions.landed(pending.entries);
       // A write ends a document's lease once it lands: one that fails leaves the claim as it was, so its holder can try again.
-      for (const [collection, key] of pending.entries) this.leases.end(collection, key);
+      this.leases.end(pending.entries);
     }
     this.appliedSeq = batch.first + batch.commits.length - 1;
     if (batch.failuresBefore === this.failureCount) this.lastFailure = undefined;
@@ -420,7 +419,7 @@ export class LowdbStore implements Store {
     this.counters.failedCommits += commits.length;
     this.revisions.reset(this.inFlight.flatMap((batch) => batch.commits.map(({ entries }) => entries)));
     for (const pending of commits) {
-      const conflicts = this.revisions.conflicts(pending.expected);
+      const conflicts = this.revisions.conflicts(pending.writes);
       pending.reject(conflicts.length ? new WriteConflict(conflicts.map(({ collection, key }) => ({ collection, key }))) : failure);
     }
   }

@@ -29,7 +29,8 @@ async function readOnce(dir: string, count: number, collection: string, prefix: 
   const journalDir = join(dir, 'journal');
   const listedFirst = await journalsIn(journalDir);
   const documents = new Map<string, unknown>();
-  const shards = new Shards(join(dir, 'shards'), count);
+  // Read only: it never checkpoints, so no revision is ever asked for.
+  const shards = new Shards(join(dir, 'shards'), count, () => 1);
   const wanted = (owner: string, key: string): boolean => owner === collection && key.startsWith(prefix);
   await shards.load((owner, key, value) => {
     if (wanted(owner, key)) documents.set(key, value);

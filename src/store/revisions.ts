@@ -11,14 +11,18 @@ interface Pending {
 }
 
 export class Revisions {
-  private readonly pending = new Map<string, Pending>();
+  /**
+   * By collection, then key: looking a document up by its own two strings, whose hashes V8 keeps on them, costs
+   * less on every commit than a key joined from them, a new string hashed again at each of the three steps.
+   */
+  private readonly pending = new Map<string, Map<string, Pending>>();
 
   /** `committed` answers a document's revision in memory (0 = absent). */
   constructor(private readonly committed: (collection: string, key: string) => number) {}
 
   /** Whether a commit accepted and not yet landed writes the document. */
   isPending(collection: string, key: string): boolean {
-    return this.pending.has(idOf(collection, key));
+    return this.pending.get(collection)?.has(key) ?? false;
   }
 
   /**
@@ -26,27 +30,30 @@ export class Revisions {
    * documents, each write seeing the commit's earlier writes as applied.
    */
   conflicts(writes: readonly Write[]): Write[] {
-    const conflicts: Write[] = [];
+    let conflicts: Write[] | undefined;
     const own = writes.length > 1 ? new Map<string, number>() : undefined;
     for (const write of writes) {
-      const id = idOf(write.collection, write.key);
-      if (write.expect !== undefined && write.expect !== (own?.get(id) ?? this.current(id, write))) conflicts.push(write);
-      own?.set(id, write.value === null ? 0 : (own.get(id) ?? this.current(id, write)) + 1);
+      if (write.expect === undefined && !own) continue;
+      const id = own ? idOf(write.collection, write.key) : '';
+      const revision = own?.get(id) ?? this.current(write.collection, write.key);
+      if (write.expect !== undefined && write.expect !== revision) (conflicts ??= []).push(write);
+      own?.set(id, write.value === null ? 0 : revision + 1);
     }
-    return conflicts;
+    return conflicts ?? [];
   }
 
   /** Records what an accepted commit's writes will give their documents. */
   accept(entries: readonly Entry[]): void {
     for (const [collection, key, value] of entries) {
-      const id = idOf(collection, key);
-      const pending = this.pending.get(id);
+      let documents = this.pending.get(collection);
+      if (!documents) this.pending.set(collection, (documents = new Map()));
+      const pending = documents.get(key);
       const revision = value === null ? 0 : (pending?.revision ?? this.committed(collection, key)) + 1;
       if (pending) {
         pending.revision = revision;
         pending.writers += 1;
       } else {
-        this.pending.set(id, { revision, writers: 1 });
+        documents.set(key, { revision, writers: 1 });
       }
     }
   }
@@ -54,9 +61,9 @@ export class Revisions {
   /** An accepted commit's writes are in memory now: memory answers for documents nothing else pending writes. */
   landed(entries: readonly Entry[]): void {
     for (const [collection, key] of entries) {
-      const id = idOf(collection, key);
-      const pending = this.pending.get(id)!;
-      if (--pending.writers === 0) this.pending.delete(id);
+      const documents = this.pending.get(collection)!;
+      const pending = documents.get(key)!;
+      if (--pending.writers === 0) documents.delete(key);
     }
   }
 
@@ -66,8 +73,8 @@ export class Revisions {
     for (const entries of survivors) this.accept(entries);
   }
 
-  private current(id: string, { collection, key }: Write): number {
-    return this.pending.get(id)?.revision ?? this.committed(collection, key);
+  private current(collection: string, key: string): number {
+    return this.pending.get(collection)?.get(key)?.revision ?? this.committed(collection, key);
   }
 }
 

@@ -36,20 +36,23 @@ export function shardPath(dir: string, index: number): string {
   return join(dir, `${index.toString(16).padStart(4, '0')}.json`);
 }
 
+/** A document's revision as memory holds it now. */
+export type RevisionOf = (collection: string, key: string) => number;
+
 export class Shards {
   /** Each shard's documents as lowdb holds them: the very objects parsed from its file, changed in place. */
   private readonly docs: ShardFile['docs'][];
-  private readonly revs: NonNullable<ShardFile['revs']>[];
   /** Journal sequence each shard file reflects; replay skips records at or below it. */
   private readonly seqs: number[];
   private dirty = new Set<number>();
 
+  /** `revisionOf` answers for the documents a checkpoint writes: revisions are kept in memory once, not per shard. */
   constructor(
     readonly dir: string,
     readonly count: number,
+    private readonly revisionOf: RevisionOf,
   ) {
     this.docs = Array.from({ length: count }, () => ({}));
-    this.revs = Array.from({ length: count }, () => ({}));
     this.seqs = new Array<number>(count).fill(0);
   }
 
@@ -89,7 +92,6 @@ export class Shards {
         }
       }
       this.docs[index] = data.docs;
-      this.revs[index] = revs;
       this.seqs[index] = data.seq;
       maxSeq = Math.max(maxSeq, data.seq);
     });
@@ -97,22 +99,14 @@ export class Shards {
   }
 
   /** Sets (or with `undefined` deletes) a document in memory and marks its shard for the next checkpoint. */
-  set(index: number, collection: string, key: string, value: unknown, revision: number): void {
+  set(index: number, collection: string, key: string, value: unknown): void {
     const docs = this.docs[index]!;
     let record = Object.hasOwn(docs, collection) ? docs[collection] : undefined;
-    const revs = this.revs[index]!;
-    let revisions = Object.hasOwn(revs, collection) ? revs[collection] : undefined;
     if (value === undefined) {
       if (record) delete record[key];
     } else {
       if (!record) defineOwn(docs, collection, (record = {}));
       defineOwn(record, key, value);
-    }
-    if (value === undefined || revision === 1) {
-      if (revisions) delete revisions[key];
-    } else {
-      if (!revisions) defineOwn(revs, collection, (revisions = {}));
-      defineOwn(revisions, key, revision);
     }
     this.dirty.add(index);
   }
@@ -137,11 +131,25 @@ export class Shards {
 
   private async writeShard(index: number, seq: number): Promise<void> {
     const docs = this.docs[index]!;
-    const revs = this.revs[index]!;
-    const db = new Low<ShardFile>(new DurableFile(shardPath(this.dir, index), { syncDir: false }), { format: SHARD_FORMAT, seq, docs, revs });
+    const db = new Low<ShardFile>(new DurableFile(shardPath(this.dir, index), { syncDir: false }), { format: SHARD_FORMAT, seq, docs, revs: this.revisionsOf(docs) });
     // An emptied shard is still written: its stamp stops an old journal from bringing deleted documents back.
     await db.write();
     this.seqs[index] = seq;
+  }
+
+  /** The revisions other than 1 of a shard's documents, as they are at the moment its file is serialized. */
+  private revisionsOf(docs: ShardFile['docs']): NonNullable<ShardFile['revs']> {
+    const revs: NonNullable<ShardFile['revs']> = {};
+    for (const collection of Object.keys(docs)) {
+      let revisions: Record<string, number> | undefined;
+      for (const key of Object.keys(docs[collection]!)) {
+        const revision = this.revisionOf(collection, key);
+        if (revision === 1) continue;
+        if (!revisions) defineOwn(revs, collection, (revisions = {}));
+        defineOwn(revisions, key, revision);
+      }
+    }
+    return revs;
   }
 }
 

@@ -62,7 +62,13 @@ export async function startPostgres(dir) {
     const result = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-q', '-v', 'ON_ERROR_STOP=1', '-c', statement], { encoding: 'utf8' });
     if (result.status !== 0) throw new Error(`psql -c ${statement} failed:\n${result.stderr}`);
   };
-  sql('CREATE DATABASE chartd');
+  try {
+    sql('CREATE DATABASE chartd');
+  } catch (error) {
+    run('pg_ctl', [`--pgdata=${data}`, '--mode=immediate', '--wait', 'stop']);
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
   let stopped = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/chartd`,

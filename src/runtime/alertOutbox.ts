@@ -4,22 +4,11 @@ import type { IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
 import { FAILED_AFTER_ATTEMPTS } from '../services/service.js';
-import { StoreError, WriteConflict, type Change, type Lease, type Store, type Stored, type Write } from '../store/port.js';
-import { readAllStored } from '../store/readAll.js';
+import { StoreError, WriteConflict, type Change, type Lease, type Store, type Stored } from '../store/port.js';
+import { ALERTS, dateUndated, unlessTaken, type AlertRecord } from './alertRecords.js';
 import { formatFailure, type FailureReport } from './alerts.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { retryOnClock } from './retryPolicy.js';
-
-export const ALERTS = 'alerts';
-
-interface AlertRecord {
-  /** Its key in the store: recording time first, so keys sort oldest first. */
-  readonly key: string;
-  readonly report: FailureReport;
-  readonly recordedAt: string;
-  /** Epoch ms from which it may be claimed: when it was recorded, so claims come oldest first as keys do. */
-  readonly due: number;
-}
 
 type Claimed = Stored<AlertRecord> & { lease: Lease };
 
@@ -52,8 +41,8 @@ export interface AlertOutboxOptions {
 export class AlertOutbox {
   private draining: Promise<void> | undefined;
   private again = false;
-  /** Set while another replica holds the oldest alert: this one looks again a lease period later, not at every change. */
-  private parked: ClockTimer | undefined;
+  /** Set while another replica holds the oldest alert: this one claims again once that alert is written, or a lease period later. */
+  private parked: { readonly timer: ClockTimer; readonly on: { readonly key: string; readonly revision: number } | undefined } | undefined;
   private renewal: ClockTimer | undefined;
   private held: { readonly claim: Claimed; readonly stop: AbortController } | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -68,16 +57,6 @@ export class AlertOutbox {
 
   constructor(private readonly options: AlertOutboxOptions) {}
 
-  /** The writes that keep `reports` until delivered; the runtime commits them with the snapshot that records them. */
-  recordWrites(reports: readonly FailureReport[], now: number): Write[] {
-    const recordedAt = new Date(now).toISOString();
-    return reports.map((report) => {
-      const key = `${String(now).padStart(15, '0')} ${report.id}`;
-      const record: AlertRecord = { key, report, recordedAt, due: now };
-      return { collection: ALERTS, key, value: record };
-    });
-  }
-
   /** Begins delivering, or begins again after stop(): what waits is claimed at once, with a fresh backoff. */
   async start(): Promise<void> {
     await dateUndated(this.options.store);
@@ -89,16 +68,17 @@ export class AlertOutbox {
     this.kick();
   }
 
-  /** Claims and delivers what is due, unless another replica holds the oldest alert (it delivers those after it). */
+  /** Claims and delivers what is due; while another replica holds the oldest alert (and delivers those after it), only counts what waits. */
   kick(): void {
-    if (!this.running || this.parked) return;
+    if (!this.running) return;
     if (this.draining) {
       this.again = true;
       return;
     }
-    this.draining = this.drain().catch((error: Error) => {
-      this.options.log.warn({ err: error.message }, 'could not claim the alerts waiting; looking again after a lease period');
-      this.park();
+    const work = this.parked ? this.track(this.recheck()) : this.drain();
+    this.draining = work.catch((error: Error) => {
+      this.options.log.warn({ err: error.message }, 'could not read or claim the alerts waiting; looking again after a lease period');
+      this.park(undefined);
     }).finally(() => {
       this.draining = undefined;
       if (this.again) {
@@ -112,8 +92,9 @@ export class AlertOutbox {
     this.running = false;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    for (const timer of [this.parked, this.renewal]) if (timer) this.options.clock.clearTimeout(timer);
-    this.parked = this.renewal = undefined;
+    this.unpark();
+    if (this.renewal) this.options.clock.clearTimeout(this.renewal);
+    this.renewal = undefined;
     this.shutdown.abort(new Error('chartd is shutting down'));
     await this.draining;
   }
@@ -164,19 +145,30 @@ export class AlertOutbox {
    * Oldest first, one at a time, so the webhook sees alerts in order: the oldest is claimed and delivered (its
    * failures retried under the retry policy while its lease is renewed), then the next. A claim that is not the
    * oldest alert stored means another replica holds that one and delivers the rest after it: given back, and parked.
+   * The oldest is read before the claim, so a change of it after the read reaches this replica as a change to recheck.
    */
   private async drain(): Promise<void> {
     const { store, clock, owner, leaseMs } = this.options;
     while (this.running) {
-      const [claim] = await this.track(store.claim<AlertRecord>(ALERTS, { owner, now: clock.now(), leaseMs, limit: 1 }));
       const oldest = await this.track(this.look());
-      if (!claim || oldest?.key !== claim.key) {
+      if (!oldest) return;
+      const [claim] = await this.track(store.claim<AlertRecord>(ALERTS, { owner, now: clock.now(), leaseMs, limit: 1 }));
+      if (claim?.key !== oldest.key) {
         if (claim) await this.track(this.giveBack(claim));
-        if (oldest) this.park();
+        this.park(oldest);
         return;
       }
       await this.deliver(claim);
     }
+  }
+
+  /** Parked: counts what waits (for /healthz), and claims again once the alert it parked on was delivered or handed back. */
+  private async recheck(): Promise<void> {
+    const oldest = await this.look();
+    const on = this.parked?.on;
+    if (oldest?.key === on?.key && oldest?.revision === on?.revision) return;
+    this.unpark();
+    this.again = true;
   }
 
   /** Commits the claimed alert unchanged, which ends the claim, so the replica delivering the older ones takes it next. */
@@ -184,12 +176,19 @@ export class AlertOutbox {
     await this.options.store.commit([{ collection: ALERTS, key, value, expect: revision }], { fence: { collection: ALERTS, key, lease } }).catch(unlessTaken);
   }
 
-  private park(): void {
+  /** Waits for `on` (the oldest alert, held elsewhere) to change, or for its lease to have run out unrenewed. */
+  private park(on: Stored<AlertRecord> | undefined): void {
     if (this.parked || !this.running) return;
-    this.parked = this.options.clock.setTimeout(() => {
+    const timer = this.options.clock.setTimeout(() => {
       this.parked = undefined;
       this.kick();
     }, this.options.leaseMs);
+    this.parked = { timer, on: on && { key: on.key, revision: on.revision } };
+  }
+
+  private unpark(): void {
+    if (this.parked) this.options.clock.clearTimeout(this.parked.timer);
+    this.parked = undefined;
   }
 
   private async deliver(claim: Claimed): Promise<void> {
@@ -283,19 +282,6 @@ export class AlertOutbox {
     await response.text();
     if (!response.ok) throw new Error(`the webhook answered ${response.status}`);
   }
-}
-
-/** Alerts recorded before they were claimable carry no `due`: given their recording time, once. */
-async function dateUndated(store: Store): Promise<void> {
-  for (const { key, value, revision } of await readAllStored<AlertRecord>(store, ALERTS)) {
-    if (typeof value.due === 'number') continue;
-    await store.commit([{ collection: ALERTS, key, value: { ...value, due: Date.parse(value.recordedAt) }, expect: revision }]).catch(unlessTaken);
-  }
-}
-
-/** Another replica changed or claimed the document first: what it did stands. */
-function unlessTaken(error: unknown): void {
-  if (!(error instanceof WriteConflict)) throw error;
 }
 
 /** --alert-webhook must be an http(s) URL; anything else stops start-up rather than losing every alert later. */

@@ -2,7 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ALERTS } from '../../src/runtime/alertOutbox.js';
+import { ALERTS } from '../../src/runtime/alertRecords.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { Store } from '../../src/store/port.js';
 import { SimulatedClock } from '../support/clock.js';

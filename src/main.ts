@@ -13,7 +13,8 @@ import { builtinHandlers } from './handlers/builtin.js';
 import { createRegistry, type HandlerRegistry } from './handlers/registry.js';
 import { createHttpClient, type Fetch } from './net/httpClient.js';
 import type { OutgoingTls } from './net/tlsFiles.js';
-import { ALERTS, AlertOutbox, checkWebhookUrl } from './runtime/alertOutbox.js';
+import { AlertOutbox, checkWebhookUrl } from './runtime/alertOutbox.js';
+import { ALERTS } from './runtime/alertRecords.js';
 import { createAlerter } from './runtime/alerts.js';
 import { BoundSettings } from './runtime/boundSettings.js';
 import { APPLIED_CHARTS } from './runtime/appliedCharts.js';
@@ -24,7 +25,7 @@ import { Environment } from './runtime/environment.js';
 import { InputChecker } from './runtime/inputChecker.js';
 import { ReplicaRegistry, REPLICAS } from './runtime/replicaRegistry.js';
 import { Retention } from './runtime/retention.js';
-import { INSTANCES, Runtime, type Change } from './runtime/runtime.js';
+import { DEFAULT_LEASE_MS, INSTANCES, ownerId, Runtime, type Change } from './runtime/runtime.js';
 import type { StepEvent } from './runtime/steps.js';
 import { StoreFollower } from './runtime/storeFollower.js';
 import { logTransitions } from './runtime/transitionLog.js';
@@ -158,8 +159,10 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     await catalog.archiveCurrent(new Date(clock.now()));
     follower?.follow(CHART_VERSIONS, (key) => catalog.readArchivedVersion(key), () => catalog.readArchived());
     await follower?.resync(CHART_VERSIONS);
+    // One claimer among the replicas, for effects and alerts alike.
+    const owner = ownerId();
     const outbox = config.alertWebhook
-      ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log, ...(observers.alertAttempt ? { onAttempt: observers.alertAttempt } : {}) })
+      ? new AlertOutbox({ store, fetch: http.fetch, url: config.alertWebhook, clock, log, owner, leaseMs: DEFAULT_LEASE_MS, ...(observers.alertAttempt ? { onAttempt: observers.alertAttempt } : {}) })
       : undefined;
     await outbox?.look();
     const unsent = outbox ? 0 : await store.count(ALERTS);
@@ -167,7 +170,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const alerter = createAlerter({ log, ...(outbox ? { outbox } : {}), ...(config.logFailures === false ? { logFailures: false } : {}) });
     const settings = new BoundSettings(inputs, set.values.charts);
     const runtime = new Runtime({
-      store, catalog, handlers, clock, log, alerter, inputs, environment, settings,
+      store, catalog, handlers, clock, log, alerter, inputs, environment, settings, owner,
       ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
       ...(follower ? { follower } : {}),
       ...(observers.step ? { onStep: observers.step } : {}),

@@ -1,7 +1,7 @@
 // The engine as metrics: its hooks count commits, transitions, steps and alert deliveries; its state and its services' are read at each scrape.
 
 import type { Engine, EngineObservers } from '../main.js';
-import { ALERTS } from '../runtime/alertOutbox.js';
+import { ALERTS } from '../runtime/alertRecords.js';
 import type { ServiceBoard } from '../services/service.js';
 import type { Metrics } from './metrics.js';
 

@@ -1,21 +1,16 @@
-// Durable alerts: recorded with the failure they report, POSTed to the webhook oldest first until it takes them.
+// Durable alerts: recorded with the failure they report, claimed with a lease and POSTed to the webhook oldest first, by one replica at a time.
 
-import { ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
+import type { IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
 import { FAILED_AFTER_ATTEMPTS } from '../services/service.js';
-import type { Store, Write } from '../store/port.js';
+import { StoreError, WriteConflict, type Change, type Lease, type Store, type Stored } from '../store/port.js';
+import { ALERTS, dateUndated, unlessTaken, type AlertRecord } from './alertRecords.js';
 import { formatFailure, type FailureReport } from './alerts.js';
 import type { Clock, ClockTimer } from './clock.js';
+import { retryOnClock } from './retryPolicy.js';
 
-export const ALERTS = 'alerts';
-
-interface AlertRecord {
-  /** Its key in the store: recording time first, so keys sort oldest first. */
-  readonly key: string;
-  readonly report: FailureReport;
-  readonly recordedAt: string;
-}
+type Claimed = Stored<AlertRecord> & { lease: Lease };
 
 export interface AlertHealth {
   readonly undelivered: number;
@@ -32,21 +27,27 @@ export interface AlertOutboxOptions {
   readonly url: string;
   readonly clock: Clock;
   readonly log: Logger;
-  /** Waits between failed attempts (DEFAULT_BACKOFF unless given). */
+  /** Who claims alerts: this process alone, as for effects. */
+  readonly owner: string;
+  /** How long a claim holds unrenewed: the alert a replica stopped delivering is taken over this long after. */
+  readonly leaseMs: number;
+  /** Waits between failed attempts (the retry policy's unless given). */
   readonly backoff?: IBackoffFactory<unknown>;
   readonly timeoutMs?: number;
   /** Told of every attempt to deliver an alert, taken by the webhook or not (metrics). */
   readonly onAttempt?: (delivered: boolean) => void;
 }
 
-// 0.5-1 s after the first failure, doubling to 2.5-5 min: a webhook down for hours is tried every few minutes.
-const DEFAULT_BACKOFF = new ExponentialBackoff({ generator: halfJitterGenerator, initialDelay: 1000, maxDelay: 5 * 60_000 });
-
 export class AlertOutbox {
-  private readonly backoffs: IBackoffFactory<unknown>;
-  private backoff: IBackoff<unknown> | undefined;
-  private retry: ClockTimer | undefined;
   private draining: Promise<void> | undefined;
+  private again = false;
+  /** Set while another replica holds the oldest alert: this one claims again once that alert is written, or a lease period later. */
+  private parked: { readonly timer: ClockTimer; readonly on: { readonly key: string; readonly revision: number } | undefined } | undefined;
+  private renewal: ClockTimer | undefined;
+  private held: { readonly claim: Claimed; readonly stop: AbortController } | undefined;
+  private unsubscribe: (() => void) | undefined;
+  /** Claims, reads, posts, commits and renewals under way (not the waits between attempts): what whenIdle waits for. */
+  private readonly busy = new Set<Promise<void>>();
   private lastError: string | undefined;
   private failedAttempts = 0;
   /** Deliveries begin with start(); until then alerts are only recorded. */
@@ -54,47 +55,59 @@ export class AlertOutbox {
   private shutdown = new AbortController();
   private waiting: { readonly count: number; readonly oldest: string | undefined } = { count: 0, oldest: undefined };
 
-  constructor(private readonly options: AlertOutboxOptions) {
-    this.backoffs = options.backoff ?? DEFAULT_BACKOFF;
-  }
+  constructor(private readonly options: AlertOutboxOptions) {}
 
-  /** The writes that keep `reports` until delivered; the runtime commits them with the snapshot that records them. */
-  recordWrites(reports: readonly FailureReport[], now: number): Write[] {
-    const recordedAt = new Date(now).toISOString();
-    return reports.map((report) => {
-      const key = `${String(now).padStart(15, '0')} ${report.id}`;
-      const record: AlertRecord = { key, report, recordedAt };
-      return { collection: ALERTS, key, value: record };
-    });
-  }
-
-  /** Begins delivering, or begins again after stop(): what waits is tried at once, with a fresh backoff. */
+  /** Begins delivering, or begins again after stop(): what waits is claimed at once, with a fresh backoff. */
   async start(): Promise<void> {
+    await dateUndated(this.options.store);
     await this.look();
     if (this.waiting.count) this.options.log.info({ alerts: this.waiting.count }, 'delivering the alerts recorded and not yet delivered');
     if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
-    this.backoff = undefined;
+    this.unsubscribe ??= this.options.store.onChange((changes) => this.changed(changes));
     this.running = true;
     this.kick();
   }
 
-  /** Starts delivering unless a delivery or a wait before the next attempt is under way. */
+  /** Claims and delivers what is due; while another replica holds the oldest alert (and delivers those after it), only counts what waits. */
   kick(): void {
-    if (!this.running || this.draining || this.retry) return;
-    this.draining = this.drain().finally(() => {
+    if (!this.running) return;
+    if (this.draining) {
+      this.again = true;
+      return;
+    }
+    const work = this.parked ? this.track(this.recheck()) : this.drain();
+    this.draining = work.catch((error: Error) => {
+      this.options.log.warn({ err: error.message }, 'could not read or claim the alerts waiting; looking again after a lease period');
+      this.park(undefined);
+    }).finally(() => {
       this.draining = undefined;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      }
     });
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    if (this.retry) this.options.clock.clearTimeout(this.retry);
-    this.retry = undefined;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    this.unpark();
+    if (this.renewal) this.options.clock.clearTimeout(this.renewal);
+    this.renewal = undefined;
     this.shutdown.abort(new Error('chartd is shutting down'));
     await this.draining;
   }
 
-  /** As the outbox last looked at the store: at start, before each delivery and after each failed one. */
+  /** Waits until no claim, read, post, commit or renewal is under way (a turn first, for one just due to begin). */
+  async whenIdle(): Promise<void> {
+    do {
+      await new Promise((resolve) => setImmediate(resolve));
+      await Promise.all([...this.busy]);
+    } while (this.busy.size);
+  }
+
+  /** As the outbox last looked at the store: at start, before each delivery and after each failed attempt. */
   health(): AlertHealth {
     const { oldest } = this.waiting;
     return {
@@ -104,7 +117,7 @@ export class AlertOutbox {
     };
   }
 
-  /** Why delivery counts as failed: the webhook did not take the last few attempts and alerts wait. */
+  /** Why delivery counts as failed: the webhook did not take the last few attempts (of this replica) and alerts wait. */
   failure(): string | undefined {
     if (this.failedAttempts < FAILED_AFTER_ATTEMPTS || this.waiting.count === 0) return undefined;
     return `the webhook did not take the last ${this.failedAttempts} attempts to deliver an alert (last: ${this.lastError ?? 'unknown'}); ${this.waiting.count} alerts wait`;
@@ -115,53 +128,155 @@ export class AlertOutbox {
     if (reports.length) this.waiting = { count: this.waiting.count + reports.length, oldest: this.waiting.oldest ?? reports[0]!.at };
   }
 
-  /** Reads the oldest alert waiting and how many wait (at start-up, before deliveries begin). */
-  async look(): Promise<AlertRecord | undefined> {
+  /** Reads the oldest alert waiting and how many wait (every replica's). */
+  async look(): Promise<Stored<AlertRecord> | undefined> {
     const { store } = this.options;
     const [oldest] = (await store.page<AlertRecord>(ALERTS, { limit: 1 })).documents;
     this.waiting = { count: await store.count(ALERTS), oldest: oldest?.value.recordedAt };
-    return oldest?.value;
+    return oldest;
   }
 
-  /** Oldest first, one at a time, so the webhook sees alerts in order; a failure waits out the backoff, then resumes. */
+  /** Another replica's alert, or a change the store could not name, may be this one's to deliver. */
+  private changed(changes: readonly Change[]): void {
+    if (changes.length === 0 || changes.some((change) => change.collection === ALERTS)) this.kick();
+  }
+
+  /**
+   * Oldest first, one at a time, so the webhook sees alerts in order: the oldest is claimed and delivered (its
+   * failures retried under the retry policy while its lease is renewed), then the next. A claim that is not the
+   * oldest alert stored means another replica holds that one and delivers the rest after it: given back, and parked.
+   * The oldest is read before the claim, so a change of it after the read reaches this replica as a change to recheck.
+   */
   private async drain(): Promise<void> {
-    const { store, log, clock } = this.options;
-    for (;;) {
-      const next = await this.look();
-      if (!next || !this.running) return;
-      try {
-        await this.post(next.report);
-        await store.commit([{ collection: ALERTS, key: next.key, value: null }]);
-        this.backoff = undefined;
-        this.lastError = undefined;
-        this.failedAttempts = 0;
-        this.options.onAttempt?.(true);
-        log.info({ alert: next.report.id }, 'alert delivered');
-      } catch (error) {
-        if (!this.running) return;
-        this.failedAttempts += 1;
-        this.options.onAttempt?.(false);
-        this.backoff = this.backoff ? this.backoff.next(undefined) : this.backoffs.next(undefined);
-        this.lastError = describeFetchFailure(error);
-        const delay = Math.round(this.backoff.duration);
-        await this.look();
-        log.warn({ alert: next.report.id, undelivered: this.waiting.count, retryInMs: delay, err: this.lastError }, 'alert webhook did not take the alert; it is kept and sent again');
-        this.retry = clock.setTimeout(() => {
-          this.retry = undefined;
-          this.kick();
-        }, delay);
+    const { store, clock, owner, leaseMs } = this.options;
+    while (this.running) {
+      const oldest = await this.track(this.look());
+      if (!oldest) return;
+      const [claim] = await this.track(store.claim<AlertRecord>(ALERTS, { owner, now: clock.now(), leaseMs, limit: 1 }));
+      if (claim?.key !== oldest.key) {
+        if (claim) await this.track(this.giveBack(claim));
+        this.park(oldest);
         return;
       }
+      await this.deliver(claim);
     }
   }
 
-  private async post(report: FailureReport): Promise<void> {
+  /** Parked: counts what waits (for /healthz), and claims again once the alert it parked on was delivered or handed back. */
+  private async recheck(): Promise<void> {
+    const oldest = await this.look();
+    const on = this.parked?.on;
+    if (oldest?.key === on?.key && oldest?.revision === on?.revision) return;
+    this.unpark();
+    this.again = true;
+  }
+
+  /** Commits the claimed alert unchanged, which ends the claim, so the replica delivering the older ones takes it next. */
+  private async giveBack({ key, value, revision, lease }: Claimed): Promise<void> {
+    await this.options.store.commit([{ collection: ALERTS, key, value, expect: revision }], { fence: { collection: ALERTS, key, lease } }).catch(unlessTaken);
+  }
+
+  /** Waits for `on` (the oldest alert, held elsewhere) to change, or for its lease to have run out unrenewed. */
+  private park(on: Stored<AlertRecord> | undefined): void {
+    if (this.parked || !this.running) return;
+    const timer = this.options.clock.setTimeout(() => {
+      this.parked = undefined;
+      this.kick();
+    }, this.options.leaseMs);
+    this.parked = { timer, on: on && { key: on.key, revision: on.revision } };
+  }
+
+  private unpark(): void {
+    if (this.parked) this.options.clock.clearTimeout(this.parked.timer);
+    this.parked = undefined;
+  }
+
+  private async deliver(claim: Claimed): Promise<void> {
+    const { store, clock, log, backoff } = this.options;
+    const { key, value: { report }, lease } = claim;
+    const held = { claim, stop: new AbortController() };
+    this.held = held;
+    this.renewSoon();
+    const signal = AbortSignal.any([held.stop.signal, this.shutdown.signal]);
+    const policy = { clock, signal, ...(backoff ? { backoff } : {}) };
+    try {
+      await retryOnClock(() => this.track(this.attempt(report, signal)), {
+        ...policy, retryable: () => true,
+        onRetry: (error, delay) => log.warn({ alert: report.id, undelivered: this.waiting.count, retryInMs: delay, err: describeFetchFailure(error) }, 'alert webhook did not take the alert; it is kept and sent again'),
+      });
+      await retryOnClock(() => this.track(store.commit([{ collection: ALERTS, key, value: null }], { fence: { collection: ALERTS, key, lease } })), {
+        ...policy, retryable: (error) => error instanceof StoreError,
+        onRetry: (error, delay) => log.warn({ alert: report.id, retryInMs: delay, err: (error as Error).message }, 'could not remove a delivered alert; trying again'),
+      });
+      log.info({ alert: report.id }, 'alert delivered');
+    } catch (error) {
+      if (error instanceof WriteConflict) {
+        // Its claim ran out while the store was away: whoever claims it next sends it again, under the same idempotency key.
+        log.warn({ alert: report.id }, 'the claim on a delivered alert was lost before it was removed; it may be sent again');
+      } else if (!signal.aborted) {
+        throw error;
+      } else if (this.shutdown.signal.aborted) {
+        // Stopped (a restart of the service, or shutdown): the claim is ended now, so a start or another replica tries at once.
+        await this.track(this.giveBack(claim)).catch((failed: Error) => log.warn({ alert: report.id, err: failed.message }, 'could not hand back the alert being delivered; it is claimed again once its lease runs out'));
+      }
+    } finally {
+      this.held = undefined;
+    }
+  }
+
+  /** One POST, counted for health and metrics. */
+  private async attempt(report: FailureReport, signal: AbortSignal): Promise<void> {
+    try {
+      await this.post(report, signal);
+    } catch (error) {
+      if (signal.aborted) throw error;
+      this.failedAttempts += 1;
+      this.lastError = describeFetchFailure(error);
+      this.options.onAttempt?.(false);
+      await this.look();
+      throw error;
+    }
+    this.failedAttempts = 0;
+    this.lastError = undefined;
+    this.options.onAttempt?.(true);
+  }
+
+  private renewSoon(): void {
+    if (this.renewal || !this.running) return;
+    this.renewal = this.options.clock.setTimeout(() => {
+      this.renewal = undefined;
+      void this.track(this.renew());
+    }, Math.floor(this.options.leaseMs / 3));
+  }
+
+  /** Extends the claim on the alert being delivered; one taken over meanwhile (this replica was cut off) is left to its new holder. */
+  private async renew(): Promise<void> {
+    const { store, clock, owner, leaseMs, log } = this.options;
+    const held = this.held;
+    if (!held) return;
+    try {
+      const kept = await store.renew(ALERTS, [held.claim.key], { owner, until: clock.now() + leaseMs });
+      if (!kept.length) held.stop.abort(new Error('its claim was taken over by another replica'));
+    } catch (error) {
+      log.warn({ err: (error as Error).message }, 'could not renew the claim on the alert being delivered');
+    }
+    if (this.held) this.renewSoon();
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(() => undefined, () => undefined);
+    this.busy.add(settled);
+    void settled.then(() => this.busy.delete(settled));
+    return work;
+  }
+
+  private async post(report: FailureReport, signal: AbortSignal): Promise<void> {
     const response = await this.options.fetch(this.options.url, {
       method: 'POST',
       // The receiver drops a second delivery of the same alert (after a crash between its answer and our commit).
       headers: { 'content-type': 'application/json', 'idempotency-key': report.id },
       body: JSON.stringify({ type: 'chartd.failure', ...report, message: formatFailure(report) }),
-      signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.options.timeoutMs ?? 10_000)]),
+      signal: AbortSignal.any([signal, AbortSignal.timeout(this.options.timeoutMs ?? 10_000)]),
     });
     // Read to the end, so the kept-alive connection is free for the next alert.
     await response.text();

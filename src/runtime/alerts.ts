@@ -5,6 +5,7 @@ import type { Snapshot } from '../engine/snapshot.js';
 import type { Outcome } from '../engine/transition.js';
 import type { Write } from '../store/port.js';
 import type { AlertHealth, AlertOutbox } from './alertOutbox.js';
+import { alertWrites } from './alertRecords.js';
 
 export interface FailureReport {
   /** chart/instance@revision of the move that recorded the failure: the webhook's idempotency key. */
@@ -65,7 +66,7 @@ export interface AlerterOptions {
 
 export function createAlerter({ log, outbox, logFailures = true }: AlerterOptions): Alerter {
   return {
-    record: (reports, now) => (outbox ? outbox.recordWrites(reports, now) : []),
+    record: (reports, now) => (outbox ? alertWrites(reports, now) : []),
     raised(reports) {
       if (logFailures) {
         for (const report of reports) log.error({ chart: report.chart, instance: report.instance, node: report.node, at: report.at }, formatFailure(report));

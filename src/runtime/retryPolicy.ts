@@ -1,9 +1,9 @@
-// The one policy by which the effect runner tries again what the store refused: cockatiel's backoff, waited out on the Clock port.
+// The one policy by which work after a commit is tried again (an outcome the store refused, an alert the webhook did not take): cockatiel's backoff, waited out on the Clock port.
 
 import { ExponentialBackoff, halfJitterGenerator, type IBackoff, type IBackoffFactory } from 'cockatiel';
 import type { Clock } from './clock.js';
 
-// 0.5-1 s after the first refusal, doubling to 30-60 s: a disk or database back within a minute is noticed within one.
+// 0.5-1 s after the first refusal, doubling to 30-60 s: a disk, database or webhook back within a minute is noticed within one.
 export const EFFECT_BACKOFF: IBackoffFactory<unknown> = new ExponentialBackoff({ generator: halfJitterGenerator, initialDelay: 1000, maxDelay: 60_000 });
 
 export interface RetryOptions {

@@ -5,8 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startEngine, StartupError, type Engine } from '../../src/main.js';
-import { ALERTS } from '../../src/runtime/alertOutbox.js';
+import { ALERTS } from '../../src/runtime/alertRecords.js';
 import { formatFailure } from '../../src/runtime/alerts.js';
+import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import { SimulatedClock } from '../support/clock.js';
 import { capturingLogger, removeDir, tempDir, writeCharts } from '../support/server.js';
 import { until } from '../support/wait.js';
@@ -151,6 +152,19 @@ describe('alerts', () => {
       message: formatFailure({ prefix: 'nightly a', node: 'remove', error: snapshot.failures[0]!.error }),
     });
     expect(running.runtime.alertHealth()).toEqual({ undelivered: 0 });
+  });
+
+  it('recorded before alerts were claimable (no due) are delivered after a start', async () => {
+    const report = { id: 'alerting/a@2', chart: 'alerting', instance: 'a', prefix: 'nightly a', node: 'remove', error: 'gone', at: new Date(clock.now()).toISOString() };
+    const store = await openLowdbStore(dataDir);
+    const key = `${String(clock.now()).padStart(15, '0')} ${report.id}`;
+    await store.commit([{ collection: ALERTS, key, value: { key, report, recordedAt: report.at } }]);
+    await store.close();
+    down = false;
+    const running = await start();
+    await until(() => accepted.length === 1, 'the alert written before to be delivered');
+    expect(accepted[0]).toMatchObject({ key: report.id, body: { instance: 'a', message: formatFailure(report) } });
+    await until(async () => (await running.store.count(ALERTS)) === 0, 'the alert to be removed');
   });
 
   it('are refused at start-up when the webhook is not an http(s) URL, before the data directory is touched', async () => {

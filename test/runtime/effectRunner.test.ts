@@ -3,10 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { INSTANCES } from '../../src/runtime/runtime.js';
 import { EFFECTS } from '../../src/runtime/effectRecords.js';
-import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import type { Store } from '../../src/store/port.js';
 import { SimulatedClock } from '../support/clock.js';
-import { holdingHandlers, startReplica, type HeldRun } from '../support/replica.js';
+import { holdingHandlers, startReplica, replicaStoreKinds, type HeldRun, type ReplicaStores } from '../support/replica.js';
 import { capturingLogger, tempDirs, type LogLine } from '../support/server.js';
 import { until } from '../support/wait.js';
 import { postgresForFile } from '../store/postgresStores.js';
@@ -46,22 +45,9 @@ interface Replicas {
   readonly lines: LogLine[];
 }
 
-/** Two replicas, each on its own clock, on one store: the same store object (embedded) or two connections to one database. */
-type Stores = () => Promise<[Store, Store]>;
+const kinds = replicaStoreKinds(dirs, pg.stores, opened);
 
-const kinds: [string, Stores][] = [
-  ['the embedded store', async () => {
-    const store = await openLowdbStore(await dirs.make('chartd-data-'));
-    opened.push(store);
-    return [store, store];
-  }],
-  ['PostgreSQL', async () => {
-    const [first, second] = await pg.stores.replicas(2);
-    return [first!, second!];
-  }],
-];
-
-async function replicas(stores: Stores, clocks: [SimulatedClock, SimulatedClock]): Promise<Replicas> {
+async function replicas(stores: ReplicaStores, clocks: [SimulatedClock, SimulatedClock]): Promise<Replicas> {
   const [storeA, storeB] = await stores();
   const runs: HeldRun[] = [];
   const { log, lines } = capturingLogger();

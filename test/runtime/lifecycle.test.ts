@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Conflict } from '../../src/errors.js';
 import { startEngine, type Engine, type RuntimeConfig } from '../../src/main.js';
-import { ALERTS } from '../../src/runtime/alertOutbox.js';
+import { ALERTS } from '../../src/runtime/alertRecords.js';
 import { INSTANCES } from '../../src/runtime/runtime.js';
 import { SimulatedClock } from '../support/clock.js';
 import { holdWrites, releaseHeldWrites } from '../support/journalWrites.js';

@@ -65,6 +65,8 @@ export interface RuntimeConfig {
   readonly retainFinishedMs?: number;
   /** --retain-finished-rate N: the most finished instances removed a second. */
   readonly retainFinishedRate?: number;
+  /** --lease DURATION: how long a claim on a step or deadline holds unrenewed. */
+  readonly leaseMs?: number;
   /** Hooks told of what the engine does, from its start on (metrics); each is called in place, so it must be cheap. */
   readonly observers?: EngineObservers;
 }
@@ -172,6 +174,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     const runtime = new Runtime({
       store, catalog, handlers, clock, log, alerter, inputs, environment, settings, owner,
       ...(config.maxInstances !== undefined ? { maxInstances: config.maxInstances } : {}),
+      ...(config.leaseMs !== undefined ? { leaseMs: config.leaseMs } : {}),
       ...(follower ? { follower } : {}),
       ...(observers.step ? { onStep: observers.step } : {}),
     });

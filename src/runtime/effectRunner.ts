@@ -64,10 +64,15 @@ export class EffectRunner {
   private passing: Promise<void> | undefined;
   private again = false;
   private renewal: ClockTimer | undefined;
+  private renewing: Promise<void> | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly shutdown = new AbortController();
 
+  /** How often claims held are renewed: three times a lease. */
+  private readonly renewEvery: number;
+
   constructor(private readonly options: EffectRunnerOptions) {
+    this.renewEvery = Math.floor(options.leaseMs / 3);
     this.wake = new Timers(options.clock, (key) => {
       this.due.add(key);
       this.kick();
@@ -287,15 +292,32 @@ export class EffectRunner {
     }
   }
 
+  /**
+   * Renews on a steady beat, even while a renewal hangs on a store that stopped answering, so a claim that could not
+   * be renewed is given up in time.
+   */
   private renewSoon(): void {
     if (this.renewal || this.shutdown.signal.aborted) return;
     this.renewal = this.options.clock.setTimeout(() => {
       this.renewal = undefined;
-      void this.renew();
-    }, Math.floor(this.options.leaseMs / 3));
+      this.giveUpExpiring();
+      this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+      if (this.held.size) this.renewSoon();
+    }, this.renewEvery);
   }
 
-  /** Extends every claim held; one no longer held (another replica took it over) stops, as does one that ran out while the store was away. */
+  /**
+   * Stops what is carried out under a claim not renewed in time: with a beat or less of it left, it runs out before
+   * the next renewal could land, and another replica may take it over then. Stopped now, the two never run at once.
+   */
+  private giveUpExpiring(): void {
+    const now = this.options.clock.now();
+    for (const held of this.held.values()) {
+      if (held.until - now <= this.renewEvery) held.stop.abort(new Error('its claim could not be renewed in time (the store is out of reach); another replica takes it over once it runs out'));
+    }
+  }
+
+  /** Extends every claim held; one no longer held (another replica took it over) stops. */
   private async renew(): Promise<void> {
     const { store, clock, owner, leaseMs, log } = this.options;
     const keys = [...this.held.keys()];
@@ -310,11 +332,8 @@ export class EffectRunner {
         else held.stop.abort(new Error('its claim was taken over by another replica'));
       }
     } catch (error) {
-      const now = clock.now();
       log.warn({ err: (error as Error).message, effects: keys.length }, 'could not renew the claims on effects being carried out');
-      for (const held of this.held.values()) if (held.until <= now) held.stop.abort(new Error('its claim ran out while the store could not be reached'));
     }
-    if (this.held.size) this.renewSoon();
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

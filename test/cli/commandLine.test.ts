@@ -47,6 +47,7 @@ describe('help', () => {
     expect(flat(serve!.stdout)).toContain('(choices: "json", "pretty", default: json)');
     expect(flat(serve!.stdout)).toContain('--retain-finished <DURATION> remove finished (done or cancelled) instances once finished this long, e.g. 30d (default: kept until deleted)');
     expect(flat(serve!.stdout)).toContain('--retain-finished-rate <N> the most finished instances --retain-finished removes a second (default: 200)');
+    expect(flat(serve!.stdout)).toContain('--lease <DURATION> how long a claim on a step or deadline holds unrenewed (renewed every third of it): a replica killed or cut off from the store has its work taken over one to two leases later (default: 30s)');
     for (const help of [serve!, zone!]) expect(flat(help.stdout)).toContain('--no-metrics serve no GET /metrics and count nothing for it (docs/operations.md)');
     expect(flat(zone!.stdout)).toContain('--storage <DIR> where backups are made and kept (required)');
     expect(flat(zone!.stdout)).toContain("(default: this host's name)");
@@ -117,6 +118,7 @@ describe('usage errors', () => {
     expect(await runChartd(['diff'])).toMatchObject({ code: 2, stderr: expect.stringContaining('chartd: diff needs OLD: the chart file served now\nchartd: diff needs NEW: the new version of it\n') });
     expect(await runChartd(['diagram', 'a.yaml', 'b.yaml'])).toMatchObject({ code: 2, stderr: expect.stringContaining('chartd: diagram takes CHART and no more (got also: b.yaml)') });
     expect(await runChartd(['run', 'charts/traffic-light.yaml', '--json=yes'])).toMatchObject({ code: 2, stderr: expect.stringContaining('chartd: --json takes no value') });
+    expect(await runChartd(['serve', '--lease', '500ms'])).toMatchObject({ code: 2, stderr: expect.stringContaining('chartd: --lease 500ms is too short: give at least 1s (claims are renewed every third of it)') });
     expect(await runChartd(['token'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/^Usage: chartd token \[command\]/) });
   });
 });

@@ -16,6 +16,8 @@ export interface Cluster {
   readonly pg: () => PostgresServer;
   /** The store URL of this test's database. */
   readonly url: () => string;
+  /** Creates this test's database if no replica did yet; answers its store URL. */
+  database(): Promise<string>;
   /** Starts a replica on this test's database (or CHARTD_STORE's of `env`), with the charts of CHARTS (or `charts`) and `args`. */
   start(args?: string[], charts?: Record<string, string>, env?: NodeJS.ProcessEnv): Promise<ChildServer>;
   /** Starts `count` replicas at once. */
@@ -50,6 +52,7 @@ export function clusterForFile(): Cluster {
   const cluster: Cluster = {
     pg: () => pg!,
     url: () => databaseUrl(pg!, database),
+    database: ensureDatabase,
     async start(args = [], charts = CHARTS, env = {}) {
       const url = await ensureDatabase();
       const chartDir = await tempDir('chartd-replica-charts-');
@@ -66,6 +69,11 @@ export function clusterForFile(): Cluster {
     },
   };
   return cluster;
+}
+
+/** The replicas not killed (or exited). */
+export function running(replicas: readonly ChildServer[]): ChildServer[] {
+  return replicas.filter(({ child }) => child.exitCode === null && child.signalCode === null);
 }
 
 export interface Answer {

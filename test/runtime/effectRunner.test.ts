@@ -8,6 +8,7 @@ import { SimulatedClock } from '../support/clock.js';
 import { holdingHandlers, startReplica, replicaStoreKinds, type HeldRun, type ReplicaStores } from '../support/replica.js';
 import { capturingLogger, tempDirs, type LogLine } from '../support/server.js';
 import { until } from '../support/wait.js';
+import { startPgProxy } from '../support/pgProxy.js';
 import { postgresForFile } from '../store/postgresStores.js';
 
 const WORKS = `chart: works
@@ -131,5 +132,50 @@ describe.each(kinds)('effects on %s', (_name, stores) => {
     expect((await a.snapshot('works', 'w3')).state).toBe('failed');
     expect(await store.count(EFFECTS, 'works/')).toBe(0);
     expect(await store.get(INSTANCES, 'works/w3')).toBeDefined();
+  });
+});
+
+describe('effects on PostgreSQL out of reach', () => {
+  it('a replica whose renewals hang stops its step a third of a lease before the claim runs out; another takes it over then', async () => {
+    const proxy = await startPgProxy(pg.server().host, pg.server().port);
+    try {
+      const database = await pg.stores.freshDatabase();
+      const clocks = { a: new SimulatedClock(), b: new SimulatedClock() };
+      const runs: HeldRun[] = [];
+      const { log } = capturingLogger();
+      const start = async (name: 'a' | 'b', port?: number) => {
+        const store = await pg.stores.open(database, `application_name=replica-${name}`, {}, port);
+        const runtime = await startReplica({
+          store, clock: clocks[name], log: log.child({ replica: name }), handlers: holdingHandlers(runs, name), owner: `replica-${name}`,
+          leaseMs: LEASE_MS, charts: { 'works.yaml': WORKS },
+        });
+        running.push(runtime);
+        return runtime;
+      };
+      // A alone when the step is due, so A claims it, through the proxy about to go silent.
+      const a = await start('a', proxy.port);
+      await a.create('works', 'w4', {});
+      await until(() => runs.length === 1, 'the step to start on A');
+      const b = await start('b');
+      proxy.partition();
+      const beat = LEASE_MS / 3;
+      await clocks.a.advance(beat);
+      expect(runs[0]!.signal.aborted).toBe(false);
+      // The renewal a beat ago has not come back: with a beat of the claim left, A gives it up.
+      await clocks.a.advance(beat);
+      await until(() => runs[0]!.signal.aborted, 'A stopping its step');
+      await until(async () => {
+        await clocks.b.advance(1000, () => b.whenIdle());
+        return runs.length === 2;
+      }, 'B taking the step over');
+      expect(runs[1]!.replica).toBe('b');
+      // Not before the claim ran out: A had stopped a beat before that.
+      expect(clocks.b.now() - clocks.a.now()).toBeGreaterThanOrEqual(beat);
+      runs[1]!.release();
+      await until(async () => (await b.snapshot('works', 'w4')).state === 'done', 'the outcome B committed');
+      expect(await causes(b, 'w4')).toEqual(['create', 'success']);
+    } finally {
+      await proxy.close();
+    }
   });
 });

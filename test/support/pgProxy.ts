@@ -12,12 +12,15 @@ export interface PgProxy {
   readonly port: number;
   /** The next COMMIT on any connection: cut that connection before PostgreSQL sees it, or once it landed but before its answer. */
   cutNextCommit(when: Cut): Promise<void>;
+  /** Drops every byte either way from now on, leaving connections open: the client's queries hang, as behind a dead network. */
+  partition(): void;
   close(): Promise<void>;
 }
 
 export async function startPgProxy(host: string, port: number): Promise<PgProxy> {
   const sockets = new Set<Socket>();
   let armed: { when: Cut; done: () => void } | undefined;
+  let partitioned = false;
   const cutIf = (when: Cut, chunk: Buffer, pattern: Buffer, pair: Socket[]): boolean => {
     if (armed?.when !== when || !chunk.includes(pattern)) return false;
     const { done } = armed;
@@ -36,9 +39,11 @@ export async function startPgProxy(host: string, port: number): Promise<PgProxy>
       socket.on('error', () => pair.forEach((each) => each.destroy()));
     }
     client.on('data', (chunk: Buffer) => {
+      if (partitioned) return;
       if (!cutIf('before-commit', chunk, COMMIT_QUERY, pair)) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
+      if (partitioned) return;
       if (!cutIf('after-commit', chunk, COMMIT_DONE, pair)) client.write(chunk);
     });
     client.on('end', () => upstream.end());
@@ -50,6 +55,7 @@ export async function startPgProxy(host: string, port: number): Promise<PgProxy>
     cutNextCommit: (when) => new Promise((resolve) => {
       armed = { when, done: resolve };
     }),
+    partition: () => void (partitioned = true),
     close: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise((resolve) => server.close(resolve));

@@ -6,6 +6,7 @@ import { StartupError } from '../../main.js';
 import { postgresSettingsFrom, readPostgresUrl, StoreUrlInvalid, type PostgresSettings } from '../../store/postgres/settings.js';
 import { DEFAULT_MAX_INSTANCES } from '../../runtime/quota.js';
 import { DEFAULT_REMOVALS_PER_SECOND } from '../../runtime/retention.js';
+import { DEFAULT_LEASE_MS } from '../../runtime/runtime.js';
 import { startServer } from '../../servers.js';
 import { BUNDLED_CHARTS } from '../bundled.js';
 import { ChartdCommand } from '../command.js';
@@ -31,10 +32,12 @@ interface ServeOptions extends LogValues, MetricsValues, TlsValues {
   readonly accessLog?: boolean;
   readonly retainFinished?: number;
   readonly retainFinishedRate: number;
+  readonly lease?: number;
 }
 
 const DEFAULT_CHARTS = 'charts';
 const DEFAULT_DATA = './data';
+const MIN_LEASE_MS = 1000;
 
 export function command(): ChartdCommand {
   return new ChartdCommand('serve')
@@ -60,6 +63,7 @@ docs/security.md and docs/tls.md.`)
     .accept('--max-instances <N>', 'the most instances one chart may have', { read: positiveInteger('--max-instances'), default: DEFAULT_MAX_INSTANCES })
     .accept('--retain-finished <DURATION>', 'remove finished (done or cancelled) instances once finished this long, e.g. 30d', { read: duration('--retain-finished'), defaultText: 'kept until deleted' })
     .accept('--retain-finished-rate <N>', 'the most finished instances --retain-finished removes a second', { read: positiveInteger('--retain-finished-rate'), default: DEFAULT_REMOVALS_PER_SECOND })
+    .accept('--lease <DURATION>', "how long a claim on a step or deadline holds unrenewed (renewed every third of it): a replica killed or cut off from the store has its work taken over one to two leases later", { read: leaseDuration, defaultText: `${DEFAULT_LEASE_MS / 1000}s` })
     .including(logOptions('info', true))
     .including(metricsOptions)
     .including(tlsOptions)
@@ -103,6 +107,7 @@ async function serve(options: ServeOptions): Promise<number> {
     ...(options.values ? { valuesFile: options.values } : {}),
     ...(options.retainFinished !== undefined ? { retainFinishedMs: options.retainFinished } : {}),
     retainFinishedRate: options.retainFinishedRate,
+    ...(options.lease !== undefined ? { leaseMs: options.lease } : {}),
   }).catch((error: unknown) => {
     signals.dispose();
     throw error;
@@ -114,6 +119,13 @@ async function serve(options: ServeOptions): Promise<number> {
   signals.dispose();
   log.flush();
   return 0;
+}
+
+/** A lease renewed every third of it: under a second, one slow round trip to the store would lose it. */
+function leaseDuration(text: string): number {
+  const ms = duration('--lease')(text);
+  if (ms < MIN_LEASE_MS) throw new UsageError(`--lease ${text} is too short: give at least ${MIN_LEASE_MS / 1000}s (claims are renewed every third of it)`);
+  return ms;
 }
 
 /** --store's URL; a problem with it names what is wrong and never repeats the password. */

@@ -27,6 +27,8 @@ const DEFAULT_POOL_SIZE = 10;
 /** Rows a page() reads at a time when `accept` may skip some. */
 const PAGE_BATCH = 200;
 
+const GET_SQL = { name: 'chartd_get', text: `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = $2` };
+
 interface DocumentRow {
   readonly key: string;
   readonly value: unknown;
@@ -56,8 +58,7 @@ export class PostgresStore implements Store {
   }
 
   async get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
-    const { rows } = await this.db.query<DocumentRow>(`reading ${collection}/${key}`,
-      `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = $2`, [collection, key]);
+    const { rows } = await this.db.query<DocumentRow>(`reading ${collection}/${key}`, GET_SQL, [collection, key]);
     return rows[0] as Stored<T> | undefined;
   }
 

@@ -9,7 +9,7 @@ import type { Input, Outcome, Restart } from '../engine/transition.js';
 import { isFinished, templateScope, type Context, type Snapshot, type Transition } from '../engine/snapshot.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import type { Fence, Store, StoreHealth } from '../store/port.js';
+import type { Fence, Store, StoreHealth, Stored } from '../store/port.js';
 import { readAll } from '../store/readAll.js';
 import type { AlertHealth } from './alertOutbox.js';
 import type { Alerter, FailureReport } from './alerts.js';
@@ -113,7 +113,7 @@ export class Runtime {
     this.quota = follower
       ? new SharedQuota(limit, (chart) => this.tally.counts(chart).total)
       : new InstanceQuota(limit, (chart) => options.store.count(INSTANCES, `${chart}/`));
-    follower?.follow(INSTANCES, (key) => this.followStored(key), () => this.followAllStored());
+    follower?.follow(INSTANCES, (key, committed) => this.followStored(key, committed), () => this.followAllStored());
     const batches = (this.batches = new InstanceBatches({
       store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota, shared: follower !== undefined,
       chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
@@ -490,10 +490,10 @@ export class Runtime {
     for (const listener of this.listeners) listener({ before, after, recorded });
   }
 
-  /** Another replica (or this one) changed instance `key`: the tally, long-polls and watch streams follow what is stored. */
-  private async followStored(key: string): Promise<void> {
+  /** Another replica (or this one: `committed`) changed instance `key`: the tally, long-polls and watch streams follow what is stored. */
+  private async followStored(key: string, committed?: Stored<unknown> | null): Promise<void> {
     const mark = this.waiters.mark();
-    const snapshot = (await this.options.store.get<Snapshot>(INSTANCES, key))?.value;
+    const snapshot = (committed === undefined ? await this.options.store.get<Snapshot>(INSTANCES, key) : (committed as Stored<Snapshot> | null))?.value;
     this.tally.set(key, snapshot);
     if (snapshot) this.waiters.notify(key, snapshot, mark);
     else this.waiters.release(key);

@@ -1,9 +1,9 @@
 // What a replica keeps in memory from a shared store, kept current from every replica's commits (the store's onChange).
 
-import type { Change, Store } from '../store/port.js';
+import type { Change, Store, Stored } from '../store/port.js';
 
-/** Reads one changed document again and updates what is kept of it. */
-export type KeyFollower = (key: string) => Promise<void>;
+/** Reads one changed document again (or takes it as `committed`, null once deleted, when given) and updates what is kept of it. */
+export type KeyFollower = (key: string, committed?: Stored<unknown> | null) => Promise<void>;
 /** Reads a whole collection again: the change feed was lost for a while, so anything may have changed. */
 export type CollectionFollower = () => Promise<void>;
 
@@ -14,7 +14,8 @@ interface Followed {
 
 /**
  * One read at a time per document: a change heard while its read runs reads it once more afterwards, so each read
- * starts after the change it answers was committed and what is kept never goes back to an older value.
+ * starts after the change it answers was committed and what is kept never goes back to an older value. A change
+ * this replica committed comes with the document as it left it: taken as read, unless a read is under way.
  */
 export class StoreFollower {
   private readonly followed = new Map<string, Followed>();
@@ -54,7 +55,7 @@ export class StoreFollower {
   }
 
   /** `collection`/`key` changed: read it again, now or once the read under way ends. */
-  touch(collection: string, key: string): void {
+  touch(collection: string, key: string, committed?: Stored<unknown> | null): void {
     const followed = this.followed.get(collection);
     if (!followed) return;
     this.rereading.get(collection)?.add(key);
@@ -64,7 +65,7 @@ export class StoreFollower {
       return;
     }
     this.reading.set(id, false);
-    this.read(id, collection, key, followed.key).then(undefined, (error: unknown) => this.warn(`following ${collection}/${key} failed: ${String(error)}`));
+    this.read(id, collection, key, followed.key, committed).then(undefined, (error: unknown) => this.warn(`following ${collection}/${key} failed: ${String(error)}`));
   }
 
   private heard(changes: readonly Change[]): void {
@@ -74,13 +75,13 @@ export class StoreFollower {
       }
       return;
     }
-    for (const { collection, key } of changes) this.touch(collection, key);
+    for (const { collection, key, committed } of changes) this.touch(collection, key, committed);
   }
 
-  private async read(id: string, collection: string, key: string, follow: KeyFollower): Promise<void> {
-    for (;;) {
+  private async read(id: string, collection: string, key: string, follow: KeyFollower, committed: Stored<unknown> | null | undefined): Promise<void> {
+    for (let known = committed; ; known = undefined) {
       try {
-        await follow(key);
+        await (known === undefined ? follow(key) : follow(key, known));
       } catch (error) {
         // The change feed's loss (and its return) is what a store away brings; its return reads everything again.
         this.warn(`could not read ${collection}/${key} after another replica changed it: ${(error as Error).message}`);

@@ -54,6 +54,8 @@ export interface ClaimQuery {
 export interface Change {
   readonly collection: string;
   readonly key: string;
+  /** On a shared store, for a change this store object committed: the document as it left it (null: deleted), so nobody reads it back. */
+  readonly committed?: Stored<unknown> | null;
 }
 
 export type ChangeListener = (changes: readonly Change[]) => void;

@@ -2,7 +2,7 @@
 
 import type { Filling } from '../copy/filling.js';
 import type { StoreLog } from '../lock.js';
-import type { ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
+import type { Change, ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
 import { StoreError, StoreUnavailable } from '../store.js';
 import { classify, RETRY_AFTER_SECONDS } from './classify.js';
 import { ChangeFeed } from './changeFeed.js';
@@ -40,7 +40,8 @@ export class PostgresStore implements Store {
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly db: Database, private readonly feed: ChangeFeed) {
-    this.commits = new GroupCommit((members) => commitTransaction(db, members));
+    const origin = { origin: feed.origin, landed: (changes: readonly Change[]) => feed.tell(changes) };
+    this.commits = new GroupCommit((members) => commitTransaction(db, members, origin));
   }
 
   /** Connects, brings the schema up to date (safe with replicas starting at once), and starts listening for changes. */

@@ -113,7 +113,7 @@ export class Runtime {
     this.quota = follower
       ? new SharedQuota(limit, (chart) => this.tally.counts(chart).total)
       : new InstanceQuota(limit, (chart) => options.store.count(INSTANCES, `${chart}/`));
-    follower?.follow(INSTANCES, (key, committed) => this.followStored(key, committed), () => this.followAllStored());
+    follower?.follow(INSTANCES, (key, read) => this.followStored(key, read), () => this.followAllStored());
     const batches = (this.batches = new InstanceBatches({
       store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota, shared: follower !== undefined,
       chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
@@ -490,10 +490,10 @@ export class Runtime {
     for (const listener of this.listeners) listener({ before, after, recorded });
   }
 
-  /** Another replica (or this one: `committed`) changed instance `key`: the tally, long-polls and watch streams follow what is stored. */
-  private async followStored(key: string, committed?: Stored<unknown> | null): Promise<void> {
+  /** Another replica (or this one) changed instance `key`: the tally, long-polls and watch streams follow what is stored. */
+  private async followStored(key: string, read: () => Promise<Stored<unknown> | undefined>): Promise<void> {
     const mark = this.waiters.mark();
-    const snapshot = (committed === undefined ? await this.options.store.get<Snapshot>(INSTANCES, key) : (committed as Stored<Snapshot> | null))?.value;
+    const snapshot = (await read())?.value as Snapshot | undefined;
     this.tally.set(key, snapshot);
     if (snapshot) this.waiters.notify(key, snapshot, mark);
     else this.waiters.release(key);

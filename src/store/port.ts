@@ -62,6 +62,8 @@ export type ChangeListener = (changes: readonly Change[]) => void;
 
 export interface Store {
   get<T>(collection: string, key: string): Promise<Stored<T> | undefined>;
+  /** Those of `keys` that exist, by key, in one read. */
+  getMany<T>(collection: string, keys: readonly string[]): Promise<Map<string, Stored<T>>>;
   /** Key order; `accept` filters on the value. */
   page<T>(collection: string, query: PageQuery<T>): Promise<Page<Stored<T>>>;
   count(collection: string, prefix?: string): Promise<number>;

@@ -62,6 +62,15 @@ describe('PostgreSQL store: documents', () => {
     expect(await store.count('instances')).toBe(1);
   });
 
+  it('reads several documents in one go, by key, leaving out those absent and those of other collections', async () => {
+    const store = await openFresh();
+    await store.commit([{ collection: 'c', key: 'a', value: 1 }, { collection: 'c', key: 'b', value: { n: 2 } }, { collection: 'd', key: 'c', value: 3 }]);
+    await store.commit([{ collection: 'c', key: 'b', value: { n: 3 } }]);
+    const found = await store.getMany('c', ['b', 'a', 'c', 'absent']);
+    expect([...found.entries()].sort()).toEqual([['a', { key: 'a', value: 1, revision: 1 }], ['b', { key: 'b', value: { n: 3 }, revision: 2 }]]);
+    expect(await store.getMany('c', [])).toEqual(new Map());
+  });
+
   it('gives values back exactly as written: key order, NUL and other characters, numbers, nesting', async () => {
     const store = await openFresh();
     const value = { zebra: 1, apple: [1.5, -0.25, 1e21, 12345678901234], 'é': { nul: 'a\u0000b', emoji: '🦓', quote: '"\\' }, empty: {}, no: null, yes: true };

@@ -63,6 +63,13 @@ export class PostgresStore implements Store {
     return rows[0] as Stored<T> | undefined;
   }
 
+  async getMany<T>(collection: string, keys: readonly string[]): Promise<Map<string, Stored<T>>> {
+    if (keys.length === 0) return new Map();
+    const { rows } = await this.db.query<DocumentRow>(`reading ${keys.length} of ${collection}`,
+      `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = ANY($2::text[])`, [collection, keys]);
+    return new Map((rows as Stored<T>[]).map((row) => [row.key, row]));
+  }
+
   /** Reads on from `after` in batches until `limit` documents `accept` takes, and one more to know a page follows. */
   async page<T>(collection: string, { prefix = '', after, limit, accept }: PageQuery<T>): Promise<Page<Stored<T>>> {
     const batch = accept ? Math.max(PAGE_BATCH, limit + 1) : limit + 1;

@@ -2,7 +2,7 @@
 
 import type { Change, Store, Stored } from '../store/port.js';
 
-/** Reads one changed document again with `read` (called after anything a read must come after) and updates what is kept of it. */
+/** Reads one changed document again with `read` and updates what is kept of it; `read` may share one read, so call it before awaiting. */
 export type KeyFollower = (key: string, read: () => Promise<Stored<unknown> | undefined>) => Promise<void>;
 /** Reads a whole collection again: the change feed was lost for a while, so anything may have changed. */
 export type CollectionFollower = () => Promise<void>;
@@ -82,7 +82,7 @@ export class StoreFollower {
       else if (this.followed.has(collection)) unread.set(collection, (unread.get(collection) ?? new Set()).add(key));
     }
     for (const [collection, keys] of unread) {
-      // Made by the first follower that reads, so it starts after whatever that follower must read after.
+      // Made by the first follower that reads, so it starts after whatever the followers (reading at once) did first.
       let together: Promise<Map<string, Stored<unknown>>> | undefined;
       const read = (key: string) => async () => (await (together ??= this.store.getMany(collection, [...keys]))).get(key);
       for (const key of keys) this.touch(collection, key, read(key));

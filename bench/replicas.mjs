@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.mjs';
 import { writeComparison } from './lib/comparison.mjs';
-import { serverCpuSeconds } from './lib/loadSpec.mjs';
-import { startPostgres } from './lib/postgres.mjs';
+import { cpuSpent, startPostgres } from './lib/postgres.mjs';
 import { runLoad, startChartd, startServer } from './lib/processes.mjs';
 import { median, percentile } from './lib/stats.mjs';
 
@@ -41,35 +40,17 @@ function startReplica(storeUrl, name) {
   return startServer(name, [CLI, 'serve', '--chart', gate, ...CHART_ARGS, '--store', storeUrl, '--port', '0', '--log-level', 'warn']);
 }
 
-/** CPU seconds of the PostgreSQL processes alive now (backends come and go; those present at both reads count). */
-function postgresCpu(pg) {
-  const seconds = new Map();
-  for (const pid of pg.pids()) {
-    try {
-      seconds.set(pid, serverCpuSeconds(pid));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return seconds;
-}
-function cpuSpent(before, after) {
-  let total = 0;
-  for (const [pid, seconds] of after) if (before.has(pid)) total += seconds - before.get(pid);
-  return total;
-}
-
 /** Loads every server at once, each with its share of the connections and its own instances; one summed result. */
 async function loadAll(servers, request, connections, pg) {
   const shares = servers.map((_, at) => Math.floor(connections / servers.length) + (at < connections % servers.length ? 1 : 0));
-  const pgBefore = pg ? postgresCpu(pg) : undefined;
+  const pgBefore = pg?.cpuSeconds();
   const results = await Promise.all(servers.map((server, at) => {
     const spread = request.spread ? { path: request.path.replace('{prefix}', `r${at}-`), instances: Math.floor(INSTANCES / servers.length) } : {};
     return runLoad(config.loader, { url: server.url, pid: server.pid, method: request.method, path: request.path, ...spread, connections: shares[at], seconds: config.seconds, warmup: config.warmup });
   }));
   const ok = results.reduce((sum, result) => sum + result.ok, 0);
   const chartdCpu = results.reduce((sum, result) => sum + (result.cpuUs * result.ok) / 1e6, 0);
-  const pgCpu = pg ? cpuSpent(pgBefore, postgresCpu(pg)) : 0;
+  const pgCpu = pg ? cpuSpent(pgBefore, pg.cpuSeconds()) : 0;
   return {
     rps: results.reduce((sum, result) => sum + result.rps, 0),
     chartdUs: (chartdCpu * 1e6) / ok,

@@ -4,6 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { accessSync, appendFileSync, chownSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { serverCpuSeconds } from './loadSpec.mjs';
 
 function findBin() {
   const versions = (() => {
@@ -36,8 +37,15 @@ function freePort() {
   });
 }
 
-/** Starts a cluster under `dir`; resolves with its postgres:// URL for database `chartd`, and stop(). */
-export async function startPostgres(dir) {
+/** CPU seconds spent between two cpuSeconds() reads. */
+export function cpuSpent(before, after) {
+  let total = 0;
+  for (const [pid, seconds] of after) if (before.has(pid)) total += seconds - before.get(pid);
+  return total;
+}
+
+/** Starts a cluster under `dir`; resolves with its postgres:// URL for database `chartd`, and stop(). `settings`: lines for postgresql.conf. */
+export async function startPostgres(dir, settings = []) {
   const bin = findBin();
   const root = mkdtempSync(join(dir, 'chartd-bench-pg-'));
   const data = join(root, 'data');
@@ -54,7 +62,7 @@ export async function startPostgres(dir) {
   run('initdb', [`--pgdata=${data}`, '--username=postgres', '--auth=trust', '--encoding=UTF8', '--locale=C']);
   const port = await freePort();
   appendFileSync(join(data, 'postgresql.conf'), [
-    '', "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${root}'`, 'max_connections = 200', '',
+    '', "listen_addresses = '127.0.0.1'", `unix_socket_directories = '${root}'`, 'max_connections = 200', ...settings, '',
   ].join('\n'));
   writeFileSync(join(data, 'postgresql.auto.conf'), `port = ${port}\n`);
   run('pg_ctl', [`--pgdata=${data}`, `--log=${join(root, 'server.log')}`, '--wait', '--timeout=60', 'start']);
@@ -77,6 +85,24 @@ export async function startPostgres(dir) {
       const postmaster = readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0].trim();
       const children = spawnSync('pgrep', ['-P', postmaster], { encoding: 'utf8' }).stdout;
       return [postmaster, ...children.split('\n')].filter(Boolean).map(Number);
+    },
+    /** CPU seconds of each PostgreSQL process alive now (backends come and go: cpuSpent counts those present at both reads). */
+    cpuSeconds() {
+      const seconds = new Map();
+      for (const pid of this.pids()) {
+        try {
+          seconds.set(pid, serverCpuSeconds(pid));
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return seconds;
+    },
+    /** The rows of `query` in database `database`, as psql prints them unaligned. */
+    psql(query, database = 'chartd') {
+      const result = spawnSync('psql', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-d', database, '-A', '-F', ' | ', '-v', 'ON_ERROR_STOP=1', '-c', query], { encoding: 'utf8' });
+      if (result.status !== 0) throw new Error(`psql -c ${query} failed:\n${result.stderr}`);
+      return result.stdout;
     },
     /** Drops and creates the database again: every figure starts on an empty store. */
     reset() {

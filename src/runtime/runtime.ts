@@ -9,7 +9,7 @@ import type { Input, Outcome, Restart } from '../engine/transition.js';
 import { isFinished, templateScope, type Context, type Snapshot, type Transition } from '../engine/snapshot.js';
 import { BadRequest, Conflict, NotFound } from '../errors.js';
 import type { HandlerLookup } from '../handlers/handler.js';
-import type { Fence, Store, StoreHealth } from '../store/port.js';
+import type { Fence, Store, StoreHealth, Stored } from '../store/port.js';
 import { readAll } from '../store/readAll.js';
 import type { AlertHealth } from './alertOutbox.js';
 import type { Alerter, FailureReport } from './alerts.js';
@@ -113,7 +113,7 @@ export class Runtime {
     this.quota = follower
       ? new SharedQuota(limit, (chart) => this.tally.counts(chart).total)
       : new InstanceQuota(limit, (chart) => options.store.count(INSTANCES, `${chart}/`));
-    follower?.follow(INSTANCES, (key) => this.followStored(key), () => this.followAllStored());
+    follower?.follow(INSTANCES, (key, read) => this.followStored(key, read), () => this.followAllStored());
     const batches = (this.batches = new InstanceBatches({
       store: options.store, clock: options.clock, alerter: options.alerter, quota: this.quota, shared: follower !== undefined,
       chart: (name) => this.chart(name), chartOf: (snapshot) => this.chartOf(snapshot), failurePrefix: (snapshot) => this.failurePrefix(snapshot),
@@ -491,9 +491,9 @@ export class Runtime {
   }
 
   /** Another replica (or this one) changed instance `key`: the tally, long-polls and watch streams follow what is stored. */
-  private async followStored(key: string): Promise<void> {
+  private async followStored(key: string, read: () => Promise<Stored<unknown> | undefined>): Promise<void> {
     const mark = this.waiters.mark();
-    const snapshot = (await this.options.store.get<Snapshot>(INSTANCES, key))?.value;
+    const snapshot = (await read())?.value as Snapshot | undefined;
     this.tally.set(key, snapshot);
     if (snapshot) this.waiters.notify(key, snapshot, mark);
     else this.waiters.release(key);

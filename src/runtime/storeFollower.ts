@@ -1,9 +1,9 @@
 // What a replica keeps in memory from a shared store, kept current from every replica's commits (the store's onChange).
 
-import type { Change, Store } from '../store/port.js';
+import type { Change, Store, Stored } from '../store/port.js';
 
-/** Reads one changed document again and updates what is kept of it. */
-export type KeyFollower = (key: string) => Promise<void>;
+/** Reads one changed document again with `read` and updates what is kept of it; `read` may share one read, so call it before awaiting. */
+export type KeyFollower = (key: string, read: () => Promise<Stored<unknown> | undefined>) => Promise<void>;
 /** Reads a whole collection again: the change feed was lost for a while, so anything may have changed. */
 export type CollectionFollower = () => Promise<void>;
 
@@ -14,7 +14,9 @@ interface Followed {
 
 /**
  * One read at a time per document: a change heard while its read runs reads it once more afterwards, so each read
- * starts after the change it answers was committed and what is kept never goes back to an older value.
+ * starts after the change it answers was committed and what is kept never goes back to an older value. A change
+ * this replica committed comes with the document as it left it: taken as read, unless a read is under way. The
+ * documents of one notification are read together.
  */
 export class StoreFollower {
   private readonly followed = new Map<string, Followed>();
@@ -53,8 +55,8 @@ export class StoreFollower {
     }
   }
 
-  /** `collection`/`key` changed: read it again, now or once the read under way ends. */
-  touch(collection: string, key: string): void {
+  /** `collection`/`key` changed: read it again (with `first`, if given), now or once the read under way ends. */
+  touch(collection: string, key: string, first?: () => Promise<Stored<unknown> | undefined>): void {
     const followed = this.followed.get(collection);
     if (!followed) return;
     this.rereading.get(collection)?.add(key);
@@ -64,7 +66,7 @@ export class StoreFollower {
       return;
     }
     this.reading.set(id, false);
-    this.read(id, collection, key, followed.key).then(undefined, (error: unknown) => this.warn(`following ${collection}/${key} failed: ${String(error)}`));
+    this.read(id, collection, key, followed.key, first).then(undefined, (error: unknown) => this.warn(`following ${collection}/${key} failed: ${String(error)}`));
   }
 
   private heard(changes: readonly Change[]): void {
@@ -74,13 +76,23 @@ export class StoreFollower {
       }
       return;
     }
-    for (const { collection, key } of changes) this.touch(collection, key);
+    const unread = new Map<string, Set<string>>();
+    for (const { collection, key, committed } of changes) {
+      if (committed !== undefined) this.touch(collection, key, () => Promise.resolve(committed ?? undefined));
+      else if (this.followed.has(collection)) unread.set(collection, (unread.get(collection) ?? new Set()).add(key));
+    }
+    for (const [collection, keys] of unread) {
+      // Made by the first follower that reads, so it starts after whatever the followers (reading at once) did first.
+      let together: Promise<Map<string, Stored<unknown>>> | undefined;
+      const read = (key: string) => async () => (await (together ??= this.store.getMany(collection, [...keys]))).get(key);
+      for (const key of keys) this.touch(collection, key, read(key));
+    }
   }
 
-  private async read(id: string, collection: string, key: string, follow: KeyFollower): Promise<void> {
-    for (;;) {
+  private async read(id: string, collection: string, key: string, follow: KeyFollower, first: (() => Promise<Stored<unknown> | undefined>) | undefined): Promise<void> {
+    for (let read = first; ; read = undefined) {
       try {
-        await follow(key);
+        await follow(key, read ?? (() => this.store.get(collection, key)));
       } catch (error) {
         // The change feed's loss (and its return) is what a store away brings; its return reads everything again.
         this.warn(`could not read ${collection}/${key} after another replica changed it: ${(error as Error).message}`);

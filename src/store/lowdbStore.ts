@@ -160,6 +160,15 @@ export class LowdbStore implements Store {
     return Promise.resolve(this.byCollection.get(collection)?.docs.get(key) as Stored<T> | undefined);
   }
 
+  async getMany<T>(collection: string, keys: readonly string[]): Promise<Map<string, Stored<T>>> {
+    const found = new Map<string, Stored<T>>();
+    for (const key of keys) {
+      const stored = await this.get<T>(collection, key);
+      if (stored) found.set(key, stored);
+    }
+    return found;
+  }
+
   page<T>(collection: string, query: PageQuery<T>): Promise<Page<Stored<T>>> {
     return Promise.resolve((this.byCollection.get(collection)?.page(query as PageQuery<unknown>) ?? { documents: [], next: undefined }) as Page<Stored<T>>);
   }

@@ -54,12 +54,16 @@ export interface ClaimQuery {
 export interface Change {
   readonly collection: string;
   readonly key: string;
+  /** On a shared store, for a change this store object committed: the document as it left it (null: deleted), so nobody reads it back. */
+  readonly committed?: Stored<unknown> | null;
 }
 
 export type ChangeListener = (changes: readonly Change[]) => void;
 
 export interface Store {
   get<T>(collection: string, key: string): Promise<Stored<T> | undefined>;
+  /** Those of `keys` that exist, by key, in one read. */
+  getMany<T>(collection: string, keys: readonly string[]): Promise<Map<string, Stored<T>>>;
   /** Key order; `accept` filters on the value. */
   page<T>(collection: string, query: PageQuery<T>): Promise<Page<Stored<T>>>;
   count(collection: string, prefix?: string): Promise<number>;

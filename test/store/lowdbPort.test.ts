@@ -18,6 +18,14 @@ afterEach(async () => {
 const revisionOf = async (store: Awaited<ReturnType<typeof openLowdbStore>>, key: string): Promise<number | undefined> => (await store.get('c', key))?.revision;
 
 describe('lowdb store on the port: revisions', () => {
+  it('reads several documents in one go, by key, leaving out those absent', async () => {
+    const store = await openLowdbStore(await makeTempDir());
+    await store.commit([{ collection: 'c', key: 'a', value: 1 }, { collection: 'c', key: 'b', value: 2 }, { collection: 'd', key: 'c', value: 3 }]);
+    const found = await store.getMany('c', ['b', 'c', 'absent']);
+    expect([...found.entries()]).toEqual([['b', { key: 'b', value: 2, revision: 1 }]]);
+    await store.close();
+  });
+
   it('gives 1 on creation and one more per write, starts again at 1 after a deletion, and keeps them across a crash and a checkpoint', async () => {
     const dir = await makeTempDir();
     const store = await openLowdbStore(dir);

@@ -16,6 +16,33 @@ describe('PostgreSQL store: three replicas', () => {
     expect(await replicas[1]!.get('counters', 'hits')).toEqual({ key: 'hits', value: 300, revision: 300 });
   });
 
+  it('a replica hears its own commit once, with the document as it left it, before commit() resolves; another hears it from the feed, to read it back', async () => {
+    const [a, b] = await stores.replicas(2);
+    const heardBy = (store: typeof a) => {
+      const heard: Change[] = [];
+      store!.onChange((changes) => heard.push(...changes.filter((change) => change.collection === 'own')));
+      return heard;
+    };
+    const onA = heardBy(a);
+    const onB = heardBy(b);
+    await a!.commit([{ collection: 'own', key: 'k', value: { n: 1 } }]);
+    expect(onA).toEqual([{ collection: 'own', key: 'k', committed: { key: 'k', value: { n: 1 }, revision: 1 } }]);
+    await a!.commit([{ collection: 'own', key: 'k', value: { n: 2 }, expect: 1 }, { collection: 'own', key: 'gone', value: { n: 0 } }]);
+    await a!.commit([{ collection: 'own', key: 'gone', value: null }]);
+    // Notifications come in commit order: once A hears B's later commit, its own have come by too, and were left out.
+    const last = new Promise<void>((resolve) => a!.onChange((changes) => changes.some((change) => change.key === 'last') && resolve()));
+    await b!.commit([{ collection: 'own', key: 'last', value: {} }]);
+    await last;
+    expect(onA).toEqual([
+      { collection: 'own', key: 'k', committed: { key: 'k', value: { n: 1 }, revision: 1 } },
+      { collection: 'own', key: 'k', committed: { key: 'k', value: { n: 2 }, revision: 2 } },
+      { collection: 'own', key: 'gone', committed: { key: 'gone', value: { n: 0 }, revision: 1 } },
+      { collection: 'own', key: 'gone', committed: null },
+      { collection: 'own', key: 'last' },
+    ]);
+    expect(onB.slice(0, 4)).toEqual([{ collection: 'own', key: 'k' }, { collection: 'own', key: 'k' }, { collection: 'own', key: 'gone' }, { collection: 'own', key: 'gone' }]);
+  });
+
   it('30 callers racing a gate of 1 through 3 replicas: exactly one passes', async () => {
     const replicas = await stores.replicas(3);
     await replicas[0]!.commit([{ collection: 'gates', key: 'g', value: { count: 0, callers: [] } }]);

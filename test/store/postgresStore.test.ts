@@ -62,6 +62,15 @@ describe('PostgreSQL store: documents', () => {
     expect(await store.count('instances')).toBe(1);
   });
 
+  it('reads several documents in one go, by key, leaving out those absent and those of other collections', async () => {
+    const store = await openFresh();
+    await store.commit([{ collection: 'c', key: 'a', value: 1 }, { collection: 'c', key: 'b', value: { n: 2 } }, { collection: 'd', key: 'c', value: 3 }]);
+    await store.commit([{ collection: 'c', key: 'b', value: { n: 3 } }]);
+    const found = await store.getMany('c', ['b', 'a', 'c', 'absent']);
+    expect([...found.entries()].sort()).toEqual([['a', { key: 'a', value: 1, revision: 1 }], ['b', { key: 'b', value: { n: 3 }, revision: 2 }]]);
+    expect(await store.getMany('c', [])).toEqual(new Map());
+  });
+
   it('gives values back exactly as written: key order, NUL and other characters, numbers, nesting', async () => {
     const store = await openFresh();
     const value = { zebra: 1, apple: [1.5, -0.25, 1e21, 12345678901234], 'é': { nul: 'a\u0000b', emoji: '🦓', quote: '"\\' }, empty: {}, no: null, yes: true };
@@ -233,22 +242,24 @@ describe('PostgreSQL store: claims and leases', () => {
 });
 
 describe('PostgreSQL store: change feed and life cycle', () => {
-  it('tells its own listeners of its own commits, splitting a commit too big for one notification', async () => {
-    const store = await openFresh();
+  it('tells its own listeners of its own commits, and another replica of them in notifications split under the size limit', async () => {
+    const [store, other] = await stores.replicas(2);
     const heard: Change[] = [];
-    const stop = store.onChange((changes) => heard.push(...changes));
-    await store.commit([{ collection: 'c', key: 'one', value: 1 }]);
-    await until(() => heard.length === 1, 'the first change');
-    expect(heard).toEqual([{ collection: 'c', key: 'one' }]);
+    const elsewhere: Change[] = [];
+    const stop = store!.onChange((changes) => heard.push(...changes));
+    other!.onChange((changes) => elsewhere.push(...changes));
+    await store!.commit([{ collection: 'c', key: 'one', value: 1 }]);
+    expect(heard).toEqual([{ collection: 'c', key: 'one', committed: { key: 'one', value: 1, revision: 1 } }]);
     const many = Array.from({ length: 2000 }, (_, at) => ({ collection: 'bulk', key: `a-rather-long-key-name/${at}`, value: at }));
-    await store.commit(many);
-    await until(() => heard.length === 2001, 'every key of the big commit');
-    expect(new Set(heard.slice(1).map((change) => change.key)).size).toBe(2000);
+    await store!.commit(many);
+    expect(heard).toHaveLength(2001);
+    await until(() => elsewhere.length === 2001, 'every key of the big commit on the other replica');
+    expect(new Set(elsewhere.slice(1).map((change) => change.key)).size).toBe(2000);
     stop();
     const later: Change[] = [];
-    store.onChange((changes) => later.push(...changes));
-    await store.commit([{ collection: 'c', key: 'two', value: 2 }]);
-    await until(() => later.length === 1, 'the change after the first listener stopped');
+    store!.onChange((changes) => later.push(...changes));
+    await store!.commit([{ collection: 'c', key: 'two', value: 2 }]);
+    expect(later).toHaveLength(1);
     expect(heard).toHaveLength(2001);
   });
 

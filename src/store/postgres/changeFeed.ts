@@ -1,5 +1,6 @@
 // The change feed: LISTEN on a connection of its own, reconnecting when it is lost, so every replica hears every commit.
 
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { StoreLog } from '../lock.js';
 import type { Change, ChangeListener } from '../port.js';
@@ -23,11 +24,14 @@ export class ChangeFeed {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly settings: PostgresSettings, private readonly log: StoreLog, private readonly onBack: () => void) {}
+  private constructor(private readonly settings: PostgresSettings, private readonly log: StoreLog, private readonly onBack: () => void, readonly origin: string) {}
 
-  /** Resolves once listening, so no commit made after it is missed. `onBack` is called each time it listens again after a loss. */
-  static async start(settings: PostgresSettings, log: StoreLog, onBack: () => void = () => {}): Promise<ChangeFeed> {
-    const feed = new ChangeFeed(settings, log, onBack);
+  /**
+   * Resolves once listening, so no commit made after it is missed. `onBack` is called each time it listens again
+   * after a loss. Commits naming `origin` are left out: their store tells them itself (tell()), values included.
+   */
+  static async start(settings: PostgresSettings, log: StoreLog, onBack: () => void = () => {}, origin = randomBytes(9).toString('base64url')): Promise<ChangeFeed> {
+    const feed = new ChangeFeed(settings, log, onBack, origin);
     await feed.listen();
     return feed;
   }
@@ -56,7 +60,9 @@ export class ChangeFeed {
     client.on('error', (error) => this.drop(client, error));
     client.on('end', () => this.drop(client, new Error('the connection ended')));
     client.on('notification', (message) => {
-      if (message.channel === CHANNEL) this.emit(decodeChanges(message.payload));
+      if (message.channel !== CHANNEL) return;
+      const heard = decodeChanges(message.payload);
+      if (heard.origin !== this.origin) this.emit(heard.changes);
     });
     try {
       await client.connect();
@@ -106,6 +112,11 @@ export class ChangeFeed {
 
   private lostBecause(error: Error): string {
     return `the change feed from PostgreSQL at ${this.settings.shown} is lost (${error.message}); it reconnects by itself`;
+  }
+
+  /** This store's own commit landed: its listeners hear it at once, with the documents as it left them. */
+  tell(changes: readonly Change[]): void {
+    if (changes.length) this.emit(changes);
   }
 
   private emit(changes: readonly Change[]): void {

@@ -14,6 +14,8 @@ export interface EncodedWrite {
   readonly key: string;
   /** null deletes. */
   readonly json: string | null;
+  /** The value as given, told to this store's own listeners once committed. */
+  readonly value: unknown;
   readonly due: number | null;
   readonly expect: number | undefined;
 }
@@ -42,7 +44,7 @@ export interface Plan {
   readonly updates: readonly Row[];
   readonly inserts: readonly Row[];
   readonly deletes: readonly Change[];
-  /** Every document the applied members wrote, for the change feed. */
+  /** Every document the applied members wrote, as they leave it, for the change feed. */
   readonly changes: readonly Change[];
 }
 
@@ -52,6 +54,7 @@ interface DocState {
   leaseOwner: string | null;
   leaseEpoch: number;
   json: string | null;
+  value: unknown;
   due: number | null;
   readonly existed: boolean;
   touched: boolean;
@@ -65,11 +68,11 @@ export function encodeMember(writes: readonly Write[], fence: Fence | undefined)
     if (expect !== undefined && !(Number.isSafeInteger(expect) && expect >= 0)) {
       throw new TypeError(`the expected revision of ${collection}/${key} is ${String(expect)}, not a whole number >= 0`);
     }
-    if (value === null) return { collection, key, json: null, due: null, expect };
+    if (value === null) return { collection, key, json: null, value, due: null, expect };
     const json = JSON.stringify(value) as string | undefined;
     if (json === undefined) throw new TypeError(`the value for ${collection}/${key} is not JSON data`);
     if (CHECK_PLAIN_JSON) checkPlainJson(collection, key, value, json);
-    return { collection, key, json, due: dueOf(value), expect };
+    return { collection, key, json, value, due: dueOf(value), expect };
   });
   if (fence) {
     checkName(fence.collection, 'collection');
@@ -117,8 +120,8 @@ export function planCommit(members: readonly Member[], current: readonly Current
     if (!state) {
       const row = found.get(id);
       state = row
-        ? { exists: true, revision: row.revision, leaseOwner: row.leaseOwner, leaseEpoch: row.leaseEpoch, json: null, due: null, existed: true, touched: false }
-        : { exists: false, revision: 0, leaseOwner: null, leaseEpoch: 0, json: null, due: null, existed: false, touched: false };
+        ? { exists: true, revision: row.revision, leaseOwner: row.leaseOwner, leaseEpoch: row.leaseEpoch, json: null, value: null, due: null, existed: true, touched: false }
+        : { exists: false, revision: 0, leaseOwner: null, leaseEpoch: 0, json: null, value: null, due: null, existed: false, touched: false };
       states.set(id, state);
     }
     return state;
@@ -136,11 +139,11 @@ export function planCommit(members: readonly Member[], current: readonly Current
       const held = look(fence.collection, fence.key);
       if (!held.exists || held.leaseOwner !== fence.lease.owner || held.leaseEpoch !== fence.lease.epoch) failed.push(fence);
     }
-    for (const { collection, key, json, due, expect } of writes) {
+    for (const { collection, key, json, value, due, expect } of writes) {
       const state = look(collection, key);
       if (expect !== undefined && (state.exists ? state.revision : 0) !== expect) failed.push({ collection, key });
       state.revision = json === null ? 0 : (state.exists ? state.revision : 0) + 1;
-      Object.assign(state, { exists: json !== null, json, due, leaseOwner: null, touched: true });
+      Object.assign(state, { exists: json !== null, json, value, due, leaseOwner: null, touched: true });
     }
     if (failed.length) return uniqueChanges(failed);
     for (const [id, state] of scratch) Object.assign(states.get(id)!, state);
@@ -153,7 +156,7 @@ export function planCommit(members: readonly Member[], current: readonly Current
   for (const [id, state] of states) {
     if (!state.touched) continue;
     const [collection, key] = splitId(id);
-    changes.push({ collection, key });
+    changes.push({ collection, key, committed: state.exists ? { key, value: state.value, revision: state.revision } : null });
     if (state.exists) (state.existed ? updates : inserts).push({ collection, key, json: state.json!, revision: state.revision, due: state.due });
     else if (state.existed) deletes.push({ collection, key });
   }

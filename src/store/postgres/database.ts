@@ -73,16 +73,16 @@ export class Database {
   }
 
   /** One statement on a pooled connection. A connection found dead at its first use is replaced once when `retry`. */
-  async query<R extends pg.QueryResultRow>(what: string, text: string, values: readonly unknown[], retry = true): Promise<pg.QueryResult<R>> {
+  async query<R extends pg.QueryResultRow>(what: string, statement: string | Prepared, values: readonly unknown[], retry = true): Promise<pg.QueryResult<R>> {
     const client = await this.connect(what);
     try {
-      const result = await client.query<R>(text, values as unknown[]);
+      const result = await client.query<R>(queryConfig(statement, values));
       client.release();
       this.succeeded();
       return result;
     } catch (error) {
       client.release(classify(error) === 'unavailable' ? (error as Error) : undefined);
-      if (retry && isDeadConnection(error)) return this.query(what, text, values, false);
+      if (retry && isDeadConnection(error)) return this.query(what, statement, values, false);
       throw this.failed(error, what);
     }
   }
@@ -150,6 +150,19 @@ export class Database {
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/**
+ * A statement run often enough to be parsed and planned once per connection (pg keeps it by name). Only for plans
+ * that suit every value: a LIKE on a parameter, say, loses its index once PostgreSQL settles on a generic plan.
+ */
+export interface Prepared {
+  readonly name: string;
+  readonly text: string;
+}
+
+function queryConfig(statement: string | Prepared, values: readonly unknown[]): pg.QueryConfig {
+  return typeof statement === 'string' ? { text: statement, values: values as unknown[] } : { ...statement, values: values as unknown[] };
 }
 
 /**

@@ -1,0 +1,25 @@
+// The change feed's NOTIFY payloads: split under PostgreSQL's limit, naming the replica that committed, read back.
+
+import { describe, expect, it } from 'vitest';
+import { ANYTHING, decodeChanges, encodeChanges } from '../../src/store/postgres/changes.js';
+
+describe('change payloads', () => {
+  it('carry the changes and their origin, split under 8000 bytes', () => {
+    const changes = Array.from({ length: 500 }, (_, at) => ({ collection: 'instances', key: `chart/instance-${at}` }));
+    const payloads = encodeChanges(changes, 'replica-a');
+    expect(payloads.length).toBeGreaterThan(1);
+    for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThan(8000);
+    const heard = payloads.map(decodeChanges);
+    expect(heard.every(({ origin }) => origin === 'replica-a')).toBe(true);
+    expect(heard.flatMap(({ changes }) => changes)).toEqual(changes);
+  });
+
+  it('say anything changed for a key too long to name, and read that, a bare list (an older chartd) or a payload from another program', () => {
+    expect(encodeChanges([{ collection: 'c', key: 'k'.repeat(9000) }], 'a')).toEqual([ANYTHING]);
+    expect(decodeChanges(ANYTHING)).toEqual({ origin: undefined, changes: [] });
+    expect(decodeChanges('[["c","k"]]')).toEqual({ origin: undefined, changes: [{ collection: 'c', key: 'k' }] });
+    for (const stranger of ['hello', 'null', '{"origin":1,"changes":[]}', '{"changes":[["c"]]}']) {
+      expect(decodeChanges(stranger)).toEqual({ origin: undefined, changes: [] });
+    }
+  });
+});

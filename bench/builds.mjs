@@ -18,6 +18,8 @@ if (!other) {
   process.exit(2);
 }
 const otherCli = join(resolve(other), 'dist', 'cli', 'main.js');
+/** Each build's data directories are seeded by its own checkout, in the format that build reads. */
+const otherSeed = join(resolve(other), 'bench', 'seed.mjs');
 if (!existsSync(otherCli)) {
   process.stderr.write(`bench/builds.mjs: ${otherCli} does not exist; run npm run build in ${other} first\n`);
   process.exit(2);
@@ -26,9 +28,9 @@ const gate = fileURLToPath(new URL('charts/gate.yaml', import.meta.url));
 const say = (line) => process.stderr.write(`${line}\n`);
 
 const SERVERS = {
-  other: { name: `build in ${other}`, cli: otherCli },
+  other: { name: `build in ${other}`, cli: otherCli, seed: otherSeed },
   here: { name: 'this build' },
-  control: { name: `build in ${other} again (control)`, cli: otherCli },
+  control: { name: `build in ${other} again (control)`, cli: otherCli, seed: otherSeed },
 };
 const FIGURES = [
   { figure: 'GET /state?state=open', request: { method: 'GET', path: '/state?state=open' } },
@@ -54,7 +56,7 @@ try {
         const dir = join(root, `round-${round}`);
         if (request.instances) {
           // The instances already exist, as in the main run: a spread PUT counts a check-in, it does not create.
-          for (const key of KEYS) await runSeed({ dataDir: join(dir, key), chartFile: gate, count: request.instances });
+          for (const key of KEYS) await runSeed({ dataDir: join(dir, key), chartFile: gate, count: request.instances, ...(SERVERS[key].seed ? { seed: SERVERS[key].seed } : {}) });
         }
         running = await Promise.all(KEYS.map((key) => startChartd({ chartFile: gate, dataDir: join(dir, key), name: SERVERS[key].name, cli: SERVERS[key].cli })));
         const serverOf = Object.fromEntries(KEYS.map((key, index) => [key, running[index]]));

@@ -93,10 +93,11 @@ export function runLoad(loader, spec) {
 
 const SEED = fileURLToPath(new URL('../seed.mjs', import.meta.url));
 
-/** Runs bench/seed.mjs in its own process; resolves with what it reports. */
-export function runSeed({ dataDir, chartFile, count, history = 1 }) {
+/** Runs bench/seed.mjs (or `seed`, another checkout's, for its own store format) in its own process; resolves with what it reports. */
+export function runSeed({ dataDir, chartFile, count, history = 1, seed = SEED }) {
   return new Promise((resolve, reject) => {
-    const args = [SEED, '--data', dataDir, '--chart', chartFile, '--count', String(count), '--history', String(history)];
+    // --history only when asked for: a seed.mjs of an older checkout has no such option (it seeds a creation, the default).
+    const args = [seed, '--data', dataDir, '--chart', chartFile, '--count', String(count), ...(history === 1 ? [] : ['--history', String(history)])];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';

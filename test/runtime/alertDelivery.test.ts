@@ -6,10 +6,9 @@ import { ALERTS } from '../../src/runtime/alertRecords.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import type { Store } from '../../src/store/port.js';
 import { SimulatedClock } from '../support/clock.js';
-import { holdingHandlers, startAlertingReplica, replicaStoreKinds, type HeldRun, type ReplicaStores } from '../support/replica.js';
-import { capturingLogger, tempDirs } from '../support/server.js';
+import { holdingHandlers, replicasForFile, startAlertingReplica, type HeldRun, type ReplicaStores } from '../support/replica.js';
+import { capturingLogger } from '../support/server.js';
 import { until } from '../support/wait.js';
-import { postgresForFile } from '../store/postgresStores.js';
 
 // Each step fails when released with an error: an instance raises two alerts, one per step, in that order.
 const FAILS = `chart: fails
@@ -22,10 +21,7 @@ states:
 `;
 
 const LEASE_MS = 30_000;
-const dirs = tempDirs();
-const pg = postgresForFile();
-const running: Runtime[] = [];
-const opened: Store[] = [];
+const { running, kinds } = replicasForFile();
 
 /** One POST the webhook received: from which replica (its URL's query), under which idempotency key, and the answer. */
 interface Post {
@@ -59,13 +55,8 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const runtime of running.splice(0)) await runtime.stop();
-  for (const store of opened.splice(0)) await store.close();
   await new Promise((resolve) => hook.close(resolve));
-  await dirs.removeAll();
 });
-
-const kinds = replicaStoreKinds(dirs, pg.stores, opened);
 
 interface Replicas {
   readonly a: Runtime;

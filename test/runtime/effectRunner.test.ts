@@ -1,15 +1,14 @@
 // Steps and deadlines carried out once across replicas: claimed with a lease, outcomes fenced by it, on the embedded store and on PostgreSQL.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { INSTANCES } from '../../src/runtime/runtime.js';
 import { EFFECTS } from '../../src/runtime/effectRecords.js';
 import type { Store } from '../../src/store/port.js';
 import { SimulatedClock } from '../support/clock.js';
-import { holdingHandlers, startReplica, replicaStoreKinds, type HeldRun, type ReplicaStores } from '../support/replica.js';
-import { capturingLogger, tempDirs, type LogLine } from '../support/server.js';
+import { holdingHandlers, replicasForFile, startReplica, type HeldRun, type ReplicaStores } from '../support/replica.js';
+import { capturingLogger, type LogLine } from '../support/server.js';
 import { until } from '../support/wait.js';
 import { startPgProxy } from '../support/pgProxy.js';
-import { postgresForFile } from '../store/postgresStores.js';
 
 const WORKS = `chart: works
 initial: work
@@ -27,16 +26,7 @@ states:
 `;
 
 const LEASE_MS = 30_000;
-const dirs = tempDirs();
-const pg = postgresForFile();
-const running: Runtime[] = [];
-const opened: Store[] = [];
-
-afterEach(async () => {
-  for (const runtime of running.splice(0)) await runtime.stop();
-  for (const store of opened.splice(0)) await store.close();
-  await dirs.removeAll();
-});
+const { running, pg, kinds } = replicasForFile();
 
 interface Replicas {
   readonly a: Runtime;
@@ -46,7 +36,6 @@ interface Replicas {
   readonly lines: LogLine[];
 }
 
-const kinds = replicaStoreKinds(dirs, pg.stores, opened);
 
 async function replicas(stores: ReplicaStores, clocks: [SimulatedClock, SimulatedClock]): Promise<Replicas> {
   const [storeA, storeB] = await stores();

@@ -1,6 +1,7 @@
 // Runtimes on one store as replicas would be (each its own claims, queue and clock), with a step handler a test holds and releases.
 
 import type { Logger } from 'pino';
+import { afterEach } from 'vitest';
 import { parseChart } from '../../src/chart/load.js';
 import { builtinHandlers } from '../../src/handlers/builtin.js';
 import type { Handler, StepContext } from '../../src/handlers/handler.js';
@@ -16,7 +17,8 @@ import { InputChecker } from '../../src/runtime/inputChecker.js';
 import { DEFAULT_LEASE_MS, Runtime } from '../../src/runtime/runtime.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import type { Store } from '../../src/store/port.js';
-import type { PostgresStores } from '../store/postgresStores.js';
+import { postgresForFile, type PostgresStores } from '../store/postgresStores.js';
+import { tempDirs } from './server.js';
 
 /** One attempt of `test.hold`: which replica's runtime ran it, and how it ends. */
 export interface HeldRun {
@@ -99,4 +101,21 @@ export function replicaStoreKinds(dirs: { make(prefix: string): Promise<string> 
       return [first!, second!];
     }],
   ];
+}
+
+/**
+ * The replicas of a test file: runtimes started and stores opened by its tests (stopped and closed after each),
+ * temporary directories removed, one PostgreSQL for the file, and the store kinds to run each test on.
+ */
+export function replicasForFile(): { running: Runtime[]; opened: Store[]; pg: ReturnType<typeof postgresForFile>; kinds: [string, ReplicaStores][] } {
+  const dirs = tempDirs();
+  const pg = postgresForFile();
+  const running: Runtime[] = [];
+  const opened: Store[] = [];
+  afterEach(async () => {
+    for (const runtime of running.splice(0)) await runtime.stop();
+    for (const store of opened.splice(0)) await store.close();
+    await dirs.removeAll();
+  });
+  return { running, opened, pg, kinds: replicaStoreKinds(dirs, pg.stores, opened) };
 }

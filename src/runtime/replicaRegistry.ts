@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
-import type { Store } from '../store/port.js';
-import { readAll } from '../store/readAll.js';
+import { WriteConflict, type Store, type Stored } from '../store/port.js';
+import { readAllStored } from '../store/readAll.js';
 import type { Clock, ClockTimer } from './clock.js';
 
 export const REPLICAS = 'replicas';
@@ -14,6 +14,8 @@ export const REPLICAS = 'replicas';
 export const HEARTBEAT_MS = 30_000;
 /** A record not written again for this long is a replica gone without saying so (killed): left out of comparisons. */
 export const GONE_AFTER_MS = 3 * HEARTBEAT_MS;
+/** A record not written again for this long is removed, so replicas killed over the years leave nothing behind. */
+export const FORGOTTEN_AFTER_MS = 60 * 60_000;
 
 export interface ReplicaRecord {
   readonly replica: string;
@@ -75,10 +77,12 @@ export class ReplicaRegistry {
     await store.commit([{ collection: REPLICAS, key: this.self, value: record }]);
   }
 
-  /** Reads every replica's record again (one changed) and names each chart served in more than one version. */
+  /** Reads every replica's record again (one changed), removes those long gone, and names each chart served in more than one version. */
   async refresh(): Promise<void> {
     const now = this.options.clock.now();
-    const records = (await readAll<ReplicaRecord>(this.options.store, REPLICAS)).filter((record) => record.replica === this.self || now - record.seenAt < GONE_AFTER_MS);
+    const stored = await readAllStored<ReplicaRecord>(this.options.store, REPLICAS);
+    await this.forget(stored.filter(({ value }) => value.replica !== this.self && now - value.seenAt >= FORGOTTEN_AFTER_MS));
+    const records = stored.map(({ value }) => value).filter((record) => record.replica === this.self || now - record.seenAt < GONE_AFTER_MS);
     const before = new Set(this.mismatched.map((mismatch) => `${mismatch.chart} ${JSON.stringify(mismatch.versions)}`));
     this.records = records;
     this.mismatched = mismatches(records);
@@ -104,6 +108,18 @@ export class ReplicaRegistry {
     if (this.timer) this.options.clock.clearTimeout(this.timer);
     this.timer = undefined;
     await this.options.store.commit([{ collection: REPLICAS, key: this.self, value: null }]);
+  }
+
+  /** Removes the records of replicas not heard from for FORGOTTEN_AFTER_MS; one written again meanwhile (or removed by another replica) stays as it is. */
+  private async forget(gone: readonly Stored<ReplicaRecord>[]): Promise<void> {
+    for (const { key, value, revision } of gone) {
+      try {
+        await this.options.store.commit([{ collection: REPLICAS, key, value: null, expect: revision }]);
+        this.options.log.info({ replica: value.replica, host: value.host, seenAt: new Date(value.seenAt).toISOString() }, 'removed the record of a replica not heard from for an hour');
+      } catch (error) {
+        if (!(error instanceof WriteConflict)) throw error;
+      }
+    }
   }
 
   private schedule(): void {

@@ -40,7 +40,7 @@ export interface InboxOptions {
 const CLAIM_LIMIT = 16;
 
 export class ResultInbox {
-  private readonly held: LeaseKeeper<InboxEntry>;
+  private held: LeaseKeeper<InboxEntry>;
   /** Results whose processing failed, with why, until processed (or handed on). */
   private readonly failing = new Map<string, string>();
   /** Claims, reads and commits under way (not the waits between attempts): what whenIdle waits for. */
@@ -54,11 +54,15 @@ export class ResultInbox {
   private shutdown = new AbortController();
 
   constructor(private readonly options: InboxOptions) {
-    this.held = new LeaseKeeper({ ...options, collection: INBOX, what: 'zone results' });
+    this.held = this.keeper();
     this.passes = new SerialPass(() => this.track(this.pass()), (error) => {
       this.options.log.warn({ err: error.message }, 'could not claim the zone results waiting; looking again after a lease period');
       this.lookLater();
     });
+  }
+
+  private keeper(): LeaseKeeper<InboxEntry> {
+    return new LeaseKeeper({ ...this.options, collection: INBOX, what: 'zone results' });
   }
 
   size(): Promise<number> {
@@ -67,7 +71,11 @@ export class ResultInbox {
 
   /** Follows every replica's commits, wakes the results whose request was sent meanwhile, and claims what is due. */
   async start(): Promise<void> {
-    if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
+    if (this.shutdown.signal.aborted) {
+      // Started again after stop(): what was held then was handed back.
+      this.shutdown = new AbortController();
+      this.held = this.keeper();
+    }
     this.unsubscribe ??= this.options.store.onChange((changes) => this.changed(changes));
     this.running = true;
     await this.track(this.wakeAll());

@@ -182,7 +182,7 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     runtime.onChange(logTransitions(log));
     if (observers.change) runtime.onChange(observers.change);
     // The controller exists before the runtime resumes, so resumed backup-request steps find it.
-    if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch });
+    if (backup) controller = backup.module.createBackupController(backup.config, { runtime, store, clock, log, fetch: http.fetch, owner, leaseMs: config.leaseMs ?? DEFAULT_LEASE_MS });
     await runtime.start();
     const replicas = follower ? new ReplicaRegistry({ store, clock, log, served: () => catalog.charts() }) : undefined;
     const served = replicas && ((): Promise<void> => replicas.publish().catch((error: Error) => {

@@ -9,9 +9,11 @@ import { NotFound } from '../errors.js';
 import { StoreError, WriteConflict, type Change, type Fence, type Lease, type Store, type Stored } from '../store/port.js';
 import { readAllStored } from '../store/readAll.js';
 import { INSTANCES } from './batch.js';
-import type { Clock, ClockTimer } from './clock.js';
+import type { Clock } from './clock.js';
 import { EFFECTS, stillOwed, type EffectRecord } from './effectRecords.js';
+import { LeaseKeeper, type Held as HeldClaim } from './leaseKeeper.js';
 import { retryOnClock } from './retryPolicy.js';
+import { SerialPass } from './serialPass.js';
 import type { StepRunner } from './steps.js';
 import { Timers } from './timers.js';
 
@@ -35,13 +37,7 @@ export interface EffectRunnerOptions {
   readonly backoff?: IBackoffFactory<unknown>;
 }
 
-/** An effect this runner claimed and is carrying out. */
-interface Held {
-  readonly claim: Stored<EffectRecord> & { lease: Lease };
-  readonly stop: AbortController;
-  /** Until when the lease is known to hold. */
-  until: number;
-}
+type Held = HeldClaim<EffectRecord>;
 
 /** Effects claimed in one round trip; more are claimed at once when that many were due. */
 const CLAIM_LIMIT = 64;
@@ -57,22 +53,20 @@ export class EffectRunner {
   private readonly known = new Map<string, EffectRecord>();
   /** Effects believed due and not yet claimed here: tried again a lease period later if another replica holds them. */
   private readonly due = new Set<string>();
-  private readonly held = new Map<string, Held>();
+  private readonly held: LeaseKeeper<EffectRecord>;
   private readonly failing: Record<EffectKind, Map<string, string>> = { deadline: new Map(), step: new Map() };
   /** Claims, reads and commits under way (not step handlers): what whenIdle waits for. */
   private readonly busy = new Set<Promise<void>>();
-  private passing: Promise<void> | undefined;
-  private again = false;
-  private renewal: ClockTimer | undefined;
-  private renewing: Promise<void> | undefined;
+  private readonly passes: SerialPass;
   private unsubscribe: (() => void) | undefined;
   private readonly shutdown = new AbortController();
 
-  /** How often claims held are renewed: three times a lease. */
-  private readonly renewEvery: number;
-
   constructor(private readonly options: EffectRunnerOptions) {
-    this.renewEvery = Math.floor(options.leaseMs / 3);
+    this.held = new LeaseKeeper({ ...options, collection: EFFECTS, what: 'effects' });
+    this.passes = new SerialPass(() => this.track(this.pass()), (error) => {
+      this.options.log.warn({ err: error.message }, 'could not claim due effects; trying again after a lease period');
+      this.retryDueLater();
+    });
     this.wake = new Timers(options.clock, (key) => {
       this.due.add(key);
       this.kick();
@@ -99,8 +93,7 @@ export class EffectRunner {
     this.shutdown.abort(new Error('chartd is shutting down'));
     this.unsubscribe?.();
     this.wake.stop();
-    if (this.renewal) this.options.clock.clearTimeout(this.renewal);
-    this.renewal = undefined;
+    this.held.stop();
     this.options.steps.stop();
     await this.whenIdle();
   }
@@ -170,21 +163,7 @@ export class EffectRunner {
 
   /** One claiming pass at a time; a kick during one runs another after it. */
   private kick(): void {
-    if (this.shutdown.signal.aborted) return;
-    if (this.passing) {
-      this.again = true;
-      return;
-    }
-    this.passing = this.track(this.pass()).catch((error: Error) => {
-      this.options.log.warn({ err: error.message }, 'could not claim due effects; trying again after a lease period');
-      this.retryDueLater();
-    }).finally(() => {
-      this.passing = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    if (!this.shutdown.signal.aborted) this.passes.kick();
   }
 
   private async pass(): Promise<void> {
@@ -210,15 +189,11 @@ export class EffectRunner {
     // Left to a replica that serves the chart: the lease runs out unrenewed.
     if (!this.options.serves(chartOf(claim.value.instance))) return;
     this.due.delete(claim.key);
-    const held: Held = { claim, stop: new AbortController(), until: now + this.options.leaseMs };
-    this.held.set(claim.key, held);
-    this.renewSoon();
+    const held = this.held.hold(claim, now);
     const work = claim.value.effect.type === 'runStep' ? this.runStep(held) : this.applyOutcome('deadline', held, { type: 'deadline', at: claim.value.effect.at });
     void work.catch((error: Error) => {
       this.options.log.error({ instance: claim.value.instance, effect: claim.key, err: error.message }, 'could not carry out an effect; it is claimed again once its lease runs out');
-    }).finally(() => {
-      if (this.held.get(claim.key) === held) this.held.delete(claim.key);
-    });
+    }).finally(() => this.held.release(held));
   }
 
   private async runStep(held: Held): Promise<void> {
@@ -289,50 +264,6 @@ export class EffectRunner {
     } catch (error) {
       // Changed or taken over meanwhile: whoever did it answers for it now.
       if (!(error instanceof WriteConflict)) throw error;
-    }
-  }
-
-  /**
-   * Renews on a steady beat, even while a renewal hangs on a store that stopped answering, so a claim that could not
-   * be renewed is given up in time.
-   */
-  private renewSoon(): void {
-    if (this.renewal || this.shutdown.signal.aborted) return;
-    this.renewal = this.options.clock.setTimeout(() => {
-      this.renewal = undefined;
-      this.giveUpExpiring();
-      this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
-      if (this.held.size) this.renewSoon();
-    }, this.renewEvery);
-  }
-
-  /**
-   * Stops what is carried out under a claim not renewed in time: with a beat or less of it left, it runs out before
-   * the next renewal could land, and another replica may take it over then. Stopped now, the two never run at once.
-   */
-  private giveUpExpiring(): void {
-    const now = this.options.clock.now();
-    for (const held of this.held.values()) {
-      if (held.until - now <= this.renewEvery) held.stop.abort(new Error('its claim could not be renewed in time (the store is out of reach); another replica takes it over once it runs out'));
-    }
-  }
-
-  /** Extends every claim held; one no longer held (another replica took it over) stops. */
-  private async renew(): Promise<void> {
-    const { store, clock, owner, leaseMs, log } = this.options;
-    const keys = [...this.held.keys()];
-    if (!keys.length) return;
-    const until = clock.now() + leaseMs;
-    try {
-      const kept = new Set(await store.renew(EFFECTS, keys, { owner, until }));
-      for (const key of keys) {
-        const held = this.held.get(key);
-        if (!held) continue;
-        if (kept.has(key)) held.until = until;
-        else held.stop.abort(new Error('its claim was taken over by another replica'));
-      }
-    } catch (error) {
-      log.warn({ err: (error as Error).message, effects: keys.length }, 'could not renew the claims on effects being carried out');
     }
   }
 

@@ -8,6 +8,10 @@ export interface TakingZone {
   readonly server: Server;
   /** Every order received, in order. */
   readonly orders: { readonly requestId: string }[];
+  /** While true, orders are taken but not answered until released (the dispatch step waits). */
+  holding: boolean;
+  /** Answers the orders held so far. */
+  release(): void;
   /** Writes DIR/jobs.yaml and DIR/backup.yaml (the zone's and the results token in the named environment variables); returns the config's path. */
   writeConfig(dir: string, env: { readonly zoneToken: string; readonly resultsToken: string }): Promise<string>;
   close(): Promise<void>;
@@ -15,6 +19,8 @@ export interface TakingZone {
 
 export async function startTakingZone(): Promise<TakingZone> {
   const orders: { requestId: string }[] = [];
+  const held: (() => void)[] = [];
+  let zone: TakingZone | undefined;
   const server = createServer((req, res) => {
     // The controller's link asks GET /healthz whether the zone answers.
     if (req.method === 'GET') {
@@ -26,13 +32,18 @@ export async function startTakingZone(): Promise<TakingZone> {
     req.on('end', () => {
       const order = JSON.parse(body) as { requestId: string };
       orders.push(order);
-      res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ requestId: order.requestId, zone: 'east', created: true }));
+      const answer = (): void => void res.writeHead(202, { 'content-type': 'application/json' }).end(JSON.stringify({ requestId: order.requestId, zone: 'east', created: true }));
+      if (zone?.holding) held.push(answer);
+      else answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
-  return {
-    server, orders,
+  zone = {
+    server, orders, holding: false,
+    release: () => {
+      for (const answer of held.splice(0)) answer();
+    },
     async writeConfig(dir, env) {
       await writeFile(join(dir, 'jobs.yaml'), `jobs:
   - { id: nightly, status: approved, inForce: { from: '2026-01-01' }, zone: east, client: acme, eoyMonth: 6, keyName: k, source: { host: db.internal, database: sales } }
@@ -45,6 +56,10 @@ results_token: { env: ${env.resultsToken} }
 `);
       return file;
     },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () => new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
   };
+  return zone;
 }

@@ -14,7 +14,7 @@ import { createHttpZone } from './httpZone.js';
 export { loadBackupConfig } from './config.js';
 export { REQUEST_CHART } from './controller.js';
 
-export function createBackupController(config: BackupConfig, { fetch, ...parts }: { runtime: Runtime; store: Store; clock: Clock; log: Logger; fetch: Fetch }): BackupController {
+export function createBackupController(config: BackupConfig, { fetch, ...parts }: { runtime: Runtime; store: Store; clock: Clock; log: Logger; fetch: Fetch; owner: string; leaseMs: number }): BackupController {
   const jobs = config.jobs.kind === 'http'
     ? createHttpJobSource(config.jobs.url, config.jobCalls, fetch, config.jobs.token)
     : createFileJobSource(config.jobs.file);

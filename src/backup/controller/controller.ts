@@ -8,12 +8,11 @@ import { FinalFailure } from '../../handlers/handler.js';
 import type { Clock } from '../../runtime/clock.js';
 import { instanceKey, type Runtime } from '../../runtime/runtime.js';
 import type { Service } from '../../services/service.js';
-import type { Store } from '../../store/port.js';
+import { WriteConflict, type Store } from '../../store/port.js';
 import { BackupStore, type BackupRecord } from './backupStore.js';
 import { Refused, Unusable } from '../errors.js';
 import { failpoint } from '../failpoint.js';
 import { decideAllowed, type BackupJob, type JobSource } from './job.js';
-import { KeyedMutex } from '../keyedMutex.js';
 import { checkRequestInput, sameInput } from './requestInput.js';
 import { RequestRecords, type RequestRecord, type Transport } from './requestRecords.js';
 import { viewOf, viewStateOf, type RequestView } from './requestView.js';
@@ -32,6 +31,10 @@ export interface ControllerOptions {
   readonly log: Logger;
   /** How long receive() waits for the allow check's first answer. */
   readonly answerWithinMs: number;
+  /** Who claims zone results: this process alone, as for effects. */
+  readonly owner: string;
+  /** How long a claim on a zone result holds unrenewed (serve --lease). */
+  readonly leaseMs: number;
 }
 
 /** How receipt ended, for the transport to translate (HTTP: 202, 406, 503). */
@@ -50,7 +53,6 @@ export class BackupController {
   readonly records: RequestRecords;
   readonly backups: BackupStore;
   readonly inbox: ResultInbox;
-  private readonly keys = new KeyedMutex();
 
   constructor(private readonly options: ControllerOptions) {
     this.records = new RequestRecords(options.store);
@@ -58,15 +60,15 @@ export class BackupController {
     this.inbox = new ResultInbox({ ...options, records: this.records, backups: this.backups, now: () => this.now() });
   }
 
-  /** Resume: a record whose instance was never created gets it; stored results are processed. Steps and deadlines resume in the runtime. */
+  /**
+   * Resume: a record whose instance was never created gets it (made by another replica starting too, it is left as
+   * made); stored results are claimed. Steps and deadlines resume in the runtime.
+   */
   async start(): Promise<void> {
     let created = 0;
     const records = await this.records.list();
     for (const record of records) {
-      if (!(await this.snapshotOf(record.id))) {
-        await this.ensureInstance(record);
-        created += 1;
-      }
+      if (!(await this.snapshotOf(record.id)) && (await this.ensureInstance(record).catch(madeElsewhere))) created += 1;
     }
     await this.inbox.start();
     this.options.log.info({ requests: records.length, instancesCreated: created, inbox: await this.inbox.size() }, 'backup controller resumed');
@@ -76,12 +78,16 @@ export class BackupController {
   async receive(body: unknown, how: { readonly transport: Transport; readonly idempotencyKey?: string }): Promise<Reception> {
     const input = checkRequestInput(body);
     const key = how.idempotencyKey;
-    if (key === undefined) return this.admit(input, how.transport, undefined);
-    // One at a time per key, so two concurrent retries cannot both create a request.
-    return this.keys.run(key, async () => {
+    if (key === undefined) return (await this.admit(input, how.transport, undefined))!;
+    // One at a time per key here; across replicas the key map is written expecting no entry, so one creates and the others answer with its request.
+    return this.records.forKey(key, async () => {
+      if ((await this.records.idOfKey(key)) === undefined) {
+        const admitted = await this.admit(input, how.transport, key);
+        if (admitted) return admitted;
+      }
       const known = await this.records.idOfKey(key);
-      if (known === undefined) return this.admit(input, how.transport, key);
-      const record = (await this.records.get(known))!;
+      const record = known === undefined ? undefined : await this.records.get(known);
+      if (!record) throw new Error(`Idempotency-Key ${key} was just taken by a request not yet readable; send the request again`);
       if (!sameInput(record, input)) {
         throw new Conflict(`Idempotency-Key ${key} was used for a different request (${record.id}: job ${record.backupJobId}, data of ${record.dataDate}); use a new key`);
       }
@@ -215,20 +221,22 @@ export class BackupController {
     await this.records.update(id, (current) => ({ sentAt: current.sentAt ?? this.now(), zone: zone.name, lastError: undefined }));
   }
 
-  private async admit(input: ReturnType<typeof checkRequestInput>, transport: Transport, idempotencyKey: string | undefined): Promise<Reception> {
+  /** Creates the request; undefined when another request took its idempotency key first. */
+  private async admit(input: ReturnType<typeof checkRequestInput>, transport: Transport, idempotencyKey: string | undefined): Promise<Reception | undefined> {
     const record: RequestRecord = { id: randomUUID(), transport, ...input, ...(idempotencyKey !== undefined ? { idempotencyKey } : {}), receivedAt: this.now() };
     // Persist, then act: the record first; start() creates the instance if a crash comes between.
-    await this.records.create(record);
+    if (!(await this.records.create(record))) return undefined;
     await this.ensureInstance(record);
     return this.answer(record.id, true);
   }
 
-  private async ensureInstance(record: RequestRecord): Promise<void> {
+  /** Creates the request's instance unless it exists; answers whether this call created it. */
+  private async ensureInstance(record: RequestRecord): Promise<boolean> {
     const context = {
       apiVersion: record.apiVersion, backupJobId: record.backupJobId, dataDate: record.dataDate, transport: record.transport,
       ...(record.sourcePath !== undefined ? { sourcePath: record.sourcePath } : {}),
     };
-    await this.options.runtime.create(REQUEST_CHART, record.id, context);
+    return (await this.options.runtime.create(REQUEST_CHART, record.id, context)).created;
   }
 
   /** Waits until the check has answered (or is waiting to retry), then says how receipt ended. */
@@ -308,6 +316,12 @@ export function orderFor(record: RequestRecord, job: BackupJob): ZoneOrder {
       ...(port !== undefined ? { port } : {}), ...(user !== undefined ? { user } : {}), ...(passwordEnv !== undefined ? { passwordEnv } : {}),
     },
   };
+}
+
+/** A create that conflicted: another replica starting too wrote the instance first, and what it wrote stands. */
+function madeElsewhere(error: unknown): false {
+  if (error instanceof WriteConflict) return false;
+  throw error;
 }
 
 /** The order requests are listed in: when they were received, then id (plain code-unit order, as cursors compare). */

@@ -8,6 +8,7 @@ import { StoreError, WriteConflict, type Change, type Lease, type Store, type St
 import { ALERTS, dateUndated, unlessTaken, type AlertRecord } from './alertRecords.js';
 import { formatFailure, type FailureReport } from './alerts.js';
 import type { Clock, ClockTimer } from './clock.js';
+import { LeaseKeeper } from './leaseKeeper.js';
 import { retryOnClock } from './retryPolicy.js';
 
 type Claimed = Stored<AlertRecord> & { lease: Lease };
@@ -43,10 +44,10 @@ export class AlertOutbox {
   private again = false;
   /** Set while another replica holds the oldest alert: this one claims again once that alert is written, or a lease period later. */
   private parked: { readonly timer: ClockTimer; readonly on: { readonly key: string; readonly revision: number } | undefined } | undefined;
-  private renewal: ClockTimer | undefined;
-  private held: { readonly claim: Claimed; readonly stop: AbortController } | undefined;
+  /** The claim on the alert being delivered, renewed while it is, and given up once it can no longer be renewed in time. */
+  private held: LeaseKeeper<AlertRecord>;
   private unsubscribe: (() => void) | undefined;
-  /** Claims, reads, posts, commits and renewals under way (not the waits between attempts): what whenIdle waits for. */
+  /** Claims, reads, posts and commits under way (not the waits between attempts): what whenIdle waits for, with renewals. */
   private readonly busy = new Set<Promise<void>>();
   private lastError: string | undefined;
   private failedAttempts = 0;
@@ -55,14 +56,24 @@ export class AlertOutbox {
   private shutdown = new AbortController();
   private waiting: { readonly count: number; readonly oldest: string | undefined } = { count: 0, oldest: undefined };
 
-  constructor(private readonly options: AlertOutboxOptions) {}
+  constructor(private readonly options: AlertOutboxOptions) {
+    this.held = this.keeper();
+  }
+
+  private keeper(): LeaseKeeper<AlertRecord> {
+    return new LeaseKeeper({ ...this.options, collection: ALERTS, what: 'alerts' });
+  }
 
   /** Begins delivering, or begins again after stop(): what waits is claimed at once, with a fresh backoff. */
   async start(): Promise<void> {
     await dateUndated(this.options.store);
     await this.look();
     if (this.waiting.count) this.options.log.info({ alerts: this.waiting.count }, 'delivering the alerts recorded and not yet delivered');
-    if (this.shutdown.signal.aborted) this.shutdown = new AbortController();
+    if (this.shutdown.signal.aborted) {
+      // Started again after stop(): the keeper stopped then renews nothing more.
+      this.shutdown = new AbortController();
+      this.held = this.keeper();
+    }
     this.unsubscribe ??= this.options.store.onChange((changes) => this.changed(changes));
     this.running = true;
     this.kick();
@@ -93,8 +104,7 @@ export class AlertOutbox {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     this.unpark();
-    if (this.renewal) this.options.clock.clearTimeout(this.renewal);
-    this.renewal = undefined;
+    this.held.stop();
     this.shutdown.abort(new Error('chartd is shutting down'));
     await this.draining;
   }
@@ -103,7 +113,7 @@ export class AlertOutbox {
   async whenIdle(): Promise<void> {
     do {
       await new Promise((resolve) => setImmediate(resolve));
-      await Promise.all([...this.busy]);
+      await Promise.all([...this.busy, this.held.renewed()]);
     } while (this.busy.size);
   }
 
@@ -194,9 +204,7 @@ export class AlertOutbox {
   private async deliver(claim: Claimed): Promise<void> {
     const { store, clock, log, backoff } = this.options;
     const { key, value: { report }, lease } = claim;
-    const held = { claim, stop: new AbortController() };
-    this.held = held;
-    this.renewSoon();
+    const held = this.held.hold(claim, clock.now());
     const signal = AbortSignal.any([held.stop.signal, this.shutdown.signal]);
     const policy = { clock, signal, ...(backoff ? { backoff } : {}) };
     try {
@@ -218,9 +226,12 @@ export class AlertOutbox {
       } else if (this.shutdown.signal.aborted) {
         // Stopped (a restart of the service, or shutdown): the claim is ended now, so a start or another replica tries at once.
         await this.track(this.giveBack(claim)).catch((failed: Error) => log.warn({ alert: report.id, err: failed.message }, 'could not hand back the alert being delivered; it is claimed again once its lease runs out'));
+      } else {
+        // The claim was lost, or could not be renewed in time: whoever holds it next delivers it; this replica stops now.
+        log.warn({ alert: report.id, err: (held.stop.signal.reason as Error).message }, 'stopped delivering an alert: its claim was lost or could not be renewed in time');
       }
     } finally {
-      this.held = undefined;
+      this.held.release(held);
     }
   }
 
@@ -233,34 +244,13 @@ export class AlertOutbox {
       this.failedAttempts += 1;
       this.lastError = describeFetchFailure(error);
       this.options.onAttempt?.(false);
-      await this.look();
+      // Counted again for health, without holding up the retry: a store out of reach must not stop the claim's timing.
+      void this.track(this.look()).catch((failed: Error) => this.options.log.debug({ err: failed.message }, 'could not count the alerts waiting'));
       throw error;
     }
     this.failedAttempts = 0;
     this.lastError = undefined;
     this.options.onAttempt?.(true);
-  }
-
-  private renewSoon(): void {
-    if (this.renewal || !this.running) return;
-    this.renewal = this.options.clock.setTimeout(() => {
-      this.renewal = undefined;
-      void this.track(this.renew());
-    }, Math.floor(this.options.leaseMs / 3));
-  }
-
-  /** Extends the claim on the alert being delivered; one taken over meanwhile (this replica was cut off) is left to its new holder. */
-  private async renew(): Promise<void> {
-    const { store, clock, owner, leaseMs, log } = this.options;
-    const held = this.held;
-    if (!held) return;
-    try {
-      const kept = await store.renew(ALERTS, [held.claim.key], { owner, until: clock.now() + leaseMs });
-      if (!kept.length) held.stop.abort(new Error('its claim was taken over by another replica'));
-    } catch (error) {
-      log.warn({ err: (error as Error).message }, 'could not renew the claim on the alert being delivered');
-    }
-    if (this.held) this.renewSoon();
   }
 
   private track<T>(work: Promise<T>): Promise<T> {

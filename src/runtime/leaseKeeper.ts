@@ -62,6 +62,11 @@ export class LeaseKeeper<T> {
     return this.held.size;
   }
 
+  /** Until the renewal under way (if any) has landed: a worker's whenIdle waits for it, so a simulated clock moves on only after. */
+  async renewed(): Promise<void> {
+    await this.renewing;
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.renewal) this.options.clock.clearTimeout(this.renewal);

@@ -9,6 +9,7 @@ import { SimulatedClock } from '../support/clock.js';
 import { holdingHandlers, replicasForFile, startAlertingReplica, type HeldRun, type ReplicaStores } from '../support/replica.js';
 import { capturingLogger } from '../support/server.js';
 import { until } from '../support/wait.js';
+import { startPgProxy } from '../support/pgProxy.js';
 
 // Each step fails when released with an error: an instance raises two alerts, one per step, in that order.
 const FAILS = `chart: fails
@@ -21,7 +22,7 @@ states:
 `;
 
 const LEASE_MS = 30_000;
-const { running, kinds } = replicasForFile();
+const { running, pg, kinds } = replicasForFile();
 
 /** One POST the webhook received: from which replica (its URL's query), under which idempotency key, and the answer. */
 interface Post {
@@ -154,5 +155,59 @@ describe.each(kinds)('alerts on %s', (_name, stores) => {
     expect(new Set(taken.map((post) => post.key)).size).toBe(ids.length * 2);
     expect(taken[0]!.key).toBe(first.key);
     expect(inOrderPerInstance(taken)).toBe(true);
+  });
+});
+
+describe('alerts on PostgreSQL out of reach', () => {
+  it('a replica whose renewals hang stops retrying its alert a third of a lease before the claim runs out; the other delivers it after', async () => {
+    const proxy = await startPgProxy(pg.server().host, pg.server().port);
+    try {
+      down = true;
+      const database = await pg.stores.freshDatabase();
+      const clocks = { a: new SimulatedClock(), b: new SimulatedClock() };
+      const runs: HeldRun[] = [];
+      const { log, lines } = capturingLogger();
+      const start = async (name: 'a' | 'b', port?: number) => {
+        const store = await pg.stores.open(database, `application_name=replica-${name}`, {}, port);
+        const started = await startAlertingReplica({
+          store, clock: clocks[name], log: log.child({ replica: name }), handlers: holdingHandlers(runs, name), owner: `replica-${name}`,
+          leaseMs: LEASE_MS, charts: { 'fails.yaml': FAILS }, webhook: `${hookUrl}?from=${name}`,
+        });
+        running.push(started.runtime);
+        return { ...started, store };
+      };
+      // A alone when the alert is raised, so A claims it, through the proxy about to go silent.
+      const a = await start('a', proxy.port);
+      await a.runtime.create('fails', 'f1', {});
+      await until(() => runs.length === 1, 'the step to start on A');
+      runs[0]!.release('step 1 broke');
+      await until(() => posts.length === 1, 'A posting the alert');
+      const b = await start('b');
+      proxy.partition();
+      const beat = LEASE_MS / 3;
+      await clocks.a.advance(beat - 1);
+      const tried = posts.length;
+      expect(tried).toBeGreaterThan(1);
+      // The renewal a beat ago has not come back: with a beat of the claim left, A stops retrying.
+      await clocks.a.advance(beat + 1);
+      await until(() => lines.some((line) => line.msg.startsWith('stopped delivering an alert')), 'A giving the alert up');
+      const byA = posts.length;
+      await clocks.a.advance(LEASE_MS);
+      expect(posts.length).toBe(byA);
+      expect(posts.every((post) => post.from === 'a')).toBe(true);
+
+      down = false;
+      // Not before the claim runs out by B's clock: a lease after A claimed it (its renewals never landed).
+      await clocks.b.advance(LEASE_MS - 1000, () => b.outbox!.whenIdle());
+      expect(posts.some((post) => post.from === 'b')).toBe(false);
+      await until(async () => {
+        await clocks.b.advance(1000, () => b.outbox!.whenIdle());
+        return posts.some((post) => post.from === 'b' && post.taken);
+      }, 'B delivering the alert once the claim ran out');
+      expect(new Set(posts.map((post) => post.key)).size).toBe(1);
+      await until(async () => (await b.store.count(ALERTS)) === 0, 'the delivered alert removed');
+    } finally {
+      await proxy.close();
+    }
   });
 });

@@ -126,9 +126,17 @@ export class EffectRunner {
       void this.rescan().catch((error: Error) => this.options.log.warn({ err: error.message }, 'could not read the stored effects again'));
       return;
     }
-    const keys = [...new Set(changes.filter((change) => change.collection === EFFECTS).map((change) => change.key))];
-    if (!keys.length) return;
-    void this.track(Promise.all(keys.map(async (key) => this.note(key, await this.options.store.get<EffectRecord>(EFFECTS, key)))).then(() => undefined))
+    // The last change of each effect: one that carries its document is taken as read, in the order heard.
+    const latest = new Map<string, Change>();
+    for (const change of changes) if (change.collection === EFFECTS) latest.set(change.key, change);
+    if (!latest.size) return;
+    const unread: string[] = [];
+    for (const [key, { committed }] of latest) {
+      if (committed === undefined) unread.push(key);
+      else this.note(key, (committed ?? undefined) as Stored<EffectRecord> | undefined);
+    }
+    if (!unread.length) return;
+    void this.track(Promise.all(unread.map(async (key) => this.note(key, await this.options.store.get<EffectRecord>(EFFECTS, key)))).then(() => undefined))
       .catch((error: Error) => this.options.log.warn({ err: error.message }, 'could not read changed effects'));
   }
 

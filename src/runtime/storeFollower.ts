@@ -15,8 +15,8 @@ interface Followed {
 /**
  * One read at a time per document: a change heard while its read runs reads it once more afterwards, so each read
  * starts after the change it answers was committed and what is kept never goes back to an older value. A change
- * this replica committed comes with the document as it left it: taken as read, unless a read is under way. The
- * documents of one notification are read together.
+ * that carries its document (this replica's commits; on PostgreSQL, every replica's) is taken as read, unless a read
+ * is under way. The documents of one notification that carry none are read together.
  */
 export class StoreFollower {
   private readonly followed = new Map<string, Followed>();

@@ -54,7 +54,11 @@ export interface ClaimQuery {
 export interface Change {
   readonly collection: string;
   readonly key: string;
-  /** On a shared store, for a change this store object committed: the document as it left it (null: deleted), so nobody reads it back. */
+  /**
+   * On a shared store, the document as the commit left it (null: deleted), so nobody reads it back: for this store's
+   * own commits and, on PostgreSQL, other replicas' (unless too big for a notification). Taken in the order heard,
+   * it never goes back to an older document than one read from the store before.
+   */
   readonly committed?: Stored<unknown> | null;
 }
 

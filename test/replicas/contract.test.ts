@@ -36,6 +36,35 @@ describe('three replicas on one PostgreSQL', () => {
     }
   });
 
+  it('reads racing check-ins on all three never count fewer than were acknowledged before they began', async () => {
+    const replicas = await cluster.replicas(3);
+    let acknowledged = 0;
+    let writing = true;
+    const behind: string[] = [];
+    let reads = 0;
+    const writer = async (url: string): Promise<void> => {
+      for (let round = 0; round < 100; round += 1) {
+        expect((await call(url, 'PUT', '/charts/tally/state?state=open')).status).toBe(200);
+        acknowledged += 1;
+      }
+    };
+    const reader = async (url: string): Promise<void> => {
+      while (writing) {
+        const floor = acknowledged;
+        const { counter } = await json<Snapshot>(url, '/charts/tally/instances/default');
+        if (counter < floor) behind.push(`${url}: ${counter} < ${floor}`);
+        reads += 1;
+      }
+    };
+    const readers = replicas.flatMap((replica) => [reader(replica.url), reader(replica.url)]);
+    await Promise.all([writer(replicas[0]!.url), writer(replicas[1]!.url), writer(replicas[2]!.url)]);
+    writing = false;
+    await Promise.all(readers);
+    expect(behind).toEqual([]);
+    expect(reads).toBeGreaterThan(300);
+    for (const replica of replicas) expect((await json<Snapshot>(replica.url, '/charts/tally/instances/default')).counter).toBe(300);
+  });
+
   it('a long-poll on B is answered within 100 ms of the transition A acknowledged', async () => {
     const [a, b] = await cluster.replicas(2);
     const delays: number[] = [];

@@ -1,4 +1,4 @@
-// The change feed's NOTIFY payloads: split under PostgreSQL's limit, naming the replica that committed, read back.
+// The change feed's NOTIFY payloads: split under PostgreSQL's limit, naming the replica that committed, documents carried, read back.
 
 import { describe, expect, it } from 'vitest';
 import { ANYTHING, decodeChanges, encodeChanges } from '../../src/store/postgres/changes.js';
@@ -21,5 +21,26 @@ describe('change payloads', () => {
     for (const stranger of ['hello', 'null', '{"origin":1,"changes":[]}', '{"changes":[["c"]]}']) {
       expect(decodeChanges(stranger)).toEqual({ origin: undefined, changes: [] });
     }
+  });
+
+  it('carry each document as committed (null once deleted), and only its key when it would not fit in a payload alone', () => {
+    const big = { text: 'x'.repeat(8000) };
+    const changes = [
+      { collection: 'instances', key: 'a', committed: { key: 'a', value: { state: 'open' }, revision: 3 } },
+      { collection: 'instances', key: 'b', committed: null },
+      { collection: 'instances', key: 'big', committed: { key: 'big', value: big, revision: 1 } },
+      { collection: 'instances', key: 'plain' },
+    ];
+    const payloads = encodeChanges(changes, 'replica-a');
+    for (const payload of payloads) expect(Buffer.byteLength(payload)).toBeLessThan(8000);
+    expect(payloads.flatMap((payload) => decodeChanges(payload).changes)).toEqual([
+      changes[0], changes[1], { collection: 'instances', key: 'big' }, changes[3],
+    ]);
+  });
+
+  it('read what an older chartd sends, and name the document of a form a later one might send, to be read back', () => {
+    expect(decodeChanges('{"origin":"o","changes":[["c","k"]]}')).toEqual({ origin: 'o', changes: [{ collection: 'c', key: 'k' }] });
+    expect(decodeChanges('{"origin":"o","changes":[["c","k",2,{"v":1},"more"]]}')).toEqual({ origin: 'o', changes: [{ collection: 'c', key: 'k' }] });
+    expect(decodeChanges('{"origin":"o","changes":[["c","k",0,{}]]}')).toEqual({ origin: 'o', changes: [{ collection: 'c', key: 'k' }] });
   });
 });

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { StoreLog } from '../lock.js';
 import type { Change, ChangeListener } from '../port.js';
-import { CHANNEL, decodeChanges } from './changes.js';
+import { barrierChannel, CHANNEL, decodeChanges, type Heard } from './changes.js';
 import { connectionConfig } from './database.js';
 import type { PostgresSettings } from './settings.js';
 
@@ -13,6 +13,26 @@ const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 /** A query this often proves the connection alive: a cut network ends no session, and keepalive takes minutes. */
 const HEARTBEAT_MS = 10_000;
+
+/** What the store does with what the feed hears, in the order PostgreSQL delivers it, before any listener. */
+export interface FeedObserver {
+  /** A commit, this store's own included: answers what listeners are told of another replica's. */
+  heard(heard: Heard): readonly Change[];
+  /** One of this store's read barriers came back. */
+  barrier(payload: string): void;
+  /** Not listening any more: commits from now on go unheard until back(). */
+  lost(): void;
+  /** Listening again (or for the first time, at start); called before listeners are told anything may have changed. */
+  back(): void;
+}
+
+export interface ChangeFeedOptions {
+  readonly observer?: FeedObserver;
+  /** Commits naming it are left out for listeners: their store tells them itself (tell()). */
+  readonly origin?: string;
+}
+
+const UNOBSERVED: FeedObserver = { heard: (heard) => heard.changes, barrier: () => {}, lost: () => {}, back: () => {} };
 
 export class ChangeFeed {
   private client: pg.Client | undefined;
@@ -24,16 +44,30 @@ export class ChangeFeed {
   private heartbeat: NodeJS.Timeout | undefined;
   private closed = false;
 
-  private constructor(private readonly settings: PostgresSettings, private readonly log: StoreLog, private readonly onBack: () => void, readonly origin: string) {}
+  private readonly observer: FeedObserver;
+  readonly origin: string;
 
-  /**
-   * Resolves once listening, so no commit made after it is missed. `onBack` is called each time it listens again
-   * after a loss. Commits naming `origin` are left out: their store tells them itself (tell()), values included.
-   */
-  static async start(settings: PostgresSettings, log: StoreLog, onBack: () => void = () => {}, origin = randomBytes(9).toString('base64url')): Promise<ChangeFeed> {
-    const feed = new ChangeFeed(settings, log, onBack, origin);
+  private constructor(private readonly settings: PostgresSettings, private readonly log: StoreLog, options: ChangeFeedOptions) {
+    this.observer = options.observer ?? UNOBSERVED;
+    this.origin = options.origin ?? randomBytes(9).toString('base64url');
+  }
+
+  /** Resolves once listening, so no commit made after it is missed. */
+  static async start(settings: PostgresSettings, log: StoreLog, options: ChangeFeedOptions = {}): Promise<ChangeFeed> {
+    const feed = new ChangeFeed(settings, log, options);
     await feed.listen();
+    feed.observer.back();
     return feed;
+  }
+
+  /** Whether the feed listens now: every commit from now on will be heard, in commit order. */
+  listening(): boolean {
+    return this.client !== undefined;
+  }
+
+  /** The feed is not to be trusted (a barrier did not come back in time): listen again on a new connection. */
+  abandon(why: string): void {
+    if (this.client) this.drop(this.client, new Error(why));
   }
 
   subscribe(listener: ChangeListener): () => void {
@@ -59,14 +93,17 @@ export class ChangeFeed {
     const client = new pg.Client(connectionConfig(this.settings));
     client.on('error', (error) => this.drop(client, error));
     client.on('end', () => this.drop(client, new Error('the connection ended')));
+    const barriers = barrierChannel(this.origin);
     client.on('notification', (message) => {
+      if (message.channel === barriers) return this.observer.barrier(message.payload ?? '');
       if (message.channel !== CHANNEL) return;
       const heard = decodeChanges(message.payload);
-      if (heard.origin !== this.origin) this.emit(heard.changes);
+      const told = this.observer.heard(heard);
+      if (heard.origin !== this.origin) this.emit(told);
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${CHANNEL}`);
+      await client.query(`LISTEN ${CHANNEL}; LISTEN "${barriers}"`);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
@@ -83,8 +120,11 @@ export class ChangeFeed {
     if (client !== this.client) return;
     this.client = undefined;
     clearInterval(this.heartbeat);
+    // What it still delivers would follow a gap: the observer starts afresh from back().
+    client.removeAllListeners('notification');
     // Ending a broken client only closes its socket; its failure is the error being handled here.
     client.end().catch(() => undefined);
+    this.observer.lost();
     this.lost = { at: this.lost?.at ?? new Date(), problem: this.lostBecause(error) };
     this.log('warn', this.lost.problem);
     this.scheduleListen();
@@ -98,7 +138,7 @@ export class ChangeFeed {
         this.log('info', `the change feed from PostgreSQL at ${this.settings.shown} is back after ${Date.now() - this.lost!.at.getTime()} ms`);
         this.lost = undefined;
         this.backoffMs = MIN_BACKOFF_MS;
-        this.onBack();
+        this.observer.back();
         // Commits made while the feed was away were not heard: whoever waits must look again.
         this.emit([]);
       }, (error: unknown) => {

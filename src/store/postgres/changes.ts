@@ -1,6 +1,6 @@
-// The NOTIFY payloads that carry a commit's changed keys, and the replica that committed it, to every replica's change feed.
+// The NOTIFY payloads that carry a commit's changed documents, and the replica that committed it, to every replica's change feed.
 
-import type { Change } from '../port.js';
+import type { Change, Stored } from '../port.js';
 
 export const CHANNEL = 'chartd_changes';
 
@@ -17,16 +17,24 @@ export interface Heard {
   readonly changes: readonly Change[];
 }
 
-/** `changes` as NOTIFY payloads, each a JSON object naming `origin` and a list of [collection, key], under PostgreSQL's size limit. */
+/**
+ * `changes` as NOTIFY payloads under PostgreSQL's size limit, each a JSON object naming `origin` and a list of
+ * [collection, key, revision, value] ([collection, key, null] once deleted); a document too big for a payload of
+ * its own goes as [collection, key] and is read back. A chartd that reads only [collection, key] reads these too.
+ */
 export function encodeChanges(changes: readonly Change[], origin: string): string[] {
   const head = `{"origin":${JSON.stringify(origin)},"changes":[`;
   const payloads: string[] = [];
   let parts: string[] = [];
   const empty = Buffer.byteLength(head) + 2;
   let bytes = empty;
-  for (const { collection, key } of changes) {
-    const part = JSON.stringify([collection, key]);
-    const size = Buffer.byteLength(part) + 1;
+  for (const change of changes) {
+    let part = partOf(change);
+    let size = Buffer.byteLength(part) + 1;
+    if (size + empty > MAX_PAYLOAD_BYTES && change.committed !== undefined) {
+      part = JSON.stringify([change.collection, change.key]);
+      size = Buffer.byteLength(part) + 1;
+    }
     if (size + empty > MAX_PAYLOAD_BYTES) return [ANYTHING];
     if (bytes + size > MAX_PAYLOAD_BYTES) {
       payloads.push(`${head}${parts.join(',')}]}`);
@@ -40,6 +48,12 @@ export function encodeChanges(changes: readonly Change[], origin: string): strin
   return payloads;
 }
 
+function partOf({ collection, key, committed }: Change): string {
+  if (committed === undefined) return JSON.stringify([collection, key]);
+  if (committed === null) return JSON.stringify([collection, key, null]);
+  return JSON.stringify([collection, key, committed.revision, committed.value]);
+}
+
 /** A payload back as changes; an empty list (anything may have changed) for one that says so or cannot be read. */
 export function decodeChanges(payload: string | undefined): Heard {
   const anything = { origin: undefined, changes: [] };
@@ -47,16 +61,36 @@ export function decodeChanges(payload: string | undefined): Heard {
   try {
     const parsed = JSON.parse(payload) as unknown;
     // A bare list is what a chartd from before origins sends, during a rolling upgrade.
-    const { origin, changes: pairs } = Array.isArray(parsed) ? { origin: undefined, changes: parsed } : (parsed as { origin?: unknown; changes?: unknown });
-    if (!Array.isArray(pairs) || (origin !== undefined && typeof origin !== 'string')) return anything;
+    const { origin, changes: parts } = Array.isArray(parsed) ? { origin: undefined, changes: parsed } : (parsed as { origin?: unknown; changes?: unknown });
+    if (!Array.isArray(parts) || (origin !== undefined && typeof origin !== 'string')) return anything;
     const changes: Change[] = [];
-    for (const pair of pairs) {
-      if (!Array.isArray(pair) || typeof pair[0] !== 'string' || typeof pair[1] !== 'string') return anything;
-      changes.push({ collection: pair[0], key: pair[1] });
+    for (const part of parts) {
+      const change = changeOf(part);
+      if (!change) return anything;
+      changes.push(change);
     }
     return { origin, changes };
   } catch {
     // Another program notifying on the channel: wake everyone rather than miss a change.
     return anything;
   }
+}
+
+/** [collection, key] alone (an older chartd, or a document too big to carry), with [revision, value], or with null (deleted). */
+function changeOf(part: unknown): Change | undefined {
+  if (!Array.isArray(part) || typeof part[0] !== 'string' || typeof part[1] !== 'string') return undefined;
+  const [collection, key] = part as [string, string];
+  if (part.length === 2) return { collection, key };
+  if (part.length === 3 && part[2] === null) return { collection, key, committed: null };
+  if (part.length === 4 && Number.isSafeInteger(part[2]) && (part[2] as number) > 0) {
+    const committed: Stored<unknown> = { key, value: part[3], revision: part[2] as number };
+    return { collection, key, committed };
+  }
+  // A form of a later chartd: still names the document, to be read back.
+  return { collection, key };
+}
+
+/** The channel a store's read barriers go on: its own, so other replicas' sessions are not sent them. */
+export function barrierChannel(origin: string): string {
+  return `chartd_barrier_${origin}`;
 }

@@ -1,16 +1,20 @@
 // The PostgreSQL store: the store port on one database that any number of chartd replicas share.
 
+import { randomBytes } from 'node:crypto';
 import type { Filling } from '../copy/filling.js';
 import type { StoreLog } from '../lock.js';
 import type { Change, ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
 import { StoreError, StoreUnavailable } from '../store.js';
 import { classify, RETRY_AFTER_SECONDS } from './classify.js';
+import { CachedReads } from './cachedReads.js';
 import { ChangeFeed } from './changeFeed.js';
+import { barrierChannel } from './changes.js';
 import { commitTransaction } from './commitTransaction.js';
 import { beginFill } from './fillTransaction.js';
 import { encodeMember } from './commitPlan.js';
 import { Database } from './database.js';
 import { GroupCommit } from './groupCommit.js';
+import { documentId } from './readCache.js';
 import { claimDue, renewLeases } from './leases.js';
 import { migrateDatabase, SCHEMA } from './migrations.js';
 import type { PostgresSettings } from './settings.js';
@@ -19,15 +23,28 @@ export interface PostgresStoreOptions {
   readonly log?: StoreLog;
   /** Connections in the pool (the change feed has one more of its own). */
   readonly poolSize?: number;
+  /** Documents kept in memory to answer reads from, at most. */
+  readonly cacheEntries?: number;
+  /** How long a read barrier may take to come back before the change feed is dropped and reads go to PostgreSQL. */
+  readonly barrierTimeoutMs?: number;
 }
 
 /** Enough for reads beside the one commit transaction in flight, and few enough that 3 replicas stay far under max_connections. */
 const DEFAULT_POOL_SIZE = 10;
 
+/** About 10-20 MB of snapshots; an instance read or changed lately is kept. */
+const DEFAULT_CACHE_ENTRIES = 10_000;
+
+/** Far beyond a barrier's usual millisecond, short enough that reads waiting on a silent feed fall back soon. */
+const DEFAULT_BARRIER_TIMEOUT_MS = 2_000;
+
 /** Rows a page() reads at a time when `accept` may skip some. */
 const PAGE_BATCH = 200;
 
 const GET_SQL = { name: 'chartd_get', text: `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = $2` };
+
+// Its own NOTIFY needs no flush to disk: it only marks a place in the commit order, and waits for none.
+const BARRIER_SQL = { name: 'chartd_barrier', text: `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)` };
 
 interface DocumentRow {
   readonly key: string;
@@ -39,8 +56,8 @@ export class PostgresStore implements Store {
   private readonly commits: GroupCommit;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly db: Database, private readonly feed: ChangeFeed) {
-    const origin = { origin: feed.origin, landed: (changes: readonly Change[]) => feed.tell(changes) };
+  private constructor(private readonly db: Database, private readonly feed: ChangeFeed, private readonly reads: CachedReads) {
+    const origin = { origin: feed.origin, landed: (changes: readonly Change[]) => feed.tell(reads.carried.landed(changes)) };
     this.commits = new GroupCommit((members) => commitTransaction(db, members, origin));
   }
 
@@ -48,27 +65,37 @@ export class PostgresStore implements Store {
   static async open(settings: PostgresSettings, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const log = options.log ?? (() => {});
     const db = new Database(settings, log, options.poolSize ?? DEFAULT_POOL_SIZE);
+    const origin = randomBytes(9).toString('base64url');
+    let feed: ChangeFeed | undefined;
+    const reads = new CachedReads(origin, (collection, keys) => queryDocuments(db, collection, keys),
+      (number) => sendBarrier(db, origin, number),
+      { entries: options.cacheEntries ?? DEFAULT_CACHE_ENTRIES, barrierTimeoutMs: options.barrierTimeoutMs ?? DEFAULT_BARRIER_TIMEOUT_MS },
+      (why) => feed?.abandon(why));
+    const observer = {
+      heard: reads.heard.bind(reads), barrier: reads.barrier.bind(reads), lost: reads.lost.bind(reads),
+      // The feed back after a loss proves PostgreSQL answers again, even on a replica nobody asks anything meanwhile.
+      back: () => {
+        reads.back();
+        db.succeeded();
+      },
+    };
     try {
       await migrateDatabase(settings);
-      // The feed back after a loss proves PostgreSQL answers again, even on a replica nobody asks anything meanwhile.
-      return new PostgresStore(db, await ChangeFeed.start(settings, log, () => db.succeeded()));
+      feed = await ChangeFeed.start(settings, log, { observer, origin });
+      return new PostgresStore(db, feed, reads);
     } catch (error) {
       await db.close();
       throw openFailure(error, settings.shown);
     }
   }
 
-  async get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
-    const { rows } = await this.db.query<DocumentRow>(`reading ${collection}/${key}`, GET_SQL, [collection, key]);
-    return rows[0] as Stored<T> | undefined;
+  /** From memory once a read barrier came back (see cachedReads.ts), else from PostgreSQL. */
+  get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
+    return this.reads.get<T>(collection, key);
   }
 
-  /** Planned each time, not prepared: in bench/replica-statements.mjs a prepared one ran 3× slower and was planned anyway. */
-  async getMany<T>(collection: string, keys: readonly string[]): Promise<Map<string, Stored<T>>> {
-    if (keys.length === 0) return new Map();
-    const { rows } = await this.db.query<DocumentRow>(`reading ${keys.length} of ${collection}`,
-      `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = ANY($2::text[])`, [collection, keys]);
-    return new Map((rows as Stored<T>[]).map((row) => [row.key, row]));
+  getMany<T>(collection: string, keys: readonly string[]): Promise<Map<string, Stored<T>>> {
+    return keys.length === 0 ? Promise.resolve(new Map()) : this.reads.getMany<T>(collection, keys);
   }
 
   /** Reads on from `after` in batches until `limit` documents `accept` takes, and one more to know a page follows. */
@@ -81,6 +108,7 @@ export class PostgresStore implements Store {
         `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents
          WHERE collection = $1 AND key LIKE $2 AND ($3::text IS NULL OR key > $3)
          ORDER BY key LIMIT $4`, [collection, likePrefix(prefix), cursor ?? null, batch]);
+      this.reads.carried.answeredCollection(collection);
       for (const row of rows as Stored<T>[]) {
         if (accept && !accept(row.value)) continue;
         if (documents.length === limit) return { documents, next: documents.at(-1)?.key };
@@ -117,14 +145,19 @@ export class PostgresStore implements Store {
         issued?.();
         return Promise.resolve();
       }
-      return this.commits.submit(member, issued);
+      const settled = this.reads.carried.commit(member.writes.map((write) => documentId(write.collection, write.key)));
+      const committed = this.commits.submit(member, issued);
+      committed.then(settled, settled);
+      return committed;
     } catch (error) {
       return Promise.reject(error as Error);
     }
   }
 
-  claim<T>(collection: string, query: ClaimQuery): Promise<(Stored<T> & { lease: Lease })[]> {
-    return claimDue<T>(this.db, collection, query);
+  async claim<T>(collection: string, query: ClaimQuery): Promise<(Stored<T> & { lease: Lease })[]> {
+    const claimed = await claimDue<T>(this.db, collection, query);
+    if (claimed.length) this.reads.carried.answeredCollection(collection);
+    return claimed;
   }
 
   renew(collection: string, keys: readonly string[], lease: { owner: string; until: number }): Promise<string[]> {
@@ -146,9 +179,9 @@ export class PostgresStore implements Store {
     return { ...this.db.health(), ...(lost ? { warning: lost.problem, warningSince: lost.since } : {}) };
   }
 
-  /** commit() calls made so far, and the groups (transactions) they were made in. */
-  stats(): { readonly commits: number; readonly groups: number } {
-    return { ...this.commits.counts };
+  /** commit() calls made so far and the groups (transactions) they were made in; what reads found in memory. */
+  stats(): { readonly commits: number; readonly groups: number; readonly reads: ReturnType<CachedReads['stats']> } {
+    return { ...this.commits.counts, reads: this.reads.stats() };
   }
 
   /** Waits for commits already made, then closes every connection. */
@@ -160,6 +193,20 @@ export class PostgresStore implements Store {
     })();
     return this.closing;
   }
+}
+
+/** Those of `keys` that exist. One key is a named statement; several are planned each time, not prepared (in bench/replica-statements.mjs a prepared one ran 3× slower). */
+async function queryDocuments(db: Database, collection: string, keys: readonly string[]): Promise<Map<string, Stored<unknown>>> {
+  const { rows } = keys.length === 1
+    ? await db.query<DocumentRow>(`reading ${collection}/${keys[0]!}`, GET_SQL, [collection, keys[0]])
+    : await db.query<DocumentRow>(`reading ${keys.length} of ${collection}`,
+      `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = ANY($2::text[])`, [collection, keys]);
+  return new Map(rows.map((row) => [row.key, row]));
+}
+
+/** Commits read barrier `number`: a NOTIFY on this store's own channel, which its change feed hears back. */
+async function sendBarrier(db: Database, origin: string, number: number): Promise<void> {
+  await db.query('sending a read barrier', BARRIER_SQL, [barrierChannel(origin), String(number)]);
 }
 
 /** Why open() failed, naming the database: StoreUnavailable while PostgreSQL cannot be reached, so a start-up may wait. */

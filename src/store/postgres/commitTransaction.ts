@@ -13,7 +13,7 @@ import { SCHEMA } from './migrations.js';
 const MAX_ATTEMPTS = 5;
 
 // Sorted, so replicas locking overlapping documents take the locks in one order and cannot deadlock.
-const LOCK_SQL: Prepared = {
+export const LOCK_SQL: Prepared = {
   name: 'chartd_lock',
   text: `
   SELECT collection, key, revision::float8 AS revision, lease_owner, lease_epoch::float8 AS lease_epoch
@@ -24,10 +24,12 @@ const LOCK_SQL: Prepared = {
 };
 
 /**
- * The commit's statements are prepared (parsed once per connection) but planned at each execution: a generic
- * plan cannot see the arrays' lengths, and ran 3-4× slower in bench/replica-statements.mjs. One round trip.
+ * The commit's statements are prepared: parsed and planned once per connection. A generic plan cannot see the
+ * arrays' lengths, and on a small table chose sequential scans that ran 3-4× slower than planning each time; with
+ * those scans and hash and merge joins turned off for the transaction alone, each key is looked up in the primary
+ * key whatever the table holds (test/store/postgresCommitPlans.test.ts). Set with BEGIN, in its round trip.
  */
-const BEGIN_SQL = 'BEGIN; SET LOCAL plan_cache_mode = force_custom_plan';
+export const BEGIN_SQL = `BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`;
 
 const UPDATE_PART = `updated AS (
     UPDATE ${SCHEMA}.documents AS d
@@ -48,7 +50,7 @@ const DELETE_PART = `deleted AS (
   )`;
 
 /** Which kinds of change a group makes: each shape has a statement of its own, leaving out what it does not do. */
-interface Shape {
+export interface Shape {
   readonly updates: boolean;
   readonly inserts: boolean;
   readonly deletes: boolean;
@@ -60,7 +62,7 @@ const applyStatements = new Map<string, Prepared>();
  * One round trip for every change of the group and its notifications; the xid lets a lost COMMIT answer be asked
  * after. The rows inserted are counted: one missing was created by another replica meanwhile.
  */
-function applyStatement(shape: Shape): Prepared {
+export function applyStatement(shape: Shape): Prepared {
   const name = `chartd_apply_${Number(shape.updates)}${Number(shape.inserts)}${Number(shape.deletes)}`;
   let statement = applyStatements.get(name);
   if (statement) return statement;

@@ -8,6 +8,7 @@ import { WriteConflict, type Fence, type Store, type Write } from '../store/port
 import { failureReports, type Alerter, type FailureReport } from './alerts.js';
 import type { Clock } from './clock.js';
 import { EFFECTS, effectWrites } from './effectRecords.js';
+import { GroupRead } from './groupRead.js';
 import { HistoryWrites } from './history.js';
 import type { Quota } from './quota.js';
 
@@ -62,8 +63,12 @@ export class InstanceBatches {
    * the revision that commit gives it: the next batch builds on it and expects that revision.
    */
   private readonly uncommitted = new Map<string, Base>();
+  /** On a shared store, the batches of many instances read what is stored together: a read is a round trip. */
+  private readonly reads: GroupRead<Snapshot> | undefined;
 
-  constructor(private readonly options: BatchOptions) {}
+  constructor(private readonly options: BatchOptions) {
+    if (options.shared) this.reads = new GroupRead(options.store, INSTANCES);
+  }
 
   /**
    * One batch for one instance: apply every item in order, commit once, then answer each. It builds on the
@@ -248,7 +253,7 @@ export class InstanceBatches {
   }
 
   private stored(key: string): Promise<Base> {
-    return this.options.store.get<Snapshot>(INSTANCES, key).then((stored) => ({ snapshot: stored?.value, revision: stored?.revision ?? 0 }));
+    return (this.reads ? this.reads.get(key) : this.options.store.get<Snapshot>(INSTANCES, key)).then((stored) => ({ snapshot: stored?.value, revision: stored?.revision ?? 0 }));
   }
 }
 

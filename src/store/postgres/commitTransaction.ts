@@ -6,43 +6,83 @@ import { StoreUnavailable } from '../store.js';
 import { CHANNEL, encodeChanges } from './changes.js';
 import { classify, RETRY_AFTER_SECONDS } from './classify.js';
 import { keysOf, planCommit, type Current, type Member, type Plan, type Row } from './commitPlan.js';
-import type { Database } from './database.js';
+import type { Database, Prepared } from './database.js';
 import { SCHEMA } from './migrations.js';
 
 /** Attempts at a group that keeps meeting deadlocks or documents created under it, before it answers 503. */
 const MAX_ATTEMPTS = 5;
 
-// Planned each time, not prepared: a generic plan cannot see the arrays' lengths, and ran 3-4× slower in bench/replica-statements.mjs.
 // Sorted, so replicas locking overlapping documents take the locks in one order and cannot deadlock.
-const LOCK_SQL = `
+export const LOCK_SQL: Prepared = {
+  name: 'chartd_lock',
+  text: `
   SELECT collection, key, revision::float8 AS revision, lease_owner, lease_epoch::float8 AS lease_epoch
   FROM ${SCHEMA}.documents
   WHERE (collection, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
   ORDER BY collection, key
-  FOR UPDATE`;
+  FOR UPDATE`,
+};
 
-// One round trip for every change of the group and its notifications; the xid lets a lost COMMIT answer be asked after.
-const APPLY_SQL = `
-  WITH updated AS (
+/**
+ * The commit's statements are prepared: parsed and planned once per connection. A generic plan cannot see the
+ * arrays' lengths, and on a small table chose sequential scans that ran 3-4× slower than planning each time; with
+ * those scans and hash and merge joins turned off for the transaction alone, each key is looked up in the primary
+ * key whatever the table holds (test/store/postgresCommitPlans.test.ts). Set with BEGIN, in its round trip.
+ */
+export const BEGIN_SQL = `BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`;
+
+const UPDATE_PART = `updated AS (
     UPDATE ${SCHEMA}.documents AS d
     SET value = u.value, revision = u.revision, due = u.due, lease_owner = NULL, lease_until = NULL
     FROM unnest($1::text[], $2::text[], $3::json[], $4::bigint[], $5::bigint[]) AS u(collection, key, value, revision, due)
     WHERE d.collection = u.collection AND d.key = u.key
-    RETURNING 1
-  ), inserted AS (
+  )`;
+const INSERT_PART = `inserted AS (
     INSERT INTO ${SCHEMA}.documents (collection, key, value, revision, due)
-    SELECT * FROM unnest($6::text[], $7::text[], $8::json[], $9::bigint[], $10::bigint[])
+    SELECT * FROM unnest($1::text[], $2::text[], $3::json[], $4::bigint[], $5::bigint[])
     ON CONFLICT DO NOTHING
     RETURNING 1
-  ), deleted AS (
+  )`;
+const DELETE_PART = `deleted AS (
     DELETE FROM ${SCHEMA}.documents AS d
-    USING unnest($11::text[], $12::text[]) AS u(collection, key)
+    USING unnest($1::text[], $2::text[]) AS u(collection, key)
     WHERE d.collection = u.collection AND d.key = u.key
-    RETURNING 1
-  ), notified AS (
-    SELECT count(pg_notify('${CHANNEL}', payload)) AS count FROM unnest($13::text[]) AS payload
-  )
-  SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count FROM notified) AS notified, txid_current()::text AS xid`;
+  )`;
+
+/** Which kinds of change a group makes: each shape has a statement of its own, leaving out what it does not do. */
+export interface Shape {
+  readonly updates: boolean;
+  readonly inserts: boolean;
+  readonly deletes: boolean;
+}
+
+const applyStatements = new Map<string, Prepared>();
+
+/**
+ * One round trip for every change of the group and its notifications; the xid lets a lost COMMIT answer be asked
+ * after. The rows inserted are counted: one missing was created by another replica meanwhile.
+ */
+export function applyStatement(shape: Shape): Prepared {
+  const name = `chartd_apply_${Number(shape.updates)}${Number(shape.inserts)}${Number(shape.deletes)}`;
+  let statement = applyStatements.get(name);
+  if (statement) return statement;
+  let next = 1;
+  const numbered = (part: string, count: number) => {
+    const text = part.replace(/\$(\d+)/g, (_, at: string) => `$${next + Number(at) - 1}`);
+    next += count;
+    return text;
+  };
+  const parts = [
+    ...(shape.updates ? [numbered(UPDATE_PART, 5)] : []),
+    ...(shape.inserts ? [numbered(INSERT_PART, 5)] : []),
+    ...(shape.deletes ? [numbered(DELETE_PART, 2)] : []),
+    `notified AS (SELECT count(pg_notify('${CHANNEL}', payload)) AS count FROM unnest($${next}::text[]) AS payload)`,
+  ];
+  const inserted = shape.inserts ? '(SELECT count(*) FROM inserted)::int' : '0';
+  statement = { name, text: `WITH ${parts.join(', ')} SELECT ${inserted} AS inserted, (SELECT count FROM notified) AS notified, txid_current()::text AS xid` };
+  applyStatements.set(name, statement);
+  return statement;
+}
 
 /** Per member: the documents it conflicted on, or undefined once it is durable. */
 export type Verdicts = Plan['conflicts'];
@@ -65,15 +105,16 @@ export async function commitTransaction(db: Database, members: readonly Member[]
 }
 
 async function attemptCommit(db: Database, members: readonly Member[], { origin, landed }: Origin): Promise<Verdicts | 'again'> {
-  const client = await db.begin('a commit');
+  const client = await db.begin('a commit', BEGIN_SQL);
   let xid: string | undefined;
   let plan: Plan | undefined;
   try {
     const keys = keysOf(members);
-    const locked = await client.query<LockedRow>(LOCK_SQL, [keys.map((k) => k.collection), keys.map((k) => k.key)]);
+    const locked = await client.query<LockedRow>({ ...LOCK_SQL, values: [keys.map((k) => k.collection), keys.map((k) => k.key)] });
     plan = planCommit(members, locked.rows.map(currentOf));
     if (plan.changes.length === 0) return await endWith(db, client, 'ROLLBACK', plan.conflicts);
-    const applied = await client.query<{ inserted: number; xid: string }>(APPLY_SQL, applyValues(plan, origin));
+    const shape = { updates: plan.updates.length > 0, inserts: plan.inserts.length > 0, deletes: plan.deletes.length > 0 };
+    const applied = await client.query<{ inserted: number; xid: string }>({ ...applyStatement(shape), values: applyValues(plan, shape, origin) });
     // A document this group saw missing was created by another replica meanwhile: look at it again.
     if (applied.rows[0]!.inserted !== plan.inserts.length) return await endWith(db, client, 'ROLLBACK', 'again');
     xid = applied.rows[0]!.xid;
@@ -140,8 +181,13 @@ function currentOf(row: LockedRow): Current {
   return { collection: row.collection, key: row.key, revision: row.revision, leaseOwner: row.lease_owner, leaseEpoch: row.lease_epoch };
 }
 
-function applyValues(plan: Plan, origin: string): unknown[] {
+function applyValues(plan: Plan, shape: Shape, origin: string): unknown[] {
   const columns = (rows: readonly Row[]) => [rows.map((r) => r.collection), rows.map((r) => r.key), rows.map((r) => r.json), rows.map((r) => r.revision), rows.map((r) => r.due)];
   const keys = (changes: readonly Change[]) => [changes.map((c) => c.collection), changes.map((c) => c.key)];
-  return [...columns(plan.updates), ...columns(plan.inserts), ...keys(plan.deletes), encodeChanges(plan.changes, origin)];
+  return [
+    ...(shape.updates ? columns(plan.updates) : []),
+    ...(shape.inserts ? columns(plan.inserts) : []),
+    ...(shape.deletes ? keys(plan.deletes) : []),
+    encodeChanges(plan.changes, origin),
+  ];
 }

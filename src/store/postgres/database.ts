@@ -96,12 +96,15 @@ export class Database {
     }
   }
 
-  /** A pooled connection in a transaction. A connection found dead at BEGIN is replaced once: nothing ran on it. */
-  async begin(what: string): Promise<pg.PoolClient> {
+  /**
+   * A pooled connection in a transaction, begun by `statement` (BEGIN, and settings of the transaction in the same
+   * round trip). A connection found dead at BEGIN is replaced once: nothing ran on it.
+   */
+  async begin(what: string, statement = 'BEGIN'): Promise<pg.PoolClient> {
     for (let attempt = 1; ; attempt += 1) {
       const client = await this.connect(what);
       try {
-        await client.query('BEGIN');
+        await client.query(statement);
         return client;
       } catch (error) {
         client.release(error as Error);

@@ -58,13 +58,16 @@ export class ReadBarrier {
     const current = (this.inFlight = this.next!);
     this.next = undefined;
     this.counts.sent += 1;
-    this.timer = setTimeout(() => {
+    this.send(current.number).then(() => {
+      // Timed from its commit, not its sending: a pool busy behind slow commits is no sign of a feed gone deaf.
       if (this.inFlight !== current) return;
-      this.fail();
-      this.timedOut();
-    }, this.timeoutMs);
-    this.timer.unref();
-    this.send(current.number).then(undefined, () => {
+      this.timer = setTimeout(() => {
+        if (this.inFlight !== current) return;
+        this.fail();
+        this.timedOut();
+      }, this.timeoutMs);
+      this.timer.unref();
+    }, () => {
       // PostgreSQL refused or is away: the reads go to it directly and meet the error themselves.
       if (this.inFlight === current) this.finish(false);
     });

@@ -26,7 +26,9 @@ function heardBy(store: PostgresStore): Change[][] {
   return heard;
 }
 
-const feedOf = (application: string) => `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '${application}' AND query LIKE 'LISTEN%'`;
+// The feed's connection: its last statement is its LISTEN, or a read barrier it carried since.
+const feedOf = (application: string) => `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '${application}'
+  AND (query LIKE 'LISTEN%' OR query LIKE 'SELECT set_config(''synchronous_commit'', ''off'', true), pg_notify%')`;
 
 describe('PostgreSQL store: reads from memory', () => {
   it('no read on any replica returns an older revision than one acknowledged on another before it started: writes and reads racing, hundreds of rounds', async () => {

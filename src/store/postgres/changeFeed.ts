@@ -13,6 +13,8 @@ const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5_000;
 /** A query this often proves the connection alive: a cut network ends no session, and keepalive takes minutes. */
 const HEARTBEAT_MS = 10_000;
+// A barrier's NOTIFY needs no flush to disk: it only marks a place in the commit order, and waits for none.
+const BARRIER_SQL = { name: 'chartd_barrier', text: `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)` };
 
 /** What the store does with what the feed hears, in the order PostgreSQL delivers it, before any listener. */
 export interface FeedObserver {
@@ -63,6 +65,23 @@ export class ChangeFeed {
   /** Whether the feed listens now: every commit from now on will be heard, in commit order. */
   listening(): boolean {
     return this.client !== undefined;
+  }
+
+  /**
+   * Commits read barrier `number` on the feed's own connection: a NOTIFY on this store's channel, delivered back on
+   * that connection after every notification of a transaction that committed before it. No pooled connection is
+   * taken, and the notification comes back with the answer.
+   */
+  async sendBarrier(number: number): Promise<void> {
+    const client = this.client;
+    if (!client) throw new Error('the change feed is not listening');
+    try {
+      await client.query({ ...BARRIER_SQL, values: [barrierChannel(this.origin), String(number)] });
+    } catch (error) {
+      // A connection that cannot carry a barrier (timed out, refused) is not trusted to deliver changes either.
+      this.drop(client, error as Error);
+      throw error;
+    }
   }
 
   /** The feed is not to be trusted (a barrier did not come back in time): listen again on a new connection. */

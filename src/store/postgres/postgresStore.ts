@@ -43,9 +43,6 @@ const PAGE_BATCH = 200;
 
 const GET_SQL = { name: 'chartd_get', text: `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = $2` };
 
-// Its own NOTIFY needs no flush to disk: it only marks a place in the commit order, and waits for none.
-const BARRIER_SQL = { name: 'chartd_barrier', text: `SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)` };
-
 interface DocumentRow {
   readonly key: string;
   readonly value: unknown;
@@ -68,7 +65,7 @@ export class PostgresStore implements Store {
     const origin = randomBytes(9).toString('base64url');
     let feed: ChangeFeed | undefined;
     const reads = new CachedReads(origin, (collection, keys) => queryDocuments(db, collection, keys),
-      (number) => sendBarrier(db, origin, number),
+      (number) => (feed ? feed.sendBarrier(number) : Promise.reject(new Error('the change feed is not listening yet'))),
       { entries: options.cacheEntries ?? DEFAULT_CACHE_ENTRIES, barrierTimeoutMs: options.barrierTimeoutMs ?? DEFAULT_BARRIER_TIMEOUT_MS },
       (why) => feed?.abandon(why));
     const observer = {
@@ -202,11 +199,6 @@ async function queryDocuments(db: Database, collection: string, keys: readonly s
     : await db.query<DocumentRow>(`reading ${keys.length} of ${collection}`,
       `SELECT key, value, revision::float8 AS revision FROM ${SCHEMA}.documents WHERE collection = $1 AND key = ANY($2::text[])`, [collection, keys]);
   return new Map(rows.map((row) => [row.key, row]));
-}
-
-/** Commits read barrier `number`: a NOTIFY on this store's own channel, which its change feed hears back. */
-async function sendBarrier(db: Database, origin: string, number: number): Promise<void> {
-  await db.query('sending a read barrier', BARRIER_SQL, [barrierChannel(origin), String(number)]);
 }
 
 /** Why open() failed, naming the database: StoreUnavailable while PostgreSQL cannot be reached, so a start-up may wait. */

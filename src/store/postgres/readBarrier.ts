@@ -59,7 +59,7 @@ export class ReadBarrier {
     this.next = undefined;
     this.counts.sent += 1;
     this.send(current.number).then(() => {
-      // Timed from its commit, not its sending: a pool busy behind slow commits is no sign of a feed gone deaf.
+      // Timed from its commit, not its sending: a connection busy with an earlier statement is no sign of a feed gone deaf.
       if (this.inFlight !== current) return;
       this.timer = setTimeout(() => {
         if (this.inFlight !== current) return;

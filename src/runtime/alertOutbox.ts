@@ -4,9 +4,10 @@ import type { IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import { describeFetchFailure, type Fetch } from '../net/httpClient.js';
 import { FAILED_AFTER_ATTEMPTS } from '../services/service.js';
-import { StoreError, WriteConflict, type Change, type Lease, type Store, type Stored } from '../store/port.js';
-import { ALERTS, dateUndated, unlessTaken, type AlertRecord } from './alertRecords.js';
+import { StoreError, unlessTaken, WriteConflict, type Change, type Lease, type Store, type Stored } from '../store/port.js';
+import { ALERTS, dateUndated, type AlertRecord } from './alertRecords.js';
 import { formatFailure, type FailureReport } from './alerts.js';
+import { Busy } from './busy.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { LeaseKeeper } from './leaseKeeper.js';
 import { retryOnClock } from './retryPolicy.js';
@@ -48,7 +49,7 @@ export class AlertOutbox {
   private held: LeaseKeeper<AlertRecord>;
   private unsubscribe: (() => void) | undefined;
   /** Claims, reads, posts and commits under way (not the waits between attempts): what whenIdle waits for, with renewals. */
-  private readonly busy = new Set<Promise<void>>();
+  private readonly busy = new Busy();
   private lastError: string | undefined;
   private failedAttempts = 0;
   /** Deliveries begin with start(); until then alerts are only recorded. */
@@ -86,7 +87,7 @@ export class AlertOutbox {
       this.again = true;
       return;
     }
-    const work = this.parked ? this.track(this.recheck()) : this.drain();
+    const work = this.parked ? this.busy.track(this.recheck()) : this.drain();
     this.draining = work.catch((error: Error) => {
       this.options.log.warn({ err: error.message }, 'could not read or claim the alerts waiting; looking again after a lease period');
       this.park(undefined);
@@ -111,10 +112,7 @@ export class AlertOutbox {
 
   /** Waits until no claim, read, post, commit or renewal is under way (a turn first, for one just due to begin). */
   async whenIdle(): Promise<void> {
-    do {
-      await new Promise((resolve) => setImmediate(resolve));
-      await Promise.all([...this.busy, this.held.renewed()]);
-    } while (this.busy.size);
+    await this.busy.idle(() => this.held.renewed());
   }
 
   /** As the outbox last looked at the store: at start, before each delivery and after each failed attempt. */
@@ -160,11 +158,11 @@ export class AlertOutbox {
   private async drain(): Promise<void> {
     const { store, clock, owner, leaseMs } = this.options;
     while (this.running) {
-      const oldest = await this.track(this.look());
+      const oldest = await this.busy.track(this.look());
       if (!oldest) return;
-      const [claim] = await this.track(store.claim<AlertRecord>(ALERTS, { owner, now: clock.now(), leaseMs, limit: 1 }));
+      const [claim] = await this.busy.track(store.claim<AlertRecord>(ALERTS, { owner, now: clock.now(), leaseMs, limit: 1 }));
       if (claim?.key !== oldest.key) {
-        if (claim) await this.track(this.giveBack(claim));
+        if (claim) await this.busy.track(this.giveBack(claim));
         this.park(oldest);
         return;
       }
@@ -208,11 +206,11 @@ export class AlertOutbox {
     const signal = AbortSignal.any([held.stop.signal, this.shutdown.signal]);
     const policy = { clock, signal, ...(backoff ? { backoff } : {}) };
     try {
-      await retryOnClock(() => this.track(this.attempt(report, signal)), {
+      await retryOnClock(() => this.busy.track(this.attempt(report, signal)), {
         ...policy, retryable: () => true,
         onRetry: (error, delay) => log.warn({ alert: report.id, undelivered: this.waiting.count, retryInMs: delay, err: describeFetchFailure(error) }, 'alert webhook did not take the alert; it is kept and sent again'),
       });
-      await retryOnClock(() => this.track(store.commit([{ collection: ALERTS, key, value: null }], { fence: { collection: ALERTS, key, lease } })), {
+      await retryOnClock(() => this.busy.track(store.commit([{ collection: ALERTS, key, value: null }], { fence: { collection: ALERTS, key, lease } })), {
         ...policy, retryable: (error) => error instanceof StoreError,
         onRetry: (error, delay) => log.warn({ alert: report.id, retryInMs: delay, err: (error as Error).message }, 'could not remove a delivered alert; trying again'),
       });
@@ -225,7 +223,7 @@ export class AlertOutbox {
         throw error;
       } else if (this.shutdown.signal.aborted) {
         // Stopped (a restart of the service, or shutdown): the claim is ended now, so a start or another replica tries at once.
-        await this.track(this.giveBack(claim)).catch((failed: Error) => log.warn({ alert: report.id, err: failed.message }, 'could not hand back the alert being delivered; it is claimed again once its lease runs out'));
+        await this.busy.track(this.giveBack(claim)).catch((failed: Error) => log.warn({ alert: report.id, err: failed.message }, 'could not hand back the alert being delivered; it is claimed again once its lease runs out'));
       } else {
         // The claim was lost, or could not be renewed in time: whoever holds it next delivers it; this replica stops now.
         log.warn({ alert: report.id, err: (held.stop.signal.reason as Error).message }, 'stopped delivering an alert: its claim was lost or could not be renewed in time');
@@ -245,7 +243,7 @@ export class AlertOutbox {
       this.lastError = describeFetchFailure(error);
       this.options.onAttempt?.(false);
       // Counted again for health, without holding up the retry: a store out of reach must not stop the claim's timing.
-      void this.track(this.look()).catch((failed: Error) => this.options.log.debug({ err: failed.message }, 'could not count the alerts waiting'));
+      void this.busy.track(this.look()).catch((failed: Error) => this.options.log.debug({ err: failed.message }, 'could not count the alerts waiting'));
       throw error;
     }
     this.failedAttempts = 0;
@@ -253,12 +251,6 @@ export class AlertOutbox {
     this.options.onAttempt?.(true);
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(() => undefined, () => undefined);
-    this.busy.add(settled);
-    void settled.then(() => this.busy.delete(settled));
-    return work;
-  }
 
   private async post(report: FailureReport, signal: AbortSignal): Promise<void> {
     const response = await this.options.fetch(this.options.url, {

@@ -1,6 +1,6 @@
 // Alerts as stored documents: written in the commit of the failure they report, claimable from their recording time.
 
-import { WriteConflict, type Store, type Write } from '../store/port.js';
+import { unlessTaken, type Store, type Write } from '../store/port.js';
 import { readAllStored } from '../store/readAll.js';
 import type { FailureReport } from './alerts.js';
 
@@ -31,9 +31,4 @@ export async function dateUndated(store: Store): Promise<void> {
     if (typeof value.due === 'number') continue;
     await store.commit([{ collection: ALERTS, key, value: { ...value, due: Date.parse(value.recordedAt) }, expect: revision }]).catch(unlessTaken);
   }
-}
-
-/** Another replica changed or claimed the document first: what it did stands. */
-export function unlessTaken(error: unknown): void {
-  if (!(error instanceof WriteConflict)) throw error;
 }

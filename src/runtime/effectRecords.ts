@@ -2,7 +2,7 @@
 
 import { owedEffects, type Owed } from '../engine/effects.js';
 import type { Snapshot } from '../engine/snapshot.js';
-import { WriteConflict, type Store, type Write } from '../store/port.js';
+import { unlessTaken, type Store, type Write } from '../store/port.js';
 import { readAll } from '../store/readAll.js';
 
 export const EFFECTS = 'effects';
@@ -71,10 +71,7 @@ export async function deriveEffects(store: Store, instances: string, now: number
     .filter((write) => !existing.has(write.key))
     .map((write) => ({ ...write, expect: 0 }));
   // A replica starting at the same time derives the same documents: its commit landing first is as good as ours.
-  const unlessRaced = (error: unknown): void => {
-    if (!(error instanceof WriteConflict)) throw error;
-  };
-  for (let start = 0; start < missing.length; start += DERIVE_BATCH) await store.commit(missing.slice(start, start + DERIVE_BATCH)).catch(unlessRaced);
-  await store.commit([{ collection: MIGRATIONS, key: DERIVED, value: { at: new Date(now).toISOString() }, expect: 0 }]).catch(unlessRaced);
+  for (let start = 0; start < missing.length; start += DERIVE_BATCH) await store.commit(missing.slice(start, start + DERIVE_BATCH)).catch(unlessTaken);
+  await store.commit([{ collection: MIGRATIONS, key: DERIVED, value: { at: new Date(now).toISOString() }, expect: 0 }]).catch(unlessTaken);
   return missing.length;
 }

@@ -6,9 +6,10 @@ import type { Chart } from '../chart/model.js';
 import type { Snapshot } from '../engine/snapshot.js';
 import type { Input, Outcome } from '../engine/transition.js';
 import { NotFound } from '../errors.js';
-import { StoreError, WriteConflict, type Change, type Fence, type Lease, type Store, type Stored } from '../store/port.js';
+import { StoreError, unlessTaken, WriteConflict, type Change, type Fence, type Lease, type Store, type Stored } from '../store/port.js';
 import { readAllStored } from '../store/readAll.js';
 import { INSTANCES } from './batch.js';
+import { Busy } from './busy.js';
 import type { Clock } from './clock.js';
 import { EFFECTS, stillOwed, type EffectRecord } from './effectRecords.js';
 import { LeaseKeeper, type Held as HeldClaim } from './leaseKeeper.js';
@@ -56,14 +57,14 @@ export class EffectRunner {
   private readonly held: LeaseKeeper<EffectRecord>;
   private readonly failing: Record<EffectKind, Map<string, string>> = { deadline: new Map(), step: new Map() };
   /** Claims, reads and commits under way (not step handlers): what whenIdle waits for. */
-  private readonly busy = new Set<Promise<void>>();
+  private readonly busy = new Busy();
   private readonly passes: SerialPass;
   private unsubscribe: (() => void) | undefined;
   private readonly shutdown = new AbortController();
 
   constructor(private readonly options: EffectRunnerOptions) {
     this.held = new LeaseKeeper({ ...options, collection: EFFECTS, what: 'effects' });
-    this.passes = new SerialPass(() => this.track(this.pass()), (error) => {
+    this.passes = new SerialPass(() => this.busy.track(this.pass()), (error) => {
       this.options.log.warn({ err: error.message }, 'could not claim due effects; trying again after a lease period');
       this.retryDueLater();
     });
@@ -76,12 +77,12 @@ export class EffectRunner {
   /** Learns what is stored, then follows the store's changes (every replica's) to know what comes due when. */
   async start(): Promise<void> {
     this.unsubscribe = this.options.store.onChange((changes) => this.changed(changes));
-    await this.track(this.rescan());
+    await this.busy.track(this.rescan());
   }
 
   /** Reads every effect again: after charts were added to those served, or a service start. */
   rescan(): Promise<void> {
-    return this.track(this.readAll());
+    return this.busy.track(this.readAll());
   }
 
   /** Claims what is due now, e.g. effects given up on whose claims have run out since: a start of the timers or steps service. */
@@ -100,9 +101,7 @@ export class EffectRunner {
 
   /** Waits until no claim, read or commit is under way; answers whether there was one. */
   async whenIdle(): Promise<boolean> {
-    if (!this.busy.size) return false;
-    while (this.busy.size) await Promise.all([...this.busy]);
-    return true;
+    return this.busy.settled();
   }
 
   /** Deadlines known to be stored: timers, timeouts and retry waits. */
@@ -136,7 +135,7 @@ export class EffectRunner {
       else this.note(key, (committed ?? undefined) as Stored<EffectRecord> | undefined);
     }
     if (!unread.length) return;
-    void this.track(Promise.all(unread.map(async (key) => this.note(key, await this.options.store.get<EffectRecord>(EFFECTS, key)))).then(() => undefined))
+    void this.busy.track(Promise.all(unread.map(async (key) => this.note(key, await this.options.store.get<EffectRecord>(EFFECTS, key)))).then(() => undefined))
       .catch((error: Error) => this.options.log.warn({ err: error.message }, 'could not read changed effects'));
   }
 
@@ -205,7 +204,7 @@ export class EffectRunner {
   }
 
   private async runStep(held: Held): Promise<void> {
-    const started = await this.track(this.startStep(held));
+    const started = await this.busy.track(this.startStep(held));
     const result = await started?.running;
     if (result) await this.applyOutcome('step', held, { type: 'stepDone', ...result });
   }
@@ -232,7 +231,7 @@ export class EffectRunner {
     const { key, value, lease } = held.claim;
     const failing = this.failing[kind];
     try {
-      const outcome = await retryOnClock(() => this.track(this.options.apply(value.instance, input, { collection: EFFECTS, key, lease })), {
+      const outcome = await retryOnClock(() => this.busy.track(this.options.apply(value.instance, input, { collection: EFFECTS, key, lease })), {
         clock, ...(backoff ? { backoff } : {}),
         signal: AbortSignal.any([held.stop.signal, this.shutdown.signal]),
         retryable: (error) => error instanceof StoreError,
@@ -242,7 +241,7 @@ export class EffectRunner {
         },
       });
       failing.delete(value.instance);
-      if (outcome.unchanged) await this.track(this.dropMoot(held));
+      if (outcome.unchanged) await this.busy.track(this.dropMoot(held));
     } catch (error) {
       if (error instanceof WriteConflict) {
         failing.delete(value.instance);
@@ -253,7 +252,7 @@ export class EffectRunner {
       }
       if (error instanceof NotFound) {
         failing.delete(value.instance);
-        await this.track(this.dropMoot(held));
+        await this.busy.track(this.dropMoot(held));
         return;
       }
       failing.set(value.instance, (error as Error).message);
@@ -267,20 +266,10 @@ export class EffectRunner {
     const { key, value, revision, lease } = held.claim;
     const snapshot = (await this.options.store.get<Snapshot>(INSTANCES, value.instance))?.value;
     if (stillOwed(value, snapshot)) return;
-    try {
-      await this.options.store.commit([{ collection: EFFECTS, key, value: null, expect: revision }], { fence: { collection: EFFECTS, key, lease } });
-    } catch (error) {
-      // Changed or taken over meanwhile: whoever did it answers for it now.
-      if (!(error instanceof WriteConflict)) throw error;
-    }
+    // Changed or taken over meanwhile: whoever did it answers for it now.
+    await this.options.store.commit([{ collection: EFFECTS, key, value: null, expect: revision }], { fence: { collection: EFFECTS, key, lease } }).catch(unlessTaken);
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(() => undefined, () => undefined);
-    this.busy.add(settled);
-    void settled.then(() => this.busy.delete(settled));
-    return work;
-  }
 }
 
 function chartOf(instance: string): string {

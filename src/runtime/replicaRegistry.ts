@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Chart } from '../chart/model.js';
-import { WriteConflict, type Store, type Stored } from '../store/port.js';
+import { unlessTaken, type Store, type Stored } from '../store/port.js';
 import { readAllStored } from '../store/readAll.js';
 import type { Clock, ClockTimer } from './clock.js';
 
@@ -113,12 +113,9 @@ export class ReplicaRegistry {
   /** Removes the records of replicas not heard from for FORGOTTEN_AFTER_MS; one written again meanwhile (or removed by another replica) stays as it is. */
   private async forget(gone: readonly Stored<ReplicaRecord>[]): Promise<void> {
     for (const { key, value, revision } of gone) {
-      try {
-        await this.options.store.commit([{ collection: REPLICAS, key, value: null, expect: revision }]);
+      await this.options.store.commit([{ collection: REPLICAS, key, value: null, expect: revision }]).then(() => {
         this.options.log.info({ replica: value.replica, host: value.host, seenAt: new Date(value.seenAt).toISOString() }, 'removed the record of a replica not heard from for an hour');
-      } catch (error) {
-        if (!(error instanceof WriteConflict)) throw error;
-      }
+      }, unlessTaken);
     }
   }
 

@@ -1,6 +1,6 @@
 // The store port: what the runtime and every background service see of a store, embedded or PostgreSQL.
 
-import type { Page, PageQuery, StoreHealth } from './store.js';
+import { WriteConflict, type Page, type PageQuery, type StoreHealth } from './store.js';
 
 export type { Page, PageQuery, StoreHealth } from './store.js';
 export { StoreError, StoreUnavailable, WriteConflict } from './store.js';
@@ -94,6 +94,11 @@ export interface Store {
   onChange(listener: ChangeListener): () => void;
   health(): StoreHealth;
   close(): Promise<void>;
+}
+
+/** For a commit another replica may have made first: its WriteConflict means what that replica did stands; anything else is thrown. */
+export function unlessTaken(error: unknown): void {
+  if (!(error instanceof WriteConflict)) throw error;
 }
 
 /** Whether `changes`, as onChange reports them, may include the document `collection`/`key`. */

@@ -2,8 +2,7 @@
 
 import type { Snapshot } from '../../engine/snapshot.js';
 import type { Runtime } from '../../runtime/runtime.js';
-import { unlessTaken } from '../../runtime/alertRecords.js';
-import type { Store, Stored } from '../../store/port.js';
+import { unlessTaken, type Store, type Stored } from '../../store/port.js';
 import type { ZoneResult } from '../zone.js';
 
 export const INBOX = 'backup-inbox';

@@ -5,6 +5,7 @@ import type { IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
 import { NotFound } from '../../errors.js';
 import { INSTANCES } from '../../runtime/batch.js';
+import { Busy } from '../../runtime/busy.js';
 import type { Clock, ClockTimer } from '../../runtime/clock.js';
 import { LeaseKeeper, type Held } from '../../runtime/leaseKeeper.js';
 import { retryOnClock } from '../../runtime/retryPolicy.js';
@@ -44,7 +45,7 @@ export class ResultInbox {
   /** Results whose processing failed, with why, until processed (or handed on). */
   private readonly failing = new Map<string, string>();
   /** Claims, reads and commits under way (not the waits between attempts): what whenIdle waits for. */
-  private readonly busy = new Set<Promise<void>>();
+  private readonly busy = new Busy();
   /** Results being processed here, waits included: what stop waits for. */
   private readonly working = new Set<Promise<void>>();
   private readonly passes: SerialPass;
@@ -55,7 +56,7 @@ export class ResultInbox {
 
   constructor(private readonly options: InboxOptions) {
     this.held = this.keeper();
-    this.passes = new SerialPass(() => this.track(this.pass()), (error) => {
+    this.passes = new SerialPass(() => this.busy.track(this.pass()), (error) => {
       this.options.log.warn({ err: error.message }, 'could not claim the zone results waiting; looking again after a lease period');
       this.lookLater();
     });
@@ -78,7 +79,7 @@ export class ResultInbox {
     }
     this.unsubscribe ??= this.options.store.onChange((changes) => this.changed(changes));
     this.running = true;
-    await this.track(this.wakeAll());
+    await this.busy.track(this.wakeAll());
     this.kick();
   }
 
@@ -97,10 +98,7 @@ export class ResultInbox {
 
   /** Waits until no claim, read or commit is under way (a turn first, for one just due to begin). */
   async whenIdle(): Promise<void> {
-    do {
-      await new Promise((resolve) => setImmediate(resolve));
-      await Promise.all([...this.busy]);
-    } while (this.busy.size);
+    await this.busy.idle();
   }
 
   /** Why results wait unprocessed (GET /services: backup-controller), or undefined when none does. */
@@ -129,7 +127,7 @@ export class ResultInbox {
   private changed(changes: readonly Change[]): void {
     if (!this.running) return;
     if (changes.length === 0) {
-      void this.track(this.wakeAll()).catch((error: Error) => this.options.log.warn({ err: error.message }, 'could not read the zone results waiting'));
+      void this.busy.track(this.wakeAll()).catch((error: Error) => this.options.log.warn({ err: error.message }, 'could not read the zone results waiting'));
       this.kick();
       return;
     }
@@ -146,7 +144,7 @@ export class ResultInbox {
   /** Makes `id`'s result claimable if its request was sent; a store that fails meanwhile is tried again under the retry policy. */
   private async wake(id: string): Promise<void> {
     const { store, runtime, clock, log, backoff } = this.options;
-    await retryOnClock(() => this.track(wakeIfSent(store, runtime, id, clock.now())), {
+    await retryOnClock(() => this.busy.track(wakeIfSent(store, runtime, id, clock.now())), {
       clock, signal: this.shutdown.signal, ...(backoff ? { backoff } : {}),
       retryable: (error) => error instanceof StoreError,
       onRetry: (error, delay) => log.warn({ request: id, err: (error as Error).message, retryInMs: delay }, 'could not look at a zone result waiting for its request to be sent; trying again'),
@@ -197,7 +195,7 @@ export class ResultInbox {
     const fence: Fence = { collection: INBOX, key: id, lease: held.claim.lease };
     const signal = AbortSignal.any([held.stop.signal, this.shutdown.signal]);
     try {
-      await retryOnClock(() => this.track(this.process(held, fence)), {
+      await retryOnClock(() => this.busy.track(this.process(held, fence)), {
         clock, signal, ...(backoff ? { backoff } : {}),
         retryable: (error) => !lost(error, fence),
         onRetry: (error, delay) => {
@@ -208,7 +206,7 @@ export class ResultInbox {
     } catch (error) {
       if (this.shutdown.signal.aborted) {
         // Handed back: a start, or another replica, takes it at once.
-        await this.track(this.options.store.commit([{ collection: INBOX, key: id, value: held.claim.value, expect: held.claim.revision }], { fence }))
+        await this.busy.track(this.options.store.commit([{ collection: INBOX, key: id, value: held.claim.value, expect: held.claim.revision }], { fence }))
           .catch((failed: Error) => log.warn({ request: id, err: failed.message }, 'could not hand back the zone result being processed; it is claimed again once its lease runs out'));
       } else {
         const why = lost(error, fence) ? 'its claim was lost' : (held.stop.signal.reason as Error).message;
@@ -272,12 +270,6 @@ export class ResultInbox {
     log.info({ request: id, ok: result.ok, zone: result.zone }, 'zone result recorded');
   }
 
-  private track<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(() => undefined, () => undefined);
-    this.busy.add(settled);
-    void settled.then(() => this.busy.delete(settled));
-    return work;
-  }
 }
 
 /** The claim `fence` names no longer holds: another replica took the result over (or it was written meanwhile). */

@@ -11,6 +11,7 @@ import { Busy } from './busy.js';
 import type { Clock, ClockTimer } from './clock.js';
 import { LeaseKeeper } from './leaseKeeper.js';
 import { retryOnClock } from './retryPolicy.js';
+import { SerialPass } from './serialPass.js';
 
 type Claimed = Stored<AlertRecord> & { lease: Lease };
 
@@ -41,8 +42,8 @@ export interface AlertOutboxOptions {
 }
 
 export class AlertOutbox {
-  private draining: Promise<void> | undefined;
-  private again = false;
+  /** One claiming pass at a time: draining what is due, or rechecking while parked. */
+  private readonly passes: SerialPass;
   /** Set while another replica holds the oldest alert: this one claims again once that alert is written, or a lease period later. */
   private parked: { readonly timer: ClockTimer; readonly on: { readonly key: string; readonly revision: number } | undefined } | undefined;
   /** The claim on the alert being delivered, renewed while it is, and given up once it can no longer be renewed in time. */
@@ -59,6 +60,10 @@ export class AlertOutbox {
 
   constructor(private readonly options: AlertOutboxOptions) {
     this.held = this.keeper();
+    this.passes = new SerialPass(() => (this.parked ? this.busy.track(this.recheck()) : this.drain()), (error) => {
+      this.options.log.warn({ err: error.message }, 'could not read or claim the alerts waiting; looking again after a lease period');
+      this.park(undefined);
+    });
   }
 
   private keeper(): LeaseKeeper<AlertRecord> {
@@ -82,22 +87,7 @@ export class AlertOutbox {
 
   /** Claims and delivers what is due; while another replica holds the oldest alert (and delivers those after it), only counts what waits. */
   kick(): void {
-    if (!this.running) return;
-    if (this.draining) {
-      this.again = true;
-      return;
-    }
-    const work = this.parked ? this.busy.track(this.recheck()) : this.drain();
-    this.draining = work.catch((error: Error) => {
-      this.options.log.warn({ err: error.message }, 'could not read or claim the alerts waiting; looking again after a lease period');
-      this.park(undefined);
-    }).finally(() => {
-      this.draining = undefined;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      }
-    });
+    if (this.running) this.passes.kick();
   }
 
   async stop(): Promise<void> {
@@ -107,7 +97,7 @@ export class AlertOutbox {
     this.unpark();
     this.held.stop();
     this.shutdown.abort(new Error('chartd is shutting down'));
-    await this.draining;
+    await this.passes.current();
   }
 
   /** Waits until no claim, read, post, commit or renewal is under way (a turn first, for one just due to begin). */
@@ -176,7 +166,7 @@ export class AlertOutbox {
     const on = this.parked?.on;
     if (oldest?.key === on?.key && oldest?.revision === on?.revision) return;
     this.unpark();
-    this.again = true;
+    this.kick();
   }
 
   /** Commits the claimed alert unchanged, which ends the claim, so the replica delivering the older ones takes it next. */

@@ -59,21 +59,26 @@ export class CachedReads implements FeedObserver {
     const kept: string[] = [];
     const unkept: string[] = [];
     for (const key of keys) (this.cache.look(documentId(collection, key)) === undefined ? unkept : kept).push(key);
-    const fetching = unkept.length ? this.fetch(collection, unkept) : undefined;
+    // Both halves are awaited together, so a refused read of one is never left unheard while the other waits.
+    const parts = await Promise.all([unkept.length ? this.fetch(collection, unkept) : undefined, kept.length ? this.keptAfterBarrier(collection, kept) : undefined]);
     const found = new Map<string, Stored<unknown>>();
-    if (kept.length) {
-      const passed = await this.barriers.pass();
-      const missed: string[] = [];
-      for (const key of kept) {
-        const document = passed ? this.cache.look(documentId(collection, key)) : undefined;
-        if (document === undefined) missed.push(key);
-        else if (document) found.set(key, document);
-        if (document !== undefined) this.counts.hits += 1;
-      }
-      if (missed.length) for (const [key, document] of await this.fetch(collection, missed)) found.set(key, document);
-    }
-    if (fetching) for (const [key, document] of await fetching) found.set(key, document);
+    for (const part of parts) if (part) for (const [key, document] of part) found.set(key, document);
     return found as Map<string, Stored<T>>;
+  }
+
+  /** `keys`, all kept, as they stand once the next barrier has come back; any no longer kept by then are read. */
+  private async keptAfterBarrier(collection: string, keys: readonly string[]): Promise<Map<string, Stored<unknown>>> {
+    const passed = await this.barriers.pass();
+    const found = new Map<string, Stored<unknown>>();
+    const missed: string[] = [];
+    for (const key of keys) {
+      const document = passed ? this.cache.look(documentId(collection, key)) : undefined;
+      if (document === undefined) missed.push(key);
+      else if (document) found.set(key, document);
+      if (document !== undefined) this.counts.hits += 1;
+    }
+    if (missed.length) for (const [key, document] of await this.fetch(collection, missed)) found.set(key, document);
+    return found;
   }
 
   /** Reads PostgreSQL and keeps what it found, unless a change of one of `keys` was heard meanwhile. */

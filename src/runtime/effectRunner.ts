@@ -99,9 +99,11 @@ export class EffectRunner {
     await this.whenIdle();
   }
 
-  /** Waits until no claim, read or commit is under way; answers whether there was one. */
+  /** Waits until no claim, read, commit or renewal of claims is under way; answers whether there was one. */
   async whenIdle(): Promise<boolean> {
-    return this.busy.settled();
+    const renewing = this.held.isRenewing();
+    await this.held.renewed();
+    return (await this.busy.settled()) || renewing;
   }
 
   /** Deadlines known to be stored: timers, timeouts and retry waits. */

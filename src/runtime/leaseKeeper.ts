@@ -67,6 +67,11 @@ export class LeaseKeeper<T> {
     await this.renewing;
   }
 
+  /** Whether a renewal is under way now. */
+  isRenewing(): boolean {
+    return this.renewing !== undefined;
+  }
+
   stop(): void {
     this.stopped = true;
     if (this.renewal) this.options.clock.clearTimeout(this.renewal);

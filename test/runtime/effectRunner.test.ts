@@ -110,6 +110,19 @@ describe.each(kinds)('effects on %s', (_name, stores) => {
     expect(await causes(b, 'w2')).toEqual(['create', 'success']);
   });
 
+  it('a step held for three leases stays with the replica renewing it: each renewal lands before time moves on', async () => {
+    const clock = new SimulatedClock();
+    const { a, b, runs } = await replicas(stores, [clock, clock]);
+    await a.create('works', 'w5', {});
+    await until(() => runs.length === 1, 'the step to start');
+    await clock.advance(LEASE_MS * 3, () => Promise.all([a.whenIdle(), b.whenIdle()]));
+    expect(runs).toHaveLength(1);
+    expect(runs[0]!.signal.aborted).toBe(false);
+    runs[0]!.release();
+    await until(async () => (await a.snapshot('works', 'w5')).state === 'done', 'the outcome');
+    expect(await causes(a, 'w5')).toEqual(['create', 'success']);
+  });
+
   it('an interrupt stops a running step', async () => {
     const clock = new SimulatedClock();
     const { a, b, store, runs } = await replicas(stores, [clock, clock]);

@@ -241,7 +241,7 @@ export async function startZoneServer(config: ZoneServeConfig): Promise<RunningZ
   }
   const now = (): string => new Date(clock.now()).toISOString();
   const outbox = new ZoneOutbox({
-    store: engine.store, controllerUrl: config.controllerUrl.replace(/\/+$/, ''), token: controllerToken, fetch: engine.fetch, log,
+    store: engine.store, controllerUrl: config.controllerUrl.replace(/\/+$/, ''), token: controllerToken, fetch: engine.fetch, log, clock,
     maxDelayMs: config.resendMaxDelayMs ?? 60_000, timeoutMs: 10_000, onDelivered: deliveredWrites(engine.store, now),
   });
   const zone = new ZoneService({

@@ -7,6 +7,7 @@ import type { ZoneResult } from '../../src/backup/zone.js';
 import { createHttpClient, type HttpClient } from '../../src/net/httpClient.js';
 import { openLowdbStore } from '../../src/store/lowdbStore.js';
 import type { Store } from '../../src/store/port.js';
+import { SimulatedClock } from '../support/clock.js';
 import { capturingLogger, removeDir, tempDir } from '../support/server.js';
 import { until } from '../support/wait.js';
 import { freePort } from './support/world.js';
@@ -31,9 +32,11 @@ describe('the zone-outbox service', () => {
     store = await openLowdbStore(dir);
     client = await createHttpClient();
     const port = await freePort();
+    const clock = new SimulatedClock();
+    const { log, lines } = capturingLogger();
     const outbox = new ZoneOutbox({
-      store, controllerUrl: `http://127.0.0.1:${port}`, token: new Secret('t'.repeat(32), 'test'), fetch: client.fetch, log: capturingLogger().log,
-      maxDelayMs: 20, timeoutMs: 1000, onDelivered: () => Promise.resolve([]),
+      store, controllerUrl: `http://127.0.0.1:${port}`, token: new Secret('t'.repeat(32), 'test'), fetch: client.fetch, log, clock,
+      maxDelayMs: 60_000, timeoutMs: 1000, onDelivered: () => Promise.resolve([]),
     });
     const service = outbox.service();
     expect(service.name).toBe('zone-outbox');
@@ -43,7 +46,16 @@ describe('the zone-outbox service', () => {
     expect(service.failure()).toBeUndefined();
 
     await service.start();
-    await until(() => service.failure() !== undefined, 'the outbox to fail');
+    // Each failed attempt waits on the clock: time moves only when the test moves it.
+    await until(() => lines.some((line) => line.msg === 'zone result not delivered yet; trying again'), 'the first failed attempt');
+    const retries = () => lines.filter((line) => line.msg === 'zone result not delivered yet; trying again');
+    // A refused connection takes a millisecond; the next attempt waits for the clock, however long the test waits.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(retries()).toHaveLength(1);
+    await until(async () => {
+      await clock.advance(1_000);
+      return service.failure() !== undefined;
+    }, 'the outbox to fail');
     expect(service.failure()).toMatch(/^the controller did not take the last \d+ attempts to deliver a result \(last: controller http:\/\/127\.0\.0\.1:\d+ cannot be reached at .*\/zone-results: ECONNREFUSED\); 1 results are in the outbox$/);
 
     const received: string[] = [];

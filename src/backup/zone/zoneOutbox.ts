@@ -1,7 +1,9 @@
 // The zone's outbox: results stay in the zone's store until the controller acknowledges them, and are resent after a restart.
 
-import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
+import { ExponentialBackoff, type IBackoffFactory } from 'cockatiel';
 import type { Logger } from 'pino';
+import type { Clock } from '../../runtime/clock.js';
+import { retryOnClock } from '../../runtime/retryPolicy.js';
 import type { Store, Write } from '../../store/port.js';
 import { readAll } from '../../store/readAll.js';
 import { Refused } from '../errors.js';
@@ -27,6 +29,8 @@ export interface OutboxOptions {
   /** The outgoing client: https:// controllers are verified against the operator's CA. */
   readonly fetch: Fetch;
   readonly log: Logger;
+  /** What the waits between attempts run on. */
+  readonly clock: Clock;
   /** Cap of the growing delay between attempts. */
   readonly maxDelayMs: number;
   readonly timeoutMs: number;
@@ -46,19 +50,11 @@ export class ZoneOutbox {
   private lastError = '';
   /** The request ids of the results stored in the outbox, as read at start() and kept since. */
   private readonly held = new Set<string>();
-  private readonly policy;
+  /** The waits between attempts: from a quarter of a second, doubling up to maxDelayMs. */
+  private readonly backoff: IBackoffFactory<unknown>;
 
   constructor(private readonly options: OutboxOptions) {
-    this.policy = retry(handleWhen((error) => !permanent(error)), {
-      maxAttempts: Infinity,
-      backoff: new ExponentialBackoff({ initialDelay: 250, maxDelay: options.maxDelayMs }),
-    });
-    this.policy.onRetry(({ attempt, delay, ...reason }) => {
-      const message = 'error' in reason ? (reason.error as Error).message : 'unexpected answer';
-      this.failedAttempts += 1;
-      this.lastError = message;
-      options.log.warn({ attempt, delayMs: Math.round(delay), err: message }, 'zone result not delivered yet; trying again');
-    });
+    this.backoff = new ExponentialBackoff({ initialDelay: 250, maxDelay: options.maxDelayMs });
   }
 
   get size(): number {
@@ -120,14 +116,23 @@ export class ZoneOutbox {
     const { store, controllerUrl, token, log, timeoutMs, fetch } = this.options;
     const entry = (await store.get<OutboxEntry>(ZONE_OUTBOX, id))?.value;
     if (!entry) return;
+    let attempt = 0;
     try {
-      await this.policy.execute(({ signal }) => callJson(fetch, `${controllerUrl}/zone-results`, {
+      await retryOnClock(() => callJson(fetch, `${controllerUrl}/zone-results`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token.reveal()}`, 'x-request-id': id },
         body: entry.result,
-        signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
+        signal: AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(timeoutMs)]),
         service: `controller ${controllerUrl}`,
-      }), this.shutdown.signal);
+      }), {
+        clock: this.options.clock, backoff: this.backoff, signal: this.shutdown.signal, retryable: (error) => !permanent(error),
+        onRetry: (error, delayMs) => {
+          attempt += 1;
+          this.failedAttempts += 1;
+          this.lastError = (error as Error).message;
+          log.warn({ attempt, delayMs, err: this.lastError }, 'zone result not delivered yet; trying again');
+        },
+      });
     } catch (error) {
       if (!permanent(error)) throw error;
       log.error({ request: id, err: (error as Error).message }, 'the controller refused this zone result for good; it stays in the outbox, not resent');

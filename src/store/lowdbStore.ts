@@ -1,11 +1,10 @@
 // The embedded store: a journal makes commits durable, lowdb shard files checkpoint them, reads come from memory.
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { Checkpoints, DEFAULT_CHECKPOINT_BYTES } from './checkpoints.js';
 import type { Collection } from './collection.js';
-import { makeDirectoryDurably, syncDirectory } from './durableFile.js';
 import { CommitPipeline, type JournalWrite, type LandedCommit } from './commitPipeline.js';
+import { makeDirectoryDurably } from './durableFile.js';
 import { encodeWrites, type Entry } from './journal.js';
-import { JournalWriter } from './journalWriter.js';
+import type { JournalWriter } from './journalWriter.js';
 import { Leases } from './leases.js';
 import { applyEntries, loadDocuments, type RetiredJournal } from './loadDocuments.js';
 import { DirLock, type StoreLog } from './lock.js';
@@ -14,13 +13,6 @@ import { Revisions } from './revisions.js';
 import type { Shards } from './shards.js';
 import { StoreError, WriteConflict } from './store.js';
 import type { Change, ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, Stored, StoreHealth, Write } from './port.js';
-
-/**
- * A checkpoint rewrites every shard changed since the last one, a few syscalls each, whatever its size; with
- * changes spread over many documents that is 256 files. 32 MiB between checkpoints keeps their cost per commit
- * small, and replaying that much journal after a crash takes about a second.
- */
-const DEFAULT_CHECKPOINT_BYTES = 32 * 1024 * 1024;
 
 export interface LowdbStoreOptions {
   readonly log?: StoreLog;
@@ -56,37 +48,35 @@ export function openLowdbStore(dir: string, options: LowdbStoreOptions = {}): Pr
 }
 
 export class LowdbStore implements Store {
-  /** The first of a run of failed checkpoints, until one succeeds: journals grow meanwhile. */
-  private checkpointProblem: { readonly at: Date; readonly problem: string } | undefined;
-  private checkpointing: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private nextCheckpointAt: number;
-  private checkpoints = 0;
-  private checkpointedAt = Date.now();
   private readonly revisions = new Revisions((collection, key) => this.byCollection.get(collection)?.docs.get(key)?.revision ?? 0);
   private readonly leases = new Leases();
   private readonly listeners = new Set<ChangeListener>();
   private readonly pipeline: CommitPipeline;
+  private readonly checkpoints: Checkpoints;
 
   private constructor(
     readonly dir: string,
     private readonly lock: DirLock,
-    private readonly log: StoreLog,
-    private readonly checkpointBytes: number,
+    log: StoreLog,
+    checkpointBytes: number,
     private readonly shards: Shards,
     journal: JournalWriter,
-    private retired: RetiredJournal[],
+    retired: RetiredJournal[],
     appliedSeq: number,
     private readonly byCollection: Map<string, Collection>,
     onJournalWrite: ((write: JournalWrite) => void) | undefined,
   ) {
-    this.nextCheckpointAt = checkpointBytes;
     this.pipeline = new CommitPipeline(journal, appliedSeq, this.revisions, {
       apply: (first, commits) => this.apply(first, commits),
       tell: (commits) => this.tell(commits),
-      settled: () => this.checkpointIfDue(),
+      settled: () => {
+        // A closing store takes no checkpoint in the background: close() writes the last one itself.
+        if (!this.closing) this.checkpoints.takeIfDue();
+      },
       onJournalWrite,
     });
+    this.checkpoints = new Checkpoints(dir, log, checkpointBytes, shards, this.pipeline, retired);
   }
 
   static async open(dir: string, options: LowdbStoreOptions): Promise<LowdbStore> {
@@ -175,8 +165,8 @@ export class LowdbStore implements Store {
     const lastFailure = this.pipeline.lastFailure;
     const broken = this.pipeline.journal.broken;
     const since = lastFailure?.at.toISOString();
-    const checkpoint = this.checkpointProblem;
-    const warning = checkpoint ? { warning: checkpoint.problem, warningSince: checkpoint.at.toISOString(), journalBytes: this.journalBytes() } : {};
+    const checkpoint = this.checkpoints.problem;
+    const warning = checkpoint ? { warning: checkpoint.problem, warningSince: checkpoint.at.toISOString(), journalBytes: this.checkpoints.journalBytes() } : {};
     if (broken) return { ok: false, problem: broken.message, ...(since ? { since } : {}), ...warning };
     if (lastFailure) return { ok: false, problem: lastFailure.problem, since: since!, ...warning };
     return { ok: true, ...warning };
@@ -193,19 +183,7 @@ export class LowdbStore implements Store {
    */
   async checkpoint(): Promise<void> {
     if (this.closing) throw new StoreError(`the store in ${this.dir} is closed`);
-    while (this.checkpointing) await this.checkpointing.catch(() => undefined);
-    this.checkpointing = this.runCheckpoint().then(() => {
-      this.nextCheckpointAt = this.checkpointBytes;
-      this.checkpointProblem = undefined;
-    }, (error: unknown) => {
-      const problem = `checkpoint of ${this.dir} failed (${String(error)}); journals are kept and it will be retried`;
-      this.checkpointProblem ??= { at: new Date(), problem };
-      this.log('warn', problem);
-      throw error;
-    }).finally(() => {
-      this.checkpointing = undefined;
-    });
-    return this.checkpointing;
+    return this.checkpoints.take();
   }
 
   /** Waits for queued commits, checkpoints everything, deletes the journals, releases the lock. */
@@ -220,10 +198,10 @@ export class LowdbStore implements Store {
     return {
       documents,
       ...this.pipeline.counts,
-      checkpoints: this.checkpoints,
-      checkpointedAt: this.checkpointedAt,
-      journalBytes: this.journalBytes(),
-      journals: this.retired.length + 1,
+      checkpoints: this.checkpoints.count,
+      checkpointedAt: this.checkpoints.checkpointedAt,
+      journalBytes: this.checkpoints.journalBytes(),
+      journals: this.checkpoints.journals,
       dirtyShards: this.shards.dirtyCount,
       lastSeq: this.pipeline.appliedSeq,
     };
@@ -245,55 +223,13 @@ export class LowdbStore implements Store {
     for (const listener of this.listeners) listener(changes);
   }
 
-  private checkpointIfDue(): void {
-    if (this.checkpointing || this.closing || this.journalBytes() < this.nextCheckpointAt) return;
-    this.checkpoint().catch(() => {
-      // The journals still hold everything; try again once another threshold's worth has piled up, or when the checkpointer starts again.
-      this.nextCheckpointAt = this.journalBytes() + this.checkpointBytes;
-    });
-  }
-
-  private async runCheckpoint(): Promise<void> {
-    await this.pipeline.serially(() => this.rotate());
-    const covered = [...this.retired];
-    await this.shards.writeDirty(() => this.pipeline.appliedSeq);
-    await this.removeJournals(covered.map((journal) => journal.file));
-    this.retired = this.retired.filter((journal) => !covered.includes(journal));
-    this.checkpoints++;
-    this.checkpointedAt = Date.now();
-  }
-
-  /** Starts a new journal so commits continue while the old one waits for the checkpoint to cover it. */
-  private async rotate(): Promise<void> {
-    await this.pipeline.drained();
-    if (!this.pipeline.journal.hasRecords) return;
-    const next = await JournalWriter.create(join(this.dir, 'journal'), this.pipeline.journal.gen + 1);
-    const old = this.pipeline.journal;
-    this.pipeline.journal = next;
-    this.retired.push({ file: old.file, size: old.size });
-    await old.close();
-  }
-
   private async shutdown(): Promise<void> {
     this.listeners.clear();
     try {
       await this.pipeline.serially(() => this.pipeline.drained());
-      while (this.checkpointing) await this.checkpointing.catch(() => undefined);
-      await this.pipeline.journal.close();
-      // Everything goes into the shards, so no journal is needed on the next start.
-      await this.shards.writeDirty(() => this.pipeline.appliedSeq);
-      await this.removeJournals([...this.retired.map((journal) => journal.file), this.pipeline.journal.file]);
+      await this.checkpoints.finish();
     } finally {
       await this.lock.release();
     }
-  }
-
-  private async removeJournals(files: readonly string[]): Promise<void> {
-    for (const file of files) await rm(file, { force: true });
-    if (files.length) await syncDirectory(join(this.dir, 'journal'));
-  }
-
-  private journalBytes(): number {
-    return this.retired.reduce((sum, journal) => sum + journal.size, this.pipeline.journal.size);
   }
 }

@@ -1,13 +1,11 @@
 // The PostgreSQL store against a real PostgreSQL: the port's contract, conflicts, group commit, schema migrations, leases.
 
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { migrate, MIGRATIONS } from '../../src/store/postgres/migrations.js';
 import { PostgresStore } from '../../src/store/postgres/postgresStore.js';
 import { readPostgresUrl } from '../../src/store/postgres/settings.js';
 import { StoreUnavailable, WriteConflict, type Change, type Stored } from '../../src/store/port.js';
-import { databaseUrl, freePort } from '../support/postgres.js';
+import { freePort } from '../support/postgres.js';
 import { until } from '../support/wait.js';
 import { outcome, postgresForFile } from './postgresStores.js';
 
@@ -25,33 +23,16 @@ describe('PostgreSQL store: schema', () => {
     const opened = await Promise.all([1, 2, 3].map(() => stores.open(database)));
     expect(opened).toHaveLength(3);
     expect((await server().psql(database, 'SELECT version, what FROM chartd.schema_version ORDER BY version')).trim())
-      .toBe('1|documents with revisions, due times and leases\n2|a commit in two round trips: lock_documents and apply_documents');
+      .toBe('1|documents with revisions, due times and leases');
     await opened[0]!.commit([{ collection: 'c', key: 'k', value: 1 }]);
     expect((await opened[2]!.get('c', 'k'))?.value).toBe(1);
-  });
-
-  it('brings a database made by the schema\'s first version up to date, its documents kept and committed to after', async () => {
-    const database = await stores.freshDatabase();
-    const client = new pg.Client({ connectionString: databaseUrl(server(), database) });
-    await client.connect();
-    try {
-      await migrate(client, MIGRATIONS.slice(0, 1));
-      await client.query(`INSERT INTO chartd.documents (collection, key, value, revision) VALUES ('c', 'old', '{"n":1}', 4)`);
-    } finally {
-      await client.end();
-    }
-    const store = await stores.open(database);
-    expect(await store.get('c', 'old')).toEqual({ key: 'old', value: { n: 1 }, revision: 4 });
-    await store.commit([{ collection: 'c', key: 'old', value: { n: 2 }, expect: 4 }, { collection: 'c', key: 'new', value: { n: 1 }, expect: 0 }]);
-    expect(await store.getMany('c', ['old', 'new'])).toEqual(new Map([['old', { key: 'old', value: { n: 2 }, revision: 5 }], ['new', { key: 'new', value: { n: 1 }, revision: 1 }]]));
-    expect((await server().psql(database, 'SELECT max(version) FROM chartd.schema_version')).trim()).toBe(String(MIGRATIONS.at(-1)!.version));
   });
 
   it('refuses a database whose schema is newer than this chartd knows, saying what to do', async () => {
     const database = await stores.freshDatabase();
     await (await stores.open(database)).close();
     await server().psql(database, "INSERT INTO chartd.schema_version (version, what) VALUES (99, 'from the future')");
-    await expect(stores.open(database)).rejects.toThrow(/schema version 99, and this chartd knows versions up to 2: run the newer chartd/);
+    await expect(stores.open(database)).rejects.toThrow(/schema version 99, and this chartd knows versions up to 1: run the newer chartd/);
   });
 
   it('fails to open, promptly and without the password, where no PostgreSQL listens', async () => {

@@ -2,11 +2,8 @@
 
 import { connect, createServer, type Socket } from 'node:net';
 
-/**
- * The end of a simple-protocol query that commits, COMMIT alone or the last of several statements (a query's text
- * holds no NUL before its end, so this is found nowhere else), and the server's CommandComplete answer to it ('C').
- */
-const COMMIT_QUERY_END = Buffer.from('COMMIT\0', 'latin1');
+/** A simple-protocol COMMIT as node-postgres sends it ('Q'), and the server's CommandComplete answer to it ('C'). */
+const COMMIT_QUERY = Buffer.from('Q\0\0\0\x0bCOMMIT\0', 'latin1');
 const COMMIT_DONE = Buffer.from('C\0\0\0\x0bCOMMIT\0', 'latin1');
 
 export type Cut = 'before-commit' | 'after-commit';
@@ -24,8 +21,8 @@ export async function startPgProxy(host: string, port: number): Promise<PgProxy>
   const sockets = new Set<Socket>();
   let armed: { when: Cut; done: () => void } | undefined;
   let partitioned = false;
-  const cutIf = (when: Cut, chunk: Buffer, matches: (chunk: Buffer) => boolean, pair: Socket[]): boolean => {
-    if (armed?.when !== when || !matches(chunk)) return false;
+  const cutIf = (when: Cut, chunk: Buffer, pattern: Buffer, pair: Socket[]): boolean => {
+    if (armed?.when !== when || !chunk.includes(pattern)) return false;
     const { done } = armed;
     armed = undefined;
     for (const socket of pair) socket.destroy();
@@ -43,11 +40,11 @@ export async function startPgProxy(host: string, port: number): Promise<PgProxy>
     }
     client.on('data', (chunk: Buffer) => {
       if (partitioned) return;
-      if (!cutIf('before-commit', chunk, (bytes) => bytes.includes(COMMIT_QUERY_END), pair)) upstream.write(chunk);
+      if (!cutIf('before-commit', chunk, COMMIT_QUERY, pair)) upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
       if (partitioned) return;
-      if (!cutIf('after-commit', chunk, (bytes) => bytes.includes(COMMIT_DONE), pair)) client.write(chunk);
+      if (!cutIf('after-commit', chunk, COMMIT_DONE, pair)) client.write(chunk);
     });
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());

@@ -1,54 +1,87 @@
-// One transaction for a group of commits in two round trips: lock the rows, leave out the members that conflict, apply the rest, notify, commit.
+// One transaction for a group of commits: lock the rows, leave out the members that conflict, apply the rest, notify.
 
 import type pg from 'pg';
 import type { Change } from '../port.js';
 import { StoreUnavailable } from '../store.js';
-import { encodeChanges } from './changes.js';
+import { CHANNEL, encodeChanges } from './changes.js';
 import { classify, RETRY_AFTER_SECONDS } from './classify.js';
 import { keysOf, planCommit, type Current, type Member, type Plan, type Row } from './commitPlan.js';
-import type { Database } from './database.js';
-import { CREATED_MEANWHILE, SCHEMA } from './migrations.js';
+import type { Database, Prepared } from './database.js';
+import { SCHEMA } from './migrations.js';
 
 /** Attempts at a group that keeps meeting deadlocks or documents created under it, before it answers 503. */
 const MAX_ATTEMPTS = 5;
 
+// Sorted, so replicas locking overlapping documents take the locks in one order and cannot deadlock.
+export const LOCK_SQL: Prepared = {
+  name: 'chartd_lock',
+  text: `
+  SELECT collection, key, revision::float8 AS revision, lease_owner, lease_epoch::float8 AS lease_epoch
+  FROM ${SCHEMA}.documents
+  WHERE (collection, key) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  ORDER BY collection, key
+  FOR UPDATE`,
+};
+
 /**
- * The commit's statements run inside lock_documents and apply_documents (migrations.ts), whose plans PL/pgSQL keeps
- * for the session. A generic plan cannot see how many keys come, and on a small table chose sequential scans that
- * ran 3-4× slower than planning each time; with those scans and hash and merge joins turned off for the transaction
- * alone, each key is looked up in the primary key whatever the table holds (test/store/postgresCommitPlans.test.ts).
+ * The commit's statements are prepared: parsed and planned once per connection. A generic plan cannot see the
+ * arrays' lengths, and on a small table chose sequential scans that ran 3-4× slower than planning each time; with
+ * those scans and hash and merge joins turned off for the transaction alone, each key is looked up in the primary
+ * key whatever the table holds (test/store/postgresCommitPlans.test.ts). Set with BEGIN, in its round trip.
  */
 export const BEGIN_SQL = `BEGIN; SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`;
 
-/**
- * The first round trip: BEGIN, the rows locked (sorted, so replicas locking overlapping documents take the locks in
- * one order and cannot deadlock), and the transaction's xid, which lets a COMMIT whose answer is lost be asked after.
- */
-export function lockStatement(keys: readonly Change[]): string {
-  const listed = JSON.stringify(keys.map(({ collection, key }) => [collection, key]));
-  return `${BEGIN_SQL}; SELECT * FROM ${SCHEMA}.lock_documents(${dollarQuoted(listed)}::jsonb); SELECT txid_current()::text AS xid`;
+const UPDATE_PART = `updated AS (
+    UPDATE ${SCHEMA}.documents AS d
+    SET value = u.value, revision = u.revision, due = u.due, lease_owner = NULL, lease_until = NULL
+    FROM unnest($1::text[], $2::text[], $3::json[], $4::bigint[], $5::bigint[]) AS u(collection, key, value, revision, due)
+    WHERE d.collection = u.collection AND d.key = u.key
+  )`;
+const INSERT_PART = `inserted AS (
+    INSERT INTO ${SCHEMA}.documents (collection, key, value, revision, due)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::json[], $4::bigint[], $5::bigint[])
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+  )`;
+const DELETE_PART = `deleted AS (
+    DELETE FROM ${SCHEMA}.documents AS d
+    USING unnest($1::text[], $2::text[]) AS u(collection, key)
+    WHERE d.collection = u.collection AND d.key = u.key
+  )`;
+
+/** Which kinds of change a group makes: each shape has a statement of its own, leaving out what it does not do. */
+export interface Shape {
+  readonly updates: boolean;
+  readonly inserts: boolean;
+  readonly deletes: boolean;
 }
 
-/** The second: every change of the group and its notifications, and COMMIT. */
-export function applyStatement(plan: Plan, origin: string): string {
-  const rows = (list: readonly Row[]) => list.map((row) => [row.collection, row.key, row.json, row.revision, row.due]);
-  const planned = JSON.stringify({
-    updates: rows(plan.updates),
-    inserts: rows(plan.inserts),
-    deletes: plan.deletes.map(({ collection, key }) => [collection, key]),
-    payloads: encodeChanges(plan.changes, origin),
-  });
-  return `SELECT ${SCHEMA}.apply_documents(${dollarQuoted(planned)}::jsonb); COMMIT`;
-}
+const applyStatements = new Map<string, Prepared>();
 
 /**
- * `text` as a dollar-quoted literal, whose tag it does not hold (nor a prefix of it that the closing tag could
- * complete), so nothing in it can end the literal early. Text from JSON.stringify holds no NUL.
+ * One round trip for every change of the group and its notifications; the xid lets a lost COMMIT answer be asked
+ * after. The rows inserted are counted: one missing was created by another replica meanwhile.
  */
-export function dollarQuoted(text: string): string {
-  let tag = 'chartd';
-  for (let n = 1; text.includes(`$${tag}`); n += 1) tag = `chartd${n}`;
-  return `$${tag}$${text}$${tag}$`;
+export function applyStatement(shape: Shape): Prepared {
+  const name = `chartd_apply_${Number(shape.updates)}${Number(shape.inserts)}${Number(shape.deletes)}`;
+  let statement = applyStatements.get(name);
+  if (statement) return statement;
+  let next = 1;
+  const numbered = (part: string, count: number) => {
+    const text = part.replace(/\$(\d+)/g, (_, at: string) => `$${next + Number(at) - 1}`);
+    next += count;
+    return text;
+  };
+  const parts = [
+    ...(shape.updates ? [numbered(UPDATE_PART, 5)] : []),
+    ...(shape.inserts ? [numbered(INSERT_PART, 5)] : []),
+    ...(shape.deletes ? [numbered(DELETE_PART, 2)] : []),
+    `notified AS (SELECT count(pg_notify('${CHANNEL}', payload)) AS count FROM unnest($${next}::text[]) AS payload)`,
+  ];
+  const inserted = shape.inserts ? '(SELECT count(*) FROM inserted)::int' : '0';
+  statement = { name, text: `WITH ${parts.join(', ')} SELECT ${inserted} AS inserted, (SELECT count FROM notified) AS notified, txid_current()::text AS xid` };
+  applyStatements.set(name, statement);
+  return statement;
 }
 
 /** Per member: the documents it conflicted on, or undefined once it is durable. */
@@ -71,30 +104,27 @@ export async function commitTransaction(db: Database, members: readonly Member[]
   }
 }
 
-/**
- * Two round trips: BEGIN with the rows locked, then the changes applied with COMMIT. A statement that fails leaves
- * the transaction aborted (the rest of its round trip is skipped), so only an answer lost after the second was
- * sent leaves the outcome in doubt; PostgreSQL is asked then.
- */
 async function attemptCommit(db: Database, members: readonly Member[], { origin, landed }: Origin): Promise<Verdicts | 'again'> {
-  const keys = keysOf(members);
-  const { client, results } = await db.begin('a commit', lockStatement(keys));
-  let committing: string | undefined;
+  const client = await db.begin('a commit', BEGIN_SQL);
+  let xid: string | undefined;
   let plan: Plan | undefined;
   try {
-    const [, , locked, begun] = results as [unknown, unknown, pg.QueryResult<LockedRow>, pg.QueryResult<{ xid: string }>];
+    const keys = keysOf(members);
+    const locked = await client.query<LockedRow>({ ...LOCK_SQL, values: [keys.map((k) => k.collection), keys.map((k) => k.key)] });
     plan = planCommit(members, locked.rows.map(currentOf));
     if (plan.changes.length === 0) return await endWith(db, client, 'ROLLBACK', plan.conflicts);
-    committing = begun.rows[0]!.xid;
-    await client.query(applyStatement(plan, origin));
-    client.release();
-    db.succeeded();
+    const shape = { updates: plan.updates.length > 0, inserts: plan.inserts.length > 0, deletes: plan.deletes.length > 0 };
+    const applied = await client.query<{ inserted: number; xid: string }>({ ...applyStatement(shape), values: applyValues(plan, shape, origin) });
+    // A document this group saw missing was created by another replica meanwhile: look at it again.
+    if (applied.rows[0]!.inserted !== plan.inserts.length) return await endWith(db, client, 'ROLLBACK', 'again');
+    xid = applied.rows[0]!.xid;
+    const verdicts = await endWith(db, client, 'COMMIT', plan.conflicts);
     landed(plan.changes);
-    return plan.conflicts;
+    return verdicts;
   } catch (error) {
-    if (committing !== undefined && !isRefusal(error)) {
+    if (xid !== undefined && !isRefusal(error)) {
       client.release(error as Error);
-      const verdicts = await settleInDoubt(db, committing, error, plan!.conflicts);
+      const verdicts = await settleInDoubt(db, xid, error, plan!.conflicts);
       landed(plan!.changes);
       return verdicts;
     }
@@ -104,8 +134,7 @@ async function attemptCommit(db: Database, members: readonly Member[], { origin,
       throw db.failed(error, 'a commit');
     }
     await rollback(client);
-    // A document this group found missing was created by another replica meanwhile: look at it again.
-    if (kind === 'retry' || (error as { code?: unknown }).code === CREATED_MEANWHILE) return 'again';
+    if (kind === 'retry') return 'again';
     throw error;
   }
 }
@@ -150,4 +179,15 @@ interface LockedRow {
 
 function currentOf(row: LockedRow): Current {
   return { collection: row.collection, key: row.key, revision: row.revision, leaseOwner: row.lease_owner, leaseEpoch: row.lease_epoch };
+}
+
+function applyValues(plan: Plan, shape: Shape, origin: string): unknown[] {
+  const columns = (rows: readonly Row[]) => [rows.map((r) => r.collection), rows.map((r) => r.key), rows.map((r) => r.json), rows.map((r) => r.revision), rows.map((r) => r.due)];
+  const keys = (changes: readonly Change[]) => [changes.map((c) => c.collection), changes.map((c) => c.key)];
+  return [
+    ...(shape.updates ? columns(plan.updates) : []),
+    ...(shape.inserts ? columns(plan.inserts) : []),
+    ...(shape.deletes ? keys(plan.deletes) : []),
+    encodeChanges(plan.changes, origin),
+  ];
 }

@@ -97,16 +97,15 @@ export class Database {
   }
 
   /**
-   * A pooled connection in a transaction, begun by `statement` (BEGIN, with settings of the transaction and maybe its
-   * first statements in the same round trip; their results come back, one per statement). A connection found dead
-   * at BEGIN is replaced once: nothing ran on it.
+   * A pooled connection in a transaction, begun by `statement` (BEGIN, and settings of the transaction in the same
+   * round trip). A connection found dead at BEGIN is replaced once: nothing ran on it.
    */
-  async begin(what: string, statement = 'BEGIN'): Promise<{ client: pg.PoolClient; results: pg.QueryResult[] }> {
+  async begin(what: string, statement = 'BEGIN'): Promise<pg.PoolClient> {
     for (let attempt = 1; ; attempt += 1) {
       const client = await this.connect(what);
       try {
-        const results = (await client.query(statement)) as pg.QueryResult | pg.QueryResult[];
-        return { client, results: Array.isArray(results) ? results : [results] };
+        await client.query(statement);
+        return client;
       } catch (error) {
         client.release(error as Error);
         if (attempt > 1 || !isDeadConnection(error)) throw this.failed(error, what);

@@ -24,7 +24,7 @@ const INSERT_SQL = `
  */
 export async function beginFill(db: Database, force: boolean): Promise<Filling> {
   const shown = `PostgreSQL at ${db.settings.shown}`;
-  const { client } = await db.begin('a copy');
+  const client = await db.begin('a copy');
   try {
     // A long copy must not meet the store's own per-statement limit, made for requests.
     await client.query('SET LOCAL statement_timeout = 0');

@@ -2,7 +2,6 @@
 
 import pg from 'pg';
 import { StoreError } from '../store.js';
-import { CHANNEL } from './changes.js';
 import { connectionConfig } from './database.js';
 import type { PostgresSettings } from './settings.js';
 
@@ -14,9 +13,6 @@ export interface Migration {
 
 /** Everything lives in its own schema, so chartd's tables never meet an operator's in a shared database. */
 export const SCHEMA = 'chartd';
-
-/** The SQLSTATE apply_documents raises when a row it was to insert exists after all: the commit starts over. */
-export const CREATED_MEANWHILE = 'CH001';
 
 /** Taken with pg_advisory_xact_lock by every replica before it looks at the schema: "chartd" in ASCII. */
 const MIGRATION_LOCK = 0x63_68_61_72_74_64;
@@ -42,56 +38,6 @@ export const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX documents_due ON ${SCHEMA}.documents (collection, due) WHERE due IS NOT NULL;
       CREATE SEQUENCE ${SCHEMA}.lease_epochs;
-    `,
-  },
-  {
-    version: 2,
-    what: 'a commit in two round trips: lock_documents and apply_documents',
-    // PL/pgSQL keeps each statement's plan for the session, so a commit sent as one simple query (with its BEGIN, or
-    // its COMMIT) is not planned again each time. The plan's values come as JSON strings: PostgreSQL's JSON functions
-    // refuse a \u0000 escape in a value they take apart, and a value inside a string is only taken as text.
-    sql: `
-      CREATE FUNCTION ${SCHEMA}.lock_documents(keys jsonb)
-      RETURNS TABLE (collection text, key text, revision float8, lease_owner text, lease_epoch float8)
-      LANGUAGE plpgsql AS $function$
-      BEGIN
-        RETURN QUERY
-          SELECT d.collection::text, d.key::text, d.revision::float8, d.lease_owner, d.lease_epoch::float8
-          FROM ${SCHEMA}.documents AS d
-          WHERE (d.collection, d.key) IN (SELECT k->>0, k->>1 FROM jsonb_array_elements(keys) AS k)
-          ORDER BY d.collection, d.key
-          FOR UPDATE OF d;
-      END
-      $function$;
-
-      CREATE FUNCTION ${SCHEMA}.apply_documents(plan jsonb) RETURNS void
-      LANGUAGE plpgsql AS $function$
-      DECLARE
-        inserted bigint;
-      BEGIN
-        IF jsonb_array_length(plan->'updates') > 0 THEN
-          UPDATE ${SCHEMA}.documents AS d
-          SET value = (u->>2)::json, revision = (u->>3)::bigint, due = (u->>4)::bigint, lease_owner = NULL, lease_until = NULL
-          FROM jsonb_array_elements(plan->'updates') AS u
-          WHERE d.collection = u->>0 AND d.key = u->>1;
-        END IF;
-        IF jsonb_array_length(plan->'inserts') > 0 THEN
-          INSERT INTO ${SCHEMA}.documents (collection, key, value, revision, due)
-          SELECT u->>0, u->>1, (u->>2)::json, (u->>3)::bigint, (u->>4)::bigint FROM jsonb_array_elements(plan->'inserts') AS u
-          ON CONFLICT DO NOTHING;
-          GET DIAGNOSTICS inserted = ROW_COUNT;
-          IF inserted <> jsonb_array_length(plan->'inserts') THEN
-            RAISE EXCEPTION 'a document this commit found missing was created meanwhile' USING ERRCODE = '${CREATED_MEANWHILE}';
-          END IF;
-        END IF;
-        IF jsonb_array_length(plan->'deletes') > 0 THEN
-          DELETE FROM ${SCHEMA}.documents AS d
-          USING jsonb_array_elements(plan->'deletes') AS u
-          WHERE d.collection = u->>0 AND d.key = u->>1;
-        END IF;
-        PERFORM pg_notify('${CHANNEL}', p) FROM jsonb_array_elements_text(plan->'payloads') AS p;
-      END
-      $function$;
     `,
   },
 ];

@@ -4,12 +4,13 @@
 // reverse. Prints each round and the medians: requests a second and the CPU of a request, chartd's (every replica's,
 // the loaded ones' and the listening ones') and PostgreSQL's. BENCH_LOAD_ONE=1 loads the first replica alone, so
 // the others only listen: what hearing another replica's commits costs. Run `npm run build` in both checkouts first.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.mjs';
+import { serverCpuSeconds } from './lib/loadSpec.mjs';
 import { cpuSpent, startPostgres } from './lib/postgres.mjs';
-import { runLoad, startServer } from './lib/processes.mjs';
+import { createInstances, runLoad, startServer } from './lib/processes.mjs';
 import { median } from './lib/stats.mjs';
 
 const config = readConfig();
@@ -25,12 +26,6 @@ const LOAD_ONE = process.env.BENCH_LOAD_ONE === '1';
 const CONNECTIONS = config.connections[0];
 const INSTANCES = config.spread;
 
-/** User + system CPU seconds of process `pid` so far. */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 async function round(pg, cli) {
   pg.reset();
   const servers = [];
@@ -38,25 +33,16 @@ async function round(pg, cli) {
     for (let at = 0; at < REPLICAS; at++) servers.push(await startServer(`replica ${at + 1}`, [cli, 'serve', '--chart', gate, '--default-chart', 'bench-gate', '--store', pg.url, '--port', '0', '--log-level', 'warn']));
     const loaded = LOAD_ONE ? servers.slice(0, 1) : servers;
     const owned = Math.floor(INSTANCES / loaded.length);
-    for (const [at, server] of loaded.entries()) {
-      let next = 0;
-      await Promise.all(Array.from({ length: 16 }, async () => {
-        while (next < owned) {
-          const id = `r${at}-${next++}`;
-          const answer = await fetch(`${server.url}/charts/bench-gate/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
-          if (answer.status !== 201) throw new Error(`creating ${id}: ${answer.status} ${await answer.text()}`);
-        }
-      }));
-    }
+    for (const [at, server] of loaded.entries()) await createInstances(server.url, `r${at}-`, owned);
     const load = (seconds) => Promise.all(loaded.map((server, at) => runLoad(config.loader, {
       url: server.url, pid: server.pid, method: 'PUT', path: `/charts/bench-gate/instances/r${at}-{i}/state?state=open`, instances: owned,
       connections: Math.max(1, Math.round(CONNECTIONS / loaded.length)), seconds, warmup: 0,
     })));
     await load(config.warmup || 1);
-    const before = servers.map((server) => cpuSeconds(server.pid));
+    const before = servers.map((server) => serverCpuSeconds(server.pid));
     const pgBefore = pg.cpuSeconds();
     const results = await load(config.seconds);
-    const cpu = servers.map((server, at) => cpuSeconds(server.pid) - before[at]);
+    const cpu = servers.map((server, at) => serverCpuSeconds(server.pid) - before[at]);
     const requests = results.reduce((sum, result) => sum + result.ok, 0);
     const perRequest = (seconds) => (seconds * 1e6) / requests;
     return {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.mjs';
 import { cpuSpent, startPostgres } from './lib/postgres.mjs';
-import { runLoad, startServer } from './lib/processes.mjs';
+import { createInstances, runLoad, startServer } from './lib/processes.mjs';
 
 const config = readConfig();
 const CLI = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -24,12 +24,7 @@ try {
     servers.push(await startServer(`chartd ${at + 1}`, [CLI, 'serve', '--chart', gate, '--default-chart', 'bench-gate', '--store', pg.url, '--port', '0', '--log-level', 'warn']));
   }
   const owned = Math.floor(INSTANCES / REPLICAS);
-  for (let replica = 0; replica < REPLICAS; replica++) {
-    for (let at = 0; at < owned; at++) {
-      const answer = await fetch(`${servers[replica].url}/charts/bench-gate/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id: `r${replica}-${at}` }) });
-      if (answer.status !== 201) throw new Error(`creating r${replica}-${at}: ${answer.status}`);
-    }
-  }
+  for (let replica = 0; replica < REPLICAS; replica++) await createInstances(servers[replica].url, `r${replica}-`, owned);
   // Each replica its share of the connections and, for PUT, instances of its own.
   const load = (request, seconds) => Promise.all(servers.map((server, at) => runLoad(config.loader, {
     url: server.url, pid: server.pid, ...request, path: request.path.replace('{r}', String(at)), connections: Math.max(1, Math.round(CONNECTIONS / REPLICAS)), seconds, warmup: 0,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { readConfig } from './lib/config.mjs';
 import { writeComparison } from './lib/comparison.mjs';
 import { cpuSpent, startPostgres } from './lib/postgres.mjs';
-import { runLoad, startChartd, startServer } from './lib/processes.mjs';
+import { createInstances, runLoad, startChartd, startServer } from './lib/processes.mjs';
 import { median, percentile } from './lib/stats.mjs';
 
 const config = readConfig();
@@ -22,19 +22,6 @@ const say = (line) => process.stderr.write(`${line}\n`);
 const INSTANCES = config.spread;
 const WAKE_UPS = Number(process.env.BENCH_WAKE_UPS ?? 300);
 const CHART_ARGS = ['--chart', loop, '--default-chart', 'bench-gate'];
-
-/** Creates `count` instances named PREFIX0… of bench-gate through `url`, 16 at a time. */
-async function createInstances(url, prefix, count) {
-  let next = 0;
-  const worker = async () => {
-    while (next < count) {
-      const id = `${prefix}${next++}`;
-      const answer = await fetch(`${url}/charts/bench-gate/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
-      if (answer.status !== 201) throw new Error(`creating ${id}: ${answer.status} ${await answer.text()}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
-}
 
 function startReplica(storeUrl, name) {
   return startServer(name, [CLI, 'serve', '--chart', gate, ...CHART_ARGS, '--store', storeUrl, '--port', '0', '--log-level', 'warn']);

@@ -106,3 +106,16 @@ export function runSeed({ dataDir, chartFile, count, history = 1, seed = SEED })
     child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`seeding ${dataDir} failed (${code}):\n${stderr}`))));
   });
 }
+
+/** Creates `count` instances named PREFIX0… of bench-gate through `url`, 16 at a time. */
+export async function createInstances(url, prefix, count) {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const id = `${prefix}${next++}`;
+      const answer = await fetch(`${url}/charts/bench-gate/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id }) });
+      if (answer.status !== 201) throw new Error(`creating ${id}: ${answer.status} ${await answer.text()}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+}

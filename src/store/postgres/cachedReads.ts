@@ -43,15 +43,8 @@ export class CachedReads implements FeedObserver {
   get<T>(collection: string, key: string): Promise<Stored<T> | undefined> {
     if (!this.live) return this.direct(collection, [key]).then((found) => found.get(key) as Stored<T> | undefined);
     const id = documentId(collection, key);
-    if (this.cache.look(id) === undefined) return this.fetch(collection, [key]).then((found) => found.get(key) as Stored<T> | undefined);
-    return this.barriers.pass().then((passed) => {
-      const kept = passed ? this.cache.look(id) : undefined;
-      if (kept !== undefined) {
-        this.counts.hits += 1;
-        return (kept ?? undefined) as Stored<T> | undefined;
-      }
-      return this.fetch(collection, [key]).then((found) => found.get(key) as Stored<T> | undefined);
-    });
+    const reading = this.cache.look(id) === undefined ? this.fetch(collection, [key]) : this.keptAfterBarrier(collection, [key]);
+    return reading.then((found) => found.get(key) as Stored<T> | undefined);
   }
 
   async getMany<T>(collection: string, keys: readonly string[]): Promise<Map<string, Stored<T>>> {

@@ -87,7 +87,7 @@ export interface Change {
 }
 
 export class Runtime {
-  readonly waiters = new Waiters();
+  readonly waiters: Waiters;
   /** Counts by state and the instances needing a look, for the overview. */
   readonly tally: InstanceTally;
   private readonly queue: KeyedQueue<Work, Done>;
@@ -108,6 +108,7 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions) {
     const { follower } = options;
+    this.waiters = new Waiters(options.clock);
     this.tally = new InstanceTally(() => options.clock.now(), follower !== undefined);
     const limit = options.maxInstances ?? DEFAULT_MAX_INSTANCES;
     this.quota = follower

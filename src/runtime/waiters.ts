@@ -1,6 +1,7 @@
 // Long-poll waiters: parked per instance, checked only when that instance changes.
 
 import type { Snapshot } from '../engine/snapshot.js';
+import type { Clock } from './clock.js';
 
 interface Waiter {
   /** Registration order: a snapshot read before the waiter was registered may be older than the one it was checked on. */
@@ -13,13 +14,16 @@ export class Waiters {
   private readonly byKey = new Map<string, Set<Waiter>>();
   private registered = 0;
 
+  /** The wait's limit runs on `clock`, so a simulated one moves it. */
+  constructor(private readonly clock: Clock) {}
+
   /** Resolves with the snapshot that satisfied `until`, or undefined when `ms` ran out or `signal` aborted. */
   wait(key: string, until: (snapshot: Snapshot) => boolean, ms: number, signal?: AbortSignal): Promise<Snapshot | undefined> {
     return new Promise((resolve) => {
       let set = this.byKey.get(key);
       if (!set) this.byKey.set(key, (set = new Set()));
       const finish = (snapshot: Snapshot | undefined): void => {
-        clearTimeout(timer);
+        this.clock.clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         set!.delete(waiter);
         if (set!.size === 0) this.byKey.delete(key);
@@ -27,7 +31,7 @@ export class Waiters {
       };
       const waiter: Waiter = { seq: ++this.registered, until, resolve: finish };
       const onAbort = (): void => finish(undefined);
-      const timer = setTimeout(() => finish(undefined), ms);
+      const timer = this.clock.setTimeout(() => finish(undefined), ms);
       set.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
     });

@@ -1,7 +1,7 @@
 // Two builds of chartd on PostgreSQL side by side: this checkout's and another's (`node bench/replica-builds.mjs
 // OTHER_CHECKOUT`), durable PUT spread over instances with BENCH_REPLICAS replicas (1 unless set) at the first of
 // BENCH_CONNECTIONS in all, fresh database and servers every round, the builds in turn and every other round in
-// reverse. Prints each round and the medians: requests a second and the CPU of a request, chartd's (every replica's,
+// reverse, each replica warmed up with BENCH_WARMUP_REQUESTS PUTs (5,000 unless set). Prints each round and the medians: requests a second and the CPU of a request, chartd's (every replica's,
 // the loaded ones' and the listening ones') and PostgreSQL's. BENCH_LOAD_ONE=1 loads the first replica alone, so
 // the others only listen: what hearing another replica's commits costs. Run `npm run build` in both checkouts first.
 import { existsSync } from 'node:fs';
@@ -34,11 +34,11 @@ async function round(pg, cli) {
     const loaded = LOAD_ONE ? servers.slice(0, 1) : servers;
     const owned = Math.floor(INSTANCES / loaded.length);
     for (const [at, server] of loaded.entries()) await createInstances(server.url, `r${at}-`, owned);
-    const load = (seconds) => Promise.all(loaded.map((server, at) => runLoad(config.loader, {
+    const load = (seconds, warmupRequests = 0) => Promise.all(loaded.map((server, at) => runLoad(config.loader, {
       url: server.url, pid: server.pid, method: 'PUT', path: `/charts/bench-gate/instances/r${at}-{i}/state?state=open`, instances: owned,
-      connections: Math.max(1, Math.round(CONNECTIONS / loaded.length)), seconds, warmup: 0,
+      connections: Math.max(1, Math.round(CONNECTIONS / loaded.length)), seconds, warmup: 0, warmupRequests,
     })));
-    await load(config.warmup || 1);
+    await load(config.warmup || 1, config.warmupRequests);
     const before = servers.map((server) => serverCpuSeconds(server.pid));
     const pgBefore = pg.cpuSeconds();
     const results = await load(config.seconds);

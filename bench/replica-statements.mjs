@@ -26,8 +26,8 @@ try {
   const owned = Math.floor(INSTANCES / REPLICAS);
   for (let replica = 0; replica < REPLICAS; replica++) await createInstances(servers[replica].url, `r${replica}-`, owned);
   // Each replica its share of the connections and, for PUT, instances of its own.
-  const load = (request, seconds) => Promise.all(servers.map((server, at) => runLoad(config.loader, {
-    url: server.url, pid: server.pid, ...request, path: request.path.replace('{r}', String(at)), connections: Math.max(1, Math.round(CONNECTIONS / REPLICAS)), seconds, warmup: 0,
+  const load = (request, seconds, warmupRequests = 0) => Promise.all(servers.map((server, at) => runLoad(config.loader, {
+    url: server.url, pid: server.pid, ...request, path: request.path.replace('{r}', String(at)), connections: Math.max(1, Math.round(CONNECTIONS / REPLICAS)), seconds, warmup: 0, warmupRequests,
   })));
   const figures = [
     { figure: 'GET /state?state=open', method: 'GET', path: '/state?state=open' },
@@ -35,7 +35,7 @@ try {
   ];
   for (const { figure, ...request } of figures) {
     // Warm up, then count from zero.
-    await load(request, 1);
+    await load(request, 1, config.warmupRequests);
     pg.psql('SELECT pg_stat_statements_reset(), pg_stat_reset_shared(\'wal\')');
     const before = pg.cpuSeconds();
     const results = await load(request, config.seconds);

@@ -2,7 +2,8 @@
 // replica and with three (each loaded by its own loader, its share of the connections, on instances of its own), and
 // how fast a long-poll on one replica hears of a transition committed on another. PostgreSQL is a throwaway cluster
 // on this machine, durable as in production (fsync and synchronous_commit on). Run after `npm run build`; writes
-// bench/replicas-results.md. BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS as for the other benchmarks.
+// bench/replicas-results.md. BENCH_ROUNDS, BENCH_SECONDS, BENCH_CONNECTIONS as for the other benchmarks; each server is
+// warmed up until it has answered BENCH_WARMUP_REQUESTS requests (5,000 unless set), however its share of the load.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,14 +28,20 @@ function startReplica(storeUrl, name) {
   return startServer(name, [CLI, 'serve', '--chart', gate, ...CHART_ARGS, '--store', storeUrl, '--port', '0', '--log-level', 'warn']);
 }
 
-/** Loads every server at once, each with its share of the connections and its own instances; one summed result. */
+/**
+ * Loads every server at once, each with its share of the connections and its own instances; one summed result.
+ * All are warmed up first, each until it has answered its warm-up requests, and then measured together, so the
+ * measured runs overlap and PostgreSQL's CPU is counted over them alone.
+ */
 async function loadAll(servers, request, connections, pg) {
   const shares = servers.map((_, at) => Math.floor(connections / servers.length) + (at < connections % servers.length ? 1 : 0));
-  const pgBefore = pg?.cpuSeconds();
-  const results = await Promise.all(servers.map((server, at) => {
+  const load = (timing) => Promise.all(servers.map((server, at) => {
     const spread = request.spread ? { path: request.path.replace('{prefix}', `r${at}-`), instances: Math.floor(INSTANCES / servers.length) } : {};
-    return runLoad(config.loader, { url: server.url, pid: server.pid, method: request.method, path: request.path, ...spread, connections: shares[at], seconds: config.seconds, warmup: config.warmup });
+    return runLoad(config.loader, { url: server.url, pid: server.pid, method: request.method, path: request.path, ...spread, connections: shares[at], ...timing });
   }));
+  await load({ seconds: 1, warmup: config.warmup, warmupRequests: config.warmupRequests });
+  const pgBefore = pg?.cpuSeconds();
+  const results = await load({ seconds: config.seconds, warmup: 0 });
   const ok = results.reduce((sum, result) => sum + result.ok, 0);
   const chartdCpu = results.reduce((sum, result) => sum + (result.cpuUs * result.ok) / 1e6, 0);
   const pgCpu = pg ? cpuSpent(pgBefore, pg.cpuSeconds()) : 0;
@@ -139,7 +146,7 @@ try {
       `A long-poll on replica B (\`index=REV&wait=10s\`) answered after a PUT acknowledged by replica A: p50 ${wake.p50.toFixed(1)} ms, p99 ${wake.p99.toFixed(1)} ms, max ${wake.max.toFixed(1)} ms over ${WAKE_UPS} transitions.`,
     ],
     lines: [
-      `\`node bench/replicas.mjs\` (loader ${config.loader}, ${config.rounds} rounds × ${config.seconds} s after ${config.warmup} s of warm-up; fresh servers and an empty store for every setup of every round, the setups in turn, every other round in reverse).`,
+      `\`node bench/replicas.mjs\` (loader ${config.loader}, ${config.rounds} rounds × ${config.seconds} s after a warm-up of ${config.warmup} s and at least ${config.warmupRequests} requests a server; fresh servers and an empty store for every setup of every round, the setups in turn, every other round in reverse).`,
       'PostgreSQL is a throwaway cluster on this machine (Debian\'s, default settings: fsync, synchronous_commit and full_page_writes on), sharing its two cores with chartd and the loaders.',
       'With three replicas, each has its own loader with a third of the connections, and PUTs go to instances of its own. req/s is the median round; × embedded is the median of the rounds\' ratios;',
       'CPU a request is the replicas\' (and, apart, PostgreSQL\'s) CPU time over the requests answered.',

@@ -27,6 +27,8 @@ export function readConfig() {
     rounds: number('BENCH_ROUNDS', 5),
     /** Unrecorded seconds of load before each round, so the server's JIT has settled. */
     warmup: number('BENCH_WARMUP', 1),
+    /** Requests each server answers in its warm-up, at least, where a benchmark asks for it (bench/replicas.mjs). */
+    warmupRequests: number('BENCH_WARMUP_REQUESTS', 5000),
     /** Connection counts for the GET and PUT throughput figures. */
     connections: list('BENCH_CONNECTIONS', [16, 64]),
     /** Instances a spread PUT goes round. */

@@ -2,12 +2,13 @@
 // Usage: node bench/lib/load.mjs '{"url":"http://127.0.0.1:PORT","method":"GET","path":"/state?state=open",
 //   "connections":16,"seconds":3,"warmup":1,"instances":1000,"pid":SERVER_PID}'
 // With `pid`, the server's CPU time per answered request is measured too (from /proc/PID/stat).
+// With `warmupRequests`, the warm-up goes on after `warmup` seconds until the server has answered that many.
 // With `headers` ({name: value}), every request carries them (e.g. an Authorization header).
 // With `instances`, `{i}` in the path is an instance number: connection c of C owns instances c, c+C, c+2C, …
 // and goes round them in turn, so every request goes to another instance than the one before it, and no two
 // requests in flight ever share an instance (needs C ≤ instances).
 import autocannon from 'autocannon';
-import { readLoadSpec, serverCpuSeconds } from './loadSpec.mjs';
+import { readLoadSpec, serverCpuSeconds, warmUp } from './loadSpec.mjs';
 import { percentile } from './stats.mjs';
 
 const spec = readLoadSpec();
@@ -55,5 +56,5 @@ async function run(seconds, record) {
   return { rps: ok / elapsed, cpuUs: (cpu * 1e6) / ok, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), ok, statuses, errors: result.errors };
 }
 
-if (spec.warmup > 0) await run(spec.warmup, false);
+await warmUp(spec, async (seconds) => (await run(seconds, false)).ok);
 process.stdout.write(`${JSON.stringify(await run(spec.seconds, true))}\n`);

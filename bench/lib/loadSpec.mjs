@@ -18,3 +18,16 @@ export function serverCpuSeconds(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
+
+/** Seconds of warm-up runs at most while waiting for `warmupRequests` answers: a server answering errors must not hold a run up. */
+const WARMUP_MAX_SECONDS = 120;
+
+/**
+ * The unrecorded warm-up: `warmup` seconds, then one-second runs until the server has answered `warmupRequests`
+ * (JIT compilers tier code up by the work done, not the time taken, so a server given a third of the load warms
+ * up three times slower). `run(seconds)` resolves with the requests answered.
+ */
+export async function warmUp(spec, run) {
+  let answered = spec.warmup > 0 ? await run(spec.warmup) : 0;
+  for (let seconds = 0; answered < (spec.warmupRequests ?? 0) && seconds < WARMUP_MAX_SECONDS; seconds += 1) answered += await run(1);
+}

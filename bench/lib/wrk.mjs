@@ -5,7 +5,7 @@
 // wrk is not on the npm registry: install it from the system's packages (Debian: apt-get install wrk).
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { readLoadSpec, serverCpuSeconds } from './loadSpec.mjs';
+import { readLoadSpec, serverCpuSeconds, warmUp } from './loadSpec.mjs';
 
 const SCRIPT = fileURLToPath(new URL('./wrk.lua', import.meta.url));
 const spec = readLoadSpec();
@@ -28,7 +28,10 @@ function wrk(seconds) {
   });
 }
 
-if (spec.warmup > 0) await wrk(spec.warmup);
+await warmUp(spec, async (seconds) => {
+  const warming = await wrk(seconds);
+  return warming.requests - warming.non2xx;
+});
 const cpuBefore = spec.pid ? serverCpuSeconds(spec.pid) : 0;
 const run = await wrk(spec.seconds);
 const cpu = spec.pid ? serverCpuSeconds(spec.pid) - cpuBefore : Number.NaN;

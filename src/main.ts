@@ -136,7 +136,9 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
   const http = await createHttpClient(config.outgoing).catch((error: Error) => {
     throw new StartupError(error.message);
   });
-  const { store, lowdb, shown } = await openStore(config).catch(async (error: unknown) => {
+  // One clock for the runtime and the store's own timers.
+  const clock = config.clock ?? systemClock;
+  const { store, lowdb, shown } = await openStore(config, clock).catch(async (error: unknown) => {
     await http.close();
     throw error;
   });
@@ -156,7 +158,6 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
     if (set.valueProblems.length) throw new StartupError(`values file has problems:\n${set.valueProblems.map(formatProblem).join('\n')}`);
     log.info({ charts: set.charts.map((chart) => `${chart.name}@${chart.version}`) }, 'charts loaded');
     const environment = new Environment(config.anyEnvironment ? 'any' : new Set(set.values.environment));
-    const clock = config.clock ?? systemClock;
     const catalog = await ChartCatalog.open(set.charts, store, (source, file) => parseChart(source, file, load));
     await catalog.archiveCurrent(new Date(clock.now()));
     follower?.follow(CHART_VERSIONS, (key) => catalog.readArchivedVersion(key), () => catalog.readArchived());
@@ -232,12 +233,12 @@ export async function startEngine(config: RuntimeConfig): Promise<Engine> {
 }
 
 /** The embedded store in the data directory (its lock taken), or the PostgreSQL store, whose module loads only then. */
-async function openStore(config: RuntimeConfig): Promise<{ store: Store; lowdb?: LowdbStore; shown: string }> {
+async function openStore(config: RuntimeConfig, clock: Clock): Promise<{ store: Store; lowdb?: LowdbStore; shown: string }> {
   const { log, observers = {} } = config;
   if (config.postgres) {
     const { PostgresStore } = await import('./store/postgres/postgresStore.js');
     const shown = config.postgres.shown;
-    const store = await PostgresStore.open(config.postgres, { log: (level, message) => log[level]({ store: shown }, message) });
+    const store = await PostgresStore.open(config.postgres, { log: (level, message) => log[level]({ store: shown }, message), clock });
     return { store, shown };
   }
   const lowdb = await openLowdbStore(config.dataDir, {

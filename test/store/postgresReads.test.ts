@@ -3,6 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import type { PostgresStore } from '../../src/store/postgres/postgresStore.js';
 import { StoreUnavailable, type Change } from '../../src/store/port.js';
+import { SimulatedClock } from '../support/clock.js';
+import { startPgProxy } from '../support/pgProxy.js';
 import { until } from '../support/wait.js';
 import { postgresForFile, update } from './postgresStores.js';
 
@@ -111,6 +113,60 @@ describe('PostgreSQL store: reads from memory', () => {
     const direct = b!.stats().reads.direct;
     expect((await b!.get('c', 'k'))?.value).toBe(2);
     expect(b!.stats().reads.direct).toBe(direct + 1);
+  });
+
+  it('a feed gone deaf: a read waits on its barrier until the timeout on the clock, then answers from PostgreSQL; the feed listens again and reads come from memory', async () => {
+    const proxy = await startPgProxy(server().host, server().port);
+    try {
+      const clock = new SimulatedClock();
+      const timeoutMs = 8_000;
+      const database = await stores.freshDatabase();
+      const a = await stores.open(database);
+      const b = await stores.open(database, 'application_name=replica-b', { clock, barrierTimeoutMs: timeoutMs }, proxy.port);
+      await a.commit([{ collection: 'c', key: 'k', value: 1 }]);
+      await b.get('c', 'k');
+      expect((await b.get('c', 'k'))?.value).toBe(1);
+      expect(b.stats().reads).toMatchObject({ hits: 1, misses: 1, barriers: { failed: 0 } });
+
+      // b's notifications stop arriving while its queries are answered: it keeps value 1 while PostgreSQL holds 2.
+      proxy.dropNotifications(true);
+      await a.commit([{ collection: 'c', key: 'k', value: 2 }]);
+      const timers = clock.timers;
+      let answered: unknown;
+      const reading = b.get('c', 'k').then((found) => (answered = found));
+      await until(() => clock.timers === timers + 1, "the barrier's timeout armed on the clock once its NOTIFY committed");
+      await clock.advance(timeoutMs - 1);
+      // A round trip to PostgreSQL, as long as the read would need to answer had it been released.
+      await a.count('c');
+      expect(answered).toBeUndefined();
+      expect(b.stats().reads.barriers.failed).toBe(0);
+      await clock.advance(1);
+      // Well within the timeout in real time: only the clock can have released it.
+      await until(() => answered !== undefined, 'the read released by the clock');
+      await reading;
+      expect(answered).toEqual({ key: 'k', value: 2, revision: 2 });
+      expect(b.stats().reads).toMatchObject({ hits: 1, misses: 2, barriers: { failed: 1 } });
+      expect(b.health().warning).toMatch(/the change feed from PostgreSQL at .* is lost \(a read barrier did not come back within 8000 ms\)/);
+
+      // Dropped, the feed listens again once the clock reaches its reconnection (100 ms at first); reads go to PostgreSQL meanwhile.
+      proxy.dropNotifications(false);
+      await a.commit([{ collection: 'c', key: 'k', value: 3 }]);
+      expect(await b.get('c', 'k')).toMatchObject({ value: 3, revision: 3 });
+      expect(b.stats().reads.direct).toBe(1);
+      expect(b.health().warning).toBeDefined();
+      // b's one timer on the clock: that reconnection (the barrier's fired, the heartbeat went with the connection).
+      expect(clock.timers).toBe(1);
+      await clock.advance(100);
+      await until(() => b.health().warning === undefined, 'the feed back');
+      expect((await b.get('c', 'k'))?.value).toBe(3);
+      expect((await b.get('c', 'k'))?.value).toBe(3);
+      await a.commit([{ collection: 'c', key: 'k', value: 4 }]);
+      expect(await b.get('c', 'k')).toMatchObject({ value: 4, revision: 4 });
+      expect(b.stats().reads).toMatchObject({ hits: 3, misses: 3, direct: 1, barriers: { failed: 1 } });
+    } finally {
+      await stores.closeAll();
+      await proxy.close();
+    }
   });
 
   it('PostgreSQL restarted: reads on the replica that kept a document see what another committed since', async () => {

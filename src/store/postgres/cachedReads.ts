@@ -1,5 +1,6 @@
 // Linearizable reads from memory: documents kept from the change feed, answered once a read barrier has come back.
 
+import type { Clock } from '../../runtime/clock.js';
 import type { Change, Stored } from '../port.js';
 import { CarriedDocuments } from './carriedDocuments.js';
 import type { FeedObserver } from './changeFeed.js';
@@ -15,6 +16,7 @@ export interface CachedReadsOptions {
   readonly entries: number;
   /** A barrier not heard back within this long means the feed cannot be trusted: it is dropped and listens again. */
   readonly barrierTimeoutMs: number;
+  readonly clock: Clock;
 }
 
 /**
@@ -36,7 +38,7 @@ export class CachedReads implements FeedObserver {
     this.barriers = new ReadBarrier(send, options.barrierTimeoutMs, () => {
       this.lost();
       abandonFeed(`a read barrier did not come back within ${options.barrierTimeoutMs} ms`);
-    });
+    }, options.clock);
     this.carried = new CarriedDocuments(() => this.barriers.upcoming(), () => void this.barriers.pass());
   }
 

@@ -2,6 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import type { Clock, ClockTimer } from '../../runtime/clock.js';
 import type { StoreLog } from '../lock.js';
 import type { Change, ChangeListener } from '../port.js';
 import { barrierChannel, CHANNEL, decodeChanges, type Heard } from './changes.js';
@@ -29,6 +30,8 @@ export interface FeedObserver {
 }
 
 export interface ChangeFeedOptions {
+  /** Times the reconnections, the heartbeat, and how long the feed was lost. */
+  readonly clock: Clock;
   readonly observer?: FeedObserver;
   /** Commits naming it are left out for listeners: their store tells them itself (tell()). */
   readonly origin?: string;
@@ -39,23 +42,25 @@ const UNOBSERVED: FeedObserver = { heard: (heard) => heard.changes, barrier: () 
 export class ChangeFeed {
   private client: pg.Client | undefined;
   private readonly listeners = new Set<ChangeListener>();
-  /** Since when, and why, the feed is not listening. */
-  private lost: { readonly at: Date; readonly problem: string } | undefined;
+  /** Since when (clock time), and why, the feed is not listening. */
+  private lost: { readonly at: number; readonly problem: string } | undefined;
   private backoffMs = MIN_BACKOFF_MS;
-  private retry: NodeJS.Timeout | undefined;
-  private heartbeat: NodeJS.Timeout | undefined;
+  private retry: ClockTimer | undefined;
+  private heartbeat: ClockTimer | undefined;
   private closed = false;
 
+  private readonly clock: Clock;
   private readonly observer: FeedObserver;
   readonly origin: string;
 
   private constructor(private readonly settings: PostgresSettings, private readonly log: StoreLog, options: ChangeFeedOptions) {
+    this.clock = options.clock;
     this.observer = options.observer ?? UNOBSERVED;
     this.origin = options.origin ?? randomBytes(9).toString('base64url');
   }
 
   /** Resolves once listening, so no commit made after it is missed. */
-  static async start(settings: PostgresSettings, log: StoreLog, options: ChangeFeedOptions = {}): Promise<ChangeFeed> {
+  static async start(settings: PostgresSettings, log: StoreLog, options: ChangeFeedOptions): Promise<ChangeFeed> {
     const feed = new ChangeFeed(settings, log, options);
     await feed.listen();
     feed.observer.back();
@@ -96,13 +101,13 @@ export class ChangeFeed {
 
   /** Why the feed is down, while it is: waiters on this replica hear of other replicas' commits only once it is back. */
   problem(): { readonly problem: string; readonly since: string } | undefined {
-    return this.lost && { problem: this.lost.problem, since: this.lost.at.toISOString() };
+    return this.lost && { problem: this.lost.problem, since: new Date(this.lost.at).toISOString() };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retry);
-    clearInterval(this.heartbeat);
+    this.disarm(this.retry);
+    this.disarm(this.heartbeat);
     const client = this.client;
     this.client = undefined;
     await client?.end();
@@ -129,32 +134,39 @@ export class ChangeFeed {
     }
     if (this.closed) return void (await client.end());
     this.client = client;
-    this.heartbeat = setInterval(() => {
+    this.beat(client);
+  }
+
+  /** A heartbeat on `client` every HEARTBEAT_MS while it is the feed's, each armed as the one before fires. */
+  private beat(client: pg.Client): void {
+    this.heartbeat = this.clock.setTimeout(() => {
+      if (client !== this.client) return;
+      this.beat(client);
       client.query('SELECT 1').then(undefined, (error: unknown) => this.drop(client, error as Error));
-    }, HEARTBEAT_MS).unref();
+    }, HEARTBEAT_MS);
   }
 
   /** `client` failed: forget it and listen again, after a pause that grows while PostgreSQL stays away. */
   private drop(client: pg.Client, error: Error): void {
     if (client !== this.client) return;
     this.client = undefined;
-    clearInterval(this.heartbeat);
+    this.disarm(this.heartbeat);
     // What it still delivers would follow a gap: the observer starts afresh from back().
     client.removeAllListeners('notification');
     // Ending a broken client only closes its socket; its failure is the error being handled here.
     client.end().catch(() => undefined);
     this.observer.lost();
-    this.lost = { at: this.lost?.at ?? new Date(), problem: this.lostBecause(error) };
+    this.lost = { at: this.lost?.at ?? this.clock.now(), problem: this.lostBecause(error) };
     this.log('warn', this.lost.problem);
     this.scheduleListen();
   }
 
   private scheduleListen(): void {
     if (this.closed) return;
-    this.retry = setTimeout(() => {
+    this.retry = this.clock.setTimeout(() => {
       this.listen().then(() => {
         if (this.closed) return;
-        this.log('info', `the change feed from PostgreSQL at ${this.settings.shown} is back after ${Date.now() - this.lost!.at.getTime()} ms`);
+        this.log('info', `the change feed from PostgreSQL at ${this.settings.shown} is back after ${this.clock.now() - this.lost!.at} ms`);
         this.lost = undefined;
         this.backoffMs = MIN_BACKOFF_MS;
         this.observer.back();
@@ -162,11 +174,15 @@ export class ChangeFeed {
         this.emit([]);
       }, (error: unknown) => {
         // Said by health() rather than logged: a PostgreSQL away for a minute would fill the log.
-        this.lost = { at: this.lost?.at ?? new Date(), problem: this.lostBecause(error as Error) };
+        this.lost = { at: this.lost?.at ?? this.clock.now(), problem: this.lostBecause(error as Error) };
         this.backoffMs = Math.min(this.backoffMs * 2, MAX_BACKOFF_MS);
         this.scheduleListen();
       });
-    }, this.backoffMs).unref();
+    }, this.backoffMs);
+  }
+
+  private disarm(timer: ClockTimer | undefined): void {
+    if (timer) this.clock.clearTimeout(timer);
   }
 
   private lostBecause(error: Error): string {

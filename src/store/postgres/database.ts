@@ -2,6 +2,7 @@
 
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import type { Clock } from '../../runtime/clock.js';
 import type { StoreLog } from '../lock.js';
 import { StoreError, type StoreHealth } from '../store.js';
 import { classify, unavailable } from './classify.js';
@@ -61,10 +62,10 @@ const OUTCOME_POLL_MS = 100;
 
 export class Database {
   private readonly pool: pg.Pool;
-  /** The first of a run of failures, until an operation succeeds again. */
-  private failure: { readonly at: Date; readonly problem: string } | undefined;
+  /** The first of a run of failures (at clock time), until an operation succeeds again. */
+  private failure: { readonly at: number; readonly problem: string } | undefined;
 
-  constructor(readonly settings: PostgresSettings, private readonly log: StoreLog, size: number) {
+  constructor(readonly settings: PostgresSettings, private readonly log: StoreLog, size: number, private readonly clock: Clock) {
     this.pool = new pg.Pool({ ...connectionConfig(settings), max: size, idleTimeoutMillis: TIMEOUTS.idleMs });
     // An idle connection PostgreSQL ended (restart, pg_terminate_backend) reports here; the pool has dropped it already.
     this.pool.on('error', (error) => this.log('warn', `an idle connection to PostgreSQL at ${settings.shown} was lost (${error.message}); the pool opens another when needed`));
@@ -118,8 +119,8 @@ export class Database {
    * OUTCOME_WAIT_MS pass (undefined then). Its session may still be ending, so "in progress" is asked again.
    */
   async outcomeOf(xid: string): Promise<'committed' | 'aborted' | undefined> {
-    const end = Date.now() + OUTCOME_WAIT_MS;
-    while (Date.now() < end) {
+    const end = this.clock.now() + OUTCOME_WAIT_MS;
+    while (this.clock.now() < end) {
       try {
         const { rows } = await this.query<{ status: string | null }>('asking whether a commit landed', 'SELECT txid_status($1::bigint) AS status', [xid]);
         const status = rows[0]?.status;
@@ -128,7 +129,7 @@ export class Database {
         // Still unreachable: ask again until the time is up; anything else is a fault of ours.
         if (classify(error) !== 'unavailable') throw error;
       }
-      await new Promise((resolve) => setTimeout(resolve, OUTCOME_POLL_MS));
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, OUTCOME_POLL_MS));
     }
     return undefined;
   }
@@ -137,7 +138,7 @@ export class Database {
   failed(error: unknown, what: string, inDoubt = false): unknown {
     if (classify(error) !== 'unavailable') return error;
     const failure = unavailable(error, what, this.settings.shown, inDoubt);
-    this.failure ??= { at: new Date(), problem: failure.message };
+    this.failure ??= { at: this.clock.now(), problem: failure.message };
     return failure;
   }
 
@@ -147,7 +148,7 @@ export class Database {
   }
 
   health(): StoreHealth {
-    return this.failure ? { ok: false, problem: this.failure.problem, since: this.failure.at.toISOString() } : { ok: true };
+    return this.failure ? { ok: false, problem: this.failure.problem, since: new Date(this.failure.at).toISOString() } : { ok: true };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,7 @@
 // The PostgreSQL store: the store port on one database that any number of chartd replicas share.
 
 import { randomBytes } from 'node:crypto';
+import { systemClock, type Clock } from '../../runtime/clock.js';
 import type { Filling } from '../copy/filling.js';
 import type { StoreLog } from '../lock.js';
 import type { Change, ChangeListener, ClaimQuery, CommitOptions, Lease, Page, PageQuery, Store, StoreHealth, Stored, Write } from '../port.js';
@@ -27,6 +28,8 @@ export interface PostgresStoreOptions {
   readonly cacheEntries?: number;
   /** How long a read barrier may take to come back before the change feed is dropped and reads go to PostgreSQL. */
   readonly barrierTimeoutMs?: number;
+  /** Times the read barriers, the change feed's reconnections and heartbeat, and the wait for a commit's outcome. */
+  readonly clock?: Clock;
 }
 
 /** Enough for reads beside the one commit transaction in flight, and few enough that 3 replicas stay far under max_connections. */
@@ -61,12 +64,13 @@ export class PostgresStore implements Store {
   /** Connects, brings the schema up to date (safe with replicas starting at once), and starts listening for changes. */
   static async open(settings: PostgresSettings, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const log = options.log ?? (() => {});
-    const db = new Database(settings, log, options.poolSize ?? DEFAULT_POOL_SIZE);
+    const clock = options.clock ?? systemClock;
+    const db = new Database(settings, log, options.poolSize ?? DEFAULT_POOL_SIZE, clock);
     const origin = randomBytes(9).toString('base64url');
     let feed: ChangeFeed | undefined;
     const reads = new CachedReads(origin, (collection, keys) => queryDocuments(db, collection, keys),
       (number) => (feed ? feed.sendBarrier(number) : Promise.reject(new Error('the change feed is not listening yet'))),
-      { entries: options.cacheEntries ?? DEFAULT_CACHE_ENTRIES, barrierTimeoutMs: options.barrierTimeoutMs ?? DEFAULT_BARRIER_TIMEOUT_MS },
+      { entries: options.cacheEntries ?? DEFAULT_CACHE_ENTRIES, barrierTimeoutMs: options.barrierTimeoutMs ?? DEFAULT_BARRIER_TIMEOUT_MS, clock },
       (why) => feed?.abandon(why));
     const observer = {
       heard: reads.heard.bind(reads), barrier: reads.barrier.bind(reads), lost: reads.lost.bind(reads),
@@ -78,7 +82,7 @@ export class PostgresStore implements Store {
     };
     try {
       await migrateDatabase(settings);
-      feed = await ChangeFeed.start(settings, log, { observer, origin });
+      feed = await ChangeFeed.start(settings, log, { clock, observer, origin });
       return new PostgresStore(db, feed, reads);
     } catch (error) {
       await db.close();

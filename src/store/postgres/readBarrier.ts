@@ -1,5 +1,7 @@
 // Read barriers: a NOTIFY this store commits and waits to hear back, so every commit made before it has been heard too.
 
+import type { Clock, ClockTimer } from '../../runtime/clock.js';
+
 /** Sends barrier `number` (commits its NOTIFY); resolves once committed. */
 export type SendBarrier = (number: number) => Promise<void>;
 
@@ -18,11 +20,11 @@ export class ReadBarrier {
   private numbered = 0;
   private inFlight: Barrier | undefined;
   private next: Barrier | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: ClockTimer | undefined;
   /** Barriers sent and heard back, for stats. */
   readonly counts = { sent: 0, heard: 0, failed: 0 };
 
-  constructor(private readonly send: SendBarrier, private readonly timeoutMs: number, private readonly timedOut: () => void) {}
+  constructor(private readonly send: SendBarrier, private readonly timeoutMs: number, private readonly timedOut: () => void, private readonly clock: Clock) {}
 
   /** True once a barrier sent after this call was heard; false when none could be (read PostgreSQL directly then). */
   pass(): Promise<boolean> {
@@ -47,7 +49,7 @@ export class ReadBarrier {
 
   /** The feed is lost: the barrier in flight will not be heard, and those waiting read PostgreSQL directly. */
   fail(): void {
-    clearTimeout(this.timer);
+    this.disarm();
     if (this.inFlight) this.counts.failed += 1;
     this.inFlight?.settle(false);
     this.next?.settle(false);
@@ -61,12 +63,11 @@ export class ReadBarrier {
     this.send(current.number).then(() => {
       // Timed from its commit, not its sending: a connection busy with an earlier statement is no sign of a feed gone deaf.
       if (this.inFlight !== current) return;
-      this.timer = setTimeout(() => {
+      this.timer = this.clock.setTimeout(() => {
         if (this.inFlight !== current) return;
         this.fail();
         this.timedOut();
       }, this.timeoutMs);
-      this.timer.unref();
     }, () => {
       // PostgreSQL refused or is away: the reads go to it directly and meet the error themselves.
       if (this.inFlight === current) this.finish(false);
@@ -74,11 +75,16 @@ export class ReadBarrier {
   }
 
   private finish(heard: boolean): void {
-    clearTimeout(this.timer);
+    this.disarm();
     if (!heard) this.counts.failed += 1;
     this.inFlight!.settle(heard);
     this.inFlight = undefined;
     if (this.next) this.start();
+  }
+
+  private disarm(): void {
+    if (this.timer) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 }
 

@@ -19,6 +19,8 @@ import { startTakingZone, type TakingZone } from '../support/takingZone.js';
 import { until } from '../support/wait.js';
 
 const LEASE_MS = 30_000;
+/** timeouts.answer in the config: how long a reception waits for the allow check, on the clock. */
+const ANSWER_MS = 100;
 const TOKEN_ENV = 'CHARTD_TEST_REPLICA_TOKEN';
 const { running, pg, kinds } = replicasForFile();
 const dirs = tempDirs();
@@ -32,7 +34,7 @@ beforeEach(async () => {
   zone = await startTakingZone();
   configFile = await zone.writeConfig(await dirs.make('chartd-bc-replicas-'), { zoneToken: TOKEN_ENV, resultsToken: TOKEN_ENV });
   // These runtimes do not follow each other's commits (chartd serve's do), so a receipt whose check ran on the other replica is answered after this.
-  await appendFile(configFile, 'timeouts: { answer: 100ms }\n');
+  await appendFile(configFile, `timeouts: { answer: ${ANSWER_MS}ms }\n`);
   requestChart = await readFile('charts/backup-request.yaml', 'utf8');
 });
 
@@ -48,6 +50,7 @@ interface Replica {
   readonly runtime: Runtime;
   readonly controller: BackupController;
   readonly store: Store;
+  readonly clock: SimulatedClock;
 }
 
 /** A runtime serving the request chart on `store` and its backup controller, started as `chartd serve --backup-config` starts them. */
@@ -61,7 +64,23 @@ async function startController(store: Store, clock: SimulatedClock, name: string
   controller = createBackupController(await loadBackupConfig(configFile), { runtime, store, clock, log, fetch: (url, init) => fetch(url, init), owner: `replica-${name}`, leaseMs: LEASE_MS });
   controllers.push(controller);
   await controller.start();
-  return { runtime, controller, store };
+  return { runtime, controller, store, clock };
+}
+
+/**
+ * `receiving`, with `clock` moved on while it waits. Whichever replica claims a request's allow check runs it; when
+ * the other did, this runtime hears nothing of it and answers once its wait (timeouts.answer) runs out on the clock.
+ */
+async function onClock<T>(clock: SimulatedClock, receiving: Promise<T>): Promise<T> {
+  let answered = false;
+  const answer = receiving.finally(() => {
+    answered = true;
+  });
+  await until(async () => {
+    if (!answered) await clock.advance(ANSWER_MS);
+    return answered;
+  }, 'the reception to be answered');
+  return answer;
 }
 
 async function twoControllers(stores: ReplicaStores, clock = new SimulatedClock()): Promise<[Replica, Replica]> {
@@ -84,7 +103,7 @@ async function stateOf(replica: Replica, id: string): Promise<string | undefined
 
 /** A request received on `on`, once its order was sent. */
 async function sentRequest(on: Replica): Promise<string> {
-  const { request } = await on.controller.receive(BODY, { transport: 'http' });
+  const { request } = await onClock(on.clock, on.controller.receive(BODY, { transport: 'http' }));
   await until(async () => (await stateOf(on, request.id)) === 'Sent', 'the request to be sent');
   return request.id;
 }
@@ -98,7 +117,7 @@ async function movesTo(replica: Replica, id: string, to: string): Promise<number
 describe.each(kinds)('two backup controllers on %s', (_kind, stores) => {
   it('the same Idempotency-Key sent to both at once creates one request', async () => {
     const [a, b] = await twoControllers(stores);
-    const receptions = await Promise.all(Array.from({ length: 8 }, (_, at) => (at % 2 ? b : a).controller.receive(BODY, { transport: 'http', idempotencyKey: 'nightly-2026-11-21' })));
+    const receptions = await onClock(a.clock, Promise.all(Array.from({ length: 8 }, (_, at) => (at % 2 ? b : a).controller.receive(BODY, { transport: 'http', idempotencyKey: 'nightly-2026-11-21' }))));
     expect(new Set(receptions.map((each) => each.request.id)).size).toBe(1);
     expect(receptions.filter((each) => each.created)).toHaveLength(1);
     expect(await a.controller.records.list()).toHaveLength(1);
@@ -142,7 +161,7 @@ describe.each(kinds)('two backup controllers on %s', (_kind, stores) => {
     const [store, other] = await stores();
     const a = await startController(store, clock, 'a');
     zone.holding = true;
-    const { request } = await a.controller.receive(BODY, { transport: 'http' });
+    const { request } = await onClock(clock, a.controller.receive(BODY, { transport: 'http' }));
     await until(() => zone.orders.length === 1, 'the order to reach the zone');
     // Only replica b runs an inbox from here: a's sending the order must reach b through the store.
     const b = await startController(other, clock, 'b');

@@ -38,6 +38,18 @@ describe('change payloads', () => {
     ]);
   });
 
+  it('join values given as JSON text in as they are: the same payloads as encoding the values', () => {
+    const value = { state: 'open', 'é': { quote: '"\\', emoji: '🦓', nul: 'a\u0000b' }, list: [1.5, -0.25, 1e21, null], big: 'x'.repeat(8000) };
+    const changes = [
+      { collection: 'instances', key: 'q"\\', committed: { key: 'q"\\', value, revision: 7 } },
+      { collection: 'instances', key: 'gone', committed: null },
+      { collection: 'instances', key: 'small', committed: { key: 'small', value: { n: 1 }, revision: 1 } },
+    ];
+    const texts = [JSON.stringify(value), null, JSON.stringify({ n: 1 })];
+    expect(encodeChanges(changes, 'replica-a', texts)).toEqual(encodeChanges(changes, 'replica-a'));
+    expect(encodeChanges(changes.slice(2), 'replica-a', texts.slice(2))).toEqual([`{"origin":"replica-a","changes":[["instances","small",1,{"n":1}]]}`]);
+  });
+
   it('read what an older chartd sends, and name the document of a form a later one might send, to be read back', () => {
     expect(decodeChanges('{"origin":"o","changes":[["c","k"]]}')).toEqual({ origin: 'o', changes: [{ collection: 'c', key: 'k' }] });
     expect(decodeChanges('{"origin":"o","changes":[["c","k",2,{"v":1},"more"]]}')).toEqual({ origin: 'o', changes: [{ collection: 'c', key: 'k' }] });

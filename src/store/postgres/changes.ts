@@ -22,14 +22,14 @@ export interface Heard {
  * [collection, key, revision, value] ([collection, key, null] once deleted); a document too big for a payload of
  * its own goes as [collection, key] and is read back. A chartd that reads only [collection, key] reads these too.
  */
-export function encodeChanges(changes: readonly Change[], origin: string): string[] {
+export function encodeChanges(changes: readonly Change[], origin: string, texts?: readonly (string | null)[]): string[] {
   const head = `{"origin":${JSON.stringify(origin)},"changes":[`;
   const payloads: string[] = [];
   let parts: string[] = [];
   const empty = Buffer.byteLength(head) + 2;
   let bytes = empty;
-  for (const change of changes) {
-    let part = partOf(change);
+  for (const [at, change] of changes.entries()) {
+    let part = partOf(change, texts?.[at]);
     let size = Buffer.byteLength(part) + 1;
     if (size + empty > MAX_PAYLOAD_BYTES && change.committed !== undefined) {
       part = JSON.stringify([change.collection, change.key]);
@@ -48,9 +48,11 @@ export function encodeChanges(changes: readonly Change[], origin: string): strin
   return payloads;
 }
 
-function partOf({ collection, key, committed }: Change): string {
+/** `text`, when given, is the committed value already as JSON: joined in as it is rather than encoded again. */
+function partOf({ collection, key, committed }: Change, text?: string | null): string {
   if (committed === undefined) return JSON.stringify([collection, key]);
   if (committed === null) return JSON.stringify([collection, key, null]);
+  if (typeof text === 'string') return `[${JSON.stringify(collection)},${JSON.stringify(key)},${committed.revision},${text}]`;
   return JSON.stringify([collection, key, committed.revision, committed.value]);
 }
 

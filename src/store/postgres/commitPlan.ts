@@ -46,6 +46,8 @@ export interface Plan {
   readonly deletes: readonly Change[];
   /** Every document the applied members wrote, as they leave it, for the change feed. */
   readonly changes: readonly Change[];
+  /** Each change's value as JSON text (null: deleted), so its notification need not encode it again. */
+  readonly texts: readonly (string | null)[];
 }
 
 interface DocState {
@@ -153,14 +155,16 @@ export function planCommit(members: readonly Member[], current: readonly Current
   const inserts: Row[] = [];
   const deletes: Change[] = [];
   const changes: Change[] = [];
+  const texts: (string | null)[] = [];
   for (const [id, state] of states) {
     if (!state.touched) continue;
     const [collection, key] = splitId(id);
     changes.push({ collection, key, committed: state.exists ? { key, value: state.value, revision: state.revision } : null });
+    texts.push(state.exists ? state.json : null);
     if (state.exists) (state.existed ? updates : inserts).push({ collection, key, json: state.json!, revision: state.revision, due: state.due });
     else if (state.existed) deletes.push({ collection, key });
   }
-  return { conflicts, updates, inserts, deletes, changes };
+  return { conflicts, updates, inserts, deletes, changes, texts };
 }
 
 function uniqueChanges(changes: readonly Change[]): Change[] {

@@ -188,6 +188,6 @@ function applyValues(plan: Plan, shape: Shape, origin: string): unknown[] {
     ...(shape.updates ? columns(plan.updates) : []),
     ...(shape.inserts ? columns(plan.inserts) : []),
     ...(shape.deletes ? keys(plan.deletes) : []),
-    encodeChanges(plan.changes, origin),
+    encodeChanges(plan.changes, origin, plan.texts),
   ];
 }

@@ -106,6 +106,11 @@ export class Runtime {
   /** The effect runner follows the store from start() on. */
   private started = false;
 
+  /** The runtime's source of time and timers, for whoever paces work by it (the watch stream's keep-alive). */
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
   constructor(private readonly options: RuntimeOptions) {
     const { follower } = options;
     this.waiters = new Waiters(options.clock);

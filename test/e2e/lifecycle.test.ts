@@ -112,6 +112,25 @@ describe('delete', () => {
   });
 });
 
+describe('the watch stream', () => {
+  it('says it is alive every 15 s of the server\'s clock, so nothing between cuts a quiet stream, and not before', async () => {
+    await create('quiet');
+    const stream = await EventStream.open(`${server.url}/charts/gates/instances/quiet/events`);
+    await clock.advance(14_999);
+    // Events come in the order written: a keep-alive written by now would be read before this check-in's.
+    expect((await call('PUT', '/charts/gates/instances/quiet/state?state=wait&by=web1')).status).toBe(200);
+    await stream.until((s) => s.events.length === 1);
+    expect(stream.events[0]).toMatchObject({ event: 'revision' });
+    expect(stream.comments).toEqual(['watching gates/quiet from revision 1']);
+    await clock.advance(1);
+    await stream.until((s) => s.comments.length === 2);
+    await clock.advance(15_000);
+    await stream.until((s) => s.comments.length === 3);
+    expect(stream.comments.slice(1)).toEqual(['keep-alive', 'keep-alive']);
+    stream.close();
+  });
+});
+
 describe('--retain-finished', () => {
   it('removes finished instances in the background once finished that long, on the server\'s clock', async () => {
     for (const id of ['old', 'kept']) await create(id);

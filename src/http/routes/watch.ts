@@ -4,6 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { Snapshot, Status, Transition } from '../../engine/snapshot.js';
 import { BadRequest } from '../../errors.js';
+import type { ClockTimer } from '../../runtime/clock.js';
 import type { Change, Runtime } from '../../runtime/runtime.js';
 import { READ, type GuardedRoutes } from '../guard.js';
 import { markHeld } from '../signal.js';
@@ -89,15 +90,20 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
     const unsubscribeRemoval = runtime.onRemove((snapshot) => {
       if (snapshot.chart === chart && snapshot.id === id) removed(snapshot.revision);
     });
-    const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), HEARTBEAT_MS);
-    heartbeat.unref();
+    // A comment now and then keeps proxies and load balancers from cutting a quiet stream; it runs on the runtime's clock.
+    const beat = (): ClockTimer => runtime.clock.setTimeout(() => {
+      if (closed) return;
+      stream.write(': keep-alive\n\n');
+      heartbeat = beat();
+    }, HEARTBEAT_MS);
+    let heartbeat = beat();
     let removeStopHook = (): void => {};
     let closed = false;
     const close = (): void => {
       if (closed) return;
       closed = true;
       open -= 1;
-      clearInterval(heartbeat);
+      runtime.clock.clearTimeout(heartbeat);
       unsubscribe();
       unsubscribeRemoval();
       removeStopHook();

@@ -21,3 +21,21 @@ export const systemClock: Clock = {
     clearTimeout(timer.id as NodeJS.Timeout);
   },
 };
+
+/** Calls `tick` every `ms` on `clock`, each time armed as the one before fires, until the returned function stops it. */
+export function repeatOnClock(clock: Clock, ms: number, tick: () => void): () => void {
+  let timer: ClockTimer | undefined;
+  let stopped = false;
+  const arm = (): void => {
+    timer = clock.setTimeout(() => {
+      if (stopped) return;
+      arm();
+      tick();
+    }, ms);
+  };
+  arm();
+  return () => {
+    stopped = true;
+    if (timer) clock.clearTimeout(timer);
+  };
+}

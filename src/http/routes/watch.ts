@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import type { Context } from 'koa';
 import type { Snapshot, Status, Transition } from '../../engine/snapshot.js';
 import { BadRequest } from '../../errors.js';
-import type { ClockTimer } from '../../runtime/clock.js';
+import { repeatOnClock } from '../../runtime/clock.js';
 import type { Change, Runtime } from '../../runtime/runtime.js';
 import { READ, type GuardedRoutes } from '../guard.js';
 import { markHeld } from '../signal.js';
@@ -91,19 +91,14 @@ export function watchRoutes(routes: GuardedRoutes, runtime: Runtime): () => numb
       if (snapshot.chart === chart && snapshot.id === id) removed(snapshot.revision);
     });
     // A comment now and then keeps proxies and load balancers from cutting a quiet stream; it runs on the runtime's clock.
-    const beat = (): ClockTimer => runtime.clock.setTimeout(() => {
-      if (closed) return;
-      stream.write(': keep-alive\n\n');
-      heartbeat = beat();
-    }, HEARTBEAT_MS);
-    let heartbeat = beat();
+    const stopHeartbeat = repeatOnClock(runtime.clock, HEARTBEAT_MS, () => stream.write(': keep-alive\n\n'));
     let removeStopHook = (): void => {};
     let closed = false;
     const close = (): void => {
       if (closed) return;
       closed = true;
       open -= 1;
-      runtime.clock.clearTimeout(heartbeat);
+      stopHeartbeat();
       unsubscribe();
       unsubscribeRemoval();
       removeStopHook();

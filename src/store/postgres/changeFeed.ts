@@ -2,7 +2,7 @@
 
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Clock, ClockTimer } from '../../runtime/clock.js';
+import { repeatOnClock, type Clock, type ClockTimer } from '../../runtime/clock.js';
 import type { StoreLog } from '../lock.js';
 import type { Change, ChangeListener } from '../port.js';
 import { barrierChannel, CHANNEL, decodeChanges, type Heard } from './changes.js';
@@ -46,7 +46,8 @@ export class ChangeFeed {
   private lost: { readonly at: number; readonly problem: string } | undefined;
   private backoffMs = MIN_BACKOFF_MS;
   private retry: ClockTimer | undefined;
-  private heartbeat: ClockTimer | undefined;
+  /** Stops the heartbeat on the connection listening now. */
+  private stopHeartbeat: () => void = () => {};
   private closed = false;
 
   private readonly clock: Clock;
@@ -106,8 +107,8 @@ export class ChangeFeed {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.disarm(this.retry);
-    this.disarm(this.heartbeat);
+    if (this.retry) this.clock.clearTimeout(this.retry);
+    this.stopHeartbeat();
     const client = this.client;
     this.client = undefined;
     await client?.end();
@@ -134,23 +135,17 @@ export class ChangeFeed {
     }
     if (this.closed) return void (await client.end());
     this.client = client;
-    this.beat(client);
-  }
-
-  /** A heartbeat on `client` every HEARTBEAT_MS while it is the feed's, each armed as the one before fires. */
-  private beat(client: pg.Client): void {
-    this.heartbeat = this.clock.setTimeout(() => {
-      if (client !== this.client) return;
-      this.beat(client);
+    // A connection gone silent (a network cut without a reset) shows itself when a query on it fails.
+    this.stopHeartbeat = repeatOnClock(this.clock, HEARTBEAT_MS, () => {
       client.query('SELECT 1').then(undefined, (error: unknown) => this.drop(client, error as Error));
-    }, HEARTBEAT_MS);
+    });
   }
 
   /** `client` failed: forget it and listen again, after a pause that grows while PostgreSQL stays away. */
   private drop(client: pg.Client, error: Error): void {
     if (client !== this.client) return;
     this.client = undefined;
-    this.disarm(this.heartbeat);
+    this.stopHeartbeat();
     // What it still delivers would follow a gap: the observer starts afresh from back().
     client.removeAllListeners('notification');
     // Ending a broken client only closes its socket; its failure is the error being handled here.
@@ -179,10 +174,6 @@ export class ChangeFeed {
         this.scheduleListen();
       });
     }, this.backoffMs);
-  }
-
-  private disarm(timer: ClockTimer | undefined): void {
-    if (timer) this.clock.clearTimeout(timer);
   }
 
   private lostBecause(error: Error): string {
